@@ -1,0 +1,36 @@
+# One entry point for every routine task. `make test` works from a fresh clone.
+VENV ?= .venv
+PYTHON ?= python3
+BIN := $(VENV)/bin
+
+.PHONY: install services lint typecheck test bench demo clean
+
+install: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $@
+
+services:
+	bash .ci/services
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: install
+	$(BIN)/mypy
+
+test: install services lint typecheck
+	$(BIN)/pytest
+
+bench: install services
+	$(BIN)/python bench/feeds.py
+
+demo: install services
+	@echo "make demo arrives with the sync engine; meanwhile: $(BIN)/erpsync --help"
+
+clean:
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache build dist

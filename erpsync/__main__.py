@@ -1,0 +1,5 @@
+"""`python -m erpsync` is the `erpsync` command."""
+
+from erpsync.cli import main
+
+main()

@@ -1,0 +1,72 @@
+"""Request middleware: bearer auth, then translation of every failure into the one error shape."""
+
+from __future__ import annotations
+
+import hmac
+from collections.abc import Awaitable, Callable
+
+import orjson
+from aiohttp import web
+from pydantic import ValidationError
+
+from erpsync.api.keys import SETTINGS
+from erpsync.api.problems import error_response, validation_error
+from erpsync.errors import ConfigError, ConfigNotFound, DatabaseError, ErpsyncError
+from erpsync.logs import get_logger
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+PUBLIC_PATHS = frozenset({"/health"})
+log = get_logger("erpsync.api")
+
+
+@web.middleware
+async def errors_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Every error leaves as JSON with a stable code; unexpected ones are logged, never shown."""
+    try:
+        return await handler(request)
+    except web.HTTPException as exc:
+        if exc.status < 400:
+            raise
+        code = {404: "not_found", 405: "method_not_allowed", 413: "body_too_large"}.get(
+            exc.status, "http_error"
+        )
+        message = exc.reason if exc.status != 404 else f"no route for {request.method} {request.path}"
+        if exc.status == 413:
+            limit = request.app[SETTINGS].api.max_body_bytes
+            message = f"the body is larger than the {limit:,} bytes allowed"
+        return error_response(exc.status, code, message)
+    except ValidationError as exc:
+        return validation_error(exc)
+    except ConfigNotFound as exc:
+        return error_response(404, "not_found", str(exc))
+    except ConfigError as exc:
+        return error_response(422, "invalid_config", str(exc))
+    except DatabaseError as exc:
+        log.error("database unavailable", error=str(exc), path=request.path)
+        return error_response(503, "database_unavailable", "PostgreSQL is unavailable; try again shortly")
+    except ErpsyncError as exc:
+        log.error("request failed", error=str(exc), path=request.path)
+        return error_response(500, "internal_error", str(exc))
+    except orjson.JSONDecodeError as exc:
+        return error_response(400, "malformed_json", f"the body is not valid JSON: {exc}")
+    except Exception:  # the outermost edge: anything unforeseen becomes a 500 without details
+        log.exception("unhandled error", path=request.path, method=request.method)
+        return error_response(500, "internal_error", "internal error; see the server log")
+
+
+@web.middleware
+async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """`Authorization: Bearer <api.token>` on every route but /health, compared in constant time."""
+    token = request.app[SETTINGS].api.token
+    if token is None or request.path in PUBLIC_PATHS:
+        return await handler(request)
+    header = request.headers.get("Authorization", "")
+    scheme, _, given = header.partition(" ")
+    expected = token.get_secret_value().encode()
+    if scheme.lower() != "bearer" or not hmac.compare_digest(given.strip().encode(), expected):
+        response = error_response(
+            401, "unauthorized", "a valid 'Authorization: Bearer <token>' header is required"
+        )
+        response.headers["WWW-Authenticate"] = 'Bearer realm="erpsync"'
+        return response
+    return await handler(request)

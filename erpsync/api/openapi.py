@@ -1,0 +1,135 @@
+"""`/openapi.json`, generated from the pydantic models that validate bodies and shape responses.
+
+Because the schema is derived, never written by hand, the documentation cannot drift from what the
+server accepts.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import Any
+
+from pydantic import BaseModel
+from pydantic.json_schema import models_json_schema
+
+from erpsync import __version__
+from erpsync.api.schemas import ErrorBody, HealthOut, LogPage, LogQuery, StoredConfigOut
+from erpsync.models import CONFIG_ID_PATTERN, SyncConfig
+
+REF = "#/components/schemas/{model}"
+
+
+def _ref(model: type[BaseModel]) -> dict[str, str]:
+    return {"$ref": REF.format(model=model.__name__)}
+
+
+def _json(model: type[BaseModel] | dict[str, Any], description: str) -> dict[str, Any]:
+    schema = _ref(model) if isinstance(model, type) else model
+    return {"description": description, "content": {"application/json": {"schema": schema}}}
+
+
+def _errors(*statuses: int) -> dict[str, Any]:
+    reasons = {
+        400: "malformed request",
+        401: "missing or wrong bearer token",
+        404: "unknown id",
+        409: "id already taken",
+        413: "body larger than allowed",
+        422: "body or query fails validation; `details` names each field",
+    }
+    return {str(status): _json(ErrorBody, reasons[status]) for status in statuses}
+
+
+def _query_parameters(model: type[BaseModel], skip: frozenset[str] = frozenset()) -> list[dict[str, Any]]:
+    schema = model.model_json_schema(ref_template=REF)
+    return [
+        {"name": name, "in": "query", "required": False, "schema": prop}
+        for name, prop in schema["properties"].items()
+        if name not in skip
+    ]
+
+
+@cache
+def build_openapi() -> dict[str, Any]:
+    """The whole OpenAPI 3.1 document (cached: it depends only on the code)."""
+    models: list[type[BaseModel]] = [SyncConfig, StoredConfigOut, ErrorBody, LogPage, HealthOut]
+    _, defs = models_json_schema(
+        [(model, "validation" if model is SyncConfig else "serialization") for model in models],
+        by_alias=True,
+        ref_template=REF,
+    )
+    id_param = {
+        "name": "id",
+        "in": "path",
+        "required": True,
+        "schema": {"type": "string", "pattern": CONFIG_ID_PATTERN},
+    }
+    config_body = {"required": True, "content": {"application/json": {"schema": _ref(SyncConfig)}}}
+    configs_list = {"type": "array", "items": _ref(StoredConfigOut)}
+    paths: dict[str, Any] = {
+        "/health": {
+            "get": {
+                "summary": "PostgreSQL and Redis reachability (no token needed)",
+                "security": [],
+                "responses": {"200": _json(HealthOut, "all up"), "503": _json(HealthOut, "one is down")},
+            }
+        },
+        "/configs": {
+            "get": {
+                "summary": "List sync configs",
+                "responses": {"200": _json(configs_list, "every config"), **_errors(401)},
+            },
+            "post": {
+                "summary": "Create a sync config",
+                "requestBody": config_body,
+                "responses": {"201": _json(StoredConfigOut, "created"), **_errors(400, 401, 409, 413, 422)},
+            },
+        },
+        "/configs/{id}": {
+            "parameters": [id_param],
+            "get": {
+                "summary": "One sync config",
+                "responses": {"200": _json(StoredConfigOut, "the config"), **_errors(401, 404)},
+            },
+            "put": {
+                "summary": 'Replace a sync config; omitted or "***" secrets keep their stored value',
+                "requestBody": config_body,
+                "responses": {"200": _json(StoredConfigOut, "replaced"), **_errors(400, 401, 404, 413, 422)},
+            },
+            "delete": {
+                "summary": "Delete a sync config",
+                "responses": {"204": {"description": "deleted"}, **_errors(401, 404)},
+            },
+        },
+        "/configs/{id}/logs": {
+            "parameters": [id_param],
+            "get": {
+                "summary": "A config's log lines, newest first",
+                "parameters": _query_parameters(LogQuery, frozenset({"config_id"})),
+                "responses": {"200": _json(LogPage, "a page of lines"), **_errors(400, 401, 404, 422)},
+            },
+        },
+        "/logs": {
+            "get": {
+                "summary": "Log lines of every config, newest first",
+                "parameters": _query_parameters(LogQuery),
+                "responses": {"200": _json(LogPage, "a page of lines"), **_errors(401, 422)},
+            }
+        },
+        "/openapi.json": {
+            "get": {
+                "summary": "This document",
+                "responses": {"200": {"description": "OpenAPI 3.1"}, **_errors(401)},
+            }
+        },
+    }
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": "erpsync", "version": __version__},
+        "paths": paths,
+        "components": {
+            "schemas": defs["$defs"],
+            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
+        },
+        "security": [{"bearer": []}],
+    }

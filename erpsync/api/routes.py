@@ -1,0 +1,24 @@
+"""The route table: every endpoint of the API in one place."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from erpsync.api import views
+from erpsync.api.openapi import build_openapi
+
+
+async def openapi(request: web.Request) -> web.Response:
+    return views.json_response(build_openapi())
+
+
+def setup_routes(app: web.Application) -> None:
+    app.router.add_get("/health", views.health)
+    app.router.add_get("/openapi.json", openapi)
+    app.router.add_get("/configs", views.list_configs)
+    app.router.add_post("/configs", views.create_config)
+    app.router.add_get("/configs/{id}", views.get_config)
+    app.router.add_put("/configs/{id}", views.replace_config)
+    app.router.add_delete("/configs/{id}", views.delete_config)
+    app.router.add_get("/configs/{id}/logs", views.list_config_logs)
+    app.router.add_get("/logs", views.list_logs)

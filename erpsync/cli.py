@@ -1,0 +1,256 @@
+"""The `erpsync` command. Every failure it foresees ends as one line on stderr and a non-zero status."""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import sys
+from collections.abc import Awaitable, Callable, Coroutine
+from pathlib import Path
+from typing import Any, ParamSpec, TypeVar
+
+import click
+import orjson
+from pydantic import ValidationError
+
+from erpsync import __version__
+from erpsync.errors import ErpsyncError
+from erpsync.logs import configure_logging, register_secret, scrub
+from erpsync.settings import Settings, load_settings
+
+P = ParamSpec("P")
+T = TypeVar("T")
+
+
+class Context:
+    """Settings are loaded on first use, so `--help` works without a settings file."""
+
+    def __init__(self, config_file: str | None) -> None:
+        self.config_file = config_file
+        self._settings: Settings | None = None
+
+    @property
+    def settings(self) -> Settings:
+        if self._settings is None:
+            self._settings = load_settings(self.config_file)
+            register_settings_secrets(self._settings)
+            configure_logging(
+                log_format=self._settings.log.format, level=self._settings.log.level, stream=sys.stderr
+            )
+        return self._settings
+
+
+def register_settings_secrets(settings: Settings) -> None:
+    """Every secret in the settings is masked in every log line from now on."""
+    for secret in (
+        settings.api.token,
+        settings.shopify.access_token,
+        settings.shopify.client_secret,
+        settings.security.secret_key,
+        settings.ftp.password,
+        *settings.security.previous_keys,
+    ):
+        register_secret(secret)
+    from urllib.parse import urlsplit
+
+    for url in (settings.database.url, settings.redis.url):
+        register_secret(urlsplit(url).password)
+
+
+def fail(message: str) -> None:
+    click.echo(f"erpsync: {scrub(message)}", err=True)
+    sys.exit(1)
+
+
+def handle_errors(func: Callable[P, T]) -> Callable[P, T]:
+    """Foreseen errors become one line on stderr, never a traceback."""
+
+    @functools.wraps(func)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> T:
+        try:
+            return func(*args, **kwargs)
+        except ErpsyncError as exc:
+            fail(str(exc))
+        except ValidationError as exc:
+            from erpsync.api.problems import validation_details
+
+            problems = "; ".join(f"{item['field']}: {item['message']}" for item in validation_details(exc))
+            fail(f"invalid sync config: {problems}")
+        except KeyboardInterrupt:
+            fail("interrupted")
+        raise AssertionError("unreachable")
+
+    return wrapper
+
+
+def run(coro: Coroutine[Any, Any, T]) -> T:
+    return asyncio.run(coro)
+
+
+pass_context = click.make_pass_decorator(Context)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option(
+    "--config",
+    "config_file",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="Settings file (default: $ERPSYNC_CONFIG, ./erpsync.toml, /etc/erpsync/erpsync.toml).",
+)
+@click.version_option(__version__, prog_name="erpsync")
+@click.pass_context
+def main(ctx: click.Context, config_file: str | None) -> None:
+    """Keep a Shopify catalogue in step with an ERP product feed."""
+    ctx.obj = Context(config_file)
+
+
+@main.command()
+@click.option("--no-api", is_flag=True, help="Do not serve the HTTP API.")
+@click.option("--no-scheduler", is_flag=True, help="Do not schedule syncs.")
+@click.option("--no-worker", is_flag=True, help="Do not run syncs from the queue.")
+@pass_context
+@handle_errors
+def serve(ctx: Context, no_api: bool, no_scheduler: bool, no_worker: bool) -> None:
+    """Run the daemon: API, scheduler and worker in one process."""
+    from erpsync.daemon import run_daemon
+
+    settings = ctx.settings
+    run(run_daemon(settings, api=not no_api, scheduler=not no_scheduler, worker=not no_worker))
+
+
+@main.command()
+@pass_context
+@handle_errors
+def migrate(ctx: Context) -> None:
+    """Apply pending database migrations (safe to run twice, or twice at once)."""
+    from erpsync.db.migrate import apply_migrations
+    from erpsync.db.pool import connect, describe_dsn
+
+    async def go() -> list[str]:
+        conn = await connect(ctx.settings.database)
+        try:
+            return await apply_migrations(conn)
+        finally:
+            await conn.close()
+
+    applied = run(go())
+    target = describe_dsn(ctx.settings.database.url)
+    if applied:
+        for name in applied:
+            click.echo(f"applied {name}")
+        click.echo(f"{target}: {len(applied)} migration(s) applied")
+    else:
+        click.echo(f"{target}: up to date")
+
+
+@main.command()
+@pass_context
+@handle_errors
+def check(ctx: Context) -> None:
+    """Check settings and connectivity; one line each; exit status 0 only if all is well."""
+    from erpsync.checks import run_checks
+
+    results = run(run_checks(ctx.settings, ctx.config_file))
+    for result in results:
+        mark = "ok  " if result.ok else "FAIL"
+        click.echo(f"{mark} {result.name}: {scrub(result.detail)}")
+    if not all(result.ok for result in results):
+        sys.exit(1)
+
+
+@main.group()
+def configs() -> None:
+    """Manage sync configs (directly in PostgreSQL)."""
+
+
+def with_store(ctx: Context, action: Callable[..., Awaitable[T]]) -> T:
+    """Run `action(conn, box)` on one connection."""
+    from erpsync.crypto import SecretBox
+    from erpsync.db.pool import connect
+
+    async def go() -> T:
+        settings = ctx.settings
+        box = SecretBox(settings.security.secret_key, settings.security.previous_keys)
+        conn = await connect(settings.database)
+        try:
+            return await action(conn, box)
+        finally:
+            await conn.close()
+
+    return run(go())
+
+
+@configs.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@pass_context
+@handle_errors
+def configs_list(ctx: Context, as_json: bool) -> None:
+    """List sync configs."""
+    from erpsync.api.views import stored_view
+    from erpsync.db.configs import list_configs
+
+    stored = with_store(ctx, list_configs)
+    if as_json:
+        click.echo(orjson.dumps([stored_view(item) for item in stored], option=orjson.OPT_INDENT_2).decode())
+        return
+    if not stored:
+        click.echo("no sync configs")
+        return
+    click.echo(f"{'ID':<24} {'ENABLED':<8} {'SOURCE':<7} {'EVERY':<10} NAME")
+    for item in stored:
+        config = item.config
+        every = config.schedule or f"{config.sync_frequency:g}h"
+        click.echo(
+            f"{config.id:<24} {config.enabled!s:<8} {config.connection_type:<7} {every:<10} {config.name}"
+        )
+
+
+@configs.command("show")
+@click.argument("config_id")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON (the default; kept for symmetry).")
+@pass_context
+@handle_errors
+def configs_show(ctx: Context, config_id: str, as_json: bool) -> None:
+    """Show one sync config, secrets masked."""
+    from erpsync.api.views import stored_view
+    from erpsync.db.configs import get_config
+
+    stored = with_store(ctx, lambda conn, box: get_config(conn, box, config_id))
+    click.echo(orjson.dumps(stored_view(stored), option=orjson.OPT_INDENT_2).decode())
+
+
+@configs.command("apply")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@pass_context
+@handle_errors
+def configs_apply(ctx: Context, file: Path) -> None:
+    """Create or replace the sync config in a JSON FILE (absent or "***" secrets keep their stored value)."""
+    from erpsync.db.configs import apply_config
+    from erpsync.models import SyncConfig
+
+    try:
+        data = orjson.loads(file.read_bytes())
+    except orjson.JSONDecodeError as exc:
+        fail(f"{file} is not valid JSON: {exc}")
+    try:
+        config = SyncConfig.model_validate(data)
+    except ValidationError as exc:
+        from erpsync.api.problems import validation_details
+
+        problems = "; ".join(f"{item['field']}: {item['message']}" for item in validation_details(exc))
+        fail(f"{file} is not a valid sync config: {problems}")
+    created = with_store(ctx, lambda conn, box: apply_config(conn, box, config))
+    click.echo(f"{'created' if created else 'updated'} sync config {config.id!r}")
+
+
+@configs.command("delete")
+@click.argument("config_id")
+@pass_context
+@handle_errors
+def configs_delete(ctx: Context, config_id: str) -> None:
+    """Delete a sync config and its tracking rows (the Shopify products stay)."""
+    from erpsync.db.configs import delete_config
+
+    with_store(ctx, lambda conn, box: delete_config(conn, config_id))
+    click.echo(f"deleted sync config {config_id!r}")

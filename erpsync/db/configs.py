@@ -1,0 +1,166 @@
+"""Sync configs in `product_sync_configs`: secrets split out and encrypted, the rest as JSONB."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import asyncpg
+from pydantic import SecretStr
+
+from erpsync.crypto import SecretBox
+from erpsync.db.pool import Executor
+from erpsync.errors import ConfigError, ConfigNotFound
+from erpsync.models import MASKED, SyncConfig
+
+
+@dataclass(frozen=True, slots=True)
+class StoredConfig:
+    config: SyncConfig
+    created_at: datetime
+    updated_at: datetime
+
+
+SELECT_CONFIGS = """
+SELECT id, config, secrets, created_at, updated_at FROM product_sync_configs ORDER BY id
+"""
+SELECT_CONFIG = """
+SELECT id, config, secrets, created_at, updated_at FROM product_sync_configs WHERE id = $1
+"""
+INSERT_CONFIG = """
+INSERT INTO product_sync_configs (id, name, enabled, connection_type, config, secrets)
+VALUES ($1, $2, $3, $4, $5, $6)
+ON CONFLICT (id) DO NOTHING
+RETURNING created_at, updated_at
+"""
+UPSERT_CONFIG = """
+INSERT INTO product_sync_configs (id, name, enabled, connection_type, config, secrets)
+VALUES ($1, $2, $3, $4, $5, $6)
+ON CONFLICT (id) DO UPDATE SET name = EXCLUDED.name, enabled = EXCLUDED.enabled,
+    connection_type = EXCLUDED.connection_type, config = EXCLUDED.config, secrets = EXCLUDED.secrets,
+    updated_at = now()
+RETURNING created_at, updated_at, (xmax = 0) AS inserted
+"""
+UPDATE_CONFIG = """
+UPDATE product_sync_configs
+SET name = $2, enabled = $3, connection_type = $4, config = $5, secrets = $6, updated_at = now()
+WHERE id = $1
+RETURNING created_at, updated_at
+"""
+DELETE_CONFIG = "DELETE FROM product_sync_configs WHERE id = $1"
+
+
+def split_secrets(config: SyncConfig) -> tuple[dict[str, Any], dict[str, str]]:
+    """The config as storable JSON with secrets nulled, and the secrets keyed by their dotted path."""
+    secrets: dict[str, str] = {}
+
+    def walk(value: Any, json_value: Any, path: str) -> Any:
+        if isinstance(value, SecretStr):
+            secrets[path] = value.get_secret_value()
+            return None
+        if isinstance(value, dict):
+            return {
+                key: walk(item, json_value[key], f"{path}.{key}" if path else str(key))
+                for key, item in value.items()
+            }
+        if isinstance(value, list):
+            return [walk(item, json_value[index], f"{path}.{index}") for index, item in enumerate(value)]
+        return json_value
+
+    stored = walk(
+        config.model_dump(mode="python", by_alias=True), config.model_dump(mode="json", by_alias=True), ""
+    )
+    return stored, secrets
+
+
+def join_secrets(stored: dict[str, Any], secrets: dict[str, str]) -> SyncConfig:
+    """Put decrypted secrets back at their paths and validate the whole config again."""
+    data: dict[str, Any] = _deep_copy(stored)
+    for path, value in secrets.items():
+        node: Any = data
+        parts = path.split(".")
+        for part in parts[:-1]:
+            node = node[int(part)] if isinstance(node, list) else node.setdefault(part, {})
+        node[parts[-1]] = value
+    return SyncConfig.model_validate(data)
+
+
+def keep_stored_secrets(new: SyncConfig, old: SyncConfig) -> SyncConfig:
+    """PUT without a password keeps the stored one: absent or "***" secrets are taken from `old`."""
+    new_plain, new_secrets = split_secrets(new)
+    _, old_secrets = split_secrets(old)
+    merged = {path: value for path, value in new_secrets.items() if value != MASKED}
+    for path, value in old_secrets.items():
+        if path not in new_secrets or new_secrets[path] == MASKED:
+            merged[path] = value
+    return join_secrets(new_plain, {path: value for path, value in merged.items() if value != ""})
+
+
+def _deep_copy(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {key: _deep_copy(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_deep_copy(item) for item in value]
+    return value
+
+
+def _row_to_stored(row: asyncpg.Record, box: SecretBox) -> StoredConfig:
+    try:
+        config = join_secrets(row["config"], box.decrypt(row["secrets"]))
+    except ValueError as exc:
+        raise ConfigError(f"stored config {row['id']!r} no longer validates: {exc}") from exc
+    return StoredConfig(config=config, created_at=row["created_at"], updated_at=row["updated_at"])
+
+
+def _params(config: SyncConfig, box: SecretBox) -> tuple[Any, ...]:
+    stored, secrets = split_secrets(config)
+    return (config.id, config.name, config.enabled, config.connection_type, stored, box.encrypt(secrets))
+
+
+async def list_configs(conn: Executor, box: SecretBox) -> list[StoredConfig]:
+    return [_row_to_stored(row, box) for row in await conn.fetch(SELECT_CONFIGS)]
+
+
+async def get_config(conn: Executor, box: SecretBox, config_id: str) -> StoredConfig:
+    row = await conn.fetchrow(SELECT_CONFIG, config_id)
+    if row is None:
+        raise ConfigNotFound(config_id)
+    return _row_to_stored(row, box)
+
+
+async def insert_config(conn: Executor, box: SecretBox, config: SyncConfig) -> StoredConfig | None:
+    """Insert a new config; None when the id is taken."""
+    row = await conn.fetchrow(INSERT_CONFIG, *_params(config, box))
+    if row is None:
+        return None
+    return StoredConfig(config=config, created_at=row["created_at"], updated_at=row["updated_at"])
+
+
+async def upsert_config(conn: Executor, box: SecretBox, config: SyncConfig) -> bool:
+    """Create or replace (the CLI's `configs apply`); True when it was created."""
+    row = await conn.fetchrow(UPSERT_CONFIG, *_params(config, box))
+    assert row is not None
+    return bool(row["inserted"])
+
+
+async def update_config(conn: Executor, box: SecretBox, config: SyncConfig) -> StoredConfig:
+    row = await conn.fetchrow(UPDATE_CONFIG, *_params(config, box))
+    if row is None:
+        raise ConfigNotFound(config.id)
+    return StoredConfig(config=config, created_at=row["created_at"], updated_at=row["updated_at"])
+
+
+async def delete_config(conn: Executor, config_id: str) -> None:
+    status = await conn.execute(DELETE_CONFIG, config_id)
+    if status.endswith(" 0"):
+        raise ConfigNotFound(config_id)
+
+
+async def apply_config(conn: asyncpg.Connection[Any], box: SecretBox, config: SyncConfig) -> bool:
+    """Create or replace in one transaction, keeping stored secrets the file leaves out; True if created."""
+    async with conn.transaction():
+        row = await conn.fetchrow(SELECT_CONFIG + " FOR UPDATE", config.id)
+        if row is not None:
+            config = keep_stored_secrets(config, _row_to_stored(row, box).config)
+        return await upsert_config(conn, box, config)

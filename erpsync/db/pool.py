@@ -1,0 +1,62 @@
+"""PostgreSQL connection pool: one per process, JSON columns decoded with orjson."""
+
+from __future__ import annotations
+
+from typing import Any, TypeAlias
+
+import asyncpg
+import orjson
+from asyncpg.pool import PoolConnectionProxy
+
+from erpsync.errors import DatabaseError
+from erpsync.settings import DatabaseSettings
+
+# Anything a query can run on: the pool itself, or a connection taken from it (or made alone).
+Executor: TypeAlias = "asyncpg.Connection[Any] | asyncpg.Pool[Any] | PoolConnectionProxy[Any]"
+
+
+async def _init_connection(conn: asyncpg.Connection[Any]) -> None:
+    for type_name in ("json", "jsonb"):
+        await conn.set_type_codec(
+            type_name,
+            schema="pg_catalog",
+            encoder=lambda value: orjson.dumps(value).decode(),
+            decoder=orjson.loads,
+        )
+
+
+async def create_pool(settings: DatabaseSettings) -> asyncpg.Pool[Any]:
+    """Open the pool, turning a refused connection into a `DatabaseError` that names the server."""
+    try:
+        pool = await asyncpg.create_pool(
+            settings.url,
+            min_size=settings.min_connections,
+            max_size=settings.max_connections,
+            timeout=settings.connect_timeout,
+            init=_init_connection,
+        )
+    except (OSError, asyncpg.PostgresError, TimeoutError) as exc:
+        raise DatabaseError(f"cannot connect to PostgreSQL at {describe_dsn(settings.url)}: {exc}") from exc
+    assert pool is not None
+    return pool
+
+
+async def connect(settings: DatabaseSettings) -> asyncpg.Connection[Any]:
+    """One connection, for the CLI's short commands."""
+    try:
+        conn: asyncpg.Connection[Any] = await asyncpg.connect(settings.url, timeout=settings.connect_timeout)
+    except (OSError, asyncpg.PostgresError, TimeoutError) as exc:
+        raise DatabaseError(f"cannot connect to PostgreSQL at {describe_dsn(settings.url)}: {exc}") from exc
+    await _init_connection(conn)
+    return conn
+
+
+def describe_dsn(url: str) -> str:
+    """The DSN without its password, fit for an error message."""
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    host = parts.hostname or "localhost"
+    port = f":{parts.port}" if parts.port else ""
+    user = f"{parts.username}@" if parts.username else ""
+    return f"{user}{host}{port}{parts.path}"

@@ -1,0 +1,54 @@
+"""One error tree for erpsync; each class says whether retrying can help.
+
+    ErpsyncError                      retryable = False unless a subclass says so
+    ├── SettingsError                 a bad setting, named with where it came from
+    ├── ConfigError                   a sync config that cannot be used
+    │   └── ConfigNotFound
+    ├── DatabaseError                 PostgreSQL unreachable or refusing      (retryable)
+    ├── MigrationError                a migration failed; nothing after it applied
+    ├── SecretKeyError                stored credentials cannot be decrypted with the key
+    ├── SourceError                   the feed could not be fetched            (sources/errors.py)
+    ├── FeedError                     the feed's bytes are not what they claim (feeds/errors.py)
+    └── ShopifyError                  Shopify refused or failed                (shopify/errors.py)
+
+Errors are translated only at the edges: the job runner (retry or fail the run), the web middleware
+(JSON error body) and the CLI (one line on stderr, no traceback).
+"""
+
+from __future__ import annotations
+
+
+class ErpsyncError(Exception):
+    """Base of every error erpsync raises on purpose."""
+
+    retryable: bool = False
+
+
+class SettingsError(ErpsyncError):
+    """A setting is missing or invalid; the message names the key and where its value came from."""
+
+
+class ConfigError(ErpsyncError):
+    """A sync config is invalid or inconsistent with the settings."""
+
+
+class ConfigNotFound(ConfigError):
+    """No sync config has this id."""
+
+    def __init__(self, config_id: str) -> None:
+        super().__init__(f"no sync config with id {config_id!r}")
+        self.config_id = config_id
+
+
+class DatabaseError(ErpsyncError):
+    """PostgreSQL is unreachable or refused a statement for a reason outside our control."""
+
+    retryable = True
+
+
+class MigrationError(ErpsyncError):
+    """A migration file failed; its transaction was rolled back."""
+
+
+class SecretKeyError(ErpsyncError):
+    """Stored credentials were encrypted with a key that is not configured."""

@@ -1,0 +1,187 @@
+"""The `erpsync` command as an operator runs it: real processes, real PostgreSQL and Redis."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import pytest
+from conftest import REDIS_URL, SECRET_KEY
+
+
+@pytest.fixture
+def cli_env(database_url: str, db: asyncpg.Connection[Any], tmp_path: Path) -> dict[str, str]:
+    env = {key: value for key, value in os.environ.items() if not key.startswith("ERPSYNC_")}
+    env.update(
+        DATABASE_URL=database_url,
+        REDIS_URL=REDIS_URL,
+        ERPSYNC_SECURITY__SECRET_KEY=SECRET_KEY,
+        SHOPIFY_SHOP="acme.myshopify.com",
+        SHOPIFY_ACCESS_TOKEN="shpat_cli_token_123",
+        ERPSYNC_LOG__FORMAT="json",
+    )
+    return env
+
+
+def erpsync(env: dict[str, str], *args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "erpsync", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        cwd=cwd,
+    )
+
+
+def test_help_lists_the_commands(cli_env: dict[str, str]) -> None:
+    """`erpsync --help` works without any settings file and names the commands."""
+    result = erpsync(cli_env, "--help")
+    assert result.returncode == 0
+    for command in ("serve", "migrate", "check", "configs"):
+        assert command in result.stdout
+
+
+def test_configs_apply_list_show_delete(cli_env: dict[str, str], make_config: Any, tmp_path: Path) -> None:
+    """A config applied from a file is listed, shown masked, updated in place, and deleted."""
+    path = tmp_path / "acme.json"
+    path.write_text(json.dumps(make_config()))
+    created = erpsync(cli_env, "configs", "apply", str(path))
+    assert created.returncode == 0, created.stderr
+    assert "created sync config 'acme-main'" in created.stdout
+
+    listed = erpsync(cli_env, "configs", "list")
+    assert "acme-main" in listed.stdout
+    assert "ftp" in listed.stdout
+    assert "24h" in listed.stdout
+    as_json = json.loads(erpsync(cli_env, "configs", "list", "--json").stdout)
+    assert [item["id"] for item in as_json] == ["acme-main"]
+
+    shown = erpsync(cli_env, "configs", "show", "acme-main", "--json")
+    assert json.loads(shown.stdout)["credentials"]["password"] == "***"
+    assert "ftp-pass-Secr3t" not in shown.stdout
+
+    body = make_config(name="Renamed")
+    body["credentials"]["password"] = "***"
+    path.write_text(json.dumps(body))
+    updated = erpsync(cli_env, "configs", "apply", str(path))
+    assert "updated sync config" in updated.stdout
+
+    deleted = erpsync(cli_env, "configs", "delete", "acme-main")
+    assert deleted.returncode == 0
+    assert erpsync(cli_env, "configs", "list").stdout.strip() == "no sync configs"
+
+
+@pytest.mark.parametrize(
+    ("content", "expected"),
+    [
+        ("{not json", "is not valid JSON"),
+        (
+            json.dumps(
+                {
+                    "id": "x",
+                    "name": "x",
+                    "connection_type": "ftp",
+                    "credentials": {"filePath": "/a.csv"},
+                    "mapping": {"variant.sku": "SKU"},
+                }
+            ),
+            "credentials.host",
+        ),
+    ],
+    ids=["malformed", "missing-host"],
+)
+def test_apply_bad_file_is_one_clear_line(
+    cli_env: dict[str, str], tmp_path: Path, content: str, expected: str
+) -> None:
+    """A bad config file is refused with one line naming the file and the problem; nothing stored."""
+    path = tmp_path / "bad.json"
+    path.write_text(content)
+    result = erpsync(cli_env, "configs", "apply", str(path))
+    assert result.returncode == 1
+    assert expected in result.stderr
+    assert "Traceback" not in result.stderr
+    assert erpsync(cli_env, "configs", "list").stdout.strip() == "no sync configs"
+
+
+def test_show_unknown_id_fails_cleanly(cli_env: dict[str, str]) -> None:
+    """Asking for a config that does not exist says so, exit status 1."""
+    result = erpsync(cli_env, "configs", "show", "nope")
+    assert result.returncode == 1
+    assert "no sync config with id 'nope'" in result.stderr
+
+
+def test_migrate_reports_up_to_date(cli_env: dict[str, str]) -> None:
+    """On a migrated database `erpsync migrate` does nothing and says so."""
+    result = erpsync(cli_env, "migrate")
+    assert result.returncode == 0
+    assert "up to date" in result.stdout
+
+
+def test_check_all_well_then_redis_down(cli_env: dict[str, str]) -> None:
+    """`erpsync check` prints one line per check; a dead Redis makes it fail and says which."""
+    good = erpsync(cli_env, "check")
+    assert good.returncode == 0, good.stdout + good.stderr
+    for name in ("settings", "postgresql", "redis", "shopify"):
+        assert f"ok   {name}:" in good.stdout
+    assert "shpat_cli_token_123" not in good.stdout + good.stderr
+    bad = erpsync({**cli_env, "REDIS_URL": "redis://127.0.0.1:9/0"}, "check")
+    assert bad.returncode == 1
+    assert "FAIL redis:" in bad.stdout
+    assert "ok   postgresql:" in bad.stdout
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def test_serve_answers_and_stops_on_sigterm(cli_env: dict[str, str]) -> None:
+    """`erpsync serve` answers /health, enforces the token, and exits 0 on SIGTERM."""
+    port = _free_port()
+    env = {**cli_env, "PORT": str(port), "ERPSYNC_API__TOKEN": "serve-token-abc"}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "erpsync", "serve"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=2) as response:
+                    assert json.load(response)["status"] == "ok"
+                    break
+            except OSError:
+                assert time.monotonic() < deadline, "serve did not start"
+                time.sleep(0.2)
+        request = urllib.request.Request(f"http://127.0.0.1:{port}/configs")
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(request, timeout=5)
+        assert refused.value.code == 401
+        refused.value.close()
+        request.add_header("Authorization", "Bearer serve-token-abc")
+        with urllib.request.urlopen(request, timeout=5) as response:
+            assert json.load(response) == []
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        _, stderr = proc.communicate(timeout=30)
+    assert proc.returncode == 0, stderr
+    assert b"serve-token-abc" not in stderr
+
+
+def test_serve_refuses_public_host_without_token(cli_env: dict[str, str]) -> None:
+    """Asking to listen on all interfaces without a token fails at once with one line."""
+    result = erpsync({**cli_env, "ERPSYNC_API__HOST": "0.0.0.0"}, "serve")
+    assert result.returncode == 1
+    assert "api.token" in result.stderr
+    assert "Traceback" not in result.stderr

@@ -1,0 +1,78 @@
+"""Log output: JSON for journald, run context on every line, and no secret ever printed."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Iterator
+
+import orjson
+import pytest
+from pydantic import SecretStr
+
+from erpsync.logs import bound_run, configure_logging, get_logger, register_secret
+
+
+@pytest.fixture
+def stream() -> Iterator[io.StringIO]:
+    out = io.StringIO()
+    configure_logging(log_format="auto", level="debug", stream=out)
+    yield out
+    configure_logging(log_format="console", level="info")
+
+
+def lines(stream: io.StringIO) -> list[dict[str, object]]:
+    return [orjson.loads(line) for line in stream.getvalue().splitlines()]
+
+
+def test_json_lines_when_not_a_terminal(stream: io.StringIO) -> None:
+    """Under systemd (no terminal) each log line is one JSON object journald can index."""
+    get_logger("test").info("feed fetched", bytes=1234)
+    (line,) = lines(stream)
+    assert line["event"] == "feed fetched"
+    assert line["bytes"] == 1234
+    assert line["level"] == "info"
+    assert "timestamp" in line
+
+
+def test_console_lines_on_request() -> None:
+    """`format = "console"` prints readable text, not JSON."""
+    out = io.StringIO()
+    configure_logging(log_format="console", level="info", stream=out)
+    get_logger().info("hello", count=2)
+    text = out.getvalue()
+    assert "hello" in text
+    assert "count" in text
+    assert not text.lstrip().startswith("{")
+
+
+def test_every_line_of_a_run_carries_config_and_run_id(stream: io.StringIO) -> None:
+    """Lines logged inside a run, from any module, can be filtered by config_id and run_id."""
+    with bound_run("acme-main", 42):
+        get_logger("a").info("fetch")
+        get_logger("b").warning("row rejected", row=7)
+    get_logger("c").info("after")
+    first, second, after = lines(stream)
+    assert (first["config_id"], first["run_id"]) == ("acme-main", 42)
+    assert (second["config_id"], second["run_id"]) == ("acme-main", 42)
+    assert "config_id" not in after
+
+
+def test_secrets_never_appear(stream: io.StringIO) -> None:
+    """Passwords, tokens and keys are masked whether passed by name, inside text, or as SecretStr."""
+    password, token, key = "ftp-Pa55word-xyz", "shpat_0123456789abcdef", "secret-key-material-987"
+    register_secret(password)
+    register_secret(SecretStr(token))
+    register_secret(key)
+    log = get_logger("test")
+    log.info("connecting", password=password, access_token=token, secret_key=key)
+    log.error("login failed", error=f"530 Login incorrect for user acme with {password}")
+    log.info("settings", api={"token": token, "nested": [f"Bearer {token}"]})
+    log.info("typed", value=SecretStr("another-one-zzz"))
+    try:
+        raise RuntimeError(f"ftp://acme:{password}@ftp.acme.test/export failed")
+    except RuntimeError:
+        log.exception("fetch failed")
+    output = stream.getvalue()
+    for secret in (password, token, key, "another-one-zzz"):
+        assert secret not in output
+    assert output.count("***") >= 6
