@@ -254,3 +254,13 @@ def configs_delete(ctx: Context, config_id: str) -> None:
 
     with_store(ctx, lambda conn, box: delete_config(conn, config_id))
     click.echo(f"deleted sync config {config_id!r}")
+
+
+def _register_subcommands() -> None:
+    """Commands that live beside the subsystem they drive."""
+    from erpsync.simulator.command import simulator_command
+
+    main.add_command(simulator_command, name="simulator")
+
+
+_register_subcommands()

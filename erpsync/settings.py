@@ -70,6 +70,11 @@ class ShopifySettings(Section):
     client_secret: SecretStr | None = None
     base_url: str = ""
     timeout: float = Field(default=60.0, gt=0)
+    connect_timeout: float = Field(default=10.0, gt=0)
+    max_retries: int = Field(default=6, ge=0, le=50)
+    retry_base_delay: float = Field(default=0.5, ge=0)
+    retry_max_delay: float = Field(default=30.0, ge=0)
+    poll_interval: float = Field(default=2.0, gt=0)
 
 
 class WorkerSettings(Section):

@@ -16,6 +16,7 @@ import asyncpg
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 from pydantic import SecretStr
+from support import ADMIN_DSN, API_TOKEN, REDIS_URL, SECRET_KEY, SIM_TOKEN, dsn_for
 
 from erpsync.api.app import init_app
 from erpsync.db.migrate import apply_migrations
@@ -28,16 +29,7 @@ from erpsync.settings import (
     Settings,
 )
 
-ADMIN_DSN = os.environ.get("ERPSYNC_TEST_ADMIN_DSN", "postgresql://postgres@127.0.0.1:5432/postgres")
-REDIS_URL = os.environ.get("ERPSYNC_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
-API_TOKEN = "test-api-token-5f1c9a"
-SECRET_KEY = "test-secret-key-0123456789abcdef"
 TABLES = "sync_logs, products, sync_runs, product_sync_configs"
-
-
-def _dsn_for(database: str) -> str:
-    base, _, _ = ADMIN_DSN.rpartition("/")
-    return f"{base}/{database}"
 
 
 @pytest.fixture(scope="session")
@@ -51,7 +43,7 @@ def database_url() -> Iterator[str]:
             await admin.execute(f'CREATE DATABASE "{name}"')
         finally:
             await admin.close()
-        conn = await asyncpg.connect(_dsn_for(name))
+        conn = await asyncpg.connect(dsn_for(name))
         try:
             await apply_migrations(conn)
         finally:
@@ -65,7 +57,7 @@ def database_url() -> Iterator[str]:
             await admin.close()
 
     asyncio.run(create())
-    yield _dsn_for(name)
+    yield dsn_for(name)
     asyncio.run(drop())
 
 
@@ -135,3 +127,73 @@ def _ftp_config(config_id: str = "acme-main", **overrides: Any) -> dict[str, Any
 def make_config() -> Any:
     """Factory of valid FTP sync configs: `make_config("id", name="...")`."""
     return _ftp_config
+
+
+class RunningSimulator:
+    """A simulator started on 127.0.0.1 for one test, with its admin endpoints for assertions."""
+
+    def __init__(self, server: TestServer, session: Any) -> None:
+        self.server = server
+        self.session = session
+        self.base_url = str(server.make_url("")).rstrip("/")
+
+    def target(self, **overrides: Any) -> Any:
+        from erpsync.shopify.client import ShopTarget
+
+        values: dict[str, Any] = {
+            "shop": "acme.myshopify.com",
+            "base_url": self.base_url,
+            "access_token": SecretStr(SIM_TOKEN),
+            "retry_base_delay": 0.01,
+            "retry_max_delay": 0.05,
+            "poll_interval": 0.02,
+        }
+        values.update(overrides)
+        return ShopTarget(**values)
+
+    async def admin(self, method: str, path: str, body: Any = None) -> Any:
+        async with self.session.request(method, f"{self.base_url}{path}", json=body) as response:
+            assert response.status == 200, await response.text()
+            return await response.json()
+
+    async def stats(self) -> dict[str, Any]:
+        result: dict[str, Any] = await self.admin("GET", "/_simulator/stats")
+        return result
+
+    async def faults(self, **faults: Any) -> None:
+        await self.admin("POST", "/_simulator/faults", faults)
+
+
+@pytest.fixture
+async def start_shopify() -> AsyncIterator[Any]:
+    """Start Shopify simulators (options as keyword arguments); all stopped at the end of the test."""
+    import aiohttp
+
+    from erpsync.simulator.server import SimulatorOptions, create_app
+
+    started: list[RunningSimulator] = []
+
+    async def start(**options: Any) -> RunningSimulator:
+        values: dict[str, Any] = {
+            "access_token": SIM_TOKEN,
+            "bulk_rate": 5000.0,
+            "bulk_random_seed": 3,
+            "admin": True,
+        }
+        values.update(options)
+        server = TestServer(create_app(SimulatorOptions(**values)), host="127.0.0.1", port=0)
+        await server.start_server()
+        running = RunningSimulator(server, aiohttp.ClientSession())
+        started.append(running)
+        return running
+
+    yield start
+    for running in reversed(started):
+        await running.session.close()
+        await running.server.close()
+
+
+@pytest.fixture
+async def shopify(start_shopify: Any) -> Any:
+    """One simulator with default options."""
+    return await start_shopify()

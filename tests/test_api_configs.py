@@ -53,8 +53,8 @@ async def test_put_without_password_keeps_the_stored_one(
     api: Client, make_config: Any, db: asyncpg.Connection[Any]
 ) -> None:
     """Editing a config's name without re-typing the password does not erase the password."""
-    from conftest import SECRET_KEY
     from pydantic import SecretStr
+    from support import SECRET_KEY
 
     from erpsync.crypto import SecretBox
     from erpsync.db.configs import get_config
@@ -80,8 +80,8 @@ async def test_put_with_new_password_replaces_it(
     api: Client, make_config: Any, db: asyncpg.Connection[Any]
 ) -> None:
     """A new password in a PUT is the one used from then on."""
-    from conftest import SECRET_KEY
     from pydantic import SecretStr
+    from support import SECRET_KEY
 
     from erpsync.crypto import SecretBox
     from erpsync.db.configs import get_config

@@ -15,7 +15,7 @@ from typing import Any
 
 import asyncpg
 import pytest
-from conftest import REDIS_URL, SECRET_KEY
+from support import REDIS_URL, SECRET_KEY
 
 
 @pytest.fixture

@@ -12,7 +12,7 @@ from typing import Any
 
 import asyncpg
 import pytest
-from conftest import ADMIN_DSN, _dsn_for
+from support import ADMIN_DSN, dsn_for
 
 from erpsync.db.migrate import apply_migrations, load_migrations
 from erpsync.errors import MigrationError
@@ -25,7 +25,7 @@ async def empty_database() -> AsyncIterator[str]:
     admin = await asyncpg.connect(ADMIN_DSN)
     await admin.execute(f'CREATE DATABASE "{name}"')
     try:
-        yield _dsn_for(name)
+        yield dsn_for(name)
     finally:
         await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         await admin.close()

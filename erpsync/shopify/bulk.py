@@ -1,0 +1,412 @@
+"""Bulk mutations: stage the JSONL, run it, poll it, and join every result line back to its key.
+
+The operation id reaches the caller (`on_started`) before any wait, so a run that dies can resume the
+operation by id instead of submitting it again. Results are streamed; a FAILED operation's
+`partialDataUrl` is read and every line it does not mention is reported as unknown.
+https://shopify.dev/docs/api/usage/bulk-operations/imports
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import aiohttp
+import orjson
+
+from erpsync.logs import get_logger
+from erpsync.shopify import documents
+from erpsync.shopify.bulk_files import BulkFile, KeyIndex
+from erpsync.shopify.client import ShopifyClient
+from erpsync.shopify.documents import Document
+from erpsync.shopify.errors import (
+    BulkLimitReached,
+    BulkOperationError,
+    ShopifyTransientError,
+)
+
+log = get_logger("erpsync.shopify.bulk")
+
+TERMINAL = frozenset({"COMPLETED", "FAILED", "CANCELED", "EXPIRED"})
+BUSY_CODES = frozenset({"LIMIT_REACHED", "OPERATION_IN_PROGRESS"})
+MAX_POLL_INTERVAL = 30.0
+SLOT_WAIT_LIMIT = 6 * 3600.0  # seconds to wait for a free bulk slot before giving up
+OUTCOME_BATCH = 500
+DOWNLOAD_CHUNK = 256 * 1024
+
+
+@dataclass(frozen=True, slots=True)
+class BulkOperation:
+    id: str
+    status: str
+    type: str = "MUTATION"
+    error_code: str | None = None
+    object_count: int = 0
+    root_object_count: int = 0
+    file_size: int | None = None
+    url: str | None = None
+    partial_data_url: str | None = None
+
+    @classmethod
+    def from_graphql(cls, node: dict[str, Any]) -> BulkOperation:
+        # The counts are UnsignedInt64, serialized as strings ("16").
+        return cls(
+            id=node["id"],
+            status=node["status"],
+            type=node.get("type") or "MUTATION",
+            error_code=node.get("errorCode"),
+            object_count=int(node.get("objectCount") or 0),
+            root_object_count=int(node.get("rootObjectCount") or 0),
+            file_size=int(node["fileSize"]) if node.get("fileSize") else None,
+            url=node.get("url"),
+            partial_data_url=node.get("partialDataUrl"),
+        )
+
+    @property
+    def finished(self) -> bool:
+        return self.status in TERMINAL
+
+
+OutcomeStatus = Literal["ok", "user_errors", "errors", "unknown"]
+
+
+@dataclass(frozen=True, slots=True)
+class LineOutcome:
+    """What became of one input line: its key, Shopify's payload, and its userErrors or errors."""
+
+    key: str
+    line_number: int
+    status: OutcomeStatus
+    payload: dict[str, Any] | None = None
+    errors: tuple[dict[str, Any], ...] = ()
+
+    @property
+    def message(self) -> str:
+        return "; ".join(
+            f"{'.'.join(str(p) for p in error.get('field') or []) or '-'}: {error.get('message')}"
+            if error.get("field")
+            else str(error.get("message"))
+            for error in self.errors
+        )
+
+
+@dataclass
+class BulkResult:
+    file: BulkFile
+    operation: BulkOperation
+    counts: dict[str, int] = field(default_factory=dict)
+
+
+StartedCallback = Callable[[BulkFile, str], Awaitable[None]]
+OutcomesCallback = Callable[[BulkFile, list[LineOutcome]], Awaitable[None]]
+ProgressCallback = Callable[[BulkOperation], Awaitable[None]]
+
+
+async def stage_file(client: ShopifyClient, file: BulkFile) -> str:
+    """Upload a variables file to a staged target; return the `stagedUploadPath` (the `key` parameter)."""
+    data = await client.execute(
+        documents.STAGED_UPLOADS_CREATE,
+        {
+            "input": [
+                {
+                    "resource": "BULK_MUTATION_VARIABLES",
+                    "filename": file.path.name,
+                    "mimeType": "text/jsonl",
+                    "httpMethod": "POST",  # the schema's default is PUT
+                }
+            ]
+        },
+        retry_mutation=True,  # creating a target has no side effect worth guarding
+    )
+    payload = data["stagedUploadsCreate"]
+    if payload.get("userErrors"):
+        raise BulkOperationError(
+            f"staged upload refused: {payload['userErrors']}", operation="stagedUploadsCreate"
+        )
+    target = payload["stagedTargets"][0]
+    parameters = [(item["name"], item["value"]) for item in target["parameters"]]
+    staged_path: str | None = next((str(value) for name, value in parameters if name == "key"), None)
+    if staged_path is None:
+        raise BulkOperationError(
+            "staged upload target has no 'key' parameter", operation="stagedUploadsCreate"
+        )
+    attempt = 0
+    while True:
+        attempt += 1
+        try:
+            await _post_multipart(client.session, target["url"], parameters, file)
+            return staged_path
+        except ShopifyTransientError as exc:
+            if attempt > client.target.max_retries:
+                raise
+            log.warning("staged upload retried", file=file.path.name, attempt=attempt, error=str(exc))
+            await asyncio.sleep(
+                min(client.target.retry_max_delay, client.target.retry_base_delay * 2**attempt)
+            )
+
+
+async def _post_multipart(
+    session: aiohttp.ClientSession, url: str, parameters: list[tuple[str, str]], file: BulkFile
+) -> None:
+    """Every parameter as a form field in the order given, then the file last in `file`."""
+    with file.path.open("rb") as handle:
+        form = aiohttp.FormData(quote_fields=False)
+        for name, value in parameters:
+            form.add_field(name, value)
+        form.add_field("file", handle, filename=file.path.name, content_type="text/jsonl")
+        try:
+            async with session.post(url, data=form) as response:
+                body = (await response.text(errors="replace"))[:300]
+                if response.status >= 500 or response.status == 429:
+                    raise ShopifyTransientError(
+                        f"staged upload answered HTTP {response.status}",
+                        operation="stagedUpload",
+                        status=response.status,
+                    )
+                if not 200 <= response.status < 300:
+                    raise BulkOperationError(
+                        f"staged upload of {file.path.name} ({file.size:,} bytes) refused: HTTP {response.status} {body}",
+                        operation="stagedUpload",
+                        status=response.status,
+                    )
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            raise ShopifyTransientError(f"staged upload failed: {exc}", operation="stagedUpload") from exc
+
+
+async def start_mutation(
+    client: ShopifyClient, document: Document, staged_path: str, *, client_identifier: str | None = None
+) -> BulkOperation:
+    """`bulkOperationRunMutation`; `BulkLimitReached` when every slot is busy."""
+    data = await client.execute(
+        documents.BULK_OPERATION_RUN_MUTATION,
+        {"mutation": document.text, "stagedUploadPath": staged_path, "clientIdentifier": client_identifier},
+    )
+    return _started(data["bulkOperationRunMutation"], "bulkOperationRunMutation")
+
+
+async def start_query(client: ShopifyClient, query: str, *, group_objects: bool = True) -> BulkOperation:
+    """`bulkOperationRunQuery`; `BulkLimitReached` when every slot is busy."""
+    data = await client.execute(
+        documents.BULK_OPERATION_RUN_QUERY, {"query": query, "groupObjects": group_objects}
+    )
+    return _started(data["bulkOperationRunQuery"], "bulkOperationRunQuery")
+
+
+def _started(payload: dict[str, Any], operation: str) -> BulkOperation:
+    errors = payload.get("userErrors") or []
+    if errors:
+        code = errors[0].get("code")
+        message = "; ".join(str(error.get("message")) for error in errors)
+        kind = BulkLimitReached if code in BUSY_CODES else BulkOperationError
+        raise kind(f"bulk operation not started: {message}", code=code, operation=operation)
+    if payload.get("bulkOperation") is None:
+        raise BulkOperationError("bulk operation not started and no reason given", operation=operation)
+    return BulkOperation.from_graphql(payload["bulkOperation"])
+
+
+async def wait_for_slot(
+    start: Callable[[], Awaitable[BulkOperation]], client: ShopifyClient
+) -> BulkOperation:
+    """Call `start` until a bulk slot is free (LIMIT_REACHED / OPERATION_IN_PROGRESS mean: later)."""
+    deadline = time.monotonic() + SLOT_WAIT_LIMIT
+    delay = client.target.poll_interval
+    while True:
+        try:
+            return await start()
+        except BulkLimitReached:
+            if time.monotonic() + delay > deadline:
+                raise
+            log.info("waiting for a free bulk operation slot", delay=round(delay, 1))
+            await asyncio.sleep(delay)
+            delay = min(MAX_POLL_INTERVAL, delay * 1.5)
+
+
+async def get_operation(client: ShopifyClient, operation_id: str) -> BulkOperation:
+    data = await client.execute(documents.BULK_OPERATION, {"id": operation_id})
+    node = data.get("bulkOperation")
+    if node is None:
+        raise BulkOperationError(f"bulk operation {operation_id} does not exist", operation_id=operation_id)
+    return BulkOperation.from_graphql(node)
+
+
+async def wait_for_operation(
+    client: ShopifyClient, operation_id: str, *, on_progress: ProgressCallback | None = None
+) -> BulkOperation:
+    """Poll with a growing interval until the operation reaches a terminal status."""
+    delay = client.target.poll_interval
+    while True:
+        operation = await get_operation(client, operation_id)
+        if on_progress is not None:
+            await on_progress(operation)
+        if operation.finished:
+            return operation
+        await asyncio.sleep(delay)
+        delay = min(MAX_POLL_INTERVAL, delay * 1.5)
+
+
+async def cancel_operation(client: ShopifyClient, operation_id: str) -> BulkOperation:
+    data = await client.execute(documents.BULK_OPERATION_CANCEL, {"id": operation_id}, retry_mutation=True)
+    payload = data["bulkOperationCancel"]
+    if payload.get("bulkOperation") is None:
+        raise BulkOperationError(f"cannot cancel {operation_id}: {payload.get('userErrors')}")
+    return BulkOperation.from_graphql(payload["bulkOperation"])
+
+
+async def iter_jsonl(session: aiohttp.ClientSession, url: str) -> AsyncIterator[dict[str, Any]]:
+    """Stream a JSONL result file object by object; memory holds one chunk, not the file."""
+    try:
+        async with session.get(url) as response:
+            if response.status != 200:
+                raise ShopifyTransientError(
+                    f"result file answered HTTP {response.status}", operation="bulkResult"
+                )
+            pending = b""
+            async for chunk in response.content.iter_chunked(DOWNLOAD_CHUNK):
+                pending += chunk
+                *lines, pending = pending.split(b"\n")
+                for line in lines:
+                    if line.strip():
+                        yield orjson.loads(line)
+            if pending.strip():
+                yield orjson.loads(pending)
+    except (aiohttp.ClientError, TimeoutError) as exc:
+        raise ShopifyTransientError(f"result file download failed: {exc}", operation="bulkResult") from exc
+
+
+def outcome_of(line: dict[str, Any], key: str, line_number: int) -> LineOutcome:
+    """Classify one result line: data with no userErrors is ok; userErrors or top-level errors are not."""
+    if line.get("errors"):
+        return LineOutcome(key, line_number, "errors", None, tuple(line["errors"]))
+    data = line.get("data") or {}
+    payload = next(iter(data.values()), None) if data else None
+    if not isinstance(payload, dict):
+        return LineOutcome(key, line_number, "errors", None, ({"message": "result line has no payload"},))
+    user_errors = payload.get("userErrors") or []
+    if user_errors:
+        return LineOutcome(key, line_number, "user_errors", payload, tuple(user_errors))
+    return LineOutcome(key, line_number, "ok", payload)
+
+
+async def read_outcomes(
+    client: ShopifyClient, operation: BulkOperation, file: BulkFile, on_outcomes: OutcomesCallback
+) -> dict[str, int]:
+    """Hand every line's outcome to `on_outcomes` in batches; lines with no result are `unknown`."""
+    counts = {"ok": 0, "user_errors": 0, "errors": 0, "unknown": 0}
+    url = operation.url or operation.partial_data_url
+    with KeyIndex(file.keys_path) as keys:
+        seen = bytearray(len(keys))
+        batch: list[LineOutcome] = []
+
+        async def flush() -> None:
+            if batch:
+                await on_outcomes(file, list(batch))
+                batch.clear()
+
+        if url:
+            async for line in iter_jsonl(client.session, url):
+                number = line.get("__lineNumber")
+                if not isinstance(number, int) or not 0 <= number < len(keys):
+                    log.warning("bulk result line without a usable line number", operation_id=operation.id)
+                    continue
+                if seen[number]:
+                    continue
+                seen[number] = 1
+                outcome = outcome_of(line, keys[number], number)
+                counts[outcome.status] += 1
+                batch.append(outcome)
+                if len(batch) >= OUTCOME_BATCH:
+                    await flush()
+        reason = f"bulk operation {operation.id} ended {operation.status}" + (
+            f" ({operation.error_code})" if operation.error_code else ""
+        )
+        for number, done in enumerate(seen):
+            if not done:
+                counts["unknown"] += 1
+                batch.append(
+                    LineOutcome(keys[number], number, "unknown", None, ({"message": f"no result: {reason}"},))
+                )
+                if len(batch) >= OUTCOME_BATCH:
+                    await flush()
+        await flush()
+    return counts
+
+
+async def run_file(
+    client: ShopifyClient,
+    document: Document,
+    file: BulkFile,
+    *,
+    on_started: StartedCallback,
+    on_outcomes: OutcomesCallback,
+    on_progress: ProgressCallback | None = None,
+    client_identifier: str | None = None,
+) -> BulkResult:
+    """Upload, start (waiting for a slot), report the id, wait, and read the outcomes of one file."""
+    staged_path = await stage_file(client, file)
+
+    async def start() -> BulkOperation:
+        nonlocal staged_path
+        try:
+            return await start_mutation(client, document, staged_path, client_identifier=client_identifier)
+        except BulkOperationError as exc:
+            if exc.code in {"NO_SUCH_FILE", "INTERNAL_FILE_SERVER_ERROR"}:
+                log.warning("staged file not usable, uploading again", code=exc.code, file=file.path.name)
+                staged_path = await stage_file(client, file)
+                return await start_mutation(
+                    client, document, staged_path, client_identifier=client_identifier
+                )
+            raise
+
+    started = await wait_for_slot(start, client)
+    await on_started(file, started.id)
+    log.info("bulk operation started", operation_id=started.id, file=file.path.name, lines=file.lines)
+    return await resume_file(client, started.id, file, on_outcomes=on_outcomes, on_progress=on_progress)
+
+
+async def resume_file(
+    client: ShopifyClient,
+    operation_id: str,
+    file: BulkFile,
+    *,
+    on_outcomes: OutcomesCallback,
+    on_progress: ProgressCallback | None = None,
+) -> BulkResult:
+    """Wait for an operation already submitted and read its outcomes, without submitting anything."""
+    operation = await wait_for_operation(client, operation_id, on_progress=on_progress)
+    if operation.status == "FAILED":
+        log.error("bulk operation failed", operation_id=operation.id, error_code=operation.error_code)
+    counts = await read_outcomes(client, operation, file, on_outcomes)
+    log.info("bulk operation finished", operation_id=operation.id, status=operation.status, **counts)
+    return BulkResult(file=file, operation=operation, counts=counts)
+
+
+async def run_bulk_mutation(
+    client: ShopifyClient,
+    document: Document,
+    files: Sequence[BulkFile],
+    *,
+    concurrency: int,
+    on_started: StartedCallback,
+    on_outcomes: OutcomesCallback,
+    on_progress: ProgressCallback | None = None,
+) -> list[BulkResult]:
+    """Run every file, at most `concurrency` operations at once; one file's failure stops the others."""
+    slots = asyncio.Semaphore(max(1, concurrency))
+
+    async def one(file: BulkFile) -> BulkResult:
+        async with slots:
+            return await run_file(
+                client,
+                document,
+                file,
+                on_started=on_started,
+                on_outcomes=on_outcomes,
+                on_progress=on_progress,
+            )
+
+    async with asyncio.TaskGroup() as group:
+        tasks = [group.create_task(one(file)) for file in files]
+    return [task.result() for task in tasks]

@@ -1,0 +1,361 @@
+"""The one place that sends GraphQL to Shopify: auth, throttle, retries, and errors that say what happened.
+
+Queries are retried freely on transient faults. A mutation is retried only when Shopify cannot have
+run it (the connection was refused, 429, THROTTLED) unless the caller says it is safe to repeat.
+userErrors are returned, never retried. Shopify's own client retries 429/503 and network errors the
+same way: https://github.com/Shopify/shopify-app-js (graphql-client constants).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from dataclasses import dataclass, field
+from typing import Any, Self
+
+import aiohttp
+import orjson
+from pydantic import SecretStr
+
+from erpsync.logs import get_logger
+from erpsync.models import ShopOverride
+from erpsync.settings import ShopifySettings
+from erpsync.shopify.auth import ClientCredentialsToken, StaticToken, TokenSource
+from erpsync.shopify.documents import Document
+from erpsync.shopify.errors import (
+    ShopifyAuthError,
+    ShopifyCostExceeded,
+    ShopifyError,
+    ShopifyRequestError,
+    ShopifyRetriesExhausted,
+    ShopifyShopUnavailable,
+    ShopifyTransientError,
+    ShopifyUserErrors,
+)
+from erpsync.shopify.throttle import Throttle, throttle_for
+
+log = get_logger("erpsync.shopify")
+
+
+@dataclass(frozen=True, slots=True)
+class ShopTarget:
+    """Where and how to reach one shop; built from the settings, or a config's own shop."""
+
+    shop: str
+    api_version: str = "2026-10"
+    base_url: str = ""
+    access_token: SecretStr | None = None
+    client_id: str | None = None
+    client_secret: SecretStr | None = None
+    timeout: float = 60.0
+    connect_timeout: float = 10.0
+    max_retries: int = 6
+    retry_base_delay: float = 0.5
+    retry_max_delay: float = 30.0
+    poll_interval: float = 2.0
+
+    @classmethod
+    def from_settings(cls, settings: ShopifySettings, override: ShopOverride | None = None) -> ShopTarget:
+        values: dict[str, Any] = settings.model_dump(
+            exclude={"shop", "access_token", "client_id", "client_secret"}
+        )
+        if override is None:
+            return cls(
+                shop=settings.shop,
+                access_token=settings.access_token,
+                client_id=settings.client_id,
+                client_secret=settings.client_secret,
+                **values,
+            )
+        return cls(
+            shop=override.shop,
+            access_token=override.access_token,
+            client_id=override.client_id,
+            client_secret=override.client_secret,
+            **{**values, "base_url": ""},
+        )
+
+    @property
+    def root_url(self) -> str:
+        return self.base_url.rstrip("/") if self.base_url else f"https://{self.shop}"
+
+    @property
+    def graphql_url(self) -> str:
+        return f"{self.root_url}/admin/api/{self.api_version}/graphql.json"
+
+    @property
+    def token_url(self) -> str:
+        return f"{self.root_url}/admin/oauth/access_token"
+
+
+def token_source_for(target: ShopTarget) -> TokenSource:
+    if target.access_token is not None:
+        return StaticToken(target.access_token)
+    if target.client_id and target.client_secret is not None:
+        return ClientCredentialsToken(
+            shop=target.shop,
+            url=target.token_url,
+            client_id=target.client_id,
+            client_secret=target.client_secret,
+        )
+    raise ShopifyAuthError(
+        f"no credentials for {target.shop}: set access_token, or client_id and client_secret"
+    )
+
+
+@dataclass
+class Attempt:
+    """What one HTTP exchange produced."""
+
+    body: dict[str, Any]
+    request_id: str | None
+
+
+@dataclass
+class ClientStats:
+    requests: int = 0
+    retries: int = 0
+    errors: dict[str, int] = field(default_factory=dict)
+
+
+class ShopifyClient:
+    """GraphQL over one aiohttp session per shop, sharing the process-wide throttle of that shop."""
+
+    def __init__(
+        self,
+        target: ShopTarget,
+        *,
+        session: aiohttp.ClientSession | None = None,
+        throttle: Throttle | None = None,
+        tokens: TokenSource | None = None,
+    ) -> None:
+        self.target = target
+        self._session = session
+        self._own_session = session is None
+        self._throttle = throttle
+        self.tokens = tokens if tokens is not None else token_source_for(target)
+        self._costs: dict[str, float] = {}
+        self.stats = ClientStats()
+        self._version_warned = False
+
+    @property
+    def session(self) -> aiohttp.ClientSession:
+        if self._session is None:
+            timeout = aiohttp.ClientTimeout(
+                total=None, connect=self.target.connect_timeout, sock_read=self.target.timeout
+            )
+            self._session = aiohttp.ClientSession(timeout=timeout, raise_for_status=False)
+        return self._session
+
+    @property
+    def throttle(self) -> Throttle:
+        if self._throttle is None:
+            self._throttle = throttle_for(self.target.shop)
+        return self._throttle
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        if self._own_session and self._session is not None:
+            await self._session.close()
+            self._session = None
+
+    async def execute(
+        self, document: Document, variables: dict[str, Any] | None = None, *, retry_mutation: bool = False
+    ) -> dict[str, Any]:
+        """Send `document`, waiting for the throttle first; return `data` or raise a typed error."""
+        retriable_always = not document.is_mutation or retry_mutation
+        attempt = 0
+        refreshed = False
+        while True:
+            cost = self._costs.get(document.name, float(document.estimated_cost))
+            try:
+                async with self.throttle.reserve(cost):
+                    result = await self._send(document, variables)
+                return self._data(document, result, cost)
+            except _TokenRejected as rejected:
+                if refreshed or not self.tokens.invalidate(rejected.token):
+                    raise ShopifyAuthError(
+                        f"{self.target.shop} refused the access token (HTTP 401)",
+                        operation=document.name,
+                        request_id=rejected.request_id,
+                        status=401,
+                    ) from None
+                refreshed = True
+            except ShopifyTransientError as exc:
+                attempt += 1
+                self.stats.errors[type(exc).__name__] = self.stats.errors.get(type(exc).__name__, 0) + 1
+                if not (retriable_always or not exc.reached_shopify):
+                    raise
+                if attempt > self.target.max_retries:
+                    raise ShopifyRetriesExhausted(
+                        f"gave up after {attempt} attempts: {exc}",
+                        operation=document.name,
+                        request_id=exc.request_id,
+                        status=exc.status,
+                    ) from exc
+                delay = exc.retry_after if exc.retry_after is not None else self._backoff(attempt)
+                self.stats.retries += 1
+                log.warning(
+                    "shopify request retried",
+                    operation=document.name,
+                    attempt=attempt,
+                    delay=round(delay, 2),
+                    error=str(exc),
+                )
+                await asyncio.sleep(delay)
+
+    def _backoff(self, attempt: int) -> float:
+        ceiling: float = min(self.target.retry_max_delay, self.target.retry_base_delay * 2.0 ** (attempt - 1))
+        return ceiling * random.uniform(0.5, 1.0)  # noqa: S311 - jitter, not cryptography
+
+    async def _send(self, document: Document, variables: dict[str, Any] | None) -> Attempt:
+        token = await self.tokens.token(self.session)
+        payload: dict[str, Any] = {"query": document.text}
+        if variables is not None:
+            payload["variables"] = variables
+        headers = {"Content-Type": "application/json", "X-Shopify-Access-Token": token}
+        self.stats.requests += 1
+        try:
+            async with self.session.post(
+                self.target.graphql_url, data=orjson.dumps(payload), headers=headers
+            ) as response:
+                request_id = response.headers.get("X-Request-Id")
+                self._check_version(response)
+                if response.status != 200:
+                    await self._raise_for_status(document, response, token, request_id)
+                body = await response.json(loads=orjson.loads, content_type=None)
+        except aiohttp.ClientConnectorError as exc:
+            raise _transient(f"cannot connect to {self.target.shop}: {exc}", document, reached=False) from exc
+        except (aiohttp.ClientPayloadError, aiohttp.ServerDisconnectedError, aiohttp.ClientOSError) as exc:
+            raise _transient(f"connection to {self.target.shop} dropped: {exc}", document) from exc
+        except TimeoutError as exc:
+            raise _transient(f"{self.target.shop} did not answer in time", document) from exc
+        except orjson.JSONDecodeError as exc:
+            raise _transient(f"{self.target.shop} sent a body that is not JSON", document) from exc
+        if not isinstance(body, dict):
+            raise ShopifyRequestError("response is not a JSON object", operation=document.name)
+        return Attempt(body=body, request_id=request_id)
+
+    def _check_version(self, response: aiohttp.ClientResponse) -> None:
+        served = response.headers.get("X-Shopify-API-Version")
+        if served and served != self.target.api_version and not self._version_warned:
+            self._version_warned = True
+            log.warning("shopify served another api version", asked=self.target.api_version, served=served)
+
+    async def _raise_for_status(
+        self, document: Document, response: aiohttp.ClientResponse, token: str, request_id: str | None
+    ) -> None:
+        status = response.status
+        text = (await response.text(errors="replace"))[:300]
+        where: dict[str, Any] = {"operation": document.name, "request_id": request_id, "status": status}
+        if status == 401:
+            raise _TokenRejected(token, request_id)
+        if status == 429:
+            retry_after = _seconds(response.headers.get("Retry-After"), default=1.0)
+            raise ShopifyTransientError(
+                f"{self.target.shop} answered 429 Too Many Requests",
+                retry_after=retry_after,
+                reached_shopify=False,
+                **where,
+            ) from None
+        if status >= 500:
+            raise _transient(
+                f"{self.target.shop} answered HTTP {status}: {text}", document, request_id, status
+            )
+        if status in {402, 423}:
+            raise ShopifyShopUnavailable(
+                f"{self.target.shop} is unavailable (HTTP {status}): {text}", **where
+            )
+        if status == 403:
+            raise ShopifyAuthError(f"{self.target.shop} denied access (HTTP 403): {text}", **where)
+        if status == 404:
+            raise ShopifyRequestError(
+                f"{self.target.graphql_url} not found (HTTP 404): is API version {self.target.api_version} "
+                f"and shop {self.target.shop} right?",
+                **where,
+            )
+        raise ShopifyRequestError(f"{self.target.shop} refused the request (HTTP {status}): {text}", **where)
+
+    def _data(self, document: Document, result: Attempt, cost: float) -> dict[str, Any]:
+        body = result.body
+        extensions = body.get("extensions") or {}
+        cost_info = extensions.get("cost")
+        self.throttle.observe(cost_info)
+        if cost_info and cost_info.get("requestedQueryCost") is not None:
+            self._costs[document.name] = float(cost_info["requestedQueryCost"])
+        errors = body.get("errors")
+        if errors:
+            self._raise_graphql_errors(document, errors, result.request_id, cost)
+        data = body.get("data")
+        if not isinstance(data, dict):
+            raise ShopifyRequestError(
+                "response has no data", operation=document.name, request_id=result.request_id
+            )
+        return data
+
+    def _raise_graphql_errors(
+        self, document: Document, errors: Any, request_id: str | None, cost: float
+    ) -> None:
+        if not isinstance(errors, list):
+            raise ShopifyRequestError(
+                f"Shopify error: {errors}", operation=document.name, request_id=request_id
+            )
+        codes = {
+            str((error.get("extensions") or {}).get("code")) for error in errors if isinstance(error, dict)
+        }
+        message = "; ".join(str(error.get("message")) for error in errors if isinstance(error, dict))
+        where: dict[str, Any] = {"operation": document.name, "request_id": request_id}
+        if "THROTTLED" in codes:
+            delay = self.throttle.throttled_delay(cost)
+            raise ShopifyTransientError("throttled", retry_after=delay, reached_shopify=False, **where)
+        if "MAX_COST_EXCEEDED" in codes:
+            raise ShopifyCostExceeded(message, **where)
+        if "ACCESS_DENIED" in codes:
+            raise ShopifyAuthError(f"access denied: {message}", **where)
+        if "SHOP_INACTIVE" in codes:
+            raise ShopifyShopUnavailable(message, **where)
+        if "INTERNAL_SERVER_ERROR" in codes:
+            raise _transient(f"Shopify internal error: {message}", document, request_id)
+        raise ShopifyRequestError(f"Shopify refused the document: {message}", **where)
+
+
+def require_no_user_errors(payload: dict[str, Any] | None, operation: str) -> dict[str, Any]:
+    """The mutation payload, or `ShopifyUserErrors` when Shopify refused it."""
+    if payload is None:
+        raise ShopifyError("mutation returned no payload", operation=operation)
+    errors = payload.get("userErrors") or []
+    if errors:
+        raise ShopifyUserErrors(errors, operation=operation)
+    return payload
+
+
+class _TokenRejected(Exception):
+    def __init__(self, token: str, request_id: str | None) -> None:
+        super().__init__("token rejected")
+        self.token = token
+        self.request_id = request_id
+
+
+def _transient(
+    message: str,
+    document: Document,
+    request_id: str | None = None,
+    status: int | None = None,
+    *,
+    reached: bool = True,
+) -> ShopifyTransientError:
+    return ShopifyTransientError(
+        message, operation=document.name, request_id=request_id, status=status, reached_shopify=reached
+    )
+
+
+def _seconds(value: str | None, *, default: float) -> float:
+    try:
+        return max(0.0, float(value)) if value else default
+    except ValueError:
+        return default

@@ -1,0 +1,180 @@
+"""Every GraphQL document erpsync sends, in one place, each validated in tests against the 2026-10 schema.
+
+A `Document` carries the cost to reserve before sending it: for queries, the requested cost Shopify
+computes (connections sized by `first`, objects 1, scalars 0); for mutations 10. The client replaces
+the estimate with the `requestedQueryCost` Shopify reports once it has seen the document.
+https://shopify.dev/docs/api/usage/limits
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class Document:
+    name: str
+    text: str
+    estimated_cost: int
+    is_mutation: bool = False
+
+
+SHOP = Document(
+    "shop",
+    """
+query erpsyncShop {
+  shop { name myshopifyDomain }
+  location { id name isActive }
+}
+""",
+    estimated_cost=2,
+)
+
+LOCATIONS = Document(
+    "locations",
+    """
+query erpsyncLocations($first: Int!, $after: String) {
+  locations(first: $first, after: $after) {
+    nodes { id name isActive }
+    pageInfo { hasNextPage endCursor }
+  }
+}
+""",
+    estimated_cost=12,
+)
+
+VARIANTS_BY_SKU = Document(
+    "variantsBySku",
+    """
+query erpsyncVariantsBySku($query: String!, $first: Int!, $after: String) {
+  productVariants(first: $first, after: $after, query: $query) {
+    nodes { id sku product { id handle } }
+    pageInfo { hasNextPage endCursor }
+  }
+}
+""",
+    estimated_cost=52,
+)
+
+STAGED_UPLOADS_CREATE = Document(
+    "stagedUploadsCreate",
+    """
+mutation erpsyncStagedUpload($input: [StagedUploadInput!]!) {
+  stagedUploadsCreate(input: $input) {
+    stagedTargets { url resourceUrl parameters { name value } }
+    userErrors { field message }
+  }
+}
+""",
+    estimated_cost=11,
+    is_mutation=True,
+)
+
+BULK_OPERATION_FIELDS = """
+    id type status errorCode createdAt completedAt objectCount rootObjectCount fileSize url partialDataUrl
+"""
+
+BULK_OPERATION_RUN_MUTATION = Document(
+    "bulkOperationRunMutation",
+    f"""
+mutation erpsyncBulkMutation($mutation: String!, $stagedUploadPath: String!, $clientIdentifier: String) {{
+  bulkOperationRunMutation(
+    mutation: $mutation, stagedUploadPath: $stagedUploadPath, clientIdentifier: $clientIdentifier
+  ) {{
+    bulkOperation {{ {BULK_OPERATION_FIELDS} }}
+    userErrors {{ field message code }}
+  }}
+}}
+""",
+    estimated_cost=10,
+    is_mutation=True,
+)
+
+BULK_OPERATION_RUN_QUERY = Document(
+    "bulkOperationRunQuery",
+    f"""
+mutation erpsyncBulkQuery($query: String!, $groupObjects: Boolean!) {{
+  bulkOperationRunQuery(query: $query, groupObjects: $groupObjects) {{
+    bulkOperation {{ {BULK_OPERATION_FIELDS} }}
+    userErrors {{ field message code }}
+  }}
+}}
+""",
+    estimated_cost=10,
+    is_mutation=True,
+)
+
+BULK_OPERATION = Document(
+    "bulkOperation",
+    f"""
+query erpsyncBulkOperation($id: ID!) {{
+  bulkOperation(id: $id) {{ {BULK_OPERATION_FIELDS} }}
+}}
+""",
+    estimated_cost=1,
+)
+
+BULK_OPERATION_CANCEL = Document(
+    "bulkOperationCancel",
+    f"""
+mutation erpsyncBulkCancel($id: ID!) {{
+  bulkOperationCancel(id: $id) {{
+    bulkOperation {{ {BULK_OPERATION_FIELDS} }}
+    userErrors {{ field message }}
+  }}
+}}
+""",
+    estimated_cost=10,
+    is_mutation=True,
+)
+
+# The mutations run inside bulk operations: one variables object per JSONL line.
+# https://shopify.dev/docs/api/usage/bulk-operations/imports
+PRODUCT_SET_BULK = Document(
+    "productSet",
+    "mutation call($identifier: ProductSetIdentifiers, $input: ProductSetInput!) { "
+    "productSet(identifier: $identifier, input: $input) { "
+    "product { id handle updatedAt variants(first: 250) { nodes { id sku } } } "
+    "userErrors { field message code } } }",
+    estimated_cost=10,
+    is_mutation=True,
+)
+
+PRODUCT_DELETE_BULK = Document(
+    "productDelete",
+    "mutation call($input: ProductDeleteInput!) { productDelete(input: $input) { "
+    "deletedProductId userErrors { field message } } }",
+    estimated_cost=10,
+    is_mutation=True,
+)
+
+# The adoption export: every product with its variants and metafields (4 connections, 2 levels).
+# `status:` lists every status because the products filter defaults to active ones (contract §4).
+# https://shopify.dev/docs/api/usage/bulk-operations/queries
+PRODUCT_EXPORT_QUERY = """
+{
+  products(query: "status:active,draft,archived,unlisted") {
+    edges { node {
+      id handle title status updatedAt
+      metafields { edges { node { id namespace key type value } } }
+      variants { edges { node {
+        id sku title updatedAt selectedOptions { name value } inventoryItem { id }
+        metafields { edges { node { id namespace key type value } } }
+      } } }
+    } }
+  }
+}
+"""
+
+ALL_DOCUMENTS: tuple[Document, ...] = (
+    SHOP,
+    LOCATIONS,
+    VARIANTS_BY_SKU,
+    STAGED_UPLOADS_CREATE,
+    BULK_OPERATION_RUN_MUTATION,
+    BULK_OPERATION_RUN_QUERY,
+    BULK_OPERATION,
+    BULK_OPERATION_CANCEL,
+    PRODUCT_SET_BULK,
+    PRODUCT_DELETE_BULK,
+)

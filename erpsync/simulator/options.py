@@ -1,0 +1,89 @@
+"""Every knob of the simulator in one frozen dataclass, with Shopify's documented values as defaults.
+
+Where Shopify does not document a behaviour (``../shared/docs/shopify-contract.md`` calls it
+**unconfirmed**), the simulator's choice is an option here so that tests can pin either reading.
+``erpsync.simulator.server`` re-exports ``SimulatorOptions``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+PlanName = Literal["standard", "advanced", "plus", "enterprise"]
+
+# Restore rates per plan, points per second.
+# https://shopify.dev/docs/apps/build/apis/graphql-admin/rate-limits
+RESTORE_RATES: dict[str, float] = {"standard": 100.0, "advanced": 200.0, "plus": 1000.0, "enterprise": 2000.0}
+# The bucket size is not published; older material shows 1000 with a restore rate of 50 (20x).
+BUCKET_FACTOR = 20.0
+
+# Quarterly versions supported on 2026-10-01 (each for at least 12 months), plus the release candidate.
+# https://shopify.dev/docs/api/usage/versioning
+SUPPORTED_API_VERSIONS: tuple[str, ...] = ("2025-10", "2026-01", "2026-04", "2026-07", "2026-10", "2027-01")
+
+
+@dataclass(frozen=True)
+class SimulatorOptions:
+    """How the simulated shop behaves; every field has a default that follows Shopify's documentation."""
+
+    # --- credentials ---------------------------------------------------------------------------------
+    access_token: str = "shpat_simulator"  # noqa: S105 - a documented default, not a secret
+    # Client credentials grant: both set = /admin/oauth/access_token hands out expiring tokens.
+    # https://shopify.dev/docs/apps/build/authentication-authorization/access-tokens/client-credentials-grant
+    client_id: str | None = None
+    client_secret: str | None = None
+    granted_token_lifetime: float = 86_399.0  # "about 24 h"
+    granted_scope: str = "write_products,write_inventory,read_locations"
+
+    # --- versions ------------------------------------------------------------------------------------
+    api_versions: tuple[str, ...] = SUPPORTED_API_VERSIONS
+    # A well-formed but unsupported version is served by the oldest supported one ("oldest"); "404" refuses
+    # it. A malformed version string is always 404 (unconfirmed). https://shopify.dev/docs/api/usage/versioning
+    unsupported_version: Literal["oldest", "404"] = "oldest"
+
+    # --- throttling ----------------------------------------------------------------------------------
+    plan: PlanName = "standard"
+    bucket_size: float | None = None  # None = BUCKET_FACTOR x restore rate (unconfirmed)
+    restore_rate: float | None = None  # None = the plan's documented rate
+    max_query_cost: int = 1000  # https://shopify.dev/docs/api/usage/limits
+    throttled_http_status: Literal[200, 429] = 200  # unconfirmed: 200 by Shopify's general rule
+    throttling_enabled: bool = True
+
+    # --- bulk operations -----------------------------------------------------------------------------
+    bulk_rate: float = 200.0  # bulk mutation lines (and query objects) processed per second
+    bulk_query_rate: float | None = None  # None = bulk_rate
+    bulk_shuffle_lines: bool = True  # lines "not processed in order" (imports guide); False = file order
+    bulk_random_seed: int | None = None
+    max_upload_bytes: int = 100_000_000  # 100 MB (10^8 or 100 MiB is unconfirmed)
+    # From 2026-01 five operations at once; shared pool or per type is unconfirmed.
+    # https://shopify.dev/changelog/faster-bulk-operations
+    bulk_concurrency: int = 5
+    bulk_concurrency_shared: bool = True
+    bulk_limit_error_code: Literal["LIMIT_REACHED", "OPERATION_IN_PROGRESS"] = "LIMIT_REACHED"
+
+    # --- product semantics (unconfirmed points of productSet) ----------------------------------------
+    # "id: Specifies the product variant to update or create a new variant if absent" (schema): a variant
+    # without an id is new ("id"); "options" also matches an existing variant by its option values.
+    variant_matching: Literal["id", "options"] = "id"
+    missing_product_error_code: Literal["NOT_FOUND", "PRODUCT_DOES_NOT_EXIST"] = "NOT_FOUND"
+    default_create_status: Literal["ACTIVE", "DRAFT"] = "ACTIVE"
+
+    # --- shop ----------------------------------------------------------------------------------------
+    shop_name: str = "erpsync simulator"
+    location_names: tuple[str, ...] = ("Main warehouse",)
+
+    # --- persistence and testing ---------------------------------------------------------------------
+    state_file: Path | None = None
+    admin: bool = False  # /_simulator/* endpoints (stats, faults, reset)
+
+    def effective_restore_rate(self) -> float:
+        """Points restored per second."""
+        return self.restore_rate if self.restore_rate is not None else RESTORE_RATES[self.plan]
+
+    def effective_bucket_size(self) -> float:
+        """Points the bucket holds when full."""
+        if self.bucket_size is not None:
+            return self.bucket_size
+        return BUCKET_FACTOR * self.effective_restore_rate()

@@ -1,0 +1,449 @@
+"""The root fields the simulator serves and the execution of a prepared request against the shop.
+
+Execution is graphql-core's, over Shopify's real schema, with one field resolver: it reads the view
+dicts of ``views.py`` and answers a clear error for any valid field the simulator does not serve, never a
+silent null.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from graphql import ExecutionResult, GraphQLError, execute_sync
+
+from erpsync.simulator.context import ExecutionContext, ResolveInfo
+from erpsync.simulator.product_rules import MutationOutcome, find_by_custom_id
+from erpsync.simulator.products import (
+    inventory_set_quantities,
+    product_delete,
+    product_set,
+)
+from erpsync.simulator.schema import PreparedRequest, format_execution_error, load_schema
+from erpsync.simulator.state import BulkOperation, Product, Variant, format_datetime, utc_now
+from erpsync.simulator.views import (
+    View,
+    bulk_operation_view,
+    connection,
+    inventory_item_view,
+    legacy_id,
+    location_view,
+    product_view,
+    search_filter,
+    shop_view,
+    variant_view,
+)
+
+logger = logging.getLogger(__name__)
+
+NOT_SIMULATED_CODE = "NOT_SIMULATED"
+
+
+def resolve_field(source: Any, info: ResolveInfo, **arguments: Any) -> Any:
+    """Read a field from a view; a field the view lacks is answered with an error, not null."""
+    name = info.field_name
+    if isinstance(source, Mapping) and name in source:
+        value = source[name]
+        return value(info, **arguments) if callable(value) else value
+    raise GraphQLError(
+        f"{info.parent_type.name}.{name} is not simulated by the erpsync simulator",
+        extensions={"code": NOT_SIMULATED_CODE},
+    )
+
+
+def _context(info: ResolveInfo) -> ExecutionContext:
+    context: ExecutionContext = info.context
+    return context
+
+
+def _numeric(global_id: str) -> int:
+    tail = legacy_id(global_id)
+    return int(tail) if tail.isdigit() else 0
+
+
+# --- queries -------------------------------------------------------------------------------------------
+
+PRODUCT_SORT_KEYS: dict[str, Callable[[Product], Any]] = {
+    "ID": lambda product: _numeric(product.id),
+    "TITLE": lambda product: (product.title.lower(), _numeric(product.id)),
+    "UPDATED_AT": lambda product: (product.updated_at, _numeric(product.id)),
+    "CREATED_AT": lambda product: (product.created_at, _numeric(product.id)),
+    "VENDOR": lambda product: (product.vendor.lower(), _numeric(product.id)),
+    "PRODUCT_TYPE": lambda product: (product.product_type.lower(), _numeric(product.id)),
+}
+PRODUCT_SEARCH_FIELDS = {
+    "sku",
+    "handle",
+    "updated_at",
+    "created_at",
+    "status",
+    "title",
+    "vendor",
+    "product_type",
+    "id",
+    "tag",
+    "barcode",
+}
+VARIANT_SEARCH_FIELDS = {
+    "sku",
+    "barcode",
+    "product_id",
+    "updated_at",
+    "created_at",
+    "id",
+    "title",
+    "product_status",
+}
+BULK_SEARCH_FIELDS = {"status", "operation_type", "created_at", "id"}
+
+
+def _product_fields(product: Product) -> Callable[[str], list[Any] | None]:
+    def get(name: str) -> list[Any] | None:
+        values: dict[str, list[Any]] = {
+            "sku": [variant.sku for variant in product.variants if variant.sku],
+            "barcode": [variant.barcode for variant in product.variants if variant.barcode],
+            "handle": [product.handle],
+            "updated_at": [product.updated_at],
+            "created_at": [product.created_at],
+            "status": [product.status],
+            "title": [product.title],
+            "vendor": [product.vendor],
+            "product_type": [product.product_type],
+            "id": [_numeric(product.id)],
+            "tag": list(product.tags),
+        }
+        return values.get(name)
+
+    return get
+
+
+def _variant_fields(context: ExecutionContext, variant: Variant) -> Callable[[str], list[Any] | None]:
+    def get(name: str) -> list[Any] | None:
+        product = context.state.products.get(variant.product_id)
+        values: dict[str, list[Any]] = {
+            "sku": [variant.sku] if variant.sku else [],
+            "barcode": [variant.barcode] if variant.barcode else [],
+            "product_id": [_numeric(variant.product_id)],
+            "updated_at": [variant.updated_at],
+            "created_at": [variant.created_at],
+            "id": [_numeric(variant.id)],
+            "title": [variant.title],
+            "product_status": [product.status] if product else [],
+        }
+        return values.get(name)
+
+    return get
+
+
+def query_products(info: ResolveInfo, **arguments: Any) -> View:
+    """``products(first, after, query, sortKey, reverse)``."""
+    context = _context(info)
+    keep = search_filter(info, arguments.get("query"), PRODUCT_SEARCH_FIELDS, _product_fields)
+    sort_key = PRODUCT_SORT_KEYS.get(arguments.get("sortKey") or "ID", PRODUCT_SORT_KEYS["ID"])
+    chosen = sorted((product for product in context.state.products.values() if keep(product)), key=sort_key)
+    return connection(
+        info, chosen, lambda product: product_view(context.state, product), lambda p: p.id, arguments
+    )
+
+
+def query_product_variants(info: ResolveInfo, **arguments: Any) -> View:
+    """``productVariants(first, after, query, sortKey, reverse)``."""
+    context = _context(info)
+    keep = search_filter(
+        info, arguments.get("query"), VARIANT_SEARCH_FIELDS, lambda v: _variant_fields(context, v)
+    )
+    chosen = sorted((v for v in context.state.all_variants() if keep(v)), key=lambda v: _numeric(v.id))
+    if arguments.get("sortKey") in ("SKU",):
+        chosen.sort(key=lambda v: v.sku or "")
+    return connection(info, chosen, lambda v: variant_view(context.state, v), lambda v: v.id, arguments)
+
+
+def query_locations(info: ResolveInfo, **arguments: Any) -> View:
+    """``locations(first, after, includeInactive)``."""
+    context = _context(info)
+    chosen = [
+        location
+        for location in context.state.locations.values()
+        if location.is_active or arguments.get("includeInactive")
+    ]
+    chosen.sort(key=lambda location: location.name.lower())
+    return connection(info, chosen, location_view, lambda location: location.id, arguments)
+
+
+def query_product(info: ResolveInfo, **arguments: Any) -> View | None:
+    """``product(id:)``."""
+    context = _context(info)
+    product = context.state.products.get(arguments["id"])
+    return product_view(context.state, product) if product else None
+
+
+def query_product_by_identifier(info: ResolveInfo, **arguments: Any) -> View | None:
+    """``productByIdentifier(identifier: {id | handle | customId})``."""
+    context = _context(info)
+    identifier = arguments["identifier"]
+    product: Product | None = None
+    if identifier.get("id") is not None:
+        product = context.state.products.get(identifier["id"])
+    elif identifier.get("handle") is not None:
+        product = context.state.product_by_handle(identifier["handle"])
+    elif identifier.get("customId") is not None:
+        product = find_by_custom_id(context.state, identifier["customId"])
+    return product_view(context.state, product) if product else None
+
+
+def query_product_variant(info: ResolveInfo, **arguments: Any) -> View | None:
+    """``productVariant(id:)``."""
+    context = _context(info)
+    variant = context.state.find_variant(arguments["id"])
+    return variant_view(context.state, variant) if variant else None
+
+
+def query_inventory_item(info: ResolveInfo, **arguments: Any) -> View | None:
+    """``inventoryItem(id:)``."""
+    context = _context(info)
+    item = context.state.find_inventory_item(arguments["id"])
+    return inventory_item_view(context.state, item) if item else None
+
+
+def query_location(info: ResolveInfo, **arguments: Any) -> View | None:
+    """``location(id:)``; without an id, the shop's primary location."""
+    context = _context(info)
+    if arguments.get("id") is None:
+        first = next(iter(context.state.locations.values()), None)
+        return location_view(first) if first else None
+    location = context.state.locations.get(arguments["id"])
+    return location_view(location) if location else None
+
+
+def query_bulk_operation(info: ResolveInfo, **arguments: Any) -> View | None:
+    """``bulkOperation(id:)``."""
+    context = _context(info)
+    operation = context.state.bulk_operations.get(arguments["id"])
+    return bulk_operation_view(operation, context) if operation else None
+
+
+def query_current_bulk_operation(info: ResolveInfo, **arguments: Any) -> View | None:
+    """``currentBulkOperation(type:)``: the latest operation of that type (deprecated in 2026-10)."""
+    context = _context(info)
+    wanted = arguments.get("type") or "QUERY"
+    latest: BulkOperation | None = None
+    for operation in context.state.bulk_operations.values():
+        if operation.type == wanted:
+            latest = operation
+    return bulk_operation_view(latest, context) if latest else None
+
+
+def _bulk_fields(operation: BulkOperation) -> Callable[[str], list[Any] | None]:
+    def get(name: str) -> list[Any] | None:
+        values: dict[str, list[Any]] = {
+            "status": [operation.status],
+            "operation_type": [operation.type],
+            "created_at": [operation.created_at],
+            "id": [_numeric(operation.id)],
+        }
+        return values.get(name)
+
+    return get
+
+
+def query_bulk_operations(info: ResolveInfo, **arguments: Any) -> View:
+    """``bulkOperations(first, after, query, sortKey, reverse)``: newest first, as documented (schema)."""
+    context = _context(info)
+    keep = search_filter(info, arguments.get("query"), BULK_SEARCH_FIELDS, _bulk_fields)
+    chosen = [operation for operation in context.state.bulk_operations.values() if keep(operation)]
+    if arguments.get("sortKey") == "COMPLETED_AT":
+        chosen.sort(
+            key=lambda operation: (operation.completed_at is None, operation.completed_at), reverse=True
+        )
+    else:
+        chosen.sort(key=lambda operation: _numeric(operation.id), reverse=True)
+    view = lambda operation: bulk_operation_view(operation, context)  # noqa: E731
+    return connection(info, chosen, view, lambda operation: operation.id, arguments)
+
+
+QUERY_ROOT: dict[str, Callable[..., Any]] = {
+    "shop": lambda info, **_arguments: shop_view(_context(info).state, _context(info)),
+    "locations": query_locations,
+    "location": query_location,
+    "products": query_products,
+    "product": query_product,
+    "productByIdentifier": query_product_by_identifier,
+    "productVariants": query_product_variants,
+    "productVariant": query_product_variant,
+    "inventoryItem": query_inventory_item,
+    "bulkOperation": query_bulk_operation,
+    "bulkOperations": query_bulk_operations,
+    "currentBulkOperation": query_current_bulk_operation,
+}
+
+
+# --- mutations -----------------------------------------------------------------------------------------
+
+
+def _count(info: ResolveInfo) -> ExecutionContext:
+    """Count an executed mutation, direct or inside a bulk line (``/_simulator/stats`` ``mutations``)."""
+    context = _context(info)
+    context.stats.mutations[info.field_name] += 1
+    return context
+
+
+def mutation_product_set(info: ResolveInfo, **arguments: Any) -> View:
+    """``productSet(input, identifier, synchronous)``; in bulk, ``synchronous`` is ignored (schema)."""
+    context = _count(info)
+    if arguments.get("synchronous") is False and not context.bulk_mutation:
+        raise GraphQLError(
+            "productSet(synchronous: false) is not simulated by the erpsync simulator",
+            extensions={"code": NOT_SIMULATED_CODE},
+        )
+    outcome = product_set(
+        context.state,
+        arguments["input"],
+        arguments.get("identifier"),
+        context.options,
+        context.faults.sku_errors,
+    )
+    return {
+        "product": product_view(context.state, outcome.product) if outcome.product else None,
+        "productSetOperation": None,
+        "userErrors": outcome.user_errors,
+    }
+
+
+def mutation_product_delete(info: ResolveInfo, **arguments: Any) -> View:
+    """``productDelete(input: {id})``."""
+    context = _count(info)
+    if arguments.get("synchronous") is False and not context.bulk_mutation:
+        raise GraphQLError(
+            "productDelete(synchronous: false) is not simulated by the erpsync simulator",
+            extensions={"code": NOT_SIMULATED_CODE},
+        )
+    outcome: MutationOutcome = product_delete(context.state, arguments["input"])
+    return {
+        "deletedProductId": outcome.deleted_product_id,
+        "productDeleteOperation": None,
+        "shop": shop_view(context.state, context),
+        "userErrors": outcome.user_errors,
+    }
+
+
+def mutation_inventory_set_quantities(info: ResolveInfo, **arguments: Any) -> View:
+    """``inventorySetQuantities(input)``."""
+    context = _count(info)
+    set_input = arguments["input"]
+    outcome = inventory_set_quantities(context.state, set_input)
+    group: View | None = None
+    if not outcome.user_errors:
+        now = format_datetime(utc_now())
+
+        def changes(_info: ResolveInfo, **_arguments: Any) -> list[View]:
+            return [
+                {
+                    "name": change["name"],
+                    "delta": change["delta"],
+                    "quantityAfterChange": change["quantityAfterChange"],
+                    "ledgerDocumentUri": None,
+                }
+                for change in outcome.changes
+            ]
+
+        group = {
+            "__typename": "InventoryAdjustmentGroup",
+            "id": f"gid://shopify/InventoryAdjustmentGroup/{uuid.uuid4().int % 10**12}",
+            "createdAt": now,
+            "reason": set_input["reason"],
+            "referenceDocumentUri": set_input.get("referenceDocumentUri"),
+            "changes": changes,
+        }
+    return {"inventoryAdjustmentGroup": group, "userErrors": outcome.user_errors}
+
+
+def _bulk_manager(info: ResolveInfo) -> Any:
+    context = _count(info)
+    if context.bulk is None or context.bulk_mutation:
+        raise GraphQLError(
+            "Bulk mutations cannot run inside a bulk operation", extensions={"code": "INVALID"}
+        )
+    return context.bulk
+
+
+def mutation_staged_uploads_create(info: ResolveInfo, **arguments: Any) -> View:
+    """``stagedUploadsCreate(input)``."""
+    manager = _bulk_manager(info)
+    result: View = manager.create_staged_targets(_context(info), arguments["input"])
+    return result
+
+
+def mutation_bulk_operation_run_mutation(info: ResolveInfo, **arguments: Any) -> View:
+    """``bulkOperationRunMutation(mutation, stagedUploadPath)``."""
+    manager = _bulk_manager(info)
+    result: View = manager.run_mutation(_context(info), arguments["mutation"], arguments["stagedUploadPath"])
+    return result
+
+
+def mutation_bulk_operation_run_query(info: ResolveInfo, **arguments: Any) -> View:
+    """``bulkOperationRunQuery(query, groupObjects)``."""
+    manager = _bulk_manager(info)
+    result: View = manager.run_query(_context(info), arguments["query"], bool(arguments.get("groupObjects")))
+    return result
+
+
+def mutation_bulk_operation_cancel(info: ResolveInfo, **arguments: Any) -> View:
+    """``bulkOperationCancel(id)``."""
+    manager = _bulk_manager(info)
+    result: View = manager.cancel(_context(info), arguments["id"])
+    return result
+
+
+MUTATION_ROOT: dict[str, Callable[..., Any]] = {
+    "productSet": mutation_product_set,
+    "productDelete": mutation_product_delete,
+    "inventorySetQuantities": mutation_inventory_set_quantities,
+    "stagedUploadsCreate": mutation_staged_uploads_create,
+    "bulkOperationRunMutation": mutation_bulk_operation_run_mutation,
+    "bulkOperationRunQuery": mutation_bulk_operation_run_query,
+    "bulkOperationCancel": mutation_bulk_operation_cancel,
+}
+BULK_ONLY_MUTATIONS = frozenset({"bulkOperationRunMutation", "bulkOperationRunQuery"})
+
+
+# --- execution -----------------------------------------------------------------------------------------
+
+
+def execute_prepared(prepared: PreparedRequest, context: ExecutionContext) -> dict[str, Any]:
+    """Run a prepared request; return the response body's ``data`` and ``errors`` (Shopify-shaped)."""
+    is_mutation = prepared.operation.operation.value == "mutation"
+    result = execute_sync(
+        load_schema(),
+        prepared.document,
+        root_value=MUTATION_ROOT if is_mutation else QUERY_ROOT,
+        context_value=context,
+        variable_values=prepared.variables,
+        operation_name=prepared.operation.name.value if prepared.operation.name else None,
+        field_resolver=resolve_field,
+    )
+    return _body(result)
+
+
+def _body(result: ExecutionResult) -> dict[str, Any]:
+    body: dict[str, Any] = {}
+    if result.errors:
+        body["errors"] = [_error_body(error) for error in result.errors]
+    body["data"] = result.data
+    return body
+
+
+def _error_body(error: GraphQLError) -> dict[str, Any]:
+    original = error.original_error
+    if original is not None and not isinstance(original, GraphQLError):
+        # A simulator bug: answer as Shopify answers its own failures, and log the cause.
+        # https://shopify.dev/docs/api/admin-graphql (INTERNAL_SERVER_ERROR with a requestId)
+        request_id = str(uuid.uuid4())
+        logger.error("simulator failure %s", request_id, exc_info=original)
+        return {
+            "message": "Internal error. Looks like something went wrong on our end.",
+            "extensions": {"code": "INTERNAL_SERVER_ERROR", "requestId": request_id},
+            "path": list(error.path or []),
+        }
+    return format_execution_error(error)

@@ -1,0 +1,141 @@
+"""Shopify's search syntax for the ``query:`` argument of connections, for the fields the simulator serves.
+
+``field:value``, ``field:a,b`` (either), ``:<``/``:>``/``:<=``/``:>=`` ranges, quoted values, ``-`` or
+``NOT`` to negate, ``OR`` between terms (``AND`` is implicit), ``value*`` as a prefix. An unknown field
+is ignored and everything matches, with a warning, as Shopify does.
+https://shopify.dev/docs/api/usage/search-syntax
+"""
+
+from __future__ import annotations
+
+import datetime
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from erpsync.simulator.state import parse_datetime
+
+_TOKEN = re.compile(r"""-?[\w.]+:(?:[<>]=?)?(?:'[^']*'|"[^"]*"|\S+)|'[^']*'|"[^"]*"|\S+""")
+_TERM = re.compile(r"""^(?P<negated>-)?(?P<field>[\w.]+):(?P<op>[<>]=?)?(?P<value>.*)$""")
+
+
+@dataclass(frozen=True)
+class Term:
+    """One ``field:value`` condition (``field`` is None for free text)."""
+
+    field: str | None
+    operator: str  # "=", "<", ">", "<=", ">="
+    values: tuple[str, ...]
+    negated: bool = False
+
+
+@dataclass(frozen=True)
+class SearchQuery:
+    """A parsed query: any of ``groups`` matches when all of its terms match."""
+
+    groups: tuple[tuple[Term, ...], ...]
+
+    def fields(self) -> set[str]:
+        """The field names the query uses."""
+        return {term.field for group in self.groups for term in group if term.field is not None}
+
+
+def _unquote(text: str) -> str:
+    if len(text) >= 2 and text[0] == text[-1] and text[0] in "'\"":
+        return text[1:-1]
+    return text
+
+
+def parse_search(query: str | None) -> SearchQuery:
+    """Parse a search string; an empty or missing one matches everything."""
+    groups: list[tuple[Term, ...]] = []
+    current: list[Term] = []
+    negate_next = False
+    for word in _TOKEN.findall(query or ""):
+        if word == "OR":
+            groups.append(tuple(current))
+            current = []
+            continue
+        if word == "AND":
+            continue
+        if word == "NOT":
+            negate_next = True
+            continue
+        match = _TERM.match(word)
+        if match:
+            raw_value = _unquote(match["value"])
+            values = (raw_value,) if match["op"] else tuple(_unquote(part) for part in raw_value.split(","))
+            term = Term(
+                field=match["field"].lower(),
+                operator=match["op"] or "=",
+                values=values,
+                negated=bool(match["negated"]) != negate_next,
+            )
+        else:
+            negated = word.startswith("-")
+            term = Term(
+                field=None,
+                operator="=",
+                values=(_unquote(word.lstrip("-")),),
+                negated=negated != negate_next,
+            )
+        current.append(term)
+        negate_next = False
+    groups.append(tuple(current))
+    return SearchQuery(groups=tuple(group for group in groups if group) or ((),))
+
+
+# A record exposes its searchable fields through a getter: the values of a field, or None if the field
+# is not searchable on that resource.
+FieldGetter = Callable[[str], Sequence[str | datetime.datetime | int] | None]
+
+
+def _compare(actual: str | datetime.datetime | int, operator: str, expected: str) -> bool:
+    if isinstance(actual, datetime.datetime):
+        try:
+            wanted: str | datetime.datetime | int = parse_datetime(expected)
+        except ValueError:
+            return False
+    elif isinstance(actual, int):
+        try:
+            wanted = int(expected.rsplit("/", 1)[-1])
+        except ValueError:
+            return False
+    else:
+        actual_text, wanted_text = actual.lower(), expected.lower()
+        if operator == "=":
+            if wanted_text.endswith("*"):
+                return actual_text.startswith(wanted_text[:-1])
+            return actual_text == wanted_text
+        actual, wanted = actual_text, wanted_text
+    comparisons: dict[str, Callable[[object, object], bool]] = {
+        "=": lambda left, right: left == right,
+        "<": lambda left, right: left < right,  # type: ignore[operator]
+        ">": lambda left, right: left > right,  # type: ignore[operator]
+        "<=": lambda left, right: left <= right,  # type: ignore[operator]
+        ">=": lambda left, right: left >= right,  # type: ignore[operator]
+    }
+    return comparisons[operator](actual, wanted)
+
+
+def _term_matches(term: Term, get_field: FieldGetter, free_text: Callable[[], str]) -> bool:
+    if term.field is None:
+        found = term.values[0].lower() in free_text().lower()
+    else:
+        actual_values = get_field(term.field)
+        if actual_values is None:  # unknown field: ignored, as Shopify does
+            return True
+        found = any(
+            _compare(actual, term.operator, wanted) for actual in actual_values for wanted in term.values
+        )
+    return found != term.negated
+
+
+def matches(query: SearchQuery, get_field: FieldGetter, free_text: Callable[[], str] = lambda: "") -> bool:
+    """Whether a record matches the query."""
+    return any(all(_term_matches(term, get_field, free_text) for term in group) for group in query.groups)
+
+
+def unknown_fields(query: SearchQuery, known: set[str]) -> list[str]:
+    """Fields the query names that the resource cannot be searched by (reported in ``extensions.search``)."""
+    return sorted(query.fields() - known)
