@@ -29,8 +29,10 @@ test: install services lint typecheck
 bench: install services
 	$(BIN)/python bench/feeds.py
 
+DEMO_DATABASE_URL ?= postgresql://postgres@127.0.0.1:5432/erpsync_demo
+
 demo: install services
-	@echo "make demo arrives with the sync engine; meanwhile: $(BIN)/erpsync --help"
+	DATABASE_URL=$(DEMO_DATABASE_URL) ERPSYNC_LOG__LEVEL=warning $(BIN)/erpsync demo
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache build dist

@@ -116,7 +116,15 @@ def serve(ctx: Context, no_api: bool, no_scheduler: bool, no_worker: bool) -> No
     from erpsync.daemon import run_daemon
 
     settings = ctx.settings
-    run(run_daemon(settings, api=not no_api, scheduler=not no_scheduler, worker=not no_worker))
+    run(
+        run_daemon(
+            settings,
+            api=not no_api,
+            scheduler=not no_scheduler,
+            worker=not no_worker,
+            config_file=ctx.config_file,
+        )
+    )
 
 
 @main.command()
@@ -264,3 +272,157 @@ def _register_subcommands() -> None:
 
 
 _register_subcommands()
+
+
+EXIT_STATUS = {"succeeded": 0, "dry_run": 0, "failed": 1, "needs_attention": 2, "partial": 3}
+
+
+@main.command("sync")
+@click.argument("config_id")
+@click.option("--dry-run", is_flag=True, help="Print the plan; write nothing anywhere.")
+@click.option("--allow-mass-delete", is_flag=True, help="Let this one run delete past max_delete_fraction.")
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+@pass_context
+@handle_errors
+def sync_command(ctx: Context, config_id: str, dry_run: bool, allow_mass_delete: bool, as_json: bool) -> None:
+    """Run one sync of CONFIG_ID in the foreground; the exit status says how it ended."""
+    from erpsync.db.pool import create_pool
+    from erpsync.sync import run_sync
+
+    settings = ctx.settings
+    interactive = sys.stdout.isatty() and not as_json
+
+    async def show_progress(values: dict[str, Any]) -> None:
+        if interactive:
+            shown = "  ".join(f"{key.replace('_', ' ')} {value:,}" for key, value in values.items())
+            click.echo(f"\r\x1b[2K{shown}", nl=False)
+
+    async def go() -> Any:
+        pool = await create_pool(settings.database)
+        try:
+            return await run_sync(
+                settings,
+                pool,
+                config_id,
+                trigger="cli",
+                dry_run=dry_run,
+                allow_mass_delete=allow_mass_delete,
+                on_progress=show_progress,
+            )
+        finally:
+            await pool.close()
+
+    result = run(go())
+    if interactive:
+        click.echo()
+    if as_json:
+        click.echo(
+            orjson.dumps(
+                {
+                    "run_id": result.run_id,
+                    "status": result.status,
+                    "counts": result.counts,
+                    "plan": result.plan,
+                    "error": result.error,
+                    "details": result.details,
+                },
+                option=orjson.OPT_INDENT_2,
+            ).decode()
+        )
+    else:
+        click.echo(render_result(result))
+    sys.exit(EXIT_STATUS.get(result.status, 1))
+
+
+def render_result(result: Any) -> str:
+    """A plain summary of a run, as an operator reads it in a terminal or a cron mail."""
+    counts = result.counts
+    lines = [f"run {result.run_id}: {result.status}"]
+    if result.error:
+        lines.append(f"  reason: {result.error}")
+    if result.status == "dry_run" and result.plan:
+        plan = result.plan
+        lines.append(
+            "  plan: " + ", ".join(f"{key} {value}" for key, value in plan.items() if isinstance(value, int))
+        )
+        for action, items in (result.details or {}).get("products", {}).items():
+            shown = ", ".join(item["product_key"] for item in items[:10])
+            more = f" (+{len(items) - 10} more)" if len(items) > 10 else ""
+            lines.append(f"  {action}: {shown}{more}")
+        for update in (result.details or {}).get("updates", [])[:10]:
+            for change in update["changes"][:5]:
+                lines.append(
+                    f"    {update['product_key']} {change['field']}: {change['before']!r} -> {change['after']!r}"
+                )
+        return "\n".join(lines)
+    keys = (
+        "rows_read",
+        "rows_rejected",
+        "products",
+        "created",
+        "updated",
+        "unchanged",
+        "deleted",
+        "failed",
+        "unknown",
+        "adopted",
+        "bulk_operations",
+        "shopify_cost",
+        "feed_bytes",
+    )
+    lines.append(
+        "  "
+        + ", ".join(
+            f"{key.replace('_', ' ')} {counts[key]:,}"
+            for key in keys
+            if isinstance(counts.get(key), int | float)
+        )
+    )
+    if counts.get("seconds"):
+        lines.append(
+            "  seconds: "
+            + ", ".join(f"{stage} {seconds:.1f}" for stage, seconds in counts["seconds"].items())
+        )
+    return "\n".join(lines)
+
+
+@main.command("runs")
+@click.argument("config_id", required=False)
+@click.option("--limit", default=20, show_default=True, type=click.IntRange(1, 1000))
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@pass_context
+@handle_errors
+def runs_command(ctx: Context, config_id: str | None, limit: int, as_json: bool) -> None:
+    """List recent runs, of every config or of CONFIG_ID."""
+    from erpsync.db.runs import list_runs
+
+    runs = with_store(ctx, lambda conn, box: list_runs(conn, config_id, limit=limit))
+    if as_json:
+        click.echo(orjson.dumps([item.as_json() for item in runs], option=orjson.OPT_INDENT_2).decode())
+        return
+    if not runs:
+        click.echo("no runs")
+        return
+    click.echo(f"{'RUN':>6} {'CONFIG':<20} {'STATUS':<16} {'STARTED':<20} SUMMARY")
+    for item in runs:
+        started = item.started_at.strftime("%Y-%m-%d %H:%M:%S") if item.started_at else "-"
+        counts = item.counts
+        summary = " ".join(
+            f"{key}={counts[key]}" for key in ("created", "updated", "deleted", "failed") if counts.get(key)
+        )
+        click.echo(
+            f"{item.id:>6} {item.config_id:<20} {item.status:<16} {started:<20} {summary or item.error or ''}"
+        )
+
+
+@main.command("demo")
+@click.option("--products", default=300, show_default=True, type=click.IntRange(10, 100_000))
+@pass_context
+@handle_errors
+def demo_command(ctx: Context, products: int) -> None:
+    """Simulator + local FTP + sample feed: one full sync, a changed feed, a second sync."""
+    from erpsync.demo import run_demo
+
+    report = run(run_demo(ctx.settings, products=products, say=click.echo))
+    if report.second.status != "succeeded":
+        sys.exit(1)

@@ -1,43 +1,150 @@
-"""`erpsync serve`: start the roles in one loop, own the signals, stop in reverse order."""
+"""`erpsync serve`: API, scheduler and worker in one loop; this module owns the signals.
+
+Start order: PostgreSQL pool, Redis, API, worker, scheduler; stop in reverse. SIGTERM stops the
+scheduler, lets running syncs finish for up to `[worker] stop_timeout` seconds, then cancels them —
+a run cancelled while publishing is resumed by the next start, one cancelled earlier sent nothing.
+SIGHUP re-reads the settings file and applies what is safe to change live (the log level and format).
+"""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import signal
+from typing import Any
 
 from aiohttp import web
+from arq import ArqRedis
 
 from erpsync.api.app import check_exposure, init_app
-from erpsync.logs import get_logger
-from erpsync.settings import Settings
+from erpsync.db.pool import create_pool
+from erpsync.errors import SettingsError
+from erpsync.jobs import create_worker
+from erpsync.logs import configure_logging, get_logger
+from erpsync.scheduler import Scheduler
+from erpsync.settings import Settings, load_settings
+from erpsync.systemd import notify, watchdog_interval
 
 log = get_logger("erpsync.daemon")
 
 
+class Daemon:
+    """The roles of one process, started in order and stopped in reverse."""
+
+    def __init__(self, settings: Settings, *, api: bool, scheduler: bool, worker: bool) -> None:
+        self.settings = settings
+        self.roles = {"api": api, "scheduler": scheduler, "worker": worker}
+        self.runner: web.AppRunner | None = None
+        self.worker: Any = None
+        self.worker_task: asyncio.Task[None] | None = None
+        self.scheduler: Scheduler | None = None
+        self.pinger: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        settings = self.settings
+        self.pool = await create_pool(settings.database)
+        self.redis = ArqRedis.from_url(settings.redis.url, socket_timeout=5, socket_connect_timeout=5)
+        if self.roles["api"]:
+            app = init_app(settings, pool=self.pool, redis=self.redis)
+            self.runner = web.AppRunner(app, access_log=None, handle_signals=False)
+            await self.runner.setup()
+            await web.TCPSite(self.runner, settings.api.host, settings.api.port).start()
+            log.info("api listening", host=settings.api.host, port=settings.api.port)
+        if self.roles["worker"]:
+            self.worker = create_worker(settings, self.pool, self.redis)
+            self.worker_task = asyncio.create_task(self.worker.async_run(), name="worker")
+            log.info("worker started", max_jobs=settings.worker.max_jobs)
+        if self.roles["scheduler"]:
+            self.scheduler = Scheduler(self.pool, self.redis)
+            self.scheduler.start()
+            log.info("scheduler started")
+        notify("READY=1\nSTATUS=serving")
+        self.pinger = start_watchdog()
+
+    async def wait(self, stop: asyncio.Event) -> None:
+        """Until asked to stop, or until the worker dies (then systemd restarts us)."""
+        stopped = asyncio.create_task(stop.wait())
+        watched: list[asyncio.Task[Any]] = [stopped, *([self.worker_task] if self.worker_task else [])]
+        done, _ = await asyncio.wait(watched, return_when=asyncio.FIRST_COMPLETED)
+        stopped.cancel()
+        if self.worker_task in done and self.worker_task is not None and self.worker_task.exception():
+            log.error("worker stopped unexpectedly", error=str(self.worker_task.exception()))
+
+    async def stop(self) -> None:
+        notify("STOPPING=1")
+        log.info("stopping")
+        if self.pinger is not None:
+            self.pinger.cancel()
+        if self.scheduler is not None:
+            await self.scheduler.stop()
+        if self.worker is not None:
+            await stop_worker(self.worker, self.worker_task, grace=self.settings.worker.stop_timeout)
+        if self.runner is not None:
+            await self.runner.cleanup()
+        if hasattr(self, "redis"):
+            await self.redis.aclose()
+        if hasattr(self, "pool"):
+            await self.pool.close()
+        log.info("stopped")
+
+
 async def run_daemon(
-    settings: Settings, *, api: bool = True, scheduler: bool = True, worker: bool = True
+    settings: Settings,
+    *,
+    api: bool = True,
+    scheduler: bool = True,
+    worker: bool = True,
+    config_file: str | None = None,
 ) -> None:
-    """Run until SIGTERM or SIGINT. The scheduler and worker roles arrive with the sync engine."""
+    """Run until SIGTERM or SIGINT, then stop cleanly."""
     check_exposure(settings)
-    stop = asyncio.Event()
     loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
-    runner: web.AppRunner | None = None
+    loop.add_signal_handler(signal.SIGHUP, lambda: reload_settings(config_file))
+    daemon = Daemon(settings, api=api, scheduler=scheduler, worker=worker)
     try:
-        if api:
-            runner = web.AppRunner(init_app(settings), access_log=None, handle_signals=False)
-            await runner.setup()
-            site = web.TCPSite(runner, settings.api.host, settings.api.port)
-            await site.start()
-            log.info("api listening", host=settings.api.host, port=settings.api.port)
-        for role, wanted in (("scheduler", scheduler), ("worker", worker)):
-            if wanted:
-                log.warning("role not available in this version", role=role)
-        await stop.wait()
-        log.info("stopping")
+        await daemon.start()
+        await daemon.wait(stop)
     finally:
-        if runner is not None:
-            await runner.cleanup()
-        for signum in (signal.SIGTERM, signal.SIGINT):
+        await daemon.stop()
+        for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
             loop.remove_signal_handler(signum)
+
+
+async def stop_worker(arq_worker: Any, task: asyncio.Task[None] | None, *, grace: float) -> None:
+    """Let running syncs finish for `grace` seconds, then cancel what is left."""
+    running = [job for job in arq_worker.tasks.values() if not job.done()]
+    if running:
+        log.info("waiting for running syncs", count=len(running), grace=grace)
+        await asyncio.wait(running, timeout=grace)
+    await arq_worker.close()
+    if task is not None:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await task
+
+
+def start_watchdog() -> asyncio.Task[None] | None:
+    interval = watchdog_interval()
+    if interval is None:
+        return None
+
+    async def ping() -> None:
+        while True:
+            notify("WATCHDOG=1")
+            await asyncio.sleep(interval)
+
+    return asyncio.create_task(ping(), name="watchdog")
+
+
+def reload_settings(config_file: str | None) -> None:
+    """SIGHUP: what can change without a restart (logging); the rest waits for one."""
+    try:
+        fresh = load_settings(config_file)
+    except SettingsError as exc:
+        log.error("settings not reloaded", error=str(exc))
+        return
+    configure_logging(log_format=fresh.log.format, level=fresh.log.level)
+    log.info("settings reloaded", level=fresh.log.level)

@@ -99,9 +99,9 @@ def configure_logging(*, log_format: str = "auto", level: str = "info", stream: 
 
 
 def get_logger(name: str | None = None) -> Any:
-    """A bound structlog logger; `name` becomes the `logger` key."""
-    logger = structlog.get_logger()
-    return logger.bind(logger=name) if name else logger
+    """A lazy structlog logger (it follows `configure_logging` even when made at import); `name` becomes
+    the `component` key."""
+    return structlog.get_logger(component=name) if name else structlog.get_logger()
 
 
 @contextlib.contextmanager

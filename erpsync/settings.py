@@ -80,6 +80,7 @@ class ShopifySettings(Section):
 class WorkerSettings(Section):
     max_jobs: int = Field(default=4, ge=1, le=256)
     job_timeout: float = Field(default=6 * 3600, gt=0)
+    stop_timeout: float = Field(default=30.0, ge=0)
 
 
 class SyncSettings(Section):

@@ -8,7 +8,7 @@ from typing import Any
 
 import asyncpg
 from aiohttp import web
-from redis.asyncio import Redis
+from arq import ArqRedis
 
 from erpsync.api.keys import POOL, REDIS, SECRET_BOX, SETTINGS
 from erpsync.api.middleware import auth_middleware, errors_middleware
@@ -38,7 +38,7 @@ def check_exposure(settings: Settings) -> None:
 
 
 def init_app(
-    settings: Settings, *, pool: asyncpg.Pool[Any] | None = None, redis: Redis | None = None
+    settings: Settings, *, pool: asyncpg.Pool[Any] | None = None, redis: ArqRedis | None = None
 ) -> web.Application:
     """Build the app; a pool or Redis client passed in is used as is and left open on shutdown."""
     check_exposure(settings)
@@ -52,7 +52,11 @@ def init_app(
         own_pool = pool is None
         own_redis = redis is None
         app[POOL] = pool if pool is not None else await create_pool(settings.database)
-        app[REDIS] = redis if redis is not None else Redis.from_url(settings.redis.url, socket_timeout=3)
+        app[REDIS] = (
+            redis
+            if redis is not None
+            else ArqRedis.from_url(settings.redis.url, socket_timeout=3, socket_connect_timeout=3)
+        )
         yield
         if own_redis:
             await app[REDIS].aclose()

@@ -6,12 +6,12 @@ from typing import Any
 
 import asyncpg
 from aiohttp import web
-from redis.asyncio import Redis
+from arq import ArqRedis
 
 from erpsync.crypto import SecretBox
 from erpsync.settings import Settings
 
 SETTINGS = web.AppKey("settings", Settings)
 POOL: web.AppKey[asyncpg.Pool[Any]] = web.AppKey("pool")
-REDIS: web.AppKey[Redis] = web.AppKey("redis")
+REDIS: web.AppKey[ArqRedis] = web.AppKey("redis")
 SECRET_BOX = web.AppKey("secret_box", SecretBox)

@@ -6,6 +6,7 @@ from aiohttp import web
 
 from erpsync.api import views
 from erpsync.api.openapi import build_openapi
+from erpsync.api.sync_views import setup_sync_routes
 
 
 async def openapi(request: web.Request) -> web.Response:
@@ -22,3 +23,4 @@ def setup_routes(app: web.Application) -> None:
     app.router.add_delete("/configs/{id}", views.delete_config)
     app.router.add_get("/configs/{id}/logs", views.list_config_logs)
     app.router.add_get("/logs", views.list_logs)
+    setup_sync_routes(app)

@@ -72,3 +72,18 @@ class CheckOut(BaseModel):
 class HealthOut(BaseModel):
     status: Literal["ok", "unavailable"]
     checks: dict[str, CheckOut]
+
+
+class SyncQuery(BaseModel):
+    """Options of `POST /sync/{id}`."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    dry_run: bool = False
+    allow_mass_delete: bool = False
+
+
+class RunsQuery(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    limit: int = Field(default=20, ge=1, le=500)

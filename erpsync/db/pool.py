@@ -16,13 +16,17 @@ Executor: TypeAlias = "asyncpg.Connection[Any] | asyncpg.Pool[Any] | PoolConnect
 
 
 async def _init_connection(conn: asyncpg.Connection[Any]) -> None:
-    for type_name in ("json", "jsonb"):
-        await conn.set_type_codec(
-            type_name,
-            schema="pg_catalog",
-            encoder=lambda value: orjson.dumps(value).decode(),
-            decoder=orjson.loads,
-        )
+    """JSON columns in and out through orjson, in the binary format so that COPY can carry them too."""
+    await conn.set_type_codec(
+        "jsonb",
+        schema="pg_catalog",
+        encoder=lambda value: b"\x01" + orjson.dumps(value),  # jsonb binary: version 1, then the text
+        decoder=lambda data: orjson.loads(data[1:]),
+        format="binary",
+    )
+    await conn.set_type_codec(
+        "json", schema="pg_catalog", encoder=orjson.dumps, decoder=orjson.loads, format="binary"
+    )
 
 
 async def create_pool(settings: DatabaseSettings) -> asyncpg.Pool[Any]:

@@ -1,1 +1,27 @@
-"""Feeds: a source's raw bytes to records (CSV, JSON, JSON Lines, XML)."""
+"""Feeds: a source's raw bytes to batches of records (CSV, JSON, JSON Lines, XML; gzip or zip)."""
+
+from __future__ import annotations
+
+from erpsync.feeds.errors import (
+    FeedCompressionError,
+    FeedEncodingError,
+    FeedError,
+    FeedFormatError,
+    FeedLayoutError,
+    UnsafeFeedError,
+)
+from erpsync.feeds.reader import FeedDecoder, iter_records, read_records
+from erpsync.feeds.records import RecordBatch
+
+__all__ = [
+    "FeedCompressionError",
+    "FeedDecoder",
+    "FeedEncodingError",
+    "FeedError",
+    "FeedFormatError",
+    "FeedLayoutError",
+    "RecordBatch",
+    "UnsafeFeedError",
+    "iter_records",
+    "read_records",
+]

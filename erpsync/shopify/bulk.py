@@ -18,6 +18,7 @@ import aiohttp
 import orjson
 
 from erpsync.logs import get_logger
+from erpsync.metrics import BULK_SECONDS
 from erpsync.shopify import documents
 from erpsync.shopify.bulk_files import BulkFile, KeyIndex
 from erpsync.shopify.client import ShopifyClient
@@ -103,6 +104,12 @@ class BulkResult:
 StartedCallback = Callable[[BulkFile, str], Awaitable[None]]
 OutcomesCallback = Callable[[BulkFile, list[LineOutcome]], Awaitable[None]]
 ProgressCallback = Callable[[BulkOperation], Awaitable[None]]
+
+
+def bulk_slots(api_version: str) -> int:
+    """Five bulk operations at once from 2026-01, one of each type before.
+    https://shopify.dev/changelog/faster-bulk-operations"""
+    return 5 if api_version >= "2026-01" else 1
 
 
 async def stage_file(client: ShopifyClient, file: BulkFile) -> str:
@@ -375,7 +382,9 @@ async def resume_file(
     on_progress: ProgressCallback | None = None,
 ) -> BulkResult:
     """Wait for an operation already submitted and read its outcomes, without submitting anything."""
+    started = time.monotonic()
     operation = await wait_for_operation(client, operation_id, on_progress=on_progress)
+    BULK_SECONDS.observe(time.monotonic() - started)
     if operation.status == "FAILED":
         log.error("bulk operation failed", operation_id=operation.id, error_code=operation.error_code)
     counts = await read_outcomes(client, operation, file, on_outcomes)
@@ -394,7 +403,7 @@ async def run_bulk_mutation(
     on_progress: ProgressCallback | None = None,
 ) -> list[BulkResult]:
     """Run every file, at most `concurrency` operations at once; one file's failure stops the others."""
-    slots = asyncio.Semaphore(max(1, concurrency))
+    slots = asyncio.Semaphore(max(1, min(concurrency, bulk_slots(client.target.api_version))))
 
     async def one(file: BulkFile) -> BulkResult:
         async with slots:

@@ -115,6 +115,7 @@ class Attempt:
 class ClientStats:
     requests: int = 0
     retries: int = 0
+    cost: float = 0.0
     errors: dict[str, int] = field(default_factory=dict)
 
 
@@ -286,6 +287,8 @@ class ShopifyClient:
         extensions = body.get("extensions") or {}
         cost_info = extensions.get("cost")
         self.throttle.observe(cost_info)
+        if cost_info and cost_info.get("actualQueryCost") is not None:
+            self.stats.cost += float(cost_info["actualQueryCost"])
         if cost_info and cost_info.get("requestedQueryCost") is not None:
             self._costs[document.name] = float(cost_info["requestedQueryCost"])
         errors = body.get("errors")

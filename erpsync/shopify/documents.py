@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import orjson
+
 
 @dataclass(frozen=True, slots=True)
 class Document:
@@ -150,21 +152,33 @@ PRODUCT_DELETE_BULK = Document(
 
 # The adoption export: every product with its variants and metafields (4 connections, 2 levels).
 # `status:` lists every status because the products filter defaults to active ones (contract §4).
-# https://shopify.dev/docs/api/usage/bulk-operations/queries
-PRODUCT_EXPORT_QUERY = """
+# `inventoryLevel(locationId:)` is a plain field, so asking whether each variant is stocked where erpsync
+# writes stock costs no extra connection. https://shopify.dev/docs/api/usage/bulk-operations/queries
+PRODUCT_EXPORT_TEMPLATE = """
 {
   products(query: "status:active,draft,archived,unlisted") {
     edges { node {
       id handle title status updatedAt
       metafields { edges { node { id namespace key type value } } }
       variants { edges { node {
-        id sku title updatedAt selectedOptions { name value } inventoryItem { id }
+        id sku title updatedAt selectedOptions { name value }
+        inventoryItem { id inventoryLevel(locationId: LOCATION) { id } }
         metafields { edges { node { id namespace key type value } } }
       } } }
     } }
   }
 }
 """
+
+
+def product_export_query(location_id: str) -> str:
+    """The export, asking about stock at `location_id` (a GID: quoted as a GraphQL string literal)."""
+    literal = orjson.dumps(location_id).decode()  # JSON string escapes are GraphQL string escapes
+    return PRODUCT_EXPORT_TEMPLATE.replace("LOCATION", literal)
+
+
+PRODUCT_EXPORT_QUERY = product_export_query("gid://shopify/Location/1")
+
 
 ALL_DOCUMENTS: tuple[Document, ...] = (
     SHOP,

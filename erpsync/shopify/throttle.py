@@ -17,6 +17,8 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
+from erpsync.metrics import THROTTLE_WAITS, THROTTLED
+
 # Until Shopify has answered once, assume the smallest documented bucket: standard plan, 100 pts/s,
 # bucket 20x. Reading the real values from the first response corrects this at once.
 DEFAULT_MAXIMUM = 2000.0
@@ -69,6 +71,7 @@ class Throttle:
                 await self._known.wait()
             while (delay := self.wait_time(cost)) > 0:
                 self.stats.waits += 1
+                THROTTLE_WAITS.inc()
                 self.stats.waited_seconds += delay
                 await asyncio.sleep(delay)
             self._in_flight += cost
@@ -97,6 +100,7 @@ class Throttle:
     def throttled_delay(self, cost: float) -> float:
         """How long a THROTTLED request must wait: (requested − available) / restore rate."""
         self.stats.throttled += 1
+        THROTTLED.inc()
         return max(self.wait_time(cost), 1.0 / self.restore_rate)
 
 

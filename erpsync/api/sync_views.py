@@ -1,0 +1,155 @@
+"""Handlers of the sync API: trigger a run, watch runs, and the status of every config."""
+
+from __future__ import annotations
+
+import contextlib
+from datetime import UTC, datetime
+from typing import Any
+
+from aiohttp import web
+from prometheus_client import CONTENT_TYPE_LATEST
+
+from erpsync import metrics
+from erpsync.api.keys import POOL, REDIS, SECRET_BOX, SETTINGS
+from erpsync.api.problems import error_response
+from erpsync.api.schemas import RunsQuery, SyncQuery
+from erpsync.api.views import json_response
+from erpsync.db import configs as config_store
+from erpsync.db import runs as run_store
+from erpsync.jobs import enqueue_sync, queue_depth
+from erpsync.scheduler import next_due
+from erpsync.sync import SyncBusy, run_sync
+
+SELECT_STATUS = """
+SELECT c.id, c.enabled, c.config->>'schedule' AS schedule, (c.config->>'sync_frequency')::float8 AS hours,
+       last.id AS last_id, last.status AS last_status, last.started_at AS last_started,
+       last.finished_at AS last_finished, last.error AS last_error, last.counts AS last_counts,
+       running.id AS running_id, running.status AS running_status,
+       (SELECT max(coalesce(r.started_at, r.queued_at)) FROM sync_runs r
+        WHERE r.config_id = c.id AND NOT r.dry_run) AS last_start
+FROM product_sync_configs c
+LEFT JOIN LATERAL (SELECT * FROM sync_runs r WHERE r.config_id = c.id AND r.finished_at IS NOT NULL
+                   ORDER BY r.id DESC LIMIT 1) last ON true
+LEFT JOIN LATERAL (SELECT * FROM sync_runs r WHERE r.config_id = c.id AND r.status IN ('queued', 'running')
+                   ORDER BY r.id LIMIT 1) running ON true
+ORDER BY c.id
+"""
+SELECT_LAST_SUCCESS = """
+SELECT config_id, extract(epoch FROM max(finished_at)) AS at FROM sync_runs
+WHERE status = 'succeeded' AND NOT dry_run GROUP BY config_id
+"""
+
+
+async def trigger_sync(request: web.Request) -> web.Response:
+    """202 with the queued run; 409 naming the run in progress; `?dry_run=true` answers the plan itself."""
+    config_id = request.match_info["id"]
+    query = SyncQuery.model_validate(dict(request.query))
+    pool = request.app[POOL]
+    await config_store.get_config(pool, request.app[SECRET_BOX], config_id)
+    if query.dry_run:
+        try:
+            result = await run_sync(request.app[SETTINGS], pool, config_id, trigger="api", dry_run=True)
+        except SyncBusy as exc:
+            return error_response(409, "sync_in_progress", str(exc))
+        plan_body: dict[str, Any] = {
+            "status": result.status,
+            "plan": result.plan,
+            "counts": result.counts,
+            "details": result.details,
+            "error": result.error,
+        }
+        return json_response(plan_body, status=200 if result.status == "dry_run" else 422)
+    outcome = await enqueue_sync(
+        request.app[REDIS], pool, config_id, trigger="api", allow_mass_delete=query.allow_mass_delete
+    )
+    if outcome.status == "running":
+        response = error_response(
+            409,
+            "sync_in_progress",
+            f"config {config_id!r} is syncing now (run {outcome.run_id})",
+            [{"field": "run_id", "message": str(outcome.run_id)}],
+        )
+        response.headers["Location"] = f"/runs/{outcome.run_id}"
+        return response
+    body: dict[str, Any] = {"run_id": outcome.run_id, "status": "queued", "created": outcome.created}
+    response = json_response(body, status=202)
+    response.headers["Location"] = f"/runs/{outcome.run_id}"
+    return response
+
+
+async def get_run(request: web.Request) -> web.Response:
+    try:
+        run_id = int(request.match_info["run_id"])
+    except ValueError:
+        return error_response(404, "not_found", "run ids are numbers")
+    run = await run_store.get_run(request.app[POOL], run_id)
+    if run is None:
+        return error_response(404, "not_found", f"no run with id {run_id}")
+    return json_response(run.as_json())
+
+
+async def list_config_runs(request: web.Request) -> web.Response:
+    config_id = request.match_info["id"]
+    query = RunsQuery.model_validate(dict(request.query))
+    pool = request.app[POOL]
+    await config_store.get_config(pool, request.app[SECRET_BOX], config_id)
+    runs = await run_store.list_runs(pool, config_id, limit=query.limit)
+    return json_response([run.as_json() for run in runs])
+
+
+async def sync_status(request: web.Request) -> web.Response:
+    """Per config: enabled, last run and outcome, next scheduled time, running now; and the queue depth."""
+    rows = await request.app[POOL].fetch(SELECT_STATUS)
+    now = datetime.now(UTC)
+    configs = []
+    for row in rows:
+        due = next_due(hours=row["hours"], cron=row["schedule"], last_start=row["last_start"], now=now)
+        last = None
+        if row["last_id"] is not None:
+            counts = row["last_counts"] or {}
+            last = {
+                "run_id": row["last_id"],
+                "status": row["last_status"],
+                "error": row["last_error"],
+                "started_at": _iso(row["last_started"]),
+                "finished_at": _iso(row["last_finished"]),
+                "counts": {
+                    key: counts.get(key) for key in ("created", "updated", "deleted", "unchanged", "failed")
+                },
+            }
+        configs.append(
+            {
+                "config_id": row["id"],
+                "enabled": row["enabled"],
+                "last_run": last,
+                "next_run_at": _iso(max(due, now)) if row["enabled"] else None,
+                "running": (
+                    {"run_id": row["running_id"], "status": row["running_status"]}
+                    if row["running_id"]
+                    else None
+                ),
+            }
+        )
+    depth = await queue_depth(request.app[REDIS])
+    return json_response({"configs": configs, "queue_depth": depth})
+
+
+async def metrics_view(request: web.Request) -> web.Response:
+    """Prometheus text format; state gauges are refreshed now, counters are what this process saw."""
+    with contextlib.suppress(OSError):
+        metrics.QUEUE_DEPTH.set(await queue_depth(request.app[REDIS]))
+    for row in await request.app[POOL].fetch(SELECT_LAST_SUCCESS):
+        metrics.LAST_SUCCESS.labels(config_id=row["config_id"]).set(float(row["at"]))
+    return web.Response(body=metrics.render(), headers={"Content-Type": CONTENT_TYPE_LATEST})
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+def setup_sync_routes(app: web.Application) -> None:
+    app.router.add_post("/sync/{id}", trigger_sync)
+    app.router.add_get("/sync/status", sync_status)
+    app.router.add_get("/runs/{run_id}", get_run)
+    app.router.add_get("/configs/{id}/runs", list_config_runs)
+    app.router.add_get("/metrics", metrics_view)

@@ -1,0 +1,195 @@
+"""Tracked products and the run's planned products: the SQL behind plan, publish and record.
+
+The run's products are COPYed into `run_products` and classified against `product_states` with
+set-based statements, so planning a 100,000-product catalogue holds nothing per product in memory.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import asyncpg
+
+from erpsync.db.pool import Executor
+
+RUN_PRODUCT_COLUMNS = ("run_id", "product_key", "ordinal", "content_hash", "skus", "input")
+
+CLEAR_RUN_PRODUCTS = "DELETE FROM run_products WHERE run_id = $1"
+DROP_REJECTED = "DELETE FROM run_products WHERE run_id = $1 AND product_key = ANY($2::text[])"
+
+# New: not tracked. Changed: tracked with another hash (NULL = must be rewritten). Else unchanged.
+CLASSIFY_CREATES = "UPDATE run_products SET action = 'create' WHERE run_id = $1 AND ordinal IS NOT NULL"
+CLASSIFY_TRACKED = """
+UPDATE run_products rp
+SET action = CASE WHEN ps.content_hash IS DISTINCT FROM rp.content_hash OR ps.state <> 'active'
+                  THEN 'update' ELSE 'unchanged' END,
+    shopify_product_id = ps.shopify_product_id
+FROM product_states ps
+WHERE rp.run_id = $1 AND ps.config_id = $2 AND ps.product_key = rp.product_key AND rp.ordinal IS NOT NULL
+"""
+# Gone from the feed: tracked, still active, not in this run, and not held back by a rejected row.
+SELECT_DELETE_CANDIDATES = """
+SELECT ps.product_key, ps.shopify_product_id
+FROM product_states ps
+WHERE ps.config_id = $1 AND ps.state = 'active'
+  AND NOT EXISTS (SELECT 1 FROM run_products rp WHERE rp.run_id = $2 AND rp.product_key = ps.product_key)
+  AND NOT (ps.product_key = ANY($3::text[]))
+  AND NOT EXISTS (SELECT 1 FROM products p
+                  WHERE p.config_id = $1 AND p.product_key = ps.product_key AND p.sku = ANY($4::text[]))
+ORDER BY ps.product_key
+"""
+COUNT_TRACKED = "SELECT count(*) FROM product_states WHERE config_id = $1 AND state = 'active'"
+INSERT_DELETIONS = """
+INSERT INTO run_products (run_id, product_key, action, shopify_product_id)
+SELECT $1, key, $2, id FROM unnest($3::text[], $4::text[]) AS t(key, id)
+ON CONFLICT (run_id, product_key) DO NOTHING
+"""
+COUNT_ACTIONS = "SELECT action, count(*) AS n FROM run_products WHERE run_id = $1 GROUP BY action"
+COUNT_OUTCOMES = """
+SELECT action, coalesce(outcome, 'pending') AS outcome, count(*) AS n
+FROM run_products WHERE run_id = $1 GROUP BY action, outcome
+"""
+SELECT_KEYS_BY_ACTION = """
+SELECT action, product_key, skus FROM run_products WHERE run_id = $1 AND action = ANY($2::text[])
+ORDER BY action, ordinal NULLS LAST, product_key LIMIT $3
+"""
+SELECT_UPDATE_DIFFS = """
+SELECT rp.product_key, ps.written, rp.input
+FROM run_products rp JOIN product_states ps ON ps.config_id = $2 AND ps.product_key = rp.product_key
+WHERE rp.run_id = $1 AND rp.action = 'update'
+ORDER BY rp.ordinal LIMIT $3
+"""
+
+# Untracked SKUs of this run: the ones to look for in the shop before creating anything.
+COUNT_UNTRACKED_SKUS = """
+SELECT count(*) FROM run_products rp CROSS JOIN LATERAL unnest(rp.skus) AS s(sku)
+WHERE rp.run_id = $1 AND NOT EXISTS (SELECT 1 FROM products p WHERE p.config_id = $2 AND p.sku = s.sku)
+"""
+CREATE_SHOP_VARIANTS = """
+CREATE TEMP TABLE IF NOT EXISTS shop_variants (
+    sku text, product_id text, variant_id text, handle text, stocked boolean
+) ON COMMIT PRESERVE ROWS
+"""
+ADOPT_PRODUCTS = """
+INSERT INTO product_states (config_id, product_key, shopify_product_id, handle, content_hash, adopted, last_run_id)
+SELECT DISTINCT ON (rp.product_key) $2, rp.product_key, sv.product_id, sv.handle, NULL, true, $1
+FROM run_products rp CROSS JOIN LATERAL unnest(rp.skus) AS s(sku)
+JOIN shop_variants sv ON sv.sku = s.sku
+WHERE rp.run_id = $1
+  AND NOT EXISTS (SELECT 1 FROM product_states ps WHERE ps.config_id = $2 AND ps.product_key = rp.product_key)
+ORDER BY rp.product_key, sv.product_id
+ON CONFLICT (config_id, product_key) DO NOTHING
+"""
+ADOPT_VARIANTS = """
+INSERT INTO products (config_id, sku, product_key, shopify_product_id, shopify_variant_id, adopted, stocked,
+                      last_run_id)
+SELECT $2, sv.sku, rp.product_key, sv.product_id, sv.variant_id, true, sv.stocked, $1
+FROM run_products rp CROSS JOIN LATERAL unnest(rp.skus) AS s(sku)
+JOIN shop_variants sv ON sv.sku = s.sku
+JOIN product_states ps ON ps.config_id = $2 AND ps.product_key = rp.product_key
+     AND ps.shopify_product_id = sv.product_id
+WHERE rp.run_id = $1
+ON CONFLICT (config_id, sku) DO NOTHING
+"""
+
+# Work to publish, in feed order, with what Shopify already knows of each product.
+SELECT_WORK = """
+SELECT rp.product_key, rp.action, rp.input, rp.shopify_product_id,
+       (SELECT coalesce(jsonb_object_agg(p.sku, p.shopify_variant_id), '{}'::jsonb)
+        FROM products p
+        WHERE p.config_id = $2 AND p.sku = ANY(rp.skus) AND p.shopify_variant_id IS NOT NULL
+          AND p.shopify_product_id = rp.shopify_product_id) AS variant_ids,
+       (SELECT coalesce(array_agg(p.sku), '{}')
+        FROM products p
+        WHERE p.config_id = $2 AND p.sku = ANY(rp.skus) AND NOT p.stocked) AS unstocked
+FROM run_products rp
+WHERE rp.run_id = $1 AND rp.action IN ('create', 'update')
+ORDER BY rp.ordinal
+"""
+SELECT_REMOVALS = """
+SELECT product_key, action, shopify_product_id FROM run_products
+WHERE run_id = $1 AND action IN ('delete', 'archive', 'draft') ORDER BY product_key
+"""
+
+# Recording: a successful write stores the ids and the new hash; the product's vanished SKUs go.
+RECORD_WRITTEN_PRODUCTS = """
+INSERT INTO product_states (config_id, product_key, shopify_product_id, handle, content_hash, written, state,
+                            last_run_id, updated_at)
+SELECT $2, rp.product_key, t.product_id, t.handle, rp.content_hash, rp.input, 'active', $1, now()
+FROM unnest($3::text[], $4::text[], $5::text[]) AS t(product_key, product_id, handle)
+JOIN run_products rp ON rp.run_id = $1 AND rp.product_key = t.product_key
+ON CONFLICT (config_id, product_key) DO UPDATE
+SET shopify_product_id = EXCLUDED.shopify_product_id, handle = EXCLUDED.handle,
+    content_hash = EXCLUDED.content_hash, written = EXCLUDED.written, state = 'active',
+    last_run_id = EXCLUDED.last_run_id, updated_at = now()
+"""
+RECORD_WRITTEN_VARIANTS = """
+INSERT INTO products (config_id, sku, product_key, shopify_product_id, shopify_variant_id, content_hash,
+                      last_run_id, updated_at)
+SELECT $2, t.sku, t.product_key, t.product_id, t.variant_id, rp.content_hash, $1, now()
+FROM unnest($3::text[], $4::text[], $5::text[], $6::text[]) AS t(sku, product_key, product_id, variant_id)
+JOIN run_products rp ON rp.run_id = $1 AND rp.product_key = t.product_key
+ON CONFLICT (config_id, sku) DO UPDATE
+SET product_key = EXCLUDED.product_key, shopify_product_id = EXCLUDED.shopify_product_id,
+    shopify_variant_id = EXCLUDED.shopify_variant_id, content_hash = EXCLUDED.content_hash,
+    last_run_id = EXCLUDED.last_run_id, updated_at = now()
+"""
+FORGET_VANISHED_VARIANTS = """
+DELETE FROM products p
+USING run_products rp
+WHERE rp.run_id = $1 AND p.config_id = $2 AND rp.product_key = ANY($3::text[])
+  AND p.product_key = rp.product_key AND NOT (p.sku = ANY(rp.skus))
+"""
+SET_OUTCOMES = """
+UPDATE run_products rp SET outcome = t.outcome, message = t.message
+FROM unnest($2::text[], $3::text[], $4::text[]) AS t(product_key, outcome, message)
+WHERE rp.run_id = $1 AND rp.product_key = t.product_key
+"""
+FORGET_PRODUCTS = """
+WITH gone AS (DELETE FROM product_states WHERE config_id = $1 AND product_key = ANY($2::text[]))
+DELETE FROM products WHERE config_id = $1 AND product_key = ANY($2::text[])
+"""
+MARK_STATE = """
+UPDATE product_states SET state = $3, content_hash = NULL, updated_at = now()
+WHERE config_id = $1 AND product_key = ANY($2::text[])
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class WorkItem:
+    product_key: str
+    action: str
+    input: dict[str, Any]
+    product_id: str | None
+    variant_ids: dict[str, str]
+    unstocked: list[str]
+
+
+async def copy_run_products(conn: asyncpg.Connection[Any], records: Sequence[tuple[Any, ...]]) -> None:
+    """Append a batch of `(run_id, product_key, ordinal, content_hash, skus, input)` rows."""
+    await conn.copy_records_to_table("run_products", records=records, columns=RUN_PRODUCT_COLUMNS)
+
+
+async def iter_work(conn: asyncpg.Connection[Any], run_id: int, config_id: str) -> AsyncIterator[WorkItem]:
+    """Creates and updates in feed order, streamed through a server-side cursor."""
+    async with conn.transaction():
+        async for row in conn.cursor(SELECT_WORK, run_id, config_id, prefetch=500):
+            yield WorkItem(
+                product_key=row["product_key"],
+                action=row["action"],
+                input=row["input"],
+                product_id=row["shopify_product_id"],
+                variant_ids=row["variant_ids"],
+                unstocked=list(row["unstocked"]),
+            )
+
+
+async def action_counts(conn: Executor, run_id: int) -> dict[str, int]:
+    return {row["action"]: int(row["n"]) for row in await conn.fetch(COUNT_ACTIONS, run_id) if row["action"]}
+
+
+async def outcome_counts(conn: Executor, run_id: int) -> dict[tuple[str, str], int]:
+    rows = await conn.fetch(COUNT_OUTCOMES, run_id)
+    return {(row["action"], row["outcome"]): int(row["n"]) for row in rows if row["action"]}

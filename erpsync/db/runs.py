@@ -1,0 +1,148 @@
+"""`sync_runs`: one row per run, its stage, counts, timings and the bulk operations it must not lose."""
+
+from __future__ import annotations
+
+import os
+import socket
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from erpsync.db.pool import Executor
+
+WORKER_NAME = f"{socket.gethostname()}:{os.getpid()}"
+
+INSERT_RUN = """
+INSERT INTO sync_runs (config_id, status, trigger, dry_run, allow_mass_delete)
+VALUES ($1, 'queued', $2, $3, $4)
+RETURNING id
+"""
+START_RUN = """
+UPDATE sync_runs SET status = 'running', started_at = now(), heartbeat_at = now(), worker = $2, stage = 'fetch'
+WHERE id = $1
+"""
+SET_STAGE = """
+UPDATE sync_runs SET stage = $2, heartbeat_at = now(),
+    timings = timings || jsonb_build_object($3::text, $4::float8)
+WHERE id = $1
+"""
+SET_PROGRESS = "UPDATE sync_runs SET progress = progress || $2::jsonb, heartbeat_at = now() WHERE id = $1"
+SET_FEED = "UPDATE sync_runs SET feed_sha256 = $2, feed_bytes = $3 WHERE id = $1"
+SET_PLAN = "UPDATE sync_runs SET plan = $2 WHERE id = $1"
+SET_BULK_OPERATIONS = "UPDATE sync_runs SET bulk_operations = $2 WHERE id = $1"
+SET_BULK_OPERATION_FIELD = """
+UPDATE sync_runs SET bulk_operations = jsonb_set(bulk_operations, ARRAY[$2::text, $3::text], $4::jsonb),
+    heartbeat_at = now()
+WHERE id = $1
+"""
+FINISH_RUN = """
+UPDATE sync_runs SET status = $2, counts = counts || $3::jsonb, error = $4, finished_at = now(), stage = NULL,
+    heartbeat_at = now()
+WHERE id = $1
+"""
+SELECT_RUN = "SELECT * FROM sync_runs WHERE id = $1"
+SELECT_RUNNING = "SELECT * FROM sync_runs WHERE config_id = $1 AND status = 'running' ORDER BY id LIMIT 1"
+SELECT_RECENT = """
+SELECT * FROM sync_runs WHERE ($1::text IS NULL OR config_id = $1) ORDER BY id DESC LIMIT $2
+"""
+SELECT_LAST_GOOD_FEED = """
+SELECT feed_sha256 FROM sync_runs
+WHERE config_id = $1 AND status = 'succeeded' AND NOT dry_run AND feed_sha256 IS NOT NULL
+ORDER BY id DESC LIMIT 1
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class Run:
+    id: int
+    config_id: str
+    status: str
+    trigger: str
+    dry_run: bool
+    allow_mass_delete: bool
+    stage: str | None
+    counts: dict[str, Any]
+    timings: dict[str, float]
+    progress: dict[str, Any]
+    bulk_operations: list[dict[str, Any]]
+    plan: dict[str, Any] | None
+    error: str | None
+    worker: str | None
+    feed_sha256: str | None
+    feed_bytes: int | None
+    queued_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+
+    @classmethod
+    def from_row(cls, row: Any) -> Run:
+        return cls(**{name: row[name] for name in cls.__slots__})
+
+    def as_json(self) -> dict[str, Any]:
+        data = {name: getattr(self, name) for name in self.__slots__}
+        for name in ("queued_at", "started_at", "finished_at"):
+            value = data[name]
+            data[name] = value.isoformat() if value is not None else None
+        return data
+
+
+async def create_run(
+    conn: Executor, config_id: str, *, trigger: str, dry_run: bool = False, allow_mass_delete: bool = False
+) -> int:
+    run_id = await conn.fetchval(INSERT_RUN, config_id, trigger, dry_run, allow_mass_delete)
+    return int(run_id)
+
+
+async def start_run(conn: Executor, run_id: int) -> None:
+    await conn.execute(START_RUN, run_id, WORKER_NAME)
+
+
+async def set_stage(conn: Executor, run_id: int, stage: str, *, finished: str, seconds: float) -> None:
+    """Enter `stage`, recording how long the stage before it (`finished`) took."""
+    await conn.execute(SET_STAGE, run_id, stage, finished, round(seconds, 3))
+
+
+async def set_progress(conn: Executor, run_id: int, progress: dict[str, Any]) -> None:
+    await conn.execute(SET_PROGRESS, run_id, progress)
+
+
+async def set_feed(conn: Executor, run_id: int, sha256: str, size: int) -> None:
+    await conn.execute(SET_FEED, run_id, sha256, size)
+
+
+async def set_plan(conn: Executor, run_id: int, plan: dict[str, Any]) -> None:
+    await conn.execute(SET_PLAN, run_id, plan)
+
+
+async def set_bulk_operations(conn: Executor, run_id: int, operations: list[dict[str, Any]]) -> None:
+    await conn.execute(SET_BULK_OPERATIONS, run_id, operations)
+
+
+async def set_bulk_operation_field(conn: Executor, run_id: int, index: int, field: str, value: Any) -> None:
+    """Record one fact of one bulk operation (its id the moment it exists, `done` once read)."""
+    await conn.execute(SET_BULK_OPERATION_FIELD, run_id, str(index), field, value)
+
+
+async def finish_run(
+    conn: Executor, run_id: int, status: str, counts: dict[str, Any], error: str | None = None
+) -> None:
+    await conn.execute(FINISH_RUN, run_id, status, counts, error)
+
+
+async def get_run(conn: Executor, run_id: int) -> Run | None:
+    row = await conn.fetchrow(SELECT_RUN, run_id)
+    return Run.from_row(row) if row is not None else None
+
+
+async def get_running(conn: Executor, config_id: str) -> Run | None:
+    row = await conn.fetchrow(SELECT_RUNNING, config_id)
+    return Run.from_row(row) if row is not None else None
+
+
+async def list_runs(conn: Executor, config_id: str | None = None, *, limit: int = 20) -> list[Run]:
+    return [Run.from_row(row) for row in await conn.fetch(SELECT_RECENT, config_id, limit)]
+
+
+async def last_good_feed(conn: Executor, config_id: str) -> str | None:
+    value = await conn.fetchval(SELECT_LAST_GOOD_FEED, config_id)
+    return str(value) if value is not None else None

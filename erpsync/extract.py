@@ -1,0 +1,80 @@
+"""Reading a record's fields by source path, as one tuple per record in the mapping's slot order.
+
+CSV rows are read with one `operator.itemgetter` call per row (the columns are fixed by the header);
+dict records with `dict.get` over the paths, dot paths walking nested objects and lists.
+"""
+
+from __future__ import annotations
+
+import operator
+from collections.abc import Callable
+from typing import Any
+
+from erpsync.feeds.errors import FeedLayoutError
+
+
+def path_getter(path: str) -> Callable[[dict[str, Any]], Any]:
+    """A getter for a dot path; a key that itself contains dots is tried first."""
+    parts = path.split(".")
+    if len(parts) == 1:
+        return operator.methodcaller("get", path)
+
+    def get(record: dict[str, Any]) -> Any:
+        if path in record:
+            return record[path]
+        value: Any = record
+        for part in parts:
+            if isinstance(value, dict):
+                value = value.get(part)
+            elif isinstance(value, list) and part.isdigit() and int(part) < len(value):
+                value = value[int(part)]
+            else:
+                return None
+        return value
+
+    return get
+
+
+def dict_extractor(sources: list[str]) -> Callable[[Any], tuple[Any, ...]]:
+    """`dict.get` over flat paths in one C-level map; dot paths through `path_getter`."""
+    flat = [path for path in sources if "." not in path]
+    if len(flat) == len(sources):
+
+        def extract_flat(record: dict[str, Any]) -> tuple[Any, ...]:
+            return tuple(map(record.get, sources))
+
+        return extract_flat
+    getters = [path_getter(path) for path in sources]
+
+    def extract(record: dict[str, Any]) -> tuple[Any, ...]:
+        return tuple([getter(record) for getter in getters])
+
+    return extract
+
+
+def row_extractor(
+    sources: list[str], columns: tuple[str, ...], *, feed: str
+) -> Callable[[Any], tuple[Any, ...]]:
+    """One itemgetter over the header's positions of `sources`; a missing column is fatal."""
+    missing = [path for path in sources if path not in columns]
+    if missing:
+        shown = ", ".join(columns[:12]) + (" ..." if len(columns) > 12 else "")
+        raise FeedLayoutError(
+            feed,
+            f"column(s) {', '.join(map(repr, missing))} not in the header ({shown}); "
+            "check the mapping, the delimiter and has_header",
+        )
+    indices = [columns.index(path) for path in sources]
+    width = len(columns)
+    getter = (
+        operator.itemgetter(*indices, *indices[:1]) if len(indices) == 1 else operator.itemgetter(*indices)
+    )
+
+    def extract(row: list[str]) -> tuple[Any, ...]:
+        try:
+            return getter(row)  # type: ignore[no-any-return]
+        except IndexError:
+            # A short row: the missing trailing cells are empty.
+            return getter(row + [""] * (width - len(row)))  # type: ignore[no-any-return]
+
+    return extract

@@ -1,0 +1,45 @@
+"""Errors raised while turning a feed's bytes into records; each one is fatal for the run.
+
+    ErpsyncError                      (erpsync.errors)
+    └── FeedError                     the feed is not what it claims; the message names the file
+        ├── FeedFormatError           the bytes do not parse as the declared or detected format
+        │   ├── FeedEncodingError     the text cannot be decoded with the configured encoding
+        │   ├── FeedCompressionError  a gzip or zip stream is broken, or not compressed as claimed
+        │   └── UnsafeFeedError       an XML DOCTYPE or entity declaration (refused, never expanded)
+        └── FeedLayoutError           the mapped columns or fields are not in the feed at all
+
+None is retryable: fetching the same bytes again gives the same answer.
+"""
+
+from __future__ import annotations
+
+from erpsync.errors import ErpsyncError
+
+
+class FeedError(ErpsyncError):
+    """The feed cannot be read; no record of it may be used."""
+
+    def __init__(self, feed: str, reason: str) -> None:
+        super().__init__(f"{feed}: {reason}")
+        self.feed = feed
+        self.reason = reason
+
+
+class FeedFormatError(FeedError):
+    """The bytes are not valid in the format the config or the file name claims."""
+
+
+class FeedEncodingError(FeedFormatError):
+    """A byte sequence is not valid in the configured text encoding."""
+
+
+class FeedCompressionError(FeedFormatError):
+    """The compressed stream is truncated, corrupt, or not compressed the way the config says."""
+
+
+class UnsafeFeedError(FeedFormatError):
+    """The XML declares a DOCTYPE or entities, which are refused rather than expanded."""
+
+
+class FeedLayoutError(FeedError):
+    """The feed parses, but the fields the mapping needs are absent (wrong delimiter, wrong file)."""

@@ -1,0 +1,66 @@
+"""JSON Lines records, streamed: one JSON value per line, blank lines skipped.
+
+A line that does not parse is fatal (a truncated or corrupt export), never a silently skipped row.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+
+from erpsync.feeds.errors import FeedFormatError
+from erpsync.feeds.records import RecordBatch
+
+
+class JsonLinesParser:
+    """Push parser: every complete line becomes one record."""
+
+    def __init__(self, *, feed: str) -> None:
+        self._feed = feed
+        self._pending = b""
+        self._next_row = 1
+        self._first = True
+
+    def feed(self, data: bytes) -> RecordBatch | None:
+        """Parse the complete lines in `data` and the carried-over partial line."""
+        if self._first:
+            data = data.removeprefix(b"\xef\xbb\xbf")
+            self._first = False
+        cut = data.rfind(b"\n")
+        if cut < 0:
+            self._pending += data
+            return None
+        lines = (self._pending + data[:cut]).split(b"\n") if self._pending else data[:cut].split(b"\n")
+        self._pending = data[cut + 1 :]
+        return self._parse(lines)
+
+    def close(self) -> RecordBatch | None:
+        """Parse a last line that has no line break after it."""
+        pending, self._pending = self._pending, b""
+        return self._parse([pending]) if pending.strip() else None
+
+    def _parse(self, lines: list[bytes]) -> RecordBatch | None:
+        loads = orjson.loads
+        try:
+            records: list[Any] = [loads(line) for line in lines if line]
+        except orjson.JSONDecodeError:
+            records = self._parse_carefully(lines)
+        if not records:
+            return None
+        first = self._next_row
+        self._next_row += len(records)
+        return RecordBatch(None, first, records)
+
+    def _parse_carefully(self, lines: list[bytes]) -> list[Any]:
+        """Line by line, so whitespace-only lines are skipped and a bad line is named."""
+        records: list[Any] = []
+        for line in lines:
+            if not line.strip():
+                continue
+            try:
+                records.append(orjson.loads(line))
+            except orjson.JSONDecodeError as exc:
+                row = self._next_row + len(records)
+                raise FeedFormatError(self._feed, f"record {row} is not valid JSON ({exc})") from exc
+        return records

@@ -1,0 +1,35 @@
+"""What every format parser hands the mapping stage: batches of raw records, no per-row objects.
+
+A CSV record is the list of cell strings (the batch carries the header); a JSON, JSON Lines or XML
+record is a dict. Row numbers are those a merchant sees: for CSV the spreadsheet row (the header is
+row 1), for the other formats the 1-based position of the record in the feed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+# A record as a parser yields it: cells of a CSV row, or a JSON/XML object.
+Record = list[str] | dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class RecordBatch:
+    """Consecutive records of one feed; `columns` is the CSV header, None for keyed formats."""
+
+    columns: tuple[str, ...] | None
+    first_row: int
+    records: list[Any]
+
+
+class RecordParser(Protocol):
+    """A push parser: bytes in, whole records out; `close` checks that the feed ended cleanly."""
+
+    def feed(self, data: bytes) -> RecordBatch | None:
+        """Parse more bytes; return the records they completed, if any."""
+        ...
+
+    def close(self) -> RecordBatch | None:
+        """Signal the end of the bytes; return the last records or raise if the feed is truncated."""
+        ...

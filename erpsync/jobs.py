@@ -1,0 +1,153 @@
+"""arq jobs: how a sync is queued, and the worker that runs it.
+
+A queued sync is a `sync_runs` row in state `queued` plus an arq job whose id is the config's, so a
+config is never queued twice (arq refuses a second job with the same id, and PostgreSQL a second
+queued row). Results are not kept, so the id is free again as soon as the run ends.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import asyncpg
+from arq import ArqRedis, Retry, Worker, func
+from arq.connections import RedisSettings
+from arq.jobs import Job, JobStatus
+
+from erpsync.constants import ARQ_QUEUE_NAME, SYNC_JOB_PREFIX
+from erpsync.db import runs as run_store
+from erpsync.logs import get_logger
+from erpsync.metrics import observe_run
+from erpsync.settings import Settings
+from erpsync.sync import SyncBusy, run_sync
+
+log = get_logger("erpsync.jobs")
+
+SYNC_FUNCTION = "sync"
+MAX_TRIES = 4
+RETRY_DELAY = 60.0  # seconds; doubled at each attempt
+
+SELECT_ACTIVE = """
+SELECT id, status FROM sync_runs WHERE config_id = $1 AND status IN ('queued', 'running') ORDER BY id
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class Enqueued:
+    """What asking for a sync produced: the run to watch, and whether it was new or already there."""
+
+    run_id: int
+    created: bool
+    status: str  # queued | running
+
+
+def job_id(config_id: str) -> str:
+    return f"{SYNC_JOB_PREFIX}{config_id}"
+
+
+async def enqueue_sync(
+    redis: ArqRedis,
+    pool: asyncpg.Pool[Any],
+    config_id: str,
+    *,
+    trigger: str,
+    allow_mass_delete: bool = False,
+) -> Enqueued:
+    """Queue a sync of `config_id` unless one is queued or running already (then that one is returned)."""
+    async with pool.acquire() as conn:
+        active = await conn.fetch(SELECT_ACTIVE, config_id)
+        running = next((row for row in active if row["status"] == "running"), None)
+        if running is not None:
+            return Enqueued(int(running["id"]), created=False, status="running")
+        queued = next((row for row in active if row["status"] == "queued"), None)
+        if queued is not None:
+            # Queued in PostgreSQL: make sure Redis still has its job (it may have restarted empty).
+            if (
+                await Job(job_id(config_id), redis, _queue_name=ARQ_QUEUE_NAME).status()
+                == JobStatus.not_found
+            ):
+                await _enqueue(redis, config_id, int(queued["id"]), allow_mass_delete)
+            return Enqueued(int(queued["id"]), created=False, status="queued")
+        try:
+            run_id = await run_store.create_run(
+                conn, config_id, trigger=trigger, allow_mass_delete=allow_mass_delete
+            )
+        except asyncpg.UniqueViolationError:  # another scheduler or request queued it a moment ago
+            row = await conn.fetchrow(SELECT_ACTIVE, config_id)
+            assert row is not None
+            return Enqueued(int(row["id"]), created=False, status=str(row["status"]))
+    await _enqueue(redis, config_id, run_id, allow_mass_delete)
+    return Enqueued(run_id, created=True, status="queued")
+
+
+async def _enqueue(redis: ArqRedis, config_id: str, run_id: int, allow_mass_delete: bool) -> None:
+    await redis.enqueue_job(
+        SYNC_FUNCTION,
+        config_id,
+        run_id,
+        allow_mass_delete,
+        _job_id=job_id(config_id),
+        _queue_name=ARQ_QUEUE_NAME,
+    )
+
+
+async def queue_depth(redis: ArqRedis) -> int:
+    return int(await redis.zcard(ARQ_QUEUE_NAME))
+
+
+async def sync_job(
+    ctx: dict[str, Any], config_id: str, run_id: int | None, allow_mass_delete: bool
+) -> dict[str, Any]:
+    """The arq job: one run; retryable failures come back later, at most `MAX_TRIES` times in all."""
+    settings: Settings = ctx["settings"]
+    pool: asyncpg.Pool[Any] = ctx["pool"]
+    attempt = int(ctx.get("job_try", 1))
+    try:
+        result = await run_sync(
+            settings,
+            pool,
+            config_id,
+            trigger="schedule" if run_id is None else "queue",
+            run_id=run_id,
+            allow_mass_delete=allow_mass_delete,
+        )
+    except SyncBusy as exc:
+        # Someone else (a foreground `erpsync sync`) holds the config: try again shortly.
+        log.info("config busy, retrying later", config_id=config_id, error=str(exc))
+        if attempt < MAX_TRIES:
+            raise Retry(defer=RETRY_DELAY) from exc
+        if run_id is not None:
+            await pool.execute(
+                "UPDATE sync_runs SET status = 'canceled', error = $2, finished_at = now() "
+                "WHERE id = $1 AND status = 'queued'",
+                run_id,
+                str(exc),
+            )
+        return {"run_id": run_id, "status": "canceled"}
+    observe_run(config_id, result)
+    if result.status == "failed" and result.retryable and attempt < MAX_TRIES:
+        log.warning("retryable failure, the sync will run again", config_id=config_id, attempt=attempt)
+        raise Retry(defer=RETRY_DELAY * 2 ** (attempt - 1))
+    return {"run_id": result.run_id, "status": result.status}
+
+
+def create_worker(settings: Settings, pool: asyncpg.Pool[Any], redis: ArqRedis) -> Worker:
+    """The arq worker, with signals left to the daemon that owns the loop."""
+    return Worker(
+        functions=[func(sync_job, name=SYNC_FUNCTION, max_tries=MAX_TRIES)],
+        queue_name=ARQ_QUEUE_NAME,
+        redis_pool=redis,
+        max_jobs=settings.worker.max_jobs,
+        job_timeout=int(settings.worker.job_timeout),
+        keep_result=0,
+        handle_signals=False,
+        poll_delay=0.2,
+        ctx={"settings": settings, "pool": pool},
+        max_tries=MAX_TRIES,
+        log_results=False,
+    )
+
+
+def redis_settings(settings: Settings) -> RedisSettings:
+    return RedisSettings.from_dsn(settings.redis.url)

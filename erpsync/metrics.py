@@ -1,0 +1,58 @@
+"""Prometheus metrics: what an operator graphs and alerts on, exposed at `GET /metrics`.
+
+Counters are bumped where things happen (a run ends, Shopify is waited for); gauges that describe
+state (queue depth, last success per config) are read fresh at scrape time.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+
+REGISTRY = CollectorRegistry(auto_describe=True)
+
+RUNS = Counter("erpsync_runs", "Sync runs by outcome.", ["outcome"], registry=REGISTRY)
+PRODUCTS = Counter("erpsync_products", "Products by what a run did to them.", ["action"], registry=REGISTRY)
+ROWS_REJECTED = Counter("erpsync_rows_rejected", "Feed rows rejected by the mapping.", registry=REGISTRY)
+SHOPIFY_COST = Counter("erpsync_shopify_cost", "Shopify query cost points spent.", registry=REGISTRY)
+THROTTLE_WAITS = Counter(
+    "erpsync_shopify_throttle_waits", "Times a request waited for Shopify's bucket.", registry=REGISTRY
+)
+THROTTLED = Counter("erpsync_shopify_throttled", "Requests Shopify answered THROTTLED.", registry=REGISTRY)
+BULK_SECONDS = Histogram(
+    "erpsync_bulk_operation_seconds",
+    "Bulk operation durations, from start to a terminal status.",
+    buckets=(1, 5, 15, 60, 300, 900, 3600, 4 * 3600, 24 * 3600),
+    registry=REGISTRY,
+)
+FEED_BYTES = Counter("erpsync_feed_bytes", "Feed bytes fetched.", registry=REGISTRY)
+QUEUE_DEPTH = Gauge("erpsync_queue_depth", "Sync jobs waiting in the queue.", registry=REGISTRY)
+LAST_SUCCESS = Gauge(
+    "erpsync_last_success_timestamp_seconds",
+    "When each config last synced successfully.",
+    ["config_id"],
+    registry=REGISTRY,
+)
+
+
+class RunResult(Protocol):
+    status: str
+    counts: dict[str, Any]
+
+
+def observe_run(config_id: str, result: RunResult) -> None:
+    """Count a finished run and what it did."""
+    RUNS.labels(outcome=result.status).inc()
+    counts = result.counts
+    for action in ("created", "updated", "deleted", "unchanged", "failed"):
+        value = counts.get(action)
+        if isinstance(value, int) and value:
+            PRODUCTS.labels(action=action).inc(value)
+    ROWS_REJECTED.inc(int(counts.get("rows_rejected") or 0))
+    SHOPIFY_COST.inc(float(counts.get("shopify_cost") or 0))
+    FEED_BYTES.inc(int(counts.get("feed_bytes") or 0))
+
+
+def render() -> bytes:
+    return generate_latest(REGISTRY)

@@ -1,0 +1,175 @@
+"""Plan: the run's products against tracked state → create / update / unchanged / delete, and the guard.
+
+Classification is set-based SQL over `run_products` and `product_states`. The delete guard is pure:
+deletions are held back when the feed has no valid product or when they would remove more than the
+allowed share of what this config tracks — a truncated feed must never empty a catalogue.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import asyncpg
+
+from erpsync.db import products as store
+from erpsync.models import DeletePolicy
+
+REMOVAL_ACTION: dict[str, str] = {"delete": "delete", "archive": "archive", "draft": "draft"}
+SAMPLE_LIMIT = 1000
+
+
+@dataclass(frozen=True, slots=True)
+class DeleteGuard:
+    """Whether the run may remove products, and if not, the one line that says why."""
+
+    allowed: bool
+    reason: str | None = None
+
+
+def check_deletes(
+    *, deletions: int, tracked: int, valid_products: int, max_fraction: float, allow_mass_delete: bool
+) -> DeleteGuard:
+    """Refuse mass deletion unless explicitly allowed once."""
+    if deletions == 0:
+        return DeleteGuard(True)
+    if valid_products == 0:
+        reason = f"the feed has no valid product; would delete all {tracked:,} tracked products"
+        return DeleteGuard(allow_mass_delete, None if allow_mass_delete else reason)
+    fraction = deletions / tracked if tracked else 1.0
+    if fraction > max_fraction and not allow_mass_delete:
+        return DeleteGuard(
+            False,
+            f"would delete {deletions:,} of {tracked:,} products ({fraction:.0%}) > {max_fraction:.0%}",
+        )
+    return DeleteGuard(True)
+
+
+@dataclass
+class Plan:
+    """What a run will do; `guard` says whether its removals go ahead."""
+
+    creates: int = 0
+    updates: int = 0
+    unchanged: int = 0
+    removals: int = 0
+    removal_action: str = "delete"
+    tracked: int = 0
+    guard: DeleteGuard = field(default_factory=lambda: DeleteGuard(True))
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "create": self.creates,
+            "update": self.updates,
+            "unchanged": self.unchanged,
+            self.removal_action: self.removals,
+            "tracked": self.tracked,
+            "deletes_allowed": self.guard.allowed,
+            "deletes_held_back": self.guard.reason,
+        }
+
+
+async def classify(
+    conn: asyncpg.Connection[Any],
+    *,
+    run_id: int,
+    config_id: str,
+    delete_policy: DeletePolicy,
+    rejected_keys: frozenset[str],
+    rejected_skus: frozenset[str],
+    max_fraction: float,
+    allow_mass_delete: bool,
+) -> Plan:
+    """Mark every run product create/update/unchanged and add the removals the guard allows."""
+    if rejected_keys:
+        await conn.execute(store.DROP_REJECTED, run_id, sorted(rejected_keys))
+    await conn.execute(store.CLASSIFY_CREATES, run_id)
+    await conn.execute(store.CLASSIFY_TRACKED, run_id, config_id)
+    counts = await store.action_counts(conn, run_id)
+    plan = Plan(
+        creates=counts.get("create", 0),
+        updates=counts.get("update", 0),
+        unchanged=counts.get("unchanged", 0),
+        removal_action=delete_policy,
+        tracked=int(await conn.fetchval(store.COUNT_TRACKED, config_id)),
+    )
+    if delete_policy == "ignore":
+        return plan
+    candidates = await conn.fetch(
+        store.SELECT_DELETE_CANDIDATES, config_id, run_id, sorted(rejected_keys), sorted(rejected_skus)
+    )
+    valid_products = plan.creates + plan.updates + plan.unchanged
+    plan.guard = check_deletes(
+        deletions=len(candidates),
+        tracked=plan.tracked,
+        valid_products=valid_products,
+        max_fraction=max_fraction,
+        allow_mass_delete=allow_mass_delete,
+    )
+    if candidates and plan.guard.allowed:
+        await conn.execute(
+            store.INSERT_DELETIONS,
+            run_id,
+            REMOVAL_ACTION[delete_policy],
+            [row["product_key"] for row in candidates],
+            [row["shopify_product_id"] for row in candidates],
+        )
+        plan.removals = len(candidates)
+    elif candidates:
+        plan.removals = 0
+    return plan
+
+
+async def plan_details(conn: asyncpg.Connection[Any], *, run_id: int, config_id: str) -> dict[str, Any]:
+    """For a dry run: the product keys and SKUs in each class, and field-level diffs of updates."""
+    rows = await conn.fetch(
+        store.SELECT_KEYS_BY_ACTION,
+        run_id,
+        ["create", "update", "unchanged", "delete", "archive", "draft"],
+        SAMPLE_LIMIT * 6,
+    )
+    classes: dict[str, list[dict[str, Any]]] = {}
+    for row in rows:
+        items = classes.setdefault(row["action"], [])
+        if len(items) < SAMPLE_LIMIT:
+            items.append({"product_key": row["product_key"], "skus": list(row["skus"] or [])})
+    diffs = []
+    for row in await conn.fetch(store.SELECT_UPDATE_DIFFS, run_id, config_id, SAMPLE_LIMIT):
+        diffs.append(
+            {"product_key": row["product_key"], "changes": diff_inputs(row["written"], row["input"])}
+        )
+    return {"products": classes, "updates": diffs}
+
+
+def diff_inputs(before: Any, after: Any, path: str = "") -> list[dict[str, Any]]:
+    """Field-level differences between two productSet inputs; variants are matched by SKU."""
+    if before is None:
+        return [{"field": path or "(all)", "before": None, "after": "(not written by erpsync before)"}]
+    if isinstance(before, dict) and isinstance(after, dict):
+        changes: list[dict[str, Any]] = []
+        for key in sorted(set(before) | set(after)):
+            sub = f"{path}.{key}" if path else key
+            if key == "variants" and isinstance(before.get(key), list) and isinstance(after.get(key), list):
+                changes += _diff_variants(before[key], after[key], sub)
+            elif before.get(key) != after.get(key):
+                changes += (
+                    diff_inputs(before.get(key), after.get(key), sub)
+                    if isinstance(before.get(key), dict)
+                    else [{"field": sub, "before": before.get(key), "after": after.get(key)}]
+                )
+        return changes
+    return [] if before == after else [{"field": path, "before": before, "after": after}]
+
+
+def _diff_variants(before: list[Any], after: list[Any], path: str) -> list[dict[str, Any]]:
+    old = {str(item.get("sku")): item for item in before if isinstance(item, dict)}
+    new = {str(item.get("sku")): item for item in after if isinstance(item, dict)}
+    changes: list[dict[str, Any]] = []
+    for sku in sorted(set(old) | set(new)):
+        if sku not in old:
+            changes.append({"field": f"{path}[{sku}]", "before": None, "after": "(new variant)"})
+        elif sku not in new:
+            changes.append({"field": f"{path}[{sku}]", "before": "(variant)", "after": None})
+        else:
+            changes += diff_inputs(old[sku], new[sku], f"{path}[{sku}]")
+    return changes

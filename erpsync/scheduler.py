@@ -1,0 +1,165 @@
+"""The scheduler: one APScheduler trigger per enabled config; it only enqueues, never syncs.
+
+Each config's next run is measured from the start of its last run, so a restart neither runs early
+nor skips a due run: `next_due()` is computed from PostgreSQL, and a due config is queued at once.
+Configs changed through the API are picked up at the next reconcile (every few seconds). With several
+schedulers, the one holding a PostgreSQL advisory lock fires; the others stand by.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import asyncpg
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from apscheduler.triggers.cron import CronTrigger
+from apscheduler.triggers.date import DateTrigger
+from arq import ArqRedis
+
+from erpsync.constants import SCHEDULER_LOCK_ID
+from erpsync.jobs import enqueue_sync
+from erpsync.logs import get_logger
+
+log = get_logger("erpsync.scheduler")
+
+RECONCILE_SECONDS = 5.0
+SELECT_SCHEDULES = """
+SELECT c.id, c.config->>'schedule' AS schedule, (c.config->>'sync_frequency')::float8 AS hours,
+       (SELECT max(coalesce(r.started_at, r.queued_at)) FROM sync_runs r
+        WHERE r.config_id = c.id AND NOT r.dry_run) AS last_start
+FROM product_sync_configs c
+WHERE c.enabled
+"""
+
+
+def next_due(
+    *, hours: float | None, cron: str | None, last_start: datetime | None, now: datetime
+) -> datetime:
+    """When a config should next run: its interval or cron after its last run's start; now if never run."""
+    if last_start is None:
+        return now
+    if cron:
+        trigger = CronTrigger.from_crontab(cron, timezone=UTC)
+        fire: datetime | None = trigger.get_next_fire_time(None, last_start + timedelta(seconds=1))
+        return fire if fire is not None else now + timedelta(days=3650)
+    return last_start + timedelta(hours=hours or 24.0)
+
+
+class Scheduler:
+    """Keeps one DateTrigger per enabled config pointing at its next due time, while it leads."""
+
+    def __init__(
+        self, pool: asyncpg.Pool[Any], redis: ArqRedis, *, reconcile_seconds: float = RECONCILE_SECONDS
+    ):
+        self.pool = pool
+        self.redis = redis
+        self.reconcile_seconds = reconcile_seconds
+        self.scheduler = AsyncIOScheduler(timezone=UTC)
+        self._lock_conn: Any = None
+        self._due: dict[str, datetime] = {}
+
+    @property
+    def leading(self) -> bool:
+        return self._lock_conn is not None
+
+    def start(self) -> None:
+        self.scheduler.add_job(
+            self.reconcile,
+            "interval",
+            seconds=self.reconcile_seconds,
+            id="reconcile",
+            next_run_time=datetime.now(UTC),
+            max_instances=1,
+            coalesce=True,
+        )
+        self.scheduler.start()
+
+    async def stop(self) -> None:
+        self.scheduler.shutdown(wait=False)
+        await self._release()
+
+    def next_runs(self) -> dict[str, datetime]:
+        """Next scheduled time per config (empty when another process leads)."""
+        return dict(self._due)
+
+    async def _lead(self) -> bool:
+        if self._lock_conn is not None:
+            try:
+                await self._lock_conn.fetchval("SELECT 1")
+                return True
+            except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError):
+                log.warning("lost the scheduler lock's connection")
+                await self._release()
+        conn = await self.pool.acquire()
+        if await conn.fetchval("SELECT pg_try_advisory_lock($1)", SCHEDULER_LOCK_ID):
+            self._lock_conn = conn
+            log.info("this process now schedules syncs")
+            return True
+        await self.pool.release(conn)
+        return False
+
+    async def _release(self) -> None:
+        if self._lock_conn is None:
+            return
+        conn, self._lock_conn = self._lock_conn, None
+        with contextlib.suppress(asyncpg.PostgresError, asyncpg.InterfaceError, OSError):
+            await conn.execute("SELECT pg_advisory_unlock($1)", SCHEDULER_LOCK_ID)
+        with contextlib.suppress(asyncpg.InterfaceError, OSError):
+            await self.pool.release(conn)
+
+    async def reconcile(self) -> None:
+        """Align triggers with the configs in PostgreSQL; queue every config that is due."""
+        try:
+            if not await self._lead():
+                self._clear()
+                return
+            rows = await self.pool.fetch(SELECT_SCHEDULES)
+        except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError) as exc:
+            log.warning("scheduler cannot read configs", error=str(exc))
+            return
+        now = datetime.now(UTC)
+        seen = set()
+        for row in rows:
+            config_id = row["id"]
+            seen.add(config_id)
+            due = next_due(hours=row["hours"], cron=row["schedule"], last_start=row["last_start"], now=now)
+            if due <= now:
+                await self.fire(config_id)
+                continue
+            if self._due.get(config_id) != due:
+                self._due[config_id] = due
+                self.scheduler.add_job(
+                    self.fire,
+                    DateTrigger(run_date=due),
+                    args=[config_id],
+                    id=f"sync:{config_id}",
+                    replace_existing=True,
+                    misfire_grace_time=None,
+                )
+        for config_id in set(self._due) - seen:
+            self._unschedule(config_id)
+
+    async def fire(self, config_id: str) -> None:
+        """Queue a sync (a no-op when one is queued or running already)."""
+        self._unschedule(config_id)
+        if not self.leading:
+            return
+        try:
+            outcome = await enqueue_sync(self.redis, self.pool, config_id, trigger="schedule")
+        except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError) as exc:
+            log.warning("could not queue a scheduled sync", config_id=config_id, error=str(exc))
+            return
+        if outcome.created:
+            log.info("scheduled sync queued", config_id=config_id, run_id=outcome.run_id)
+
+    def _unschedule(self, config_id: str) -> None:
+        self._due.pop(config_id, None)
+        job = self.scheduler.get_job(f"sync:{config_id}")
+        if job is not None:
+            job.remove()
+
+    def _clear(self) -> None:
+        for config_id in list(self._due):
+            self._unschedule(config_id)

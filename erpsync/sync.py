@@ -1,0 +1,518 @@
+"""`run_sync()`: the one place that chains the stages of a run — fetch → parse → map → plan → publish → record.
+
+A run holds a PostgreSQL advisory lock on its config for its whole length, so one config never syncs
+twice at once, whatever the number of workers. The lock dies with the process: a run found `running`
+once the lock is ours belongs to a dead process and is resumed (if it was publishing) or closed (if
+it had not yet sent anything).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+
+from erpsync.crypto import SecretBox
+from erpsync.db import configs as config_store
+from erpsync.db import products as store
+from erpsync.db import runs as run_store
+from erpsync.db.logs import INSERT_LOG
+from erpsync.drafts import MapOutcome, ProductDraft
+from erpsync.errors import ConfigError, ErpsyncError
+from erpsync.feeds import read_records
+from erpsync.logs import bound_run, get_logger, register_secret, scrub
+from erpsync.mapping import FeedMapper
+from erpsync.models import SyncConfig, secret_paths
+from erpsync.plan import Plan, classify, plan_details
+from erpsync.publish import publish, write_bulk_files
+from erpsync.settings import Settings
+from erpsync.shopify.client import ShopifyClient, ShopTarget
+from erpsync.shopify.inputs import product_set_input
+from erpsync.shopify.shop import iter_shop_variants, primary_location_id
+from erpsync.sources import open_feed
+
+log = get_logger("erpsync.sync")
+
+COPY_BATCH = 2000
+SELECT_STATUS = "SELECT status FROM sync_runs WHERE id = $1"
+UNSTOCKED_ADOPTED = """
+SELECT sku FROM products WHERE config_id = $1 AND last_run_id = $2 AND adopted AND NOT stocked ORDER BY sku
+"""
+PROGRESS_EVERY = 5000
+ROW_ERROR_LOG_LIMIT = 1000
+ProgressHook = Callable[[dict[str, Any]], Awaitable[None]]
+ClientFactory = Callable[[SyncConfig], ShopifyClient]
+
+
+class SyncBusy(ConfigError):
+    """Another process is syncing this config right now."""
+
+
+@dataclass
+class SyncResult:
+    run_id: int
+    status: str
+    counts: dict[str, Any] = field(default_factory=dict)
+    plan: dict[str, Any] | None = None
+    error: str | None = None
+    details: dict[str, Any] | None = None
+    retryable: bool = False
+
+
+@dataclass
+class Stopwatch:
+    """Seconds per stage, in the order the stages ran."""
+
+    timings: dict[str, float] = field(default_factory=dict)
+    stage: str = ""
+    _started: float = field(default_factory=time.monotonic)
+
+    def enter(self, stage: str) -> tuple[str, float]:
+        now = time.monotonic()
+        finished, seconds = self.stage, now - self._started
+        if finished:
+            self.timings[finished] = round(self.timings.get(finished, 0.0) + seconds, 3)
+        self.stage, self._started = stage, now
+        return finished, seconds
+
+
+def config_lock_key(config_id: str) -> str:
+    return f"erpsync:config:{config_id}"
+
+
+@asynccontextmanager
+async def config_lock(pool: asyncpg.Pool[Any], config_id: str) -> AsyncIterator[asyncpg.Connection[Any]]:
+    """A connection holding the config's advisory lock; `SyncBusy` if another run holds it."""
+    async with pool.acquire() as conn:
+        locked = await conn.fetchval("SELECT pg_try_advisory_lock(hashtext($1))", config_lock_key(config_id))
+        if not locked:
+            raise SyncBusy(f"config {config_id!r} is already being synced by another run")
+        try:
+            yield conn  # type: ignore[misc]
+        finally:
+            await conn.execute("SELECT pg_advisory_unlock(hashtext($1))", config_lock_key(config_id))
+
+
+def default_client(settings: Settings) -> ClientFactory:
+    def make(config: SyncConfig) -> ShopifyClient:
+        return ShopifyClient(ShopTarget.from_settings(settings.shopify, config.shop))
+
+    return make
+
+
+async def run_sync(
+    settings: Settings,
+    pool: asyncpg.Pool[Any],
+    config_id: str,
+    *,
+    trigger: str = "cli",
+    dry_run: bool = False,
+    allow_mass_delete: bool = False,
+    run_id: int | None = None,
+    client_factory: ClientFactory | None = None,
+    on_progress: ProgressHook | None = None,
+) -> SyncResult:
+    """Run one sync of one config to its end; the result says how it went (it raises only `SyncBusy`)."""
+    box = SecretBox(settings.security.secret_key, settings.security.previous_keys)
+    make_client = client_factory or default_client(settings)
+    async with config_lock(pool, config_id) as conn:
+        config = (await config_store.get_config(conn, box, config_id)).config
+        for secret in secret_paths(config):
+            register_secret(secret)
+        if dry_run:
+            # A dry run writes nothing anywhere: even its run row lives in a transaction rolled back at the end.
+            transaction = conn.transaction()
+            await transaction.start()
+            try:
+                run_id = await run_store.create_run(conn, config_id, trigger=trigger, dry_run=True)
+                with bound_run(config_id, run_id):
+                    run = Run(
+                        settings,
+                        pool,
+                        conn,
+                        config=config,
+                        run_id=run_id,
+                        make_client=make_client,
+                        dry_run=True,
+                        allow_mass_delete=allow_mass_delete,
+                        on_progress=on_progress,
+                    )
+                    return await run.execute()
+            finally:
+                await transaction.rollback()
+        await resume_interrupted(settings, pool, conn, config, make_client)
+        if run_id is not None and await conn.fetchval(SELECT_STATUS, run_id) != "queued":
+            run_id = None  # a job delivered again after a shutdown: its run was resumed or closed above
+        if run_id is None:
+            run_id = await run_store.create_run(
+                conn, config_id, trigger=trigger, allow_mass_delete=allow_mass_delete
+            )
+        with bound_run(config_id, run_id):
+            run = Run(
+                settings,
+                pool,
+                conn,
+                config=config,
+                run_id=run_id,
+                make_client=make_client,
+                dry_run=False,
+                allow_mass_delete=allow_mass_delete,
+                on_progress=on_progress,
+            )
+            return await run.execute()
+
+
+async def resume_interrupted(
+    settings: Settings,
+    pool: asyncpg.Pool[Any],
+    conn: asyncpg.Connection[Any],
+    config: SyncConfig,
+    make_client: ClientFactory,
+) -> SyncResult | None:
+    """Finish a run left `running` by a dead process: poll its operations and record their results."""
+    stale = await run_store.get_running(conn, config.id)
+    if stale is None:
+        return None
+    with bound_run(config.id, stale.id):
+        if stale.stage != "publish" or not stale.bulk_operations:
+            log.warning("closing a run interrupted before it wrote anything", stage=stale.stage)
+            await run_store.finish_run(
+                conn, stale.id, "failed", {}, "interrupted before publishing; nothing was written"
+            )
+            await conn.execute(store.CLEAR_RUN_PRODUCTS, stale.id)
+            return None
+        log.info("resuming an interrupted run", operations=len(stale.bulk_operations))
+        run = Run(
+            settings,
+            pool,
+            conn,
+            config=config,
+            run_id=stale.id,
+            make_client=make_client,
+            dry_run=False,
+            allow_mass_delete=stale.allow_mass_delete,
+        )
+        run.counts.update(stale.counts)
+        run.stopwatch.timings.update(stale.timings)
+        return await run.finish_publishing(stale.bulk_operations, Plan(**_plan_fields(stale.plan)))
+
+
+def _plan_fields(plan: dict[str, Any] | None) -> dict[str, Any]:
+    if not plan:
+        return {}
+    return {
+        "creates": plan.get("create", 0),
+        "updates": plan.get("update", 0),
+        "unchanged": plan.get("unchanged", 0),
+    }
+
+
+class Run:
+    """The stages of one run, in order; state kept in PostgreSQL at every step that matters."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        pool: asyncpg.Pool[Any],
+        conn: asyncpg.Connection[Any],
+        *,
+        config: SyncConfig,
+        run_id: int,
+        make_client: ClientFactory,
+        dry_run: bool,
+        allow_mass_delete: bool,
+        on_progress: ProgressHook | None = None,
+    ) -> None:
+        self.settings = settings
+        self.pool = pool
+        self.conn = conn
+        self.config = config
+        self.run_id = run_id
+        self.make_client = make_client
+        self.dry_run = dry_run
+        self.allow_mass_delete = allow_mass_delete
+        self.on_progress = on_progress
+        self.counts: dict[str, Any] = {}
+        self.stopwatch = Stopwatch()
+        self.work_dir = Path(settings.sync.work_dir) / "runs" / str(run_id)
+
+    async def stage(self, name: str) -> None:
+        finished, seconds = self.stopwatch.enter(name)
+        if finished:
+            await run_store.set_stage(self.conn, self.run_id, name, finished=finished, seconds=seconds)
+        log.info("stage", stage=name)
+
+    async def progress(self, values: dict[str, Any]) -> None:
+        await run_store.set_progress(self.conn, self.run_id, values)
+        if self.on_progress is not None:
+            await self.on_progress(values)
+
+    async def execute(self) -> SyncResult:
+        await run_store.start_run(self.conn, self.run_id)
+        self.stopwatch.enter("fetch")
+        client = self.make_client(self.config)
+        try:
+            return await self._stages(client)
+        except ErpsyncError as exc:
+            return await self.fail(str(exc), retryable=exc.retryable)
+        except asyncio.CancelledError:
+            await asyncio.shield(self.stopped())
+            raise
+        finally:
+            await client.aclose()
+
+    async def stopped(self) -> None:
+        """Shut down mid-run: a run that sent nothing is closed; one that is publishing stays to resume."""
+        if self.stopwatch.stage == "publish" or self.dry_run:
+            return
+        try:
+            await run_store.finish_run(self.conn, self.run_id, "canceled", self.counts, "stopped by shutdown")
+            await self.conn.execute(store.CLEAR_RUN_PRODUCTS, self.run_id)
+        except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError) as exc:
+            # Left `running`: the next start closes it as interrupted, which is as accurate.
+            log.warning("could not close the stopped run", error=str(exc))
+
+    async def fail(self, reason: str, *, retryable: bool = False) -> SyncResult:
+        reason = scrub(reason)
+        log.error("sync failed", error=reason)
+        self.stopwatch.enter("")
+        self.counts["seconds"] = self.stopwatch.timings
+        await run_store.finish_run(self.conn, self.run_id, "failed", self.counts, reason)
+        await self.conn.execute(
+            INSERT_LOG, self.config.id, self.run_id, "error", None, f"sync failed: {reason}", None
+        )
+        if not self.dry_run:
+            await self.conn.execute(store.CLEAR_RUN_PRODUCTS, self.run_id)
+        return SyncResult(self.run_id, "failed", self.counts, error=reason, retryable=retryable)
+
+    async def _stages(self, client: ShopifyClient) -> SyncResult:
+        location_id = self.config.location_id or await primary_location_id(client)
+        outcome = await self.read_feed(location_id)
+        if outcome.products == 0 and outcome.rows == 0:
+            log.warning("the feed has no rows")
+        await self.stage("adopt")
+        await self.adopt(client, location_id)
+        await self.stage("plan")
+        plan = await classify(
+            self.conn,
+            run_id=self.run_id,
+            config_id=self.config.id,
+            delete_policy=self.config.delete_policy,
+            rejected_keys=outcome.rejected_keys,
+            rejected_skus=outcome.rejected_skus,
+            max_fraction=(
+                self.config.max_delete_fraction
+                if self.config.max_delete_fraction is not None
+                else self.settings.sync.max_delete_fraction
+            ),
+            allow_mass_delete=self.allow_mass_delete,
+        )
+        await run_store.set_plan(self.conn, self.run_id, plan.as_json())
+        if plan.guard.reason:
+            log.warning("deletes held back", reason=plan.guard.reason)
+            await self.conn.execute(
+                INSERT_LOG,
+                self.config.id,
+                self.run_id,
+                "warning",
+                None,
+                f"deletes held back: {plan.guard.reason}",
+                None,
+            )
+        await self.progress({"products_planned": plan.creates + plan.updates + plan.unchanged})
+        if self.dry_run:
+            details = await plan_details(self.conn, run_id=self.run_id, config_id=self.config.id)
+            self.stopwatch.enter("")
+            return SyncResult(self.run_id, "dry_run", self._counts(plan), plan.as_json(), details=details)
+        await self.stage("publish")
+        writes = plan.creates + plan.updates + plan.removals
+        entries = await write_bulk_files(
+            self.conn,
+            run_id=self.run_id,
+            config_id=self.config.id,
+            directory=self.work_dir,
+            concurrency=self.settings.sync.bulk_concurrency,
+            send_handle="handle" in self.config.mapping,
+            writes=writes,
+        )
+        await run_store.set_bulk_operations(self.conn, self.run_id, entries)
+        return await self.finish_publishing(entries, plan, client=client)
+
+    async def finish_publishing(
+        self, entries: list[dict[str, Any]], plan: Plan, *, client: ShopifyClient | None = None
+    ) -> SyncResult:
+        """Publish (or resume) the run's files, then close the run with its counts and outcome."""
+        own_client = client is None
+        active = client or self.make_client(self.config)
+        try:
+            if entries:
+                await publish(
+                    self.pool,
+                    active,
+                    run_id=self.run_id,
+                    config_id=self.config.id,
+                    entries=entries,
+                    concurrency=self.settings.sync.bulk_concurrency,
+                )
+        except ErpsyncError as exc:
+            return await self.fail(f"publishing failed: {exc}")
+        finally:
+            if own_client:
+                await active.aclose()
+        self.stopwatch.enter("")
+        counts = self._counts(plan)
+        counts.update(await self._outcome_counts())
+        counts["bulk_operations"] = len(entries)
+        counts["shopify_cost"] = round(active.stats.cost, 1)
+        counts["seconds"] = self.stopwatch.timings
+        failed = counts["failed"] + counts["unknown"]
+        status = "partial" if failed else ("needs_attention" if plan.guard.reason else "succeeded")
+        if failed and plan.guard.reason:
+            status = "needs_attention"
+        await run_store.finish_run(self.conn, self.run_id, status, counts, plan.guard.reason)
+        await self.conn.execute(store.CLEAR_RUN_PRODUCTS, self.run_id)
+        shutil.rmtree(self.work_dir, ignore_errors=True)
+        log.info("sync finished", status=status, **{k: v for k, v in counts.items() if k != "seconds"})
+        return SyncResult(self.run_id, status, counts, plan.as_json(), error=plan.guard.reason)
+
+    def _counts(self, plan: Plan) -> dict[str, Any]:
+        counts = dict(self.counts)
+        counts.update(
+            planned_create=plan.creates,
+            planned_update=plan.updates,
+            unchanged=plan.unchanged,
+            planned_removal=plan.removals,
+        )
+        return counts
+
+    async def _outcome_counts(self) -> dict[str, int]:
+        outcomes = await store.outcome_counts(self.conn, self.run_id)
+        written = {(action, outcome): n for (action, outcome), n in outcomes.items() if action != "unchanged"}
+        return {
+            "created": written.get(("create", "ok"), 0),
+            "updated": written.get(("update", "ok"), 0),
+            "deleted": sum(
+                n
+                for (action, outcome), n in written.items()
+                if outcome == "ok" and action in {"delete", "archive", "draft"}
+            ),
+            "failed": sum(n for (_, outcome), n in written.items() if outcome == "failed"),
+            # "pending": a line no result file mentioned, e.g. an operation canceled before it ran.
+            "unknown": sum(n for (_, outcome), n in written.items() if outcome in {"unknown", "pending"}),
+        }
+
+    async def read_feed(self, location_id: str | None) -> MapOutcome:
+        """Fetch, parse and map in one stream; each product goes to `run_products` in COPY batches."""
+        await self.conn.execute(store.CLEAR_RUN_PRODUCTS, self.run_id)
+        mapped = frozenset(self.config.mapping)
+        batch: list[tuple[Any, ...]] = []
+        ordinal = 0
+
+        async def keep(products: list[ProductDraft]) -> None:
+            nonlocal ordinal
+            for product in products:
+                ordinal += 1
+                batch.append(
+                    (
+                        self.run_id,
+                        product.key,
+                        ordinal,
+                        product.content_hash,
+                        [v.sku for v in product.variants],
+                        product_set_input(product, mapped=mapped, location_id=location_id),
+                    )
+                )
+            if len(batch) >= COPY_BATCH:
+                await store.copy_run_products(self.conn, batch)
+                batch.clear()
+
+        rows_reported = 0
+        async with open_feed(self.config) as stream:
+            mapper = FeedMapper(self.config, feed=stream.name)
+            async for records in read_records(
+                stream, name=stream.name, format=self.config.format, options=self.config.format_options
+            ):
+                await keep(mapper.map_batch(records))
+                rows = mapper.outcome().rows
+                if rows - rows_reported >= PROGRESS_EVERY:
+                    rows_reported = rows
+                    await self.progress({"rows_read": rows, "products_mapped": ordinal})
+            await keep(mapper.finish())
+            info = stream.info()
+        if batch:
+            await store.copy_run_products(self.conn, batch)
+        outcome = mapper.outcome()
+        await run_store.set_feed(self.conn, self.run_id, info.sha256, info.size)
+        await self.progress({"rows_read": outcome.rows, "products_mapped": ordinal})
+        self.counts.update(
+            rows_read=outcome.rows,
+            rows_rejected=outcome.rejected_rows,
+            products=outcome.products,
+            variants=outcome.variants,
+            feed_bytes=info.size,
+        )
+        if outcome.errors:
+            await self.conn.executemany(
+                INSERT_LOG,
+                [
+                    (
+                        self.config.id,
+                        self.run_id,
+                        "warning",
+                        error.sku,
+                        f"row {error.row}: {error.field}: {error.message}",
+                        {"row": error.row, "field": error.field, "feed": info.name},
+                    )
+                    for error in outcome.errors[:ROW_ERROR_LOG_LIMIT]
+                ],
+            )
+        return outcome
+
+    async def adopt(self, client: ShopifyClient, location_id: str) -> None:
+        """SKUs new to this config may already be in the shop: adopt them rather than duplicate them."""
+        untracked = int(await self.conn.fetchval(store.COUNT_UNTRACKED_SKUS, self.run_id, self.config.id))
+        if untracked == 0:
+            return
+        log.info("looking up untracked SKUs in the shop", untracked=untracked)
+        await self.conn.execute(store.CREATE_SHOP_VARIANTS)
+        await self.conn.execute("TRUNCATE shop_variants")
+        batch: list[tuple[str, str, str, str | None, bool]] = []
+        async for variant in iter_shop_variants(client, location_id):
+            batch.append(
+                (variant.sku, variant.product_id, variant.variant_id, variant.handle, variant.stocked)
+            )
+            if len(batch) >= COPY_BATCH:
+                await self.conn.copy_records_to_table("shop_variants", records=batch)
+                batch.clear()
+        if batch:
+            await self.conn.copy_records_to_table("shop_variants", records=batch)
+        adopted = await self.conn.execute(store.ADOPT_PRODUCTS, self.run_id, self.config.id)
+        await self.conn.execute(store.ADOPT_VARIANTS, self.run_id, self.config.id)
+        count = int(adopted.split()[-1])
+        self.counts["adopted"] = count
+        if count:
+            log.info("adopted products already in the shop", adopted=count)
+        unstocked = await self.conn.fetch(UNSTOCKED_ADOPTED, self.config.id, self.run_id)
+        if unstocked:
+            await self.conn.executemany(
+                INSERT_LOG,
+                [
+                    (
+                        self.config.id,
+                        self.run_id,
+                        "warning",
+                        row["sku"],
+                        f"adopted SKU {row['sku']} is not stocked at location {location_id}; its stock is not synced "
+                        "until it is stocked there in Shopify",
+                        None,
+                    )
+                    for row in unstocked
+                ],
+            )
