@@ -140,8 +140,18 @@ async def pipeline(port: int, name: str) -> dict[str, Any]:
         "rejected": outcome.rejected_rows,
         "seconds": seconds,
         "bytes": info.size,
-        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "peak_rss_mb": peak_rss_mb(),
     }
+
+
+def peak_rss_mb() -> float:
+    """This process's peak RSS. VmHWM, not ru_maxrss: Linux carries ru_maxrss over from the parent
+    across fork and exec, so a child would report the parent's peak (the JSON floor loads a whole file).
+    """
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def free_port() -> int:
@@ -194,11 +204,11 @@ def main() -> None:
             for count in arguments.rows:
                 paths = generate(directory, count, arguments.formats)
                 for kind, path in paths.items():
-                    floor = floor_rate(path, kind)
                     measured = subprocess.run(
                         [sys.executable, __file__, "--measure", str(port), path.name],
                         capture_output=True, text=True, check=True,
                     )  # fmt: skip
+                    floor = floor_rate(path, kind)
                     result = json.loads(measured.stdout)
                     rate = result["rows"] / result["seconds"]
                     print(

@@ -77,7 +77,8 @@ class Scheduler:
         self.scheduler.start()
 
     async def stop(self) -> None:
-        self.scheduler.shutdown(wait=False)
+        if self.scheduler.running:
+            self.scheduler.shutdown(wait=False)
         await self._release()
 
     def next_runs(self) -> dict[str, datetime]:

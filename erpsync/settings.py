@@ -89,6 +89,7 @@ class SyncSettings(Section):
     work_dir: Path = Path("/var/lib/erpsync")
     file_root: Path | None = None
     allow_private_sources: bool = False
+    sku_lookup_limit: int = Field(default=200, ge=0)
 
 
 class SecuritySettings(Section):

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import asyncpg
+import orjson
 
 from erpsync.crypto import SecretBox
 from erpsync.db import configs as config_store
@@ -35,7 +36,7 @@ from erpsync.publish import publish, write_bulk_files
 from erpsync.settings import Settings
 from erpsync.shopify.client import ShopifyClient, ShopTarget
 from erpsync.shopify.inputs import product_set_input
-from erpsync.shopify.shop import iter_shop_variants, primary_location_id
+from erpsync.shopify.shop import iter_shop_variants, lookup_skus, primary_location_id
 from erpsync.sources import open_feed
 
 log = get_logger("erpsync.sync")
@@ -242,6 +243,7 @@ class Run:
         self.counts: dict[str, Any] = {}
         self.stopwatch = Stopwatch()
         self.work_dir = Path(settings.sync.work_dir) / "runs" / str(run_id)
+        self.spool_path = self.work_dir / "inputs.jsonl"
 
     async def stage(self, name: str) -> None:
         finished, seconds = self.stopwatch.enter(name)
@@ -314,6 +316,7 @@ class Run:
             ),
             allow_mass_delete=self.allow_mass_delete,
         )
+        await store.load_inputs(self.conn, self.run_id, self.spool_path)
         await run_store.set_plan(self.conn, self.run_id, plan.as_json())
         if plan.guard.reason:
             log.warning("deletes held back", reason=plan.guard.reason)
@@ -409,11 +412,18 @@ class Run:
         }
 
     async def read_feed(self, location_id: str | None) -> MapOutcome:
-        """Fetch, parse and map in one stream; each product goes to `run_products` in COPY batches."""
+        """Fetch, parse and map in one stream. Each product's hash goes to `run_products` in COPY batches;
+        its productSet input goes to a local spool file, loaded into PostgreSQL after planning only for
+        the products that will be written — a no-op run never builds more than it compares."""
         await self.conn.execute(store.CLEAR_RUN_PRODUCTS, self.run_id)
         mapped = frozenset(self.config.mapping)
         batch: list[tuple[Any, ...]] = []
         ordinal = 0
+        self.work_dir.mkdir(parents=True, exist_ok=True)
+        spool = self.spool_path.open("wb")
+        # Hashes already written: a product whose hash is among them is unchanged (its hash covers its key),
+        # so its input is not even built. 16 bytes a product; the classification itself stays in SQL.
+        known = await store.known_hashes(self.conn, self.config.id)
 
         async def keep(products: list[ProductDraft]) -> None:
             nonlocal ordinal
@@ -426,26 +436,36 @@ class Run:
                         ordinal,
                         product.content_hash,
                         [v.sku for v in product.variants],
-                        product_set_input(product, mapped=mapped, location_id=location_id),
+                        None,
                     )
                 )
+                if bytes.fromhex(product.content_hash) in known:
+                    spool.write(b"null\n")
+                else:
+                    spool.write(
+                        orjson.dumps(product_set_input(product, mapped=mapped, location_id=location_id))
+                    )
+                    spool.write(b"\n")
             if len(batch) >= COPY_BATCH:
                 await store.copy_run_products(self.conn, batch)
                 batch.clear()
 
         rows_reported = 0
-        async with open_feed(self.config) as stream:
-            mapper = FeedMapper(self.config, feed=stream.name)
-            async for records in read_records(
-                stream, name=stream.name, format=self.config.format, options=self.config.format_options
-            ):
-                await keep(mapper.map_batch(records))
-                rows = mapper.outcome().rows
-                if rows - rows_reported >= PROGRESS_EVERY:
-                    rows_reported = rows
-                    await self.progress({"rows_read": rows, "products_mapped": ordinal})
-            await keep(mapper.finish())
-            info = stream.info()
+        try:
+            async with open_feed(self.config) as stream:
+                mapper = FeedMapper(self.config, feed=stream.name)
+                async for records in read_records(
+                    stream, name=stream.name, format=self.config.format, options=self.config.format_options
+                ):
+                    await keep(mapper.map_batch(records))
+                    rows = mapper.outcome().rows
+                    if rows - rows_reported >= PROGRESS_EVERY:
+                        rows_reported = rows
+                        await self.progress({"rows_read": rows, "products_mapped": ordinal})
+                await keep(mapper.finish())
+                info = stream.info()
+        finally:
+            spool.close()
         if batch:
             await store.copy_run_products(self.conn, batch)
         outcome = mapper.outcome()
@@ -484,7 +504,15 @@ class Run:
         await self.conn.execute(store.CREATE_SHOP_VARIANTS)
         await self.conn.execute("TRUNCATE shop_variants")
         batch: list[tuple[str, str, str, str | None, bool]] = []
-        async for variant in iter_shop_variants(client, location_id):
+        if untracked <= self.settings.sync.sku_lookup_limit:
+            skus = [
+                row[0]
+                for row in await self.conn.fetch(store.SELECT_UNTRACKED_SKUS, self.run_id, self.config.id)
+            ]
+            found = lookup_skus(client, skus, location_id)
+        else:
+            found = iter_shop_variants(client, location_id)
+        async for variant in found:
             batch.append(
                 (variant.sku, variant.product_id, variant.variant_id, variant.handle, variant.stocked)
             )

@@ -206,8 +206,13 @@ async def test_rejected_row_is_not_deleted(harness: Harness) -> None:
     assert any(row["sku"] == "SKU-3" and "price" in row["message"] for row in warnings)
 
 
-async def test_existing_sku_is_adopted_not_duplicated(harness: Harness) -> None:
-    """A product made by hand with a feed SKU is adopted and updated; the shop never holds two."""
+@pytest.mark.parametrize("lookup_limit", [200, 0], ids=["by-search", "by-export"])
+async def test_existing_sku_is_adopted_not_duplicated(harness: Harness, lookup_limit: int) -> None:
+    """A product made by hand with a feed SKU is adopted and updated; the shop never holds two —
+    whether the new SKUs are searched for or found in a bulk export."""
+    harness.settings = harness.settings.model_copy(
+        update={"sync": harness.settings.sync.model_copy(update={"sku_lookup_limit": lookup_limit})}
+    )
     await harness.shop.graphql(
         "mutation($input: ProductSetInput!) { productSet(input: $input) { userErrors { message } } }",
         {

@@ -8,9 +8,11 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import asyncpg
+import orjson
 
 from erpsync.db.pool import Executor
 
@@ -66,6 +68,11 @@ ORDER BY rp.ordinal LIMIT $3
 COUNT_UNTRACKED_SKUS = """
 SELECT count(*) FROM run_products rp CROSS JOIN LATERAL unnest(rp.skus) AS s(sku)
 WHERE rp.run_id = $1 AND NOT EXISTS (SELECT 1 FROM products p WHERE p.config_id = $2 AND p.sku = s.sku)
+"""
+SELECT_UNTRACKED_SKUS = """
+SELECT s.sku FROM run_products rp CROSS JOIN LATERAL unnest(rp.skus) AS s(sku)
+WHERE rp.run_id = $1 AND NOT EXISTS (SELECT 1 FROM products p WHERE p.config_id = $2 AND p.sku = s.sku)
+ORDER BY s.sku
 """
 CREATE_SHOP_VARIANTS = """
 CREATE TEMP TABLE IF NOT EXISTS shop_variants (
@@ -184,6 +191,58 @@ async def iter_work(conn: asyncpg.Connection[Any], run_id: int, config_id: str) 
                 variant_ids=row["variant_ids"],
                 unstocked=list(row["unstocked"]),
             )
+
+
+SELECT_WRITE_ORDINALS = """
+SELECT ordinal FROM run_products WHERE run_id = $1 AND action IN ('create', 'update') ORDER BY ordinal
+"""
+CREATE_RUN_INPUTS = "CREATE TEMP TABLE IF NOT EXISTS run_inputs (ordinal integer, input jsonb)"
+SET_INPUTS = """
+UPDATE run_products rp SET input = ri.input
+FROM run_inputs ri WHERE rp.run_id = $1 AND rp.ordinal = ri.ordinal
+"""
+
+
+async def load_inputs(
+    conn: asyncpg.Connection[Any], run_id: int, spool: Path, *, batch_size: int = 2000
+) -> int:
+    """Copy from the spool the inputs of the products the plan will write (spool line N = ordinal N+1).
+
+    The ordinals come sorted from PostgreSQL and the spool is read once, front to back."""
+    wanted = [int(row["ordinal"]) for row in await conn.fetch(SELECT_WRITE_ORDINALS, run_id)]
+    if not wanted:
+        return 0
+    await conn.execute(CREATE_RUN_INPUTS)
+    await conn.execute("TRUNCATE run_inputs")
+    batch: list[tuple[int, Any]] = []
+    position = 0
+    with spool.open("rb") as handle:
+        for ordinal, line in enumerate(handle, start=1):
+            if ordinal != wanted[position]:
+                continue
+            batch.append((ordinal, orjson.loads(line)))
+            position += 1
+            if len(batch) >= batch_size:
+                await conn.copy_records_to_table("run_inputs", records=batch)
+                batch.clear()
+            if position == len(wanted):
+                break
+    if batch:
+        await conn.copy_records_to_table("run_inputs", records=batch)
+    await conn.execute(SET_INPUTS, run_id)
+    return len(wanted)
+
+
+SELECT_KNOWN_HASHES = """
+SELECT decode(content_hash, 'hex') FROM product_states
+WHERE config_id = $1 AND state = 'active' AND content_hash ~ '^[0-9a-f]{32}$'
+"""
+
+
+async def known_hashes(conn: asyncpg.Connection[Any], config_id: str) -> set[bytes]:
+    """The content hashes this config last wrote, as 16-byte digests."""
+    async with conn.transaction():
+        return {row[0] async for row in conn.cursor(SELECT_KNOWN_HASHES, config_id, prefetch=10_000)}
 
 
 async def action_counts(conn: Executor, run_id: int) -> dict[str, int]:

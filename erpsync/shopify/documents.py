@@ -48,14 +48,14 @@ query erpsyncLocations($first: Int!, $after: String) {
 VARIANTS_BY_SKU = Document(
     "variantsBySku",
     """
-query erpsyncVariantsBySku($query: String!, $first: Int!, $after: String) {
+query erpsyncVariantsBySku($query: String!, $first: Int!, $after: String, $location: ID!) {
   productVariants(first: $first, after: $after, query: $query) {
-    nodes { id sku product { id handle } }
+    nodes { id sku product { id handle } inventoryItem { inventoryLevel(locationId: $location) { id } } }
     pageInfo { hasNextPage endCursor }
   }
 }
 """,
-    estimated_cost=52,
+    estimated_cost=302,
 )
 
 STAGED_UPLOADS_CREATE = Document(

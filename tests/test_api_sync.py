@@ -1,0 +1,153 @@
+"""The sync API over real HTTP: queue a run, refuse a second, watch runs, status and metrics."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import pytest
+from aiohttp.test_utils import TestClient, TestServer
+from arq import ArqRedis
+from pydantic import SecretStr
+from support import API_TOKEN, REDIS_URL, SIM_TOKEN
+
+from erpsync.api.app import init_app
+from erpsync.db.runs import finish_run
+from erpsync.settings import Settings, ShopifySettings, SyncSettings
+
+Client = TestClient[Any, Any]
+
+
+@pytest.fixture(autouse=True)
+async def empty_queue() -> Any:
+    redis = ArqRedis.from_url(REDIS_URL)
+    await redis.flushdb()
+    yield
+    await redis.flushdb()
+    await redis.aclose()
+
+
+async def test_trigger_queues_once_then_reports_the_queued_run(api: Client, make_config: Any) -> None:
+    """POST /sync/{id} answers 202 with a run id; asking again returns the same queued run."""
+    await api.post("/configs", json=make_config())
+    first = await api.post("/sync/acme-main")
+    assert first.status == 202
+    body = await first.json()
+    assert body["status"] == "queued"
+    assert body["created"] is True
+    assert first.headers["Location"] == f"/runs/{body['run_id']}"
+    again = await (await api.post("/sync/acme-main")).json()
+    assert again["run_id"] == body["run_id"]
+    assert again["created"] is False
+    run = await (await api.get(f"/runs/{body['run_id']}")).json()
+    assert run["status"] == "queued"
+    assert run["trigger"] == "api"
+    status = await (await api.get("/sync/status")).json()
+    assert status["queue_depth"] == 1
+    (entry,) = status["configs"]
+    assert entry["running"] == {"run_id": body["run_id"], "status": "queued"}
+
+
+async def test_trigger_while_running_is_409_with_the_run(
+    api: Client, make_config: Any, db: asyncpg.Connection[Any]
+) -> None:
+    """While a run is in progress, another trigger is refused with 409 naming it."""
+    await api.post("/configs", json=make_config())
+    run_id = await db.fetchval(
+        "INSERT INTO sync_runs (config_id, status, started_at) VALUES ('acme-main', 'running', now()) RETURNING id"
+    )
+    response = await api.post("/sync/acme-main")
+    assert response.status == 409
+    error = (await response.json())["error"]
+    assert error["code"] == "sync_in_progress"
+    assert str(run_id) in error["message"]
+    assert response.headers["Location"] == f"/runs/{run_id}"
+
+
+async def test_unknown_config_and_run_are_404(api: Client) -> None:
+    """Triggering an unknown config, or reading an unknown run, is 404."""
+    assert (await api.post("/sync/nope")).status == 404
+    assert (await api.get("/runs/999999")).status == 404
+    assert (await api.get("/runs/abc")).status == 404
+    assert (await api.get("/configs/nope/runs")).status == 404
+
+
+async def test_bad_trigger_option_is_422(api: Client, make_config: Any) -> None:
+    """A misspelt option is refused, not ignored."""
+    await api.post("/configs", json=make_config())
+    response = await api.post("/sync/acme-main", params={"dryrun": "true"})
+    assert response.status == 422
+
+
+async def test_config_runs_and_status_show_the_last_outcome(
+    api: Client, make_config: Any, db: asyncpg.Connection[Any]
+) -> None:
+    """A finished run shows in the config's runs, and /sync/status gives its outcome and the next time."""
+    await api.post("/configs", json=make_config())
+    run_id = (await (await api.post("/sync/acme-main")).json())["run_id"]
+    await finish_run(db, run_id, "succeeded", {"created": 3, "updated": 1})
+    runs = await (await api.get("/configs/acme-main/runs")).json()
+    assert [run["id"] for run in runs] == [run_id]
+    assert runs[0]["counts"]["created"] == 3
+    (entry,) = (await (await api.get("/sync/status")).json())["configs"]
+    assert entry["last_run"]["status"] == "succeeded"
+    assert entry["last_run"]["counts"]["created"] == 3
+    assert entry["next_run_at"] is not None
+    assert entry["running"] is None
+
+
+async def test_metrics_are_prometheus_text(
+    api: Client, make_config: Any, db: asyncpg.Connection[Any]
+) -> None:
+    """/metrics answers the Prometheus text format with queue depth and last success per config."""
+    await api.post("/configs", json=make_config())
+    run_id = (await (await api.post("/sync/acme-main")).json())["run_id"]
+    await finish_run(db, run_id, "succeeded", {})
+    response = await api.get("/metrics")
+    assert response.status == 200
+    text = await response.text()
+    assert "erpsync_queue_depth 1.0" in text  # the job queued above, with no worker running here
+    assert 'erpsync_last_success_timestamp_seconds{config_id="acme-main"}' in text
+    assert "# TYPE erpsync_runs_total counter" in text
+    assert "# TYPE erpsync_bulk_operation_seconds histogram" in text
+
+
+async def test_dry_run_returns_the_plan(
+    settings: Settings, db: asyncpg.Connection[Any], start_shopify: Any, tmp_path: Path
+) -> None:
+    """POST /sync/{id}?dry_run=true answers the plan at once and writes nothing."""
+    simulator = await start_shopify()
+    feed = tmp_path / "feed.csv"
+    feed.write_text("sku,title,price\nA,Alpha,1.00\nB,Beta,2.00\n")
+    configured = settings.model_copy(
+        update={
+            "shopify": ShopifySettings(
+                shop="acme.myshopify.com",
+                base_url=simulator.base_url,
+                access_token=SecretStr(SIM_TOKEN),
+                poll_interval=0.02,
+            ),
+            "sync": SyncSettings(work_dir=tmp_path / "work"),
+        }
+    )
+    async with TestClient(
+        TestServer(init_app(configured), host="127.0.0.1"), headers={"Authorization": f"Bearer {API_TOKEN}"}
+    ) as client:
+        body = {
+            "id": "files",
+            "name": "Files",
+            "connection_type": "file",
+            "credentials": {"filePath": str(feed)},
+            "format": "csv",
+            "mapping": {"title": "title", "variant.sku": "sku", "variant.price": "price"},
+        }
+        assert (await client.post("/configs", json=body)).status == 201
+        response = await client.post("/sync/files", params={"dry_run": "true"})
+        assert response.status == 200
+        plan = await response.json()
+        assert plan["status"] == "dry_run"
+        assert plan["plan"]["create"] == 2
+        assert [item["product_key"] for item in plan["details"]["products"]["create"]] == ["A", "B"]
+    assert await db.fetchval("SELECT count(*) FROM sync_runs") == 0
+    assert (await simulator.stats())["mutations"].get("productSet", 0) == 0

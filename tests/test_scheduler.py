@@ -1,0 +1,126 @@
+"""Scheduling: when each config is next due, and one scheduler firing among several."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import asyncpg
+import pytest
+from arq import ArqRedis
+from support import REDIS_URL
+
+from erpsync.crypto import SecretBox
+from erpsync.db.configs import insert_config
+from erpsync.db.pool import create_pool
+from erpsync.jobs import job_id
+from erpsync.models import SyncConfig
+from erpsync.scheduler import Scheduler, next_due
+from erpsync.settings import DatabaseSettings, Settings
+
+NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    ("hours", "cron", "last_start", "expected"),
+    [
+        (24.0, None, None, NOW),  # never run: due now
+        (24.0, None, NOW - timedelta(hours=3), NOW + timedelta(hours=21)),  # a restart does not run early
+        (
+            6.0,
+            None,
+            NOW - timedelta(hours=7),
+            NOW - timedelta(hours=1),
+        ),  # missed while down: due (in the past)
+        (0.5, None, NOW, NOW + timedelta(minutes=30)),
+        (None, "0 3 * * *", NOW - timedelta(hours=1), datetime(2026, 11, 26, 3, 0, tzinfo=UTC)),
+        (
+            None,
+            "0 3 * * *",
+            datetime(2026, 11, 24, 2, 0, tzinfo=UTC),
+            datetime(2026, 11, 24, 3, 0, tzinfo=UTC),
+        ),
+        (None, "*/15 * * * *", NOW, NOW + timedelta(minutes=15)),
+    ],
+    ids=[
+        "never-run",
+        "not-early",
+        "missed-is-due",
+        "half-hour",
+        "cron-tomorrow",
+        "cron-missed",
+        "cron-quarter",
+    ],
+)
+def test_next_due_is_measured_from_the_last_start(
+    hours: float | None, cron: str | None, last_start: datetime | None, expected: datetime
+) -> None:
+    """The next run follows the last run's start, by interval or cron; a missed run is due at once."""
+    assert next_due(hours=hours, cron=cron, last_start=last_start, now=NOW) == expected
+
+
+@pytest.fixture
+async def redis() -> Any:
+    client = ArqRedis.from_url(REDIS_URL)
+    await client.flushdb()
+    yield client
+    await client.flushdb()
+    await client.aclose()
+
+
+async def test_only_one_of_two_schedulers_fires(
+    settings: Settings, db: asyncpg.Connection[Any], make_config: Any, redis: ArqRedis
+) -> None:
+    """Two schedulers over one database: one leads and queues each due config exactly once."""
+    box = SecretBox(settings.security.secret_key)
+    for config_id in ("alpha", "beta"):
+        await insert_config(db, box, SyncConfig.model_validate(make_config(config_id)))
+    disabled = SyncConfig.model_validate(make_config("gamma", enabled=False))
+    await insert_config(db, box, disabled)
+    pools = [
+        await create_pool(DatabaseSettings(url=settings.database.url, max_connections=3)) for _ in range(2)
+    ]
+    schedulers = [Scheduler(pool, redis) for pool in pools]
+    try:
+        for _ in range(3):
+            for scheduler in schedulers:
+                await scheduler.reconcile()
+        assert sorted(scheduler.leading for scheduler in schedulers) == [False, True]
+        rows = await db.fetch("SELECT config_id, status, trigger FROM sync_runs ORDER BY config_id")
+        assert [(row["config_id"], row["status"], row["trigger"]) for row in rows] == [
+            ("alpha", "queued", "schedule"),
+            ("beta", "queued", "schedule"),
+        ]
+        assert await redis.exists(f"arq:job:{job_id('alpha')}")
+        leader = next(scheduler for scheduler in schedulers if scheduler.leading)
+        upcoming = leader.next_runs()  # the next run of each follows the start of the one just queued
+        assert sorted(upcoming) == ["alpha", "beta"]
+        soon = datetime.now(UTC) + timedelta(hours=24)
+        assert all(abs((due - soon).total_seconds()) < 60 for due in upcoming.values())
+    finally:
+        for scheduler in schedulers:
+            await scheduler.stop()
+        for pool in pools:
+            await pool.close()
+
+
+async def test_leadership_moves_when_the_leader_stops(
+    settings: Settings, db: asyncpg.Connection[Any], redis: ArqRedis
+) -> None:
+    """When the leading scheduler stops, another takes over at its next reconcile."""
+    pools = [
+        await create_pool(DatabaseSettings(url=settings.database.url, max_connections=3)) for _ in range(2)
+    ]
+    first, second = (Scheduler(pool, redis) for pool in pools)
+    try:
+        await first.reconcile()
+        await second.reconcile()
+        assert first.leading
+        assert not second.leading
+        await first.stop()
+        await second.reconcile()
+        assert second.leading
+    finally:
+        await second.stop()
+        for pool in pools:
+            await pool.close()
