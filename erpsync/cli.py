@@ -264,11 +264,30 @@ def configs_delete(ctx: Context, config_id: str) -> None:
     click.echo(f"deleted sync config {config_id!r}")
 
 
+async def load_stored_config(config_id: str) -> Any:
+    """A config from PostgreSQL, for `erpsync preview ID` (settings from the command line's context)."""
+    from erpsync.crypto import SecretBox
+    from erpsync.db.configs import get_config
+    from erpsync.db.pool import connect
+
+    context = click.get_current_context().find_object(Context)
+    assert context is not None
+    settings = context.settings
+    conn = await connect(settings.database)
+    try:
+        box = SecretBox(settings.security.secret_key, settings.security.previous_keys)
+        return (await get_config(conn, box, config_id)).config
+    finally:
+        await conn.close()
+
+
 def _register_subcommands() -> None:
     """Commands that live beside the subsystem they drive."""
+    from erpsync.preview import make_preview_command
     from erpsync.simulator.command import simulator_command
 
     main.add_command(simulator_command, name="simulator")
+    main.add_command(make_preview_command(load_stored_config), name="preview")
 
 
 _register_subcommands()

@@ -23,6 +23,7 @@ from erpsync.jobs import create_worker
 from erpsync.logs import configure_logging, get_logger
 from erpsync.scheduler import Scheduler
 from erpsync.settings import Settings, load_settings
+from erpsync.sync import resume_abandoned_runs
 from erpsync.systemd import notify, watchdog_interval
 
 log = get_logger("erpsync.daemon")
@@ -39,6 +40,7 @@ class Daemon:
         self.worker_task: asyncio.Task[None] | None = None
         self.scheduler: Scheduler | None = None
         self.pinger: asyncio.Task[None] | None = None
+        self.resumer: asyncio.Task[list[int]] | None = None
 
     async def start(self) -> None:
         settings = self.settings
@@ -53,6 +55,7 @@ class Daemon:
         if self.roles["worker"]:
             self.worker = create_worker(settings, self.pool, self.redis)
             self.worker_task = asyncio.create_task(self.worker.async_run(), name="worker")
+            self.resumer = asyncio.create_task(resume_abandoned_runs(settings, self.pool), name="resume")
             log.info("worker started", max_jobs=settings.worker.max_jobs)
         if self.roles["scheduler"]:
             self.scheduler = Scheduler(self.pool, self.redis)
@@ -73,8 +76,9 @@ class Daemon:
     async def stop(self) -> None:
         notify("STOPPING=1")
         log.info("stopping")
-        if self.pinger is not None:
-            self.pinger.cancel()
+        for task in (self.pinger, self.resumer):
+            if task is not None and not task.done():
+                task.cancel()
         if self.scheduler is not None:
             await self.scheduler.stop()
         if self.worker is not None:

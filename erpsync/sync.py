@@ -205,6 +205,34 @@ async def resume_interrupted(
         return await run.finish_publishing(stale.bulk_operations, Plan(**_plan_fields(stale.plan)))
 
 
+SELECT_ABANDONED = "SELECT DISTINCT config_id FROM sync_runs WHERE status = 'running' AND NOT dry_run"
+
+
+async def resume_abandoned_runs(
+    settings: Settings, pool: asyncpg.Pool[Any], *, client_factory: ClientFactory | None = None
+) -> list[int]:
+    """At a worker's start: finish every run a dead process left `running` (skipping live ones)."""
+    box = SecretBox(settings.security.secret_key, settings.security.previous_keys)
+    make_client = client_factory or default_client(settings)
+    resumed: list[int] = []
+    for row in await pool.fetch(SELECT_ABANDONED):
+        config_id = row["config_id"]
+        try:
+            async with config_lock(pool, config_id) as conn:
+                config = (await config_store.get_config(conn, box, config_id)).config
+                for secret in secret_paths(config):
+                    register_secret(secret)
+                result = await resume_interrupted(settings, pool, conn, config, make_client)
+        except SyncBusy:
+            continue  # a live process holds it
+        except ErpsyncError as exc:
+            log.error("could not resume an abandoned run", config_id=config_id, error=str(exc))
+            continue
+        if result is not None:
+            resumed.append(result.run_id)
+    return resumed
+
+
 def _plan_fields(plan: dict[str, Any] | None) -> dict[str, Any]:
     if not plan:
         return {}

@@ -185,3 +185,27 @@ def test_serve_refuses_public_host_without_token(cli_env: dict[str, str]) -> Non
     assert result.returncode == 1
     assert "api.token" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_preview_by_id_reads_the_stored_config(cli_env: dict[str, str], tmp_path: Path) -> None:
+    """`erpsync preview ID` maps the feed of a stored config and prints products and row errors as JSON."""
+    feed = tmp_path / "feed.csv"
+    feed.write_text("sku,title,price\nA-1,Alpha,1.50\nB-2,Beta,oops\n")
+    config = {
+        "id": "files",
+        "name": "Files",
+        "connection_type": "file",
+        "credentials": {"filePath": str(feed)},
+        "format": "csv",
+        "mapping": {"title": "title", "variant.sku": "sku", "variant.price": "price"},
+    }
+    path = tmp_path / "files.json"
+    path.write_text(json.dumps(config))
+    assert erpsync(cli_env, "configs", "apply", str(path)).returncode == 0
+    result = erpsync(cli_env, "preview", "files", "--json")
+    assert result.returncode == 0, result.stderr
+    document = json.loads(result.stdout)
+    assert document["counts"]["products"] == 1
+    assert document["counts"]["rejected_rows"] == 1
+    assert document["errors"][0]["sku"] == "B-2"
+    assert document["errors"][0]["field"] == "variant.price"

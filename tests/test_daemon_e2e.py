@@ -7,7 +7,6 @@ import csv
 import itertools
 import os
 import signal
-import socket
 import sys
 from pathlib import Path
 from typing import Any
@@ -17,18 +16,12 @@ import aiohttp
 import asyncpg
 import pytest
 from arq import ArqRedis
-from support import REDIS_URL, SIM_TOKEN
+from support import REDIS_URL, SIM_TOKEN, free_port, wait_until_healthy
 
 from erpsync.settings import Settings
 
 TOKEN = "e2e-api-token-7c1d"
 PRODUCTS_QUERY = "{ products(first: 50) { nodes { handle variants(first: 5) { nodes { sku price } } } } }"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def write_feed(path: Path, price: str) -> None:
@@ -59,18 +52,6 @@ async def wait_for_run(api: aiohttp.ClientSession, base: str, *, after: int = 0)
             finished = [run for run in runs if run["id"] > after and run["finished_at"]]
             if finished:
                 return dict(min(finished, key=lambda run: run["id"]))
-            await asyncio.sleep(0.2)
-
-
-async def wait_until_healthy(api: aiohttp.ClientSession, port: int) -> None:
-    async with asyncio.timeout(30):
-        while True:
-            try:
-                async with api.get(f"http://127.0.0.1:{port}/health") as response:
-                    if response.status == 200:
-                        return
-            except aiohttp.ClientConnectionError:
-                pass
             await asyncio.sleep(0.2)
 
 
