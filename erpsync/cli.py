@@ -84,7 +84,16 @@ def handle_errors(func: Callable[P, T]) -> Callable[P, T]:
 
 
 def run(coro: Coroutine[Any, Any, T]) -> T:
-    return asyncio.run(coro)
+    """Run a command's coroutine, closing the shared Shopify sessions it opened."""
+    from erpsync.shopify.client import close_shared_sessions
+
+    async def main() -> T:
+        try:
+            return await coro
+        finally:
+            await close_shared_sessions()
+
+    return asyncio.run(main())
 
 
 pass_context = click.make_pass_decorator(Context)

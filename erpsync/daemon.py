@@ -23,6 +23,7 @@ from erpsync.jobs import create_worker
 from erpsync.logs import configure_logging, get_logger
 from erpsync.scheduler import Scheduler
 from erpsync.settings import Settings, load_settings
+from erpsync.shopify.client import close_shared_sessions
 from erpsync.sync import resume_abandoned_runs
 from erpsync.systemd import notify, watchdog_interval
 
@@ -85,6 +86,7 @@ class Daemon:
             await stop_worker(self.worker, self.worker_task, grace=self.settings.worker.stop_timeout)
         if self.runner is not None:
             await self.runner.cleanup()
+        await close_shared_sessions()
         if hasattr(self, "redis"):
             await self.redis.aclose()
         if hasattr(self, "pool"):

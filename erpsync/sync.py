@@ -34,7 +34,7 @@ from erpsync.models import SyncConfig, secret_paths
 from erpsync.plan import Plan, classify, plan_details
 from erpsync.publish import publish, write_bulk_files
 from erpsync.settings import Settings
-from erpsync.shopify.client import ShopifyClient, ShopTarget
+from erpsync.shopify.client import ShopifyClient, ShopTarget, shared_session
 from erpsync.shopify.inputs import product_set_input
 from erpsync.shopify.shop import iter_shop_variants, lookup_skus, primary_location_id
 from erpsync.sources import open_feed
@@ -103,7 +103,8 @@ async def config_lock(pool: asyncpg.Pool[Any], config_id: str) -> AsyncIterator[
 
 def default_client(settings: Settings) -> ClientFactory:
     def make(config: SyncConfig) -> ShopifyClient:
-        return ShopifyClient(ShopTarget.from_settings(settings.shopify, config.shop))
+        target = ShopTarget.from_settings(settings.shopify, config.shop)
+        return ShopifyClient(target, session=shared_session(target))
 
     return make
 

@@ -16,6 +16,7 @@ from erpsync.db.configs import insert_config
 from erpsync.db.pool import create_pool
 from erpsync.models import SyncConfig
 from erpsync.settings import DatabaseSettings, Settings, ShopifySettings, SyncSettings
+from erpsync.shopify.client import close_shared_sessions
 from erpsync.sync import SyncResult, run_sync
 
 PRODUCTS_QUERY = """
@@ -127,6 +128,7 @@ async def harness(settings: Settings, db: asyncpg.Connection[Any], start_shopify
     try:
         yield Harness(sync_settings, pool, feed, Shop(simulator))
     finally:
+        await close_shared_sessions()
         await pool.close()
 
 
@@ -304,3 +306,55 @@ async def test_dry_run_shows_the_plan_and_writes_nothing(harness: Harness) -> No
     assert await harness.shop.writes() == writes
     assert await harness.pool.fetchval("SELECT count(*) FROM sync_runs") == runs_before
     assert "SKU-5" in await harness.tracked()
+
+
+@pytest.mark.parametrize(("policy", "status"), [("archive", "ARCHIVED"), ("draft", "DRAFT")])
+async def test_archive_and_draft_policies_keep_the_product(
+    harness: Harness, policy: str, status: str
+) -> None:
+    """With delete_policy archive/draft a product that left the feed is kept in the shop with that status,
+    and is made active again when it comes back."""
+    await harness.pool.execute(
+        "UPDATE product_sync_configs SET config = jsonb_set(config, '{delete_policy}', to_jsonb($1::text))",
+        policy,
+    )
+    harness.write_feed(catalogue(10))
+    await harness.sync()
+    harness.write_feed([row for row in catalogue(10) if row["sku"] != "SKU-6"])
+    result = await harness.sync()
+    assert result.counts["deleted"] == 1
+    assert (await harness.shop.products())["SKU-6"]["status"] == status
+    harness.write_feed(catalogue(10))
+    back = await harness.sync()
+    assert back.counts["updated"] == 1
+    assert (await harness.shop.products())["SKU-6"]["status"] == "ACTIVE"
+
+
+async def test_products_this_config_does_not_own_are_never_deleted(harness: Harness) -> None:
+    """A product made by hand whose SKU is not in the feed is left alone, however the feed changes."""
+    await harness.shop.graphql(
+        "mutation($input: ProductSetInput!) { productSet(input: $input) { userErrors { message } } }",
+        {
+            "input": {
+                "title": "Not ours",
+                "handle": "not-ours",
+                "status": "ACTIVE",
+                "productOptions": [{"name": "Title", "values": [{"name": "Default Title"}]}],
+                "variants": [
+                    {
+                        "optionValues": [{"optionName": "Title", "name": "Default Title"}],
+                        "sku": "HAND-1",
+                        "price": "1.00",
+                    }
+                ],
+            }
+        },
+    )
+    harness.write_feed(catalogue(5))
+    await harness.sync()
+    harness.write_feed(catalogue(5)[1:])
+    result = await harness.sync()
+    assert result.counts["deleted"] == 1
+    products = await harness.shop.products()
+    assert "HAND-1" in products
+    assert "SKU-1" not in products

@@ -17,6 +17,7 @@ from erpsync.crypto import SecretBox
 from erpsync.db.pool import create_pool
 from erpsync.errors import SettingsError
 from erpsync.settings import Settings
+from erpsync.shopify.client import close_shared_sessions
 
 
 def is_loopback(host: str) -> bool:
@@ -58,6 +59,7 @@ def init_app(
             else ArqRedis.from_url(settings.redis.url, socket_timeout=3, socket_connect_timeout=3)
         )
         yield
+        await close_shared_sessions()
         if own_redis:
             await app[REDIS].aclose()
         if own_pool:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+import weakref
 from dataclasses import dataclass, field
 from typing import Any, Self
 
@@ -88,6 +89,32 @@ class ShopTarget:
         return f"{self.root_url}/admin/oauth/access_token"
 
 
+# One aiohttp session (one connection pool) per shop and event loop, shared by every run of the process.
+_sessions: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, aiohttp.ClientSession]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _new_session(target: ShopTarget) -> aiohttp.ClientSession:
+    timeout = aiohttp.ClientTimeout(total=None, connect=target.connect_timeout, sock_read=target.timeout)
+    return aiohttp.ClientSession(timeout=timeout, raise_for_status=False)
+
+
+def shared_session(target: ShopTarget) -> aiohttp.ClientSession:
+    """The process's session for `target.shop`, made on first use."""
+    per_loop = _sessions.setdefault(asyncio.get_running_loop(), {})
+    session = per_loop.get(target.shop)
+    if session is None or session.closed:
+        session = per_loop[target.shop] = _new_session(target)
+    return session
+
+
+async def close_shared_sessions() -> None:
+    """Close this loop's shared sessions (at shutdown, and at the end of a command)."""
+    for session in _sessions.pop(asyncio.get_running_loop(), {}).values():
+        await session.close()
+
+
 def token_source_for(target: ShopTarget) -> TokenSource:
     if target.access_token is not None:
         return StaticToken(target.access_token)
@@ -142,10 +169,7 @@ class ShopifyClient:
     @property
     def session(self) -> aiohttp.ClientSession:
         if self._session is None:
-            timeout = aiohttp.ClientTimeout(
-                total=None, connect=self.target.connect_timeout, sock_read=self.target.timeout
-            )
-            self._session = aiohttp.ClientSession(timeout=timeout, raise_for_status=False)
+            self._session = _new_session(self.target)
         return self._session
 
     @property
