@@ -176,6 +176,22 @@ def check(ctx: Context) -> None:
         sys.exit(1)
 
 
+@main.command("rotate-key")
+@pass_context
+@handle_errors
+def rotate_key(ctx: Context) -> None:
+    """Re-encrypt stored credentials with [security] secret_key (old keys listed in previous_keys)."""
+    from erpsync.db.configs import rotate_secrets
+
+    if ctx.settings.security.secret_key is None:
+        fail("set [security] secret_key to the new key, and the old one in previous_keys")
+    count = with_store(ctx, rotate_secrets)
+    click.echo(
+        f"re-encrypted the credentials of {count} config(s) with the current key; "
+        "previous_keys can now be emptied"
+    )
+
+
 @main.group()
 def configs() -> None:
     """Manage sync configs (directly in PostgreSQL)."""

@@ -92,6 +92,27 @@ async def _enqueue(redis: ArqRedis, config_id: str, run_id: int, allow_mass_dele
     )
 
 
+SELECT_QUEUED = """
+SELECT id, config_id, allow_mass_delete FROM sync_runs
+WHERE status = 'queued' AND queued_at < now() - make_interval(secs => $1)
+ORDER BY id
+"""
+
+
+async def requeue_orphans(redis: ArqRedis, pool: asyncpg.Pool[Any], *, older_than: float = 10.0) -> list[int]:
+    """Queued runs whose job Redis no longer has (Redis restarted empty) are queued again: none is lost,
+    and none runs twice, since the job id is the config's."""
+    requeued = []
+    for row in await pool.fetch(SELECT_QUEUED, older_than):
+        job = Job(job_id(row["config_id"]), redis, _queue_name=ARQ_QUEUE_NAME)
+        if await job.status() == JobStatus.not_found:
+            await _enqueue(redis, row["config_id"], int(row["id"]), bool(row["allow_mass_delete"]))
+            requeued.append(int(row["id"]))
+    if requeued:
+        log.warning("queued runs lost by Redis were queued again", run_ids=requeued)
+    return requeued
+
+
 async def queue_depth(redis: ArqRedis) -> int:
     return int(await redis.zcard(ARQ_QUEUE_NAME))
 

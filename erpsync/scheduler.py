@@ -17,9 +17,10 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.date import DateTrigger
 from arq import ArqRedis
+from redis.exceptions import RedisError
 
 from erpsync.constants import SCHEDULER_LOCK_ID
-from erpsync.jobs import enqueue_sync
+from erpsync.jobs import enqueue_sync, requeue_orphans
 from erpsync.logs import get_logger
 
 log = get_logger("erpsync.scheduler")
@@ -117,8 +118,9 @@ class Scheduler:
                 self._clear()
                 return
             rows = await self.pool.fetch(SELECT_SCHEDULES)
-        except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError) as exc:
-            log.warning("scheduler cannot read configs", error=str(exc))
+            await requeue_orphans(self.redis, self.pool)
+        except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError, RedisError) as exc:
+            log.warning("scheduler cannot read configs or the queue", error=str(exc))
             return
         now = datetime.now(UTC)
         seen = set()
@@ -149,7 +151,7 @@ class Scheduler:
             return
         try:
             outcome = await enqueue_sync(self.redis, self.pool, config_id, trigger="schedule")
-        except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError) as exc:
+        except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError, RedisError) as exc:
             log.warning("could not queue a scheduled sync", config_id=config_id, error=str(exc))
             return
         if outcome.created:

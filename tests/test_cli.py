@@ -209,3 +209,32 @@ def test_preview_by_id_reads_the_stored_config(cli_env: dict[str, str], tmp_path
     assert document["counts"]["rejected_rows"] == 1
     assert document["errors"][0]["sku"] == "B-2"
     assert document["errors"][0]["field"] == "variant.price"
+
+
+def test_rotate_key_reencrypts_with_the_new_key(
+    cli_env: dict[str, str], make_config: Any, tmp_path: Path
+) -> None:
+    """After `erpsync rotate-key` the stored passwords open with the new key alone; before, the old key was
+    still accepted through previous_keys."""
+    path = tmp_path / "acme.json"
+    path.write_text(json.dumps(make_config()))
+    assert erpsync(cli_env, "configs", "apply", str(path)).returncode == 0
+    old_key = cli_env["ERPSYNC_SECURITY__SECRET_KEY"]
+    new_key = "a-brand-new-secret-key-0987654321"
+    rotating = {
+        **cli_env,
+        "ERPSYNC_SECURITY__SECRET_KEY": new_key,
+        "ERPSYNC_SECURITY__PREVIOUS_KEYS": json.dumps([old_key]),
+    }
+    assert erpsync(rotating, "configs", "show", "acme-main").returncode == 0  # old key still accepted
+    only_new = {**cli_env, "ERPSYNC_SECURITY__SECRET_KEY": new_key}
+    refused = erpsync(only_new, "configs", "show", "acme-main")
+    assert refused.returncode == 1
+    assert "cannot be decrypted" in refused.stderr
+    rotated = erpsync(rotating, "rotate-key")
+    assert rotated.returncode == 0, rotated.stderr
+    assert "1 config(s)" in rotated.stdout
+    assert erpsync(only_new, "configs", "show", "acme-main").returncode == 0
+    assert (
+        erpsync(cli_env, "configs", "show", "acme-main").returncode == 1
+    )  # the old key alone no longer opens it

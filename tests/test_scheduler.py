@@ -124,3 +124,26 @@ async def test_leadership_moves_when_the_leader_stops(
         await second.stop()
         for pool in pools:
             await pool.close()
+
+
+async def test_runs_queued_when_redis_lost_its_jobs_are_queued_again(
+    settings: Settings, db: asyncpg.Connection[Any], make_config: Any, redis: ArqRedis
+) -> None:
+    """Redis restarted empty: the scheduler puts each queued run's job back, once, under the same run."""
+    box = SecretBox(settings.security.secret_key)
+    await insert_config(db, box, SyncConfig.model_validate(make_config("alpha")))
+    pool = await create_pool(DatabaseSettings(url=settings.database.url, max_connections=3))
+    scheduler = Scheduler(pool, redis)
+    try:
+        await scheduler.reconcile()
+        run_id = await db.fetchval("SELECT id FROM sync_runs WHERE status = 'queued'")
+        await redis.flushdb()  # what a Redis without persistence holds after a restart
+        await db.execute("UPDATE sync_runs SET queued_at = now() - interval '1 minute'")
+        await scheduler.reconcile()
+        await scheduler.reconcile()
+        assert await redis.exists(f"arq:job:{job_id('alpha')}")
+        assert await redis.zcard("erpsync:queue") == 1
+        assert await db.fetchval("SELECT array_agg(id) FROM sync_runs") == [run_id]
+    finally:
+        await scheduler.stop()
+        await pool.close()

@@ -164,3 +164,20 @@ async def apply_config(conn: asyncpg.Connection[Any], box: SecretBox, config: Sy
         if row is not None:
             config = keep_stored_secrets(config, _row_to_stored(row, box).config)
         return await upsert_config(conn, box, config)
+
+
+SELECT_SECRETS_FOR_UPDATE = (
+    "SELECT id, secrets FROM product_sync_configs WHERE secrets IS NOT NULL FOR UPDATE"
+)
+SET_SECRETS = "UPDATE product_sync_configs SET secrets = $2 WHERE id = $1"
+
+
+async def rotate_secrets(conn: asyncpg.Connection[Any], box: SecretBox) -> int:
+    """Re-encrypt every stored credential with the current key, in one transaction; the count rotated.
+
+    Any key in `previous_keys` may have encrypted a row; after this, only the current one is needed."""
+    async with conn.transaction():
+        rows = await conn.fetch(SELECT_SECRETS_FOR_UPDATE)
+        for row in rows:
+            await conn.execute(SET_SECRETS, row["id"], box.rotate(row["secrets"]))
+    return len(rows)
