@@ -242,6 +242,7 @@ async def scenario_set(args: argparse.Namespace, concurrency: int, work: Path) -
             ERPSYNC_SHOPIFY__BASE_URL=base,
             ERPSYNC_SECURITY__SECRET_KEY=SECRET,
             ERPSYNC_SYNC__WORK_DIR=str(work / "runs"),
+            ERPSYNC_SYNC__FILE_ROOT=str(work),
             ERPSYNC_SYNC__BULK_CONCURRENCY=str(concurrency),
             ERPSYNC_SHOPIFY__POLL_INTERVAL="0.2",
             ERPSYNC_LOG__LEVEL="warning",

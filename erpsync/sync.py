@@ -38,6 +38,7 @@ from erpsync.shopify.client import ShopifyClient, ShopTarget, shared_session
 from erpsync.shopify.inputs import product_set_input
 from erpsync.shopify.shop import iter_shop_variants, lookup_skus, primary_location_id
 from erpsync.sources import open_feed
+from erpsync.sources.policy import SourcePolicy
 
 log = get_logger("erpsync.sync")
 
@@ -481,7 +482,8 @@ class Run:
 
         rows_reported = 0
         try:
-            async with open_feed(self.config) as stream:
+            policy = SourcePolicy(self.settings.sync.file_root, self.settings.sync.allow_private_sources)
+            async with open_feed(self.config, policy=policy) as stream:
                 mapper = FeedMapper(self.config, feed=stream.name)
                 async for records in read_records(
                     stream, name=stream.name, format=self.config.format, options=self.config.format_options

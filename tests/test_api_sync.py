@@ -128,7 +128,7 @@ async def test_dry_run_returns_the_plan(
                 access_token=SecretStr(SIM_TOKEN),
                 poll_interval=0.02,
             ),
-            "sync": SyncSettings(work_dir=tmp_path / "work"),
+            "sync": SyncSettings(work_dir=tmp_path / "work", file_root=tmp_path),
         }
     )
     async with TestClient(

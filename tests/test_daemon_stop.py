@@ -53,6 +53,7 @@ async def test_sigterm_mid_publish_exits_cleanly_and_resumes(
         PORT=str(port),
         ERPSYNC_SECURITY__SECRET_KEY=settings.security.secret_key.get_secret_value(),
         ERPSYNC_SYNC__WORK_DIR=str(tmp_path / "work"),
+        ERPSYNC_SYNC__FILE_ROOT=str(tmp_path),
         ERPSYNC_WORKER__STOP_TIMEOUT="1",
         ERPSYNC_LOG__FORMAT="json",
     )

@@ -104,7 +104,7 @@ async def harness(settings: Settings, db: asyncpg.Connection[Any], start_shopify
                 poll_interval=0.02,
                 retry_base_delay=0.01,
             ),
-            "sync": SyncSettings(work_dir=tmp_path / "work", max_delete_fraction=0.2),
+            "sync": SyncSettings(work_dir=tmp_path / "work", max_delete_fraction=0.2, file_root=tmp_path),
         }
     )
     feed = tmp_path / "products.csv"
@@ -358,3 +358,18 @@ async def test_products_this_config_does_not_own_are_never_deleted(harness: Harn
     products = await harness.shop.products()
     assert "HAND-1" in products
     assert "SKU-1" not in products
+
+
+async def test_feed_outside_file_root_fails_and_writes_nothing(harness: Harness, tmp_path: Path) -> None:
+    """A config pointed at a file outside [sync] file_root fails with the reason; Shopify sees nothing."""
+    outside = tmp_path.parent / f"{tmp_path.name}-outside.csv"
+    outside.write_text("sku,title,price,stock\nX,Y,1.00,1\n")
+    await harness.pool.execute(
+        "UPDATE product_sync_configs SET config = jsonb_set(config, '{credentials,filePath}', to_jsonb($1::text))",
+        str(outside),
+    )
+    result = await harness.sync()
+    assert result.status == "failed"
+    assert "outside the allowed directory" in (result.error or "")
+    assert await harness.shop.writes() == 0
+    outside.unlink()

@@ -113,6 +113,7 @@ async def test_killed_run_resumes_and_converges(
         ERPSYNC_SHOPIFY__POLL_INTERVAL="0.05",
         ERPSYNC_SECURITY__SECRET_KEY=settings.security.secret_key.get_secret_value(),
         ERPSYNC_SYNC__WORK_DIR=str(tmp_path / "work"),
+        ERPSYNC_SYNC__FILE_ROOT=str(tmp_path),
         ERPSYNC_LOG__FORMAT="json",
     )
     if point == "after-planning":

@@ -20,6 +20,7 @@ from typing import Protocol
 
 from erpsync.models import SyncConfig
 from erpsync.sources.errors import SourceCut, SourceError
+from erpsync.sources.policy import SourcePolicy
 
 # 256 KiB blocks: FTP downloads ran ~2x faster than with 8 KiB ones on the reference machine.
 BLOCK_SIZE = 256 * 1024
@@ -152,8 +153,12 @@ async def open_feed(
     attempts: int = OPEN_ATTEMPTS,
     retry_delay: float = RETRY_DELAY,
     opener: Callable[[SyncConfig], SourceOpener] = _opener,
+    policy: SourcePolicy | None = None,
 ) -> AsyncIterator[FeedStream]:
-    """The config's feed as a FeedStream; `previous` enables conditional GET over HTTP."""
+    """The config's feed as a FeedStream; `previous` enables conditional GET over HTTP; `policy` (the
+    daemon's) confines file paths and refuses private HTTP targets before anything is opened."""
+    if policy is not None:
+        await policy.check(config)
     source = opener(config)
     for attempt in range(1, attempts + 1):
         context = source(config, previous=previous)
