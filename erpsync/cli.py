@@ -338,8 +338,7 @@ def sync_command(ctx: Context, config_id: str, dry_run: bool, allow_mass_delete:
 
     async def show_progress(values: dict[str, Any]) -> None:
         if interactive:
-            shown = "  ".join(f"{key.replace('_', ' ')} {value:,}" for key, value in values.items())
-            click.echo(f"\r\x1b[2K{shown}", nl=False)
+            click.echo(f"\r\x1b[2K{progress_line(values)}", nl=False)
 
     async def go() -> Any:
         pool = await create_pool(settings.database)
@@ -376,6 +375,26 @@ def sync_command(ctx: Context, config_id: str, dry_run: bool, allow_mass_delete:
     else:
         click.echo(render_result(result))
     sys.exit(EXIT_STATUS.get(result.status, 1))
+
+
+BAR_WIDTH = 30
+
+
+def progress_line(values: dict[str, Any]) -> str:
+    """One terminal line: a bar while bulk lines are recorded, counters while the feed is read."""
+    total = int(values.get("bulk_lines_total") or 0)
+    if total:
+        done = int(values.get("bulk_lines_done") or 0)
+        filled = BAR_WIDTH * done // total
+        return f"publishing [{'#' * filled}{'.' * (BAR_WIDTH - filled)}] {done:,}/{total:,} bulk lines"
+    parts = []
+    if "rows_read" in values:
+        parts.append(f"rows read {values['rows_read']:,}")
+    if "products_mapped" in values:
+        parts.append(f"products {values['products_mapped']:,}")
+    if "products_planned" in values:
+        parts.append(f"planned {values['products_planned']:,}")
+    return "  ".join(parts)
 
 
 def render_result(result: Any) -> str:

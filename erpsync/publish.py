@@ -7,7 +7,9 @@ polled, and recording is idempotent, so results read twice do no harm.
 
 from __future__ import annotations
 
+import asyncio
 import math
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -19,13 +21,14 @@ from erpsync.db import runs as run_store
 from erpsync.db.logs import INSERT_LOG
 from erpsync.logs import get_logger, scrub
 from erpsync.shopify import documents
-from erpsync.shopify.bulk import BulkOperation, LineOutcome, resume_file, run_file
+from erpsync.shopify.bulk import BulkOperation, LineOutcome, bulk_slots, resume_file, run_file
 from erpsync.shopify.bulk_files import BulkFile, BulkFileWriter
 from erpsync.shopify.client import ShopifyClient
 from erpsync.shopify.inputs import delete_line, status_line, with_ids
 
 log = get_logger("erpsync.publish")
 
+ProgressHook = Callable[[dict[str, Any]], Awaitable[None]]
 # Below this many lines a file is not split further: an operation has a fixed start-up cost.
 MIN_LINES_PER_OPERATION = 1000
 # userError codes that mean "the product we track is gone from the shop".
@@ -108,14 +111,12 @@ async def publish(
     config_id: str,
     entries: list[dict[str, Any]],
     concurrency: int,
+    on_progress: ProgressHook | None = None,
 ) -> list[BulkOperation]:
     """Run (or resume) every entry not yet done, at most `concurrency` operations at once."""
-    import asyncio
-
-    from erpsync.shopify.bulk import bulk_slots
-
     slots = asyncio.Semaphore(max(1, min(concurrency, bulk_slots(client.target.api_version))))
-    recorder = Recorder(pool, run_id=run_id, config_id=config_id)
+    total = sum(int(entry["lines"]) for entry in entries if not entry["done"])
+    recorder = Recorder(pool, run_id=run_id, config_id=config_id, total=total, on_progress=on_progress)
 
     async def one(index: int, entry: dict[str, Any]) -> BulkOperation:
         file = _file(entry)
@@ -213,10 +214,20 @@ def sort_outcomes(
 class Recorder:
     """Stores each result line: ids and hash on success, the message in `sync_logs` on failure."""
 
-    def __init__(self, pool: asyncpg.Pool[Any], *, run_id: int, config_id: str) -> None:
+    def __init__(
+        self,
+        pool: asyncpg.Pool[Any],
+        *,
+        run_id: int,
+        config_id: str,
+        total: int = 0,
+        on_progress: ProgressHook | None = None,
+    ) -> None:
         self.pool = pool
         self.run_id = run_id
         self.config_id = config_id
+        self.total = total
+        self.on_progress = on_progress
         self.lines_done = 0
 
     async def record(self, document: str, outcomes: list[LineOutcome]) -> None:
@@ -256,7 +267,10 @@ class Recorder:
             if out.logs:
                 await conn.executemany(INSERT_LOG, out.logs)
             self.lines_done += len(outcomes)
-            await run_store.set_progress(conn, self.run_id, {"bulk_lines_done": self.lines_done})
+            progress = {"bulk_lines_done": self.lines_done, "bulk_lines_total": self.total}
+            await run_store.set_progress(conn, self.run_id, progress)
+        if self.on_progress is not None:
+            await self.on_progress(progress)
 
 
 SELECT_ACTIONS = (

@@ -393,6 +393,7 @@ class Run:
                     config_id=self.config.id,
                     entries=entries,
                     concurrency=self.settings.sync.bulk_concurrency,
+                    on_progress=self.on_progress,
                 )
         except ErpsyncError as exc:
             return await self.fail(f"publishing failed: {exc}")

@@ -238,3 +238,22 @@ def test_rotate_key_reencrypts_with_the_new_key(
     assert (
         erpsync(cli_env, "configs", "show", "acme-main").returncode == 1
     )  # the old key alone no longer opens it
+
+
+@pytest.mark.parametrize(
+    ("values", "shown"),
+    [
+        ({"rows_read": 12000, "products_mapped": 2400}, "rows read 12,000  products 2,400"),
+        ({"products_planned": 2400}, "planned 2,400"),
+        (
+            {"bulk_lines_done": 150, "bulk_lines_total": 600},
+            "publishing [#######.......................] 150/600 bulk lines",
+        ),
+    ],
+    ids=["reading", "planned", "publishing"],
+)
+def test_terminal_progress_line(values: dict[str, int], shown: str) -> None:
+    """On a terminal, `erpsync sync` shows what it is doing: rows read, products planned, a bar of bulk lines."""
+    from erpsync.cli import progress_line
+
+    assert progress_line(values) == shown
