@@ -94,6 +94,14 @@ MAPPING_TARGETS: frozenset[str] = PRODUCT_TARGETS | VARIANT_TARGETS
 
 MASKED = "***"
 
+# What the validators below enforce, stated in the JSON schema too (and so in /openapi.json).
+METAFIELD_TYPE_SCHEMA: dict[str, Any] = {"enum": sorted(METAFIELD_TYPES)}
+MAPPING_SCHEMA: dict[str, Any] = {
+    "required": ["variant.sku"],
+    "propertyNames": {"enum": sorted(MAPPING_TARGETS)},
+    "additionalProperties": {"type": "string", "minLength": 1, "pattern": r"\S"},
+}
+
 
 class FieldProblem(ValueError):
     """A cross-field rule broken at a known path, so the API can name the field, not just the model."""
@@ -112,12 +120,12 @@ class StrictModel(BaseModel):
 class Credentials(StrictModel):
     """Where the feed lives. Which keys are required depends on the connection type."""
 
-    host: str | None = Field(default=None, min_length=1, max_length=255)
+    host: str | None = Field(default=None, min_length=1, max_length=255, pattern=r"\S")
     port: int | None = Field(default=None, ge=1, le=65535)
     username: str | None = Field(default=None, max_length=255)
     password: SecretStr | None = None
     file_path: str | None = Field(default=None, alias="filePath", min_length=1, max_length=1024)
-    url: str | None = Field(default=None, max_length=2048)
+    url: str | None = Field(default=None, max_length=2048, pattern=r"^https?://")
     headers: dict[str, SecretStr] = Field(default_factory=dict)
     private_key: SecretStr | None = None
     passphrase: SecretStr | None = None
@@ -157,7 +165,7 @@ class MetafieldMapping(StrictModel):
     source_key: str = Field(alias="sourceKey", min_length=1)
     namespace: str = Field(alias="metafieldNamespace", min_length=2, max_length=255)
     key: str = Field(alias="metafieldKey", min_length=2, max_length=64)
-    type: str = Field(alias="metafieldType")
+    type: str = Field(alias="metafieldType", json_schema_extra=METAFIELD_TYPE_SCHEMA)
     owner: Literal["product", "variant"] = "product"
 
     @field_validator("type")
@@ -177,8 +185,30 @@ class ShopOverride(StrictModel):
     client_secret: SecretStr | None = None
 
 
+def _required_credentials(kind: str, *keys: str) -> dict[str, Any]:
+    return {
+        "if": {"properties": {"connection_type": {"const": kind}}, "required": ["connection_type"]},
+        "then": {"properties": {"credentials": {"required": list(keys)}}},
+    }
+
+
+# The rules `_credentials_for_connection` enforces, stated in the schema so that clients (and
+# /openapi.json) know them too: OpenAPI 3.1 is JSON Schema 2020-12, which has if/then.
+CREDENTIAL_RULES: dict[str, Any] = {
+    "allOf": [
+        _required_credentials("ftp", "host", "filePath"),
+        _required_credentials("ftps", "host", "filePath"),
+        _required_credentials("sftp", "host", "filePath"),
+        _required_credentials("http", "url"),
+        _required_credentials("file", "filePath"),
+    ]
+}
+
+
 class SyncConfig(StrictModel):
     """A sync config as the API, the CLI and the database know it (the seed's schema, extended)."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, json_schema_extra=CREDENTIAL_RULES)
 
     id: ConfigId
     name: str = Field(min_length=1, max_length=255)
@@ -187,7 +217,7 @@ class SyncConfig(StrictModel):
     credentials: Credentials
     format: FeedFormat | None = None
     format_options: FormatOptions = Field(default_factory=FormatOptions)
-    mapping: dict[str, str]
+    mapping: dict[str, str] = Field(json_schema_extra=MAPPING_SCHEMA)
     product_key: str | None = None
     options: list[str] = Field(default_factory=list, max_length=3)
     metafield_mappings: list[MetafieldMapping] = Field(default_factory=list)

@@ -289,7 +289,10 @@ class Run:
     async def execute(self) -> SyncResult:
         await run_store.start_run(self.conn, self.run_id)
         self.stopwatch.enter("fetch")
-        client = self.make_client(self.config)
+        try:
+            client = self.make_client(self.config)
+        except ErpsyncError as exc:
+            return await self.fail(str(exc), retryable=exc.retryable)
         try:
             return await self._stages(client)
         except ErpsyncError as exc:

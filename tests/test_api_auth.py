@@ -22,6 +22,11 @@ PROTECTED = [
     ("GET", "/configs/acme-main/logs"),
     ("GET", "/logs"),
     ("GET", "/openapi.json"),
+    ("POST", "/sync/acme-main"),
+    ("GET", "/sync/status"),
+    ("GET", "/runs/1"),
+    ("GET", "/configs/acme-main/runs"),
+    ("GET", "/metrics"),
 ]
 
 

@@ -230,3 +230,16 @@ async def test_http_source_requires_a_url(api: Client, make_config: Any) -> None
     response = await api.post("/configs", json=body)
     assert response.status == 422
     assert (await response.json())["error"]["details"][0]["field"] == "credentials.url"
+
+
+async def test_nul_character_is_422_not_a_crash(
+    api: Client, make_config: Any, db: asyncpg.Connection[Any]
+) -> None:
+    """A NUL character (which PostgreSQL cannot store) is refused with the field named, not a 500."""
+    body = make_config(name="bad\u0000name")
+    response = await api.post("/configs", json=body)
+    assert response.status == 422
+    assert (await response.json())["error"]["details"] == [
+        {"field": "name", "message": "NUL characters are not allowed in text"}
+    ]
+    assert await count_configs(db) == 0

@@ -151,3 +151,22 @@ async def test_dry_run_returns_the_plan(
         assert [item["product_key"] for item in plan["details"]["products"]["create"]] == ["A", "B"]
     assert await db.fetchval("SELECT count(*) FROM sync_runs") == 0
     assert (await simulator.stats())["mutations"].get("productSet", 0) == 0
+
+
+async def test_huge_run_id_is_404(api: Client) -> None:
+    """A run id beyond PostgreSQL's bigint is simply not found, not a server error."""
+    assert (await api.get("/runs/-55182269038077719609344")).status == 404
+    assert (await api.get("/runs/99999999999999999999999")).status == 404
+    response = await api.get("/logs", params={"before": str(2**70)})
+    assert response.status == 422
+
+
+async def test_dry_run_beside_a_queued_sync(api: Client, make_config: Any) -> None:
+    """A dry run may look while a real sync waits in the queue; with no shop configured it says so."""
+    await api.post("/configs", json=make_config())
+    assert (await api.post("/sync/acme-main")).status == 202
+    response = await api.post("/sync/acme-main", params={"dry_run": "true"})
+    assert response.status == 422
+    error = (await response.json())["error"]
+    assert error["code"] == "dry_run_failed"
+    assert "access_token" in error["message"]

@@ -11,6 +11,7 @@ from pydantic import ValidationError
 
 from erpsync.api.keys import SETTINGS
 from erpsync.api.problems import error_response, validation_error
+from erpsync.api.views import ValidationFailed
 from erpsync.errors import ConfigError, ConfigNotFound, DatabaseError, ErpsyncError
 from erpsync.logs import get_logger
 
@@ -34,9 +35,15 @@ async def errors_middleware(request: web.Request, handler: Handler) -> web.Strea
         if exc.status == 413:
             limit = request.app[SETTINGS].api.max_body_bytes
             message = f"the body is larger than the {limit:,} bytes allowed"
-        return error_response(exc.status, code, message)
+        response = error_response(exc.status, code, message)
+        if "Allow" in exc.headers:  # RFC 9110: a 405 says which methods the resource has
+            response.headers["Allow"] = exc.headers["Allow"]
+        return response
     except ValidationError as exc:
         return validation_error(exc)
+    except ValidationFailed as exc:
+        detail = {"field": exc.field, "message": exc.message}
+        return error_response(422, "invalid_body", f"{exc.field}: {exc.message}", [detail])
     except ConfigNotFound as exc:
         return error_response(404, "not_found", str(exc))
     except ConfigError as exc:

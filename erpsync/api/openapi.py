@@ -13,7 +13,18 @@ from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
 from erpsync import __version__
-from erpsync.api.schemas import ErrorBody, HealthOut, LogPage, LogQuery, StoredConfigOut
+from erpsync.api.schemas import (
+    ErrorBody,
+    HealthOut,
+    LogPage,
+    LogQuery,
+    RunOut,
+    RunsQuery,
+    StoredConfigOut,
+    SyncQuery,
+    SyncQueued,
+    SyncStatusOut,
+)
 from erpsync.models import CONFIG_ID_PATTERN, SyncConfig
 
 REF = "#/components/schemas/{model}"
@@ -31,9 +42,9 @@ def _json(model: type[BaseModel] | dict[str, Any], description: str) -> dict[str
 def _errors(*statuses: int) -> dict[str, Any]:
     reasons = {
         400: "malformed request",
+        409: "id already taken, or a sync of this config is in progress",
         401: "missing or wrong bearer token",
         404: "unknown id",
-        409: "id already taken",
         413: "body larger than allowed",
         422: "body or query fails validation; `details` names each field",
     }
@@ -52,7 +63,16 @@ def _query_parameters(model: type[BaseModel], skip: frozenset[str] = frozenset()
 @cache
 def build_openapi() -> dict[str, Any]:
     """The whole OpenAPI 3.1 document (cached: it depends only on the code)."""
-    models: list[type[BaseModel]] = [SyncConfig, StoredConfigOut, ErrorBody, LogPage, HealthOut]
+    models: list[type[BaseModel]] = [
+        SyncConfig,
+        StoredConfigOut,
+        ErrorBody,
+        LogPage,
+        HealthOut,
+        RunOut,
+        SyncQueued,
+        SyncStatusOut,
+    ]
     _, defs = models_json_schema(
         [(model, "validation" if model is SyncConfig else "serialization") for model in models],
         by_alias=True,
@@ -115,6 +135,64 @@ def build_openapi() -> dict[str, Any]:
                 "parameters": _query_parameters(LogQuery),
                 "responses": {"200": _json(LogPage, "a page of lines"), **_errors(401, 422)},
             }
+        },
+        "/sync/{id}": {
+            "parameters": [id_param],
+            "post": {
+                "summary": "Queue a sync (202); with dry_run=true, answer the plan (200) and write nothing",
+                "parameters": _query_parameters(SyncQuery),
+                "responses": {
+                    "200": {
+                        "description": "the plan of a dry run",
+                        "content": {"application/json": {"schema": {"type": "object"}}},
+                    },
+                    "202": _json(SyncQueued, "queued (or already queued: created is false)"),
+                    **_errors(401, 404, 409, 422),
+                },
+            },
+        },
+        "/sync/status": {
+            "get": {
+                "summary": "Every config: last run, next run, running now; queue depth",
+                "responses": {"200": _json(SyncStatusOut, "status"), **_errors(401)},
+            },
+        },
+        "/runs/{run_id}": {
+            "parameters": [
+                {
+                    "name": "run_id",
+                    "in": "path",
+                    "required": True,
+                    "schema": {"type": "integer", "minimum": 1},
+                }
+            ],
+            "get": {
+                "summary": "One run: status, stage, progress, counts, seconds per stage",
+                "responses": {"200": _json(RunOut, "the run"), **_errors(401, 404)},
+            },
+        },
+        "/configs/{id}/runs": {
+            "parameters": [id_param],
+            "get": {
+                "summary": "A config's recent runs, newest first",
+                "parameters": _query_parameters(RunsQuery),
+                "responses": {
+                    "200": _json({"type": "array", "items": _ref(RunOut)}, "runs"),
+                    **_errors(401, 404, 422),
+                },
+            },
+        },
+        "/metrics": {
+            "get": {
+                "summary": "Prometheus metrics (text format)",
+                "responses": {
+                    "200": {
+                        "description": "metrics",
+                        "content": {"text/plain": {"schema": {"type": "string"}}},
+                    },
+                    **_errors(401),
+                },
+            },
         },
         "/openapi.json": {
             "get": {

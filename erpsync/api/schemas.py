@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from erpsync.models import CONFIG_ID_PATTERN
+
+BIGINT_MAX = 2**63 - 1  # ids are PostgreSQL bigints
+ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}")
 
 
 class ErrorDetail(BaseModel):
@@ -42,10 +46,20 @@ class LogQuery(BaseModel):
 
     level: Literal["debug", "info", "warning", "error"] | None = None
     config_id: str | None = Field(default=None, pattern=CONFIG_ID_PATTERN)
-    run_id: int | None = Field(default=None, ge=1)
-    since: datetime | None = None
-    before: int | None = Field(default=None, ge=1, description="cursor: the `next` of the previous page")
+    run_id: int | None = Field(default=None, ge=1, le=BIGINT_MAX)
+    since: datetime | None = Field(default=None, description="ISO 8601 date-time, e.g. 2026-11-25T08:00:00Z")
+    before: int | None = Field(
+        default=None, ge=1, le=BIGINT_MAX, description="cursor: the `next` of the previous page"
+    )
     limit: int = Field(default=100, ge=1, le=1000)
+
+    @field_validator("since", mode="before")
+    @classmethod
+    def _iso_only(cls, value: Any) -> Any:
+        """A bare number would be read as a Unix time; a date must be written as one."""
+        if isinstance(value, str) and not ISO_DATE.match(value):
+            raise ValueError("must be an ISO 8601 date-time such as 2026-11-25T08:00:00Z")
+        return value
 
 
 class LogLineOut(BaseModel):
@@ -87,3 +101,35 @@ class RunsQuery(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     limit: int = Field(default=20, ge=1, le=500)
+
+
+class SyncQueued(BaseModel):
+    run_id: int
+    status: Literal["queued"]
+    created: bool
+
+
+class RunOut(BaseModel):
+    """A run: its status and stage, counts, seconds per stage, progress while running, bulk operations."""
+
+    model_config = ConfigDict(extra="allow")
+
+    id: int
+    config_id: str
+    status: str
+    counts: dict[str, Any]
+    timings: dict[str, float]
+    progress: dict[str, Any]
+
+
+class ConfigStatus(BaseModel):
+    config_id: str
+    enabled: bool
+    last_run: dict[str, Any] | None
+    next_run_at: datetime | None
+    running: dict[str, Any] | None
+
+
+class SyncStatusOut(BaseModel):
+    configs: list[ConfigStatus]
+    queue_depth: int

@@ -12,7 +12,7 @@ from prometheus_client import CONTENT_TYPE_LATEST
 from erpsync import metrics
 from erpsync.api.keys import POOL, REDIS, SECRET_BOX, SETTINGS
 from erpsync.api.problems import error_response
-from erpsync.api.schemas import RunsQuery, SyncQuery
+from erpsync.api.schemas import BIGINT_MAX, RunsQuery, SyncQuery
 from erpsync.api.views import json_response
 from erpsync.db import configs as config_store
 from erpsync.db import runs as run_store
@@ -58,7 +58,9 @@ async def trigger_sync(request: web.Request) -> web.Response:
             "details": result.details,
             "error": result.error,
         }
-        return json_response(plan_body, status=200 if result.status == "dry_run" else 422)
+        if result.status != "dry_run":
+            return error_response(422, "dry_run_failed", f"the dry run failed: {result.error}")
+        return json_response(plan_body)
     outcome = await enqueue_sync(
         request.app[REDIS], pool, config_id, trigger="api", allow_mass_delete=query.allow_mass_delete
     )
@@ -82,6 +84,8 @@ async def get_run(request: web.Request) -> web.Response:
         run_id = int(request.match_info["run_id"])
     except ValueError:
         return error_response(404, "not_found", "run ids are numbers")
+    if not 1 <= run_id <= BIGINT_MAX:
+        return error_response(404, "not_found", f"no run with id {run_id}")
     run = await run_store.get_run(request.app[POOL], run_id)
     if run is None:
         return error_response(404, "not_found", f"no run with id {run_id}")

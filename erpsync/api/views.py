@@ -39,7 +39,38 @@ async def read_json_object(request: web.Request) -> dict[str, Any]:
     data = orjson.loads(raw)
     if not isinstance(data, dict):
         raise web.HTTPBadRequest(reason="the body must be a JSON object")
+    if b"\\u0000" in raw:
+        path = _nul_path(data)
+        raise ValidationFailed(path or "(body)", "NUL characters are not allowed in text")
     return data
+
+
+def _nul_path(value: Any, path: str = "") -> str | None:
+    """Where a NUL character hides (PostgreSQL's text and jsonb cannot store one)."""
+    if isinstance(value, str):
+        return path if "\x00" in value else None
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if "\x00" in str(key):
+                return f"{path}.{key}".strip(".")
+            found = _nul_path(item, f"{path}.{key}".strip("."))
+            if found:
+                return found
+    if isinstance(value, list):
+        for index, item in enumerate(value):
+            found = _nul_path(item, f"{path}.{index}".strip("."))
+            if found:
+                return found
+    return None
+
+
+class ValidationFailed(Exception):
+    """A body problem found before pydantic sees the body; answered 422 like pydantic's own."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+        self.message = message
 
 
 async def list_configs(request: web.Request) -> web.Response:
