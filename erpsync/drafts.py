@@ -8,7 +8,10 @@ matters; variant and image order do matter (positions, featured image). Row numb
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections import deque
+from dataclasses import dataclass, field, fields
+from itertools import repeat
+from operator import itemgetter
 from typing import NamedTuple
 
 import orjson
@@ -68,8 +71,37 @@ class ProductDraft:
     metafields: tuple[MetafieldDraft, ...]
     content_hash: str = field(init=False)
 
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "content_hash", product_hash(self))
+    def __init__(  # noqa: PLR0917 - the dataclass's own signature: positional construction stays valid
+        self,
+        key: str,
+        title: str,
+        description: str | None,
+        vendor: str | None,
+        product_type: str | None,
+        status: str | None,
+        handle: str | None,
+        seo_title: str | None,
+        seo_description: str | None,
+        tags: tuple[str, ...],
+        images: tuple[str, ...],
+        options: tuple[str, ...],
+        variants: tuple[VariantDraft, ...],
+        metafields: tuple[MetafieldDraft, ...],
+    ) -> None:
+        # Written out rather than generated: the frozen dataclass __init__ sets each field through a
+        # Python-level object.__setattr__ call (~0.5 µs a field on the 2-core box, one product per
+        # five feed rows); one C-level map over the slots does the same in a fraction of that.
+        values = (key, title, description, vendor, product_type, status, handle, seo_title, seo_description,
+                  tags, images, options, variants, metafields)  # fmt: skip
+        deque(map(_set_field, repeat(self), _PRODUCT_FIELDS, values), maxlen=0)
+        _set_field(self, "content_hash", product_hash(self))
+
+
+_VARIANT_METAFIELDS = itemgetter(VariantDraft._fields.index("metafields"))
+_WITHOUT_ROW = itemgetter(slice(0, -1))
+# Bypasses the frozen dataclass's __setattr__, as its generated __init__ does.
+_set_field = object.__setattr__
+_PRODUCT_FIELDS = tuple(item.name for item in fields(ProductDraft) if item.init)
 
 
 def _metafields(metafields: tuple[MetafieldDraft, ...]) -> list[tuple[str, ...]]:
@@ -80,10 +112,15 @@ def _metafields(metafields: tuple[MetafieldDraft, ...]) -> list[tuple[str, ...]]
 def product_hash(product: ProductDraft) -> str:
     """The content hash of a product: 32 hex digits, stable across processes."""
     # Every variant field but the last (`row`); metafields sorted so their order never matters.
-    variants = [
-        (*variant[:-2], _metafields(variant.metafields)) if variant.metafields else variant[:-1]
-        for variant in product.variants
-    ]
+    # Without variant metafields (the usual case) one C-level map slices them all the same way.
+    variants: list[tuple[object, ...]]
+    if any(map(_VARIANT_METAFIELDS, product.variants)):
+        variants = [
+            (*variant[:-2], _metafields(variant.metafields)) if variant.metafields else variant[:-1]
+            for variant in product.variants
+        ]
+    else:
+        variants = list(map(_WITHOUT_ROW, product.variants))
     encoded = orjson.dumps(
         (
             HASH_VERSION,

@@ -17,6 +17,9 @@ Errors are translated only at the edges: the job runner (retry or fail the run),
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
+
 
 class ErpsyncError(Exception):
     """Base of every error erpsync raises on purpose."""
@@ -52,3 +55,15 @@ class MigrationError(ErpsyncError):
 
 class SecretKeyError(ErpsyncError):
     """Stored credentials were encrypted with a key that is not configured."""
+
+
+@contextlib.contextmanager
+def first_error() -> Iterator[None]:
+    """Concurrent work fails as its first erpsync error, not as an ExceptionGroup the edges don't know."""
+    try:
+        yield
+    except ExceptionGroup as group:
+        first = next((error for error in group.exceptions if isinstance(error, ErpsyncError)), None)
+        if first is None:
+            raise
+        raise first from group

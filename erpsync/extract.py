@@ -1,13 +1,16 @@
 """Reading a record's fields by source path, as one tuple per record in the mapping's slot order.
 
 CSV rows are read with one `operator.itemgetter` call per row (the columns are fixed by the header);
-dict records with `dict.get` over the paths, dot paths walking nested objects and lists.
+dict records with `dict.get` over the paths, dot paths walking nested objects and lists. The mapping's
+batch path reads whole columns instead (`column_reader`): one C-level `map` per field, no per-row tuple.
 """
 
 from __future__ import annotations
 
 import operator
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
+from functools import partial
+from itertools import repeat
 from typing import Any
 
 from erpsync.feeds.errors import FeedLayoutError
@@ -78,3 +81,56 @@ def row_extractor(
             return getter(row + [""] * (width - len(row)))  # type: ignore[no-any-return]
 
     return extract
+
+
+ColumnReader = Callable[[list[Any]], dict[int, list[Any]]]
+
+
+def column_reader(
+    sources: list[str],
+    slots: Iterable[int],
+    columns: tuple[str, ...] | None,
+    extract: Callable[[Any], tuple[Any, ...]],
+) -> ColumnReader:
+    """Reads the given slots of a whole batch as columns (slot → values in record order).
+
+    CSV: one `zip(*records)` transpose; a short row anywhere sends the batch through `extract`,
+    which pads it. Keyed records: `dict.get` mapped over the batch for flat paths (TypeError for a
+    record that is not an object: the caller takes the row-by-row path), `path_getter` for dot paths.
+    """
+    wanted = sorted(set(slots))
+    if columns is not None:
+        positions = [(slot, columns.index(sources[slot])) for slot in wanted]
+        needed = max((position for _, position in positions), default=-1) + 1
+
+        def read_rows(records: list[Any]) -> dict[int, list[Any]]:
+            if not positions or not records:
+                return {slot: [] for slot in wanted}
+            if min(map(len, records)) >= needed:
+                # One C-level transpose of every cell: ~3x cheaper than an itemgetter map per column.
+                transposed = list(zip(*records, strict=False))
+                return {slot: list(transposed[position]) for slot, position in positions}
+            padded = list(zip(*map(extract, records), strict=True))
+            return {slot: list(padded[slot]) for slot in wanted}
+
+        return read_rows
+    readers: list[tuple[int, Callable[[list[Any]], list[Any]]]] = []
+    for slot in wanted:
+        path = sources[slot]
+        if "." in path:
+            readers.append((slot, partial(_map_list, path_getter(path))))
+        else:
+            readers.append((slot, partial(_get_all, path)))
+
+    def read_keyed(records: list[Any]) -> dict[int, list[Any]]:
+        return {slot: read(records) for slot, read in readers}
+
+    return read_keyed
+
+
+def _get_all(path: str, records: list[Any]) -> list[Any]:
+    return list(map(dict.get, records, repeat(path)))
+
+
+def _map_list(getter: Callable[[Any], Any], records: list[Any]) -> list[Any]:
+    return list(map(getter, records))

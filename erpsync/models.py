@@ -179,7 +179,7 @@ class MetafieldMapping(StrictModel):
 class ShopOverride(StrictModel):
     """A config may write to another shop than the default one, with that shop's own credentials."""
 
-    shop: str = Field(min_length=1, max_length=255)
+    shop: str = Field(min_length=1, max_length=255, pattern=r"^[A-Za-z0-9][A-Za-z0-9.-]*$")
     access_token: SecretStr | None = None
     client_id: str | None = None
     client_secret: SecretStr | None = None

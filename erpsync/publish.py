@@ -19,6 +19,7 @@ import asyncpg
 from erpsync.db import products as store
 from erpsync.db import runs as run_store
 from erpsync.db.logs import INSERT_LOG
+from erpsync.errors import first_error
 from erpsync.logs import get_logger, scrub
 from erpsync.shopify import documents
 from erpsync.shopify.bulk import BulkOperation, LineOutcome, bulk_slots, resume_file, run_file
@@ -141,10 +142,13 @@ async def publish(
         await run_store.set_bulk_operation_field(pool, run_id, index, "done", True)
         return result.operation
 
-    async with asyncio.TaskGroup() as group:
-        tasks = [
-            group.create_task(one(index, entry)) for index, entry in enumerate(entries) if not entry["done"]
-        ]
+    with first_error():
+        async with asyncio.TaskGroup() as group:
+            tasks = [
+                group.create_task(one(index, entry))
+                for index, entry in enumerate(entries)
+                if not entry["done"]
+            ]
     return [task.result() for task in tasks]
 
 

@@ -243,3 +243,25 @@ async def test_nul_character_is_422_not_a_crash(
         {"field": "name", "message": "NUL characters are not allowed in text"}
     ]
     assert await count_configs(db) == 0
+
+
+async def test_secret_header_with_dots_survives_a_put(
+    api: Client, make_config: Any, db: asyncpg.Connection[Any]
+) -> None:
+    """A secret HTTP header whose name has dots is stored, masked, and kept by a PUT that sends "***"."""
+    from pydantic import SecretStr
+    from support import SECRET_KEY
+
+    from erpsync.crypto import SecretBox
+    from erpsync.db.configs import get_config
+
+    body = make_config(connection_type="http")
+    body["credentials"] = {"url": "https://erp.example/feed.csv", "headers": {"X.Api.Key": "k3y-v4lue"}}
+    assert (await api.post("/configs", json=body)).status == 201
+    shown = await (await api.get("/configs/acme-main")).json()
+    assert shown["credentials"]["headers"] == {"X.Api.Key": "***"}
+    body["credentials"]["headers"] = {"X.Api.Key": "***"}
+    body["name"] = "renamed"
+    assert (await api.put("/configs/acme-main", json=body)).status == 200
+    stored = await get_config(db, SecretBox(SecretStr(SECRET_KEY)), "acme-main")
+    assert stored.config.credentials.headers["X.Api.Key"].get_secret_value() == "k3y-v4lue"

@@ -373,3 +373,23 @@ async def test_feed_outside_file_root_fails_and_writes_nothing(harness: Harness,
     assert "outside the allowed directory" in (result.error or "")
     assert await harness.shop.writes() == 0
     outside.unlink()
+
+
+async def test_a_bad_hour_at_shopify_converges(harness: Harness) -> None:
+    """A third of Shopify's answers are 5xx or 429: runs retry what is safe and fail what is not, and the
+    next runs converge to exactly the feed, with no product created twice."""
+    await harness.shop.simulator.faults(fail_ratio=0.33, fail_seconds=60)
+    harness.write_feed(catalogue(20))
+    statuses = []
+    for _ in range(8):
+        result = await harness.sync()
+        statuses.append(result.status)
+        if result.status == "succeeded":
+            break
+    assert statuses[-1] == "succeeded", statuses
+    await harness.shop.simulator.faults(clear=True)
+    products = await harness.shop.products()
+    assert sorted(products) == sorted(f"SKU-{n}" for n in range(1, 21))
+    assert len(await harness.tracked()) == 20
+    again = await harness.sync()
+    assert again.counts["unchanged"] == 20

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hmac
 from collections.abc import Awaitable, Callable
 
+import asyncpg
 import orjson
 from aiohttp import web
 from pydantic import ValidationError
@@ -48,8 +49,14 @@ async def errors_middleware(request: web.Request, handler: Handler) -> web.Strea
         return error_response(404, "not_found", str(exc))
     except ConfigError as exc:
         return error_response(422, "invalid_config", str(exc))
-    except DatabaseError as exc:
-        log.error("database unavailable", error=str(exc), path=request.path)
+    except (
+        DatabaseError,
+        asyncpg.TooManyConnectionsError,
+        asyncpg.CannotConnectNowError,
+        asyncpg.InterfaceError,
+        ConnectionError,
+    ) as exc:
+        log.error("database unavailable", error=f"{type(exc).__name__}: {exc}", path=request.path)
         return error_response(503, "database_unavailable", "PostgreSQL is unavailable; try again shortly")
     except ErpsyncError as exc:
         log.error("request failed", error=str(exc), path=request.path)

@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Any
 
 import asyncpg
+import orjson
 from pydantic import SecretStr
 
 from erpsync.crypto import SecretBox
@@ -55,21 +56,18 @@ def split_secrets(config: SyncConfig) -> tuple[dict[str, Any], dict[str, str]]:
     """The config as storable JSON with secrets nulled, and the secrets keyed by their dotted path."""
     secrets: dict[str, str] = {}
 
-    def walk(value: Any, json_value: Any, path: str) -> Any:
+    def walk(value: Any, json_value: Any, path: tuple[str | int, ...]) -> Any:
         if isinstance(value, SecretStr):
-            secrets[path] = value.get_secret_value()
+            secrets[secret_key(path)] = value.get_secret_value()
             return None
         if isinstance(value, dict):
-            return {
-                key: walk(item, json_value[key], f"{path}.{key}" if path else str(key))
-                for key, item in value.items()
-            }
+            return {key: walk(item, json_value[key], (*path, str(key))) for key, item in value.items()}
         if isinstance(value, list):
-            return [walk(item, json_value[index], f"{path}.{index}") for index, item in enumerate(value)]
+            return [walk(item, json_value[index], (*path, index)) for index, item in enumerate(value)]
         return json_value
 
     stored = walk(
-        config.model_dump(mode="python", by_alias=True), config.model_dump(mode="json", by_alias=True), ""
+        config.model_dump(mode="python", by_alias=True), config.model_dump(mode="json", by_alias=True), ()
     )
     return stored, secrets
 
@@ -77,13 +75,28 @@ def split_secrets(config: SyncConfig) -> tuple[dict[str, Any], dict[str, str]]:
 def join_secrets(stored: dict[str, Any], secrets: dict[str, str]) -> SyncConfig:
     """Put decrypted secrets back at their paths and validate the whole config again."""
     data: dict[str, Any] = _deep_copy(stored)
-    for path, value in secrets.items():
+    for key, value in secrets.items():
         node: Any = data
-        parts = path.split(".")
+        parts = secret_path(key)
         for part in parts[:-1]:
-            node = node[int(part)] if isinstance(node, list) else node.setdefault(part, {})
-        node[parts[-1]] = value
+            node = node[int(part)] if isinstance(node, list) else node.setdefault(str(part), {})
+        if isinstance(node, list):
+            node[int(parts[-1])] = value
+        else:
+            node[str(parts[-1])] = value
     return SyncConfig.model_validate(data)
+
+
+def secret_key(path: tuple[str | int, ...]) -> str:
+    """A secret's place as a JSON array: header names may hold dots, so dotted paths are ambiguous."""
+    return orjson.dumps(list(path)).decode()
+
+
+def secret_path(key: str) -> list[str | int]:
+    """The inverse of `secret_key`; dotted keys written by earlier versions are still read."""
+    if key.startswith("["):
+        return list(orjson.loads(key))
+    return list(key.split("."))
 
 
 def keep_stored_secrets(new: SyncConfig, old: SyncConfig) -> SyncConfig:

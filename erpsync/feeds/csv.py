@@ -104,7 +104,7 @@ class CsvParser:
             io.StringIO(text, newline=""), delimiter=self._delimiter, quotechar=self._quotechar
         )
         try:
-            records = [row for row in reader if row]
+            records = list(filter(None, reader))  # blank lines give empty rows
         except csv.Error as exc:
             raise FeedFormatError(self._feed, f"not valid CSV near row {self._next_row} ({exc})") from exc
         if self._columns is None:

@@ -43,7 +43,7 @@ class JsonLinesParser:
     def _parse(self, lines: list[bytes]) -> RecordBatch | None:
         loads = orjson.loads
         try:
-            records: list[Any] = [loads(line) for line in lines if line]
+            records: list[Any] = list(map(loads, filter(None, lines)))
         except orjson.JSONDecodeError:
             records = self._parse_carefully(lines)
         if not records:

@@ -98,6 +98,11 @@ class ClientCredentialsToken:
                         request_id=request_id,
                         status=response.status,
                     )
+        except aiohttp.InvalidURL as exc:
+            raise ShopifyAuthError(
+                f"{self.shop!r} is not a shop domain erpsync can reach ({self.url})",
+                operation="client_credentials_grant",
+            ) from exc
         except (aiohttp.ClientError, TimeoutError) as exc:
             raise ShopifyTransientError(
                 f"cannot reach {self.shop} for a token: {type(exc).__name__}: {exc}",

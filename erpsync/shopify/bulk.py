@@ -17,6 +17,7 @@ from typing import Any, Literal
 import aiohttp
 import orjson
 
+from erpsync.errors import first_error
 from erpsync.logs import get_logger
 from erpsync.metrics import BULK_SECONDS
 from erpsync.shopify import documents
@@ -416,6 +417,7 @@ async def run_bulk_mutation(
                 on_progress=on_progress,
             )
 
-    async with asyncio.TaskGroup() as group:
-        tasks = [group.create_task(one(file)) for file in files]
+    with first_error():
+        async with asyncio.TaskGroup() as group:
+            tasks = [group.create_task(one(file)) for file in files]
     return [task.result() for task in tasks]

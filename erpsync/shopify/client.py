@@ -254,6 +254,11 @@ class ShopifyClient:
                 if response.status != 200:
                     await self._raise_for_status(document, response, token, request_id)
                 body = await response.json(loads=orjson.loads, content_type=None)
+        except aiohttp.InvalidURL as exc:
+            raise ShopifyRequestError(
+                f"{self.target.graphql_url!r} is not a valid URL: check the shop domain",
+                operation=document.name,
+            ) from exc
         except aiohttp.ClientConnectorError as exc:
             raise _transient(f"cannot connect to {self.target.shop}: {exc}", document, reached=False) from exc
         except (aiohttp.ClientPayloadError, aiohttp.ServerDisconnectedError, aiohttp.ClientOSError) as exc:

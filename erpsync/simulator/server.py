@@ -121,10 +121,12 @@ async def fault_middleware(request: web.Request, handler: Handler) -> web.Stream
         if request.transport is not None:
             request.transport.abort()
         raise asyncio.CancelledError
-    if faults.fail_requests > 0:
-        faults.fail_requests -= 1
+    flaky = faults.flaky_status() if request.path.startswith("/admin/") else None
+    if faults.fail_requests > 0 or flaky is not None:
+        if flaky is None:
+            faults.fail_requests -= 1
         simulator.stats.requests += 1
-        status = faults.fail_status
+        status = flaky or faults.fail_status
         body: dict[str, Any] = {"errors": "An unexpected error occurred"}
         if status == 429:
             return json_response(

@@ -6,6 +6,8 @@ what the next requests should suffer (``POST /_simulator/faults``).
 
 from __future__ import annotations
 
+import random
+import time
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
@@ -48,6 +50,20 @@ class Faults:
     # Fail the next bulk mutation after this many lines, with INTERNAL_SERVER_ERROR and partial data.
     fail_bulk_after_lines: int | None = None
     sku_errors: dict[str, str] = field(default_factory=dict)
+    # A bad hour: this share of requests fails, with 500/502/503/429 in turn, for `fail_seconds`.
+    fail_ratio: float = 0.0
+    fail_until: float = 0.0
+    failures_served: int = 0
+    _random: random.Random = field(default_factory=lambda: random.Random(7))  # noqa: S311 - fault draws, not secrets
+
+    def flaky_status(self) -> int | None:
+        """The status to fail this request with, when the bad hour is on and the draw says so."""
+        if self.fail_ratio <= 0 or time.monotonic() >= self.fail_until:
+            return None
+        if self._random.random() >= self.fail_ratio:
+            return None
+        self.failures_served += 1
+        return (500, 502, 503, 429)[self.failures_served % 4]
 
     def update(self, body: dict[str, Any]) -> None:
         """Apply ``POST /_simulator/faults``; unknown keys are refused by the caller's validation."""
@@ -66,6 +82,12 @@ class Faults:
             self.fail_bulk_after_lines = None if value is None else int(value)
         if "sku_errors" in body:
             self.sku_errors = {str(sku): str(message) for sku, message in dict(body["sku_errors"]).items()}
+        if "fail_ratio" in body:
+            ratio = float(body["fail_ratio"])
+            if not 0.0 <= ratio <= 1.0:
+                raise ValueError("fail_ratio must be between 0 and 1")
+            self.fail_ratio = ratio
+            self.fail_until = time.monotonic() + float(body.get("fail_seconds", 60.0))
 
     def as_json(self) -> dict[str, Any]:
         """The current faults, as ``POST /_simulator/faults`` takes them."""
@@ -76,6 +98,8 @@ class Faults:
             "latency_ms": self.latency_seconds * 1000.0,
             "fail_bulk_after_lines": self.fail_bulk_after_lines,
             "sku_errors": dict(self.sku_errors),
+            "fail_ratio": self.fail_ratio,
+            "fail_seconds": max(0.0, self.fail_until - time.monotonic()),
         }
 
 
@@ -88,5 +112,7 @@ FAULT_KEYS = frozenset(
         "latency_ms",
         "fail_bulk_after_lines",
         "sku_errors",
+        "fail_ratio",
+        "fail_seconds",
     }
 )
