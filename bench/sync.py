@@ -245,6 +245,7 @@ async def scenario_set(args: argparse.Namespace, concurrency: int, work: Path) -
             ERPSYNC_SYNC__FILE_ROOT=str(work),
             ERPSYNC_SYNC__BULK_CONCURRENCY=str(concurrency),
             ERPSYNC_SHOPIFY__POLL_INTERVAL="0.2",
+            ERPSYNC_SHOPIFY__TIMEOUT="300",  # the simulator answers slowly while it runs 100,000 lines
             ERPSYNC_LOG__LEVEL="warning",
         )
         scenarios = [

@@ -254,7 +254,7 @@ class BulkManager:
         delay = started + done / rate - loop.time()
         if delay > 0:
             await asyncio.sleep(delay)
-        elif done % 50 == 0:
+        elif done % 10 == 0:  # keep polls and other shops answered while a big file runs
             await asyncio.sleep(0)
 
     def _run_line(self, prepared: PreparedRequest, line: str, context: ExecutionContext) -> dict[str, Any]:
