@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import signal
+import sys
 from typing import Any
 
 from aiohttp import web
@@ -152,5 +153,5 @@ def reload_settings(config_file: str | None) -> None:
     except SettingsError as exc:
         log.error("settings not reloaded", error=str(exc))
         return
-    configure_logging(log_format=fresh.log.format, level=fresh.log.level)
+    configure_logging(log_format=fresh.log.format, level=fresh.log.level, stream=sys.stderr)
     log.info("settings reloaded", level=fresh.log.level)

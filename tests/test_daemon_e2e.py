@@ -68,7 +68,8 @@ async def test_serve_syncs_on_demand_and_on_schedule(
     settings: Settings, db: asyncpg.Connection[Any], start_shopify: Any, tmp_path: Path, redis_clean: Any
 ) -> None:
     """A config created by API syncs when triggered, then again on its schedule after the feed changed;
-    two daemons share the queue and never run the config twice at once; SIGTERM stops both cleanly."""
+    two daemons share the queue and never run the config twice at once; SIGHUP reloads settings without a
+    restart; SIGTERM stops both cleanly."""
     simulator = await start_shopify()
     ftp_root = tmp_path / "ftp"
     (ftp_root / "export").mkdir(parents=True)
@@ -141,6 +142,7 @@ async def test_serve_syncs_on_demand_and_on_schedule(
             assert first["counts"]["created"] == 8
             assert set((await prices_in_shop(simulator)).values()) == {"10.00"}
 
+            daemons[1].send_signal(signal.SIGHUP)  # reload settings: the daemon keeps serving
             write_feed(feed, "12.50")
             second = await wait_for_run(api, base, after=first["id"])
             assert second["status"] == "succeeded", second
@@ -161,6 +163,7 @@ async def test_serve_syncs_on_demand_and_on_schedule(
     )
     for earlier, later in itertools.pairwise(runs):
         assert earlier["finished_at"] <= later["started_at"], "two runs of one config overlapped"
+    assert b"settings reloaded" in outputs[1][1]
     logs = b"".join(err for _, err in outputs)
     assert b"ftp-secret-e2e" not in logs
     assert TOKEN.encode() not in logs
