@@ -129,25 +129,28 @@ async def run_sync(
         config = (await config_store.get_config(conn, box, config_id)).config
         for secret in secret_paths(config):
             register_secret(secret)
+
+        def make_run(run_id: int, *, dry: bool) -> Run:
+            return Run(
+                settings,
+                pool,
+                conn,
+                config=config,
+                run_id=run_id,
+                make_client=make_client,
+                dry_run=dry,
+                allow_mass_delete=allow_mass_delete,
+                on_progress=on_progress,
+            )
+
         if dry_run:
             # A dry run writes nothing anywhere: even its run row lives in a transaction rolled back at the end.
             transaction = conn.transaction()
             await transaction.start()
             try:
-                run_id = await run_store.create_run(conn, config_id, trigger=trigger, dry_run=True)
-                with bound_run(config_id, run_id):
-                    run = Run(
-                        settings,
-                        pool,
-                        conn,
-                        config=config,
-                        run_id=run_id,
-                        make_client=make_client,
-                        dry_run=True,
-                        allow_mass_delete=allow_mass_delete,
-                        on_progress=on_progress,
-                    )
-                    return await run.execute()
+                dry_id = await run_store.create_run(conn, config_id, trigger=trigger, dry_run=True)
+                with bound_run(config_id, dry_id):
+                    return await make_run(dry_id, dry=True).execute()
             finally:
                 await transaction.rollback()
         await resume_interrupted(settings, pool, conn, config, make_client)
@@ -158,18 +161,7 @@ async def run_sync(
                 conn, config_id, trigger=trigger, allow_mass_delete=allow_mass_delete
             )
         with bound_run(config_id, run_id):
-            run = Run(
-                settings,
-                pool,
-                conn,
-                config=config,
-                run_id=run_id,
-                make_client=make_client,
-                dry_run=False,
-                allow_mass_delete=allow_mass_delete,
-                on_progress=on_progress,
-            )
-            return await run.execute()
+            return await make_run(run_id, dry=False).execute()
 
 
 async def resume_interrupted(

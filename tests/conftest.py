@@ -197,3 +197,17 @@ async def start_shopify() -> AsyncIterator[Any]:
 async def shopify(start_shopify: Any) -> Any:
     """One simulator with default options."""
     return await start_shopify()
+
+
+@pytest.fixture
+async def clean_redis() -> AsyncIterator[Any]:
+    """The test Redis database, emptied before and after: no job of another test leaks in."""
+    from arq import ArqRedis
+
+    redis = ArqRedis.from_url(REDIS_URL)
+    await redis.flushdb()
+    try:
+        yield redis
+    finally:
+        await redis.flushdb()
+        await redis.aclose()

@@ -8,9 +8,8 @@ from typing import Any
 import asyncpg
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
-from arq import ArqRedis
 from pydantic import SecretStr
-from support import API_TOKEN, REDIS_URL, SIM_TOKEN
+from support import API_TOKEN, SIM_TOKEN
 
 from erpsync.api.app import init_app
 from erpsync.db.runs import finish_run
@@ -20,12 +19,8 @@ Client = TestClient[Any, Any]
 
 
 @pytest.fixture(autouse=True)
-async def empty_queue() -> Any:
-    redis = ArqRedis.from_url(REDIS_URL)
-    await redis.flushdb()
-    yield
-    await redis.flushdb()
-    await redis.aclose()
+def empty_queue(clean_redis: Any) -> None:
+    """Every test here starts with an empty queue."""
 
 
 async def test_trigger_queues_once_then_reports_the_queued_run(api: Client, make_config: Any) -> None:

@@ -14,8 +14,6 @@ from typing import Any
 import aioftp
 import aiohttp
 import asyncpg
-import pytest
-from arq import ArqRedis
 from support import REDIS_URL, SIM_TOKEN, free_port, wait_until_healthy
 
 from erpsync.settings import Settings
@@ -55,17 +53,8 @@ async def wait_for_run(api: aiohttp.ClientSession, base: str, *, after: int = 0)
             await asyncio.sleep(0.2)
 
 
-@pytest.fixture
-async def redis_clean() -> Any:
-    redis = ArqRedis.from_url(REDIS_URL)
-    await redis.flushdb()
-    yield
-    await redis.flushdb()
-    await redis.aclose()
-
-
 async def test_serve_syncs_on_demand_and_on_schedule(
-    settings: Settings, db: asyncpg.Connection[Any], start_shopify: Any, tmp_path: Path, redis_clean: Any
+    settings: Settings, db: asyncpg.Connection[Any], start_shopify: Any, tmp_path: Path, clean_redis: Any
 ) -> None:
     """A config created by API syncs when triggered, then again on its schedule after the feed changed;
     two daemons share the queue and never run the config twice at once; SIGHUP reloads settings without a

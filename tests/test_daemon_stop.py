@@ -12,8 +12,6 @@ from typing import Any
 
 import aiohttp
 import asyncpg
-import pytest
-from arq import ArqRedis
 from support import REDIS_URL, SIM_TOKEN, free_port, poll_until, wait_until_healthy
 
 from erpsync.settings import Settings
@@ -22,17 +20,8 @@ TOKEN = "stop-api-token-3b9f"
 COUNT = 40
 
 
-@pytest.fixture
-async def redis_clean() -> Any:
-    redis = ArqRedis.from_url(REDIS_URL)
-    await redis.flushdb()
-    yield
-    await redis.flushdb()
-    await redis.aclose()
-
-
 async def test_sigterm_mid_publish_exits_cleanly_and_resumes(
-    settings: Settings, db: asyncpg.Connection[Any], start_shopify: Any, tmp_path: Path, redis_clean: Any
+    settings: Settings, db: asyncpg.Connection[Any], start_shopify: Any, tmp_path: Path, clean_redis: Any
 ) -> None:
     """Stopped while a bulk operation runs, the daemon exits 0 in time; started again, it finishes the run
     without sending the operation twice."""

@@ -8,7 +8,6 @@ from typing import Any
 import asyncpg
 import pytest
 from arq import ArqRedis
-from support import REDIS_URL
 
 from erpsync.crypto import SecretBox
 from erpsync.db.configs import insert_config
@@ -60,12 +59,8 @@ def test_next_due_is_measured_from_the_last_start(
 
 
 @pytest.fixture
-async def redis() -> Any:
-    client = ArqRedis.from_url(REDIS_URL)
-    await client.flushdb()
-    yield client
-    await client.flushdb()
-    await client.aclose()
+def redis(clean_redis: ArqRedis) -> ArqRedis:
+    return clean_redis
 
 
 async def test_only_one_of_two_schedulers_fires(
