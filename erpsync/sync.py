@@ -448,7 +448,7 @@ class Run:
         self.work_dir.mkdir(parents=True, exist_ok=True)
         spool = self.spool_path.open("wb")
         # Hashes already written: a product whose hash is among them is unchanged (its hash covers its key),
-        # so its input is not even built. 16 bytes a product; the classification itself stays in SQL.
+        # so its input is not even built. About 100 bytes a product in memory; the classification stays in SQL.
         known = await store.known_hashes(self.conn, self.config.id)
 
         async def keep(products: list[ProductDraft]) -> None:
