@@ -261,16 +261,24 @@ def product_set(
             product.variants = [default]
     else:
         product = existing
-        if handle is not None:
-            product.handle = handle
+        _rename(state, product, handle)
     _apply_product_fields(product, product_input)
     if product_input.get("productOptions") is not None and product_input.get("variants") is not None:
         _build_variants(state, product, product_input["productOptions"], product_input["variants"], options)
     if product_input.get("metafields") is not None:
         product.metafields = _replace_metafields(state, product.metafields, product_input["metafields"])
     product.updated_at = now
-    state.products[product.id] = product
+    if product.id not in state.products:
+        state.products[product.id] = product
+        state.index_handle(product)
     return MutationOutcome(product=product)
+
+
+def _rename(state: ShopState, product: Product, handle: str | None) -> None:
+    """A new handle for an existing product, kept in the shop's handle index."""
+    if handle is not None and handle != product.handle:
+        old_handle, product.handle = product.handle, handle
+        state.index_handle(product, old_handle=old_handle)
 
 
 def _apply_product_fields(product: Product, product_input: Mapping[str, Any]) -> None:
@@ -297,8 +305,10 @@ def _apply_product_fields(product: Product, product_input: Mapping[str, Any]) ->
 def product_delete(state: ShopState, delete_input: Mapping[str, Any]) -> MutationOutcome:
     """Delete a product with its variants and inventory items; plain UserError, no code (schema)."""
     product_id = delete_input["id"]
-    if state.products.pop(product_id, None) is None:
+    product = state.products.pop(product_id, None)
+    if product is None:
         return MutationOutcome(user_errors=[user_error(["id"], "Product does not exist")])
+    state.unindex_handle(product)
     return MutationOutcome(deleted_product_id=product_id)
 
 
