@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 import socket
+from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -47,3 +48,26 @@ async def poll_until(check: Any, *, seconds: float = 30.0, every: float = 0.05) 
             if await check():
                 return
             await asyncio.sleep(every)
+
+
+def erpsync_env(settings: Any, root: Path, *, shop_url: str | None = None, **extra: str) -> dict[str, str]:
+    """The environment of an `erpsync` subprocess aimed at this test's database, Redis, files and shop."""
+    assert settings.security.secret_key is not None
+    env = {key: value for key, value in os.environ.items() if not key.startswith("ERPSYNC_")}
+    env.update(
+        DATABASE_URL=settings.database.url,
+        REDIS_URL=REDIS_URL,
+        ERPSYNC_SECURITY__SECRET_KEY=settings.security.secret_key.get_secret_value(),
+        ERPSYNC_SYNC__WORK_DIR=str(root / "work"),
+        ERPSYNC_SYNC__FILE_ROOT=str(root),
+        ERPSYNC_LOG__FORMAT="json",
+    )
+    if shop_url is not None:
+        env.update(
+            SHOPIFY_SHOP="acme.myshopify.com",
+            SHOPIFY_ACCESS_TOKEN=SIM_TOKEN,
+            ERPSYNC_SHOPIFY__BASE_URL=shop_url,
+            ERPSYNC_SHOPIFY__POLL_INTERVAL="0.05",
+        )
+    env.update(extra)
+    return env

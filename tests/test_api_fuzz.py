@@ -7,7 +7,6 @@ phases run by hand, as the README shows, since their requests differ from run to
 from __future__ import annotations
 
 import asyncio
-import os
 import shutil
 import sys
 from pathlib import Path
@@ -16,7 +15,7 @@ from typing import Any
 import aiohttp
 import asyncpg
 import pytest
-from support import REDIS_URL, free_port, wait_until_healthy
+from support import erpsync_env, free_port, wait_until_healthy
 
 from erpsync.api.app import init_app
 from erpsync.settings import Settings
@@ -44,17 +43,9 @@ async def test_generated_requests_get_no_5xx_and_schema_conformant_answers(
     settings: Settings, db: asyncpg.Connection[Any], tmp_path: Path
 ) -> None:
     """Hundreds of generated bodies, paths and queries: zero server errors, zero schema violations."""
-    assert settings.security.secret_key is not None
     port = free_port()
-    env = {key: value for key, value in os.environ.items() if not key.startswith("ERPSYNC_")}
-    env.update(
-        DATABASE_URL=settings.database.url,
-        REDIS_URL=REDIS_URL,
-        PORT=str(port),
-        ERPSYNC_API__TOKEN=TOKEN,
-        ERPSYNC_SECURITY__SECRET_KEY=settings.security.secret_key.get_secret_value(),
-        ERPSYNC_LOG__LEVEL="error",
-        ERPSYNC_SYNC__WORK_DIR=str(tmp_path),
+    env = erpsync_env(
+        settings, tmp_path, PORT=str(port), ERPSYNC_API__TOKEN=TOKEN, ERPSYNC_LOG__LEVEL="error"
     )
     server = await asyncio.create_subprocess_exec(
         sys.executable,

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import csv
 import itertools
-import os
 import signal
 import sys
 from pathlib import Path
@@ -14,7 +13,7 @@ from typing import Any
 import aioftp
 import aiohttp
 import asyncpg
-from support import REDIS_URL, SIM_TOKEN, free_port, wait_until_healthy
+from support import SIM_TOKEN, erpsync_env, free_port, wait_until_healthy
 
 from erpsync.settings import Settings
 
@@ -67,20 +66,7 @@ async def test_serve_syncs_on_demand_and_on_schedule(
     ftp = aioftp.Server([aioftp.User("erp", "ftp-secret-e2e", base_path=ftp_root, home_path="/")])
     await ftp.start("127.0.0.1", 0)
     ftp_port = ftp.server.sockets[0].getsockname()[1]
-    assert settings.security.secret_key is not None
-    env = {key: value for key, value in os.environ.items() if not key.startswith("ERPSYNC_")}
-    env.update(
-        DATABASE_URL=settings.database.url,
-        REDIS_URL=REDIS_URL,
-        SHOPIFY_SHOP="acme.myshopify.com",
-        SHOPIFY_ACCESS_TOKEN=SIM_TOKEN,
-        ERPSYNC_SHOPIFY__BASE_URL=simulator.base_url,
-        ERPSYNC_SHOPIFY__POLL_INTERVAL="0.05",
-        ERPSYNC_API__TOKEN=TOKEN,
-        ERPSYNC_SECURITY__SECRET_KEY=settings.security.secret_key.get_secret_value(),
-        ERPSYNC_SYNC__WORK_DIR=str(tmp_path / "work"),
-        ERPSYNC_LOG__FORMAT="json",
-    )
+    env = erpsync_env(settings, tmp_path, shop_url=simulator.base_url, ERPSYNC_API__TOKEN=TOKEN)
     ports = [free_port(), free_port()]
     daemons = [
         await asyncio.create_subprocess_exec(

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
 import sys
 import time
@@ -12,7 +11,7 @@ from typing import Any
 
 import aiohttp
 import asyncpg
-from support import REDIS_URL, SIM_TOKEN, free_port, poll_until, wait_until_healthy
+from support import erpsync_env, free_port, poll_until, wait_until_healthy
 
 from erpsync.settings import Settings
 
@@ -28,23 +27,14 @@ async def test_sigterm_mid_publish_exits_cleanly_and_resumes(
     simulator = await start_shopify(bulk_rate=8.0)  # 40 lines take 5 s: the stop lands mid-operation
     feed = tmp_path / "feed.csv"
     feed.write_text("sku,title,price\n" + "".join(f"S{n},Product {n},5.00\n" for n in range(COUNT)))
-    assert settings.security.secret_key is not None
     port = free_port()
-    env = {key: value for key, value in os.environ.items() if not key.startswith("ERPSYNC_")}
-    env.update(
-        DATABASE_URL=settings.database.url,
-        REDIS_URL=REDIS_URL,
-        SHOPIFY_SHOP="acme.myshopify.com",
-        SHOPIFY_ACCESS_TOKEN=SIM_TOKEN,
-        ERPSYNC_SHOPIFY__BASE_URL=simulator.base_url,
-        ERPSYNC_SHOPIFY__POLL_INTERVAL="0.05",
+    env = erpsync_env(
+        settings,
+        tmp_path,
+        shop_url=simulator.base_url,
         ERPSYNC_API__TOKEN=TOKEN,
         PORT=str(port),
-        ERPSYNC_SECURITY__SECRET_KEY=settings.security.secret_key.get_secret_value(),
-        ERPSYNC_SYNC__WORK_DIR=str(tmp_path / "work"),
-        ERPSYNC_SYNC__FILE_ROOT=str(tmp_path),
         ERPSYNC_WORKER__STOP_TIMEOUT="1",
-        ERPSYNC_LOG__FORMAT="json",
     )
 
     async def serve() -> asyncio.subprocess.Process:

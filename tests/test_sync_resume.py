@@ -12,7 +12,7 @@ from typing import Any
 
 import asyncpg
 import pytest
-from support import SIM_TOKEN
+from support import SIM_TOKEN, erpsync_env
 
 from erpsync.crypto import SecretBox
 from erpsync.db.configs import insert_config
@@ -104,18 +104,7 @@ async def test_killed_run_resumes_and_converges(
     )
     assert settings.security.secret_key is not None
     await insert_config(db, SecretBox(settings.security.secret_key), config)
-    env = {key: value for key, value in os.environ.items() if not key.startswith("ERPSYNC_")}
-    env.update(
-        DATABASE_URL=settings.database.url,
-        SHOPIFY_SHOP="acme.myshopify.com",
-        SHOPIFY_ACCESS_TOKEN=SIM_TOKEN,
-        ERPSYNC_SHOPIFY__BASE_URL=simulator.base_url,
-        ERPSYNC_SHOPIFY__POLL_INTERVAL="0.05",
-        ERPSYNC_SECURITY__SECRET_KEY=settings.security.secret_key.get_secret_value(),
-        ERPSYNC_SYNC__WORK_DIR=str(tmp_path / "work"),
-        ERPSYNC_SYNC__FILE_ROOT=str(tmp_path),
-        ERPSYNC_LOG__FORMAT="json",
-    )
+    env = erpsync_env(settings, tmp_path, shop_url=simulator.base_url)
     if point == "after-planning":
         await simulator.faults(latency_ms=300)
 
