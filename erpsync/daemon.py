@@ -28,6 +28,7 @@ from erpsync.shopify.client import close_shared_sessions
 from erpsync.sync import resume_abandoned_runs
 from erpsync.systemd import notify, watchdog_interval
 
+LINGER = 2.0
 log = get_logger("erpsync.daemon")
 
 
@@ -50,7 +51,16 @@ class Daemon:
         self.redis = ArqRedis.from_url(settings.redis.url, socket_timeout=5, socket_connect_timeout=5)
         if self.roles["api"]:
             app = init_app(settings, pool=self.pool, redis=self.redis)
-            self.runner = web.AppRunner(app, access_log=None, handle_signals=False)
+            # keepalive_timeout also bounds a connection that never completes its request line and
+            # headers (slow-header clients); aiohttp has no separate header timeout. After an answer
+            # sent before its body arrived (408, 413), unread body is drained for LINGER seconds only.
+            self.runner = web.AppRunner(
+                app,
+                access_log=None,
+                handle_signals=False,
+                keepalive_timeout=settings.api.idle_timeout,
+                lingering_time=LINGER,
+            )
             await self.runner.setup()
             await web.TCPSite(self.runner, settings.api.host, settings.api.port).start()
             log.info("api listening", host=settings.api.host, port=settings.api.port)

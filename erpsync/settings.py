@@ -60,6 +60,9 @@ class ApiSettings(Section):
     port: int = Field(default=3000, ge=0, le=65535)
     token: SecretStr | None = None
     max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
+    idle_timeout: float = Field(default=15.0, gt=0)
+    body_timeout: float = Field(default=30.0, gt=0)
+    status_cache_seconds: float = Field(default=1.0, ge=0)
 
 
 class ShopifySettings(Section):

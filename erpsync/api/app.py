@@ -10,9 +10,10 @@ import asyncpg
 from aiohttp import web
 from arq import ArqRedis
 
-from erpsync.api.keys import POOL, REDIS, SECRET_BOX, SETTINGS
-from erpsync.api.middleware import auth_middleware, errors_middleware
+from erpsync.api.keys import POOL, REDIS, SECRET_BOX, SETTINGS, STATUS_SNAPSHOT
+from erpsync.api.middleware import auth_middleware, errors_middleware, fresh_status_middleware
 from erpsync.api.routes import setup_routes
+from erpsync.api.snapshot import Snapshot
 from erpsync.crypto import SecretBox
 from erpsync.db.pool import create_pool
 from erpsync.errors import SettingsError
@@ -44,10 +45,12 @@ def init_app(
     """Build the app; a pool or Redis client passed in is used as is and left open on shutdown."""
     check_exposure(settings)
     app = web.Application(
-        middlewares=[errors_middleware, auth_middleware], client_max_size=settings.api.max_body_bytes
+        middlewares=[errors_middleware, auth_middleware, fresh_status_middleware],
+        client_max_size=settings.api.max_body_bytes,
     )
     app[SETTINGS] = settings
     app[SECRET_BOX] = SecretBox(settings.security.secret_key, settings.security.previous_keys)
+    app[STATUS_SNAPSHOT] = Snapshot(settings.api.status_cache_seconds)
 
     async def resources(app: web.Application) -> AsyncIterator[None]:
         own_pool = pool is None

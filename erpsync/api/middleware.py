@@ -10,7 +10,7 @@ import orjson
 from aiohttp import web
 from pydantic import ValidationError
 
-from erpsync.api.keys import SETTINGS
+from erpsync.api.keys import SETTINGS, STATUS_SNAPSHOT
 from erpsync.api.problems import error_response, validation_error
 from erpsync.api.views import ValidationFailed
 from erpsync.errors import ConfigError, ConfigNotFound, DatabaseError, ErpsyncError
@@ -29,17 +29,7 @@ async def errors_middleware(request: web.Request, handler: Handler) -> web.Strea
     except web.HTTPException as exc:
         if exc.status < 400:
             raise
-        code = {404: "not_found", 405: "method_not_allowed", 413: "body_too_large"}.get(
-            exc.status, "http_error"
-        )
-        message = exc.reason if exc.status != 404 else f"no route for {request.method} {request.path}"
-        if exc.status == 413:
-            limit = request.app[SETTINGS].api.max_body_bytes
-            message = f"the body is larger than the {limit:,} bytes allowed"
-        response = error_response(exc.status, code, message)
-        if "Allow" in exc.headers:  # RFC 9110: a 405 says which methods the resource has
-            response.headers["Allow"] = exc.headers["Allow"]
-        return response
+        return http_error(request, exc)
     except ValidationError as exc:
         return validation_error(exc)
     except ValidationFailed as exc:
@@ -68,6 +58,23 @@ async def errors_middleware(request: web.Request, handler: Handler) -> web.Strea
         return error_response(500, "internal_error", "internal error; see the server log")
 
 
+def http_error(request: web.Request, exc: web.HTTPException) -> web.Response:
+    """aiohttp's own 4xx (no route, wrong method, body too large or too slow) in the API's shape."""
+    code = {404: "not_found", 405: "method_not_allowed", 408: "body_timeout", 413: "body_too_large"}.get(
+        exc.status, "http_error"
+    )
+    message = exc.reason if exc.status != 404 else f"no route for {request.method} {request.path}"
+    if exc.status == 413:
+        limit = request.app[SETTINGS].api.max_body_bytes
+        message = f"the body is larger than the {limit:,} bytes allowed"
+    response = error_response(exc.status, code, message)
+    if exc.status == 408:  # the rest of that body is not worth waiting for: close, don't linger
+        response.force_close()
+    if "Allow" in exc.headers:  # RFC 9110: a 405 says which methods the resource has
+        response.headers["Allow"] = exc.headers["Allow"]
+    return response
+
+
 @web.middleware
 async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     """`Authorization: Bearer <api.token>` on every route but /health, compared in constant time."""
@@ -84,3 +91,12 @@ async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamR
         response.headers["WWW-Authenticate"] = 'Bearer realm="erpsync"'
         return response
     return await handler(request)
+
+
+@web.middleware
+async def fresh_status_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """A successful write here (a config changed, a run queued) makes the next status answer fresh."""
+    response = await handler(request)
+    if request.method not in {"GET", "HEAD", "OPTIONS"} and response.status < 400:
+        request.app[STATUS_SNAPSHOT].invalidate()
+    return response

@@ -6,11 +6,12 @@ import contextlib
 from datetime import UTC, datetime
 from typing import Any
 
+import orjson
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST
 
 from erpsync import metrics
-from erpsync.api.keys import POOL, REDIS, SECRET_BOX, SETTINGS
+from erpsync.api.keys import POOL, REDIS, SECRET_BOX, SETTINGS, STATUS_SNAPSHOT
 from erpsync.api.problems import error_response
 from erpsync.api.schemas import BIGINT_MAX, RunsQuery, SyncQuery
 from erpsync.api.views import json_response
@@ -102,8 +103,18 @@ async def list_config_runs(request: web.Request) -> web.Response:
 
 
 async def sync_status(request: web.Request) -> web.Response:
-    """Per config: enabled, last run and outcome, next scheduled time, running now; and the queue depth."""
-    rows = await request.app[POOL].fetch(SELECT_STATUS)
+    """Per config: enabled, last run and outcome, next scheduled time, running now; and the queue depth.
+
+    Computed at most once per `api.status_cache_seconds` (see `Snapshot`): pollers see state at most
+    that old, and this process's own triggers show at once.
+    """
+    app = request.app
+    body = await app[STATUS_SNAPSHOT].get(lambda: _status_body(app))
+    return web.Response(body=body, content_type="application/json")
+
+
+async def _status_body(app: web.Application) -> bytes:
+    rows = await app[POOL].fetch(SELECT_STATUS)
     now = datetime.now(UTC)
     configs = []
     for row in rows:
@@ -134,8 +145,8 @@ async def sync_status(request: web.Request) -> web.Response:
                 ),
             }
         )
-    depth = await queue_depth(request.app[REDIS])
-    return json_response({"configs": configs, "queue_depth": depth})
+    depth = await queue_depth(app[REDIS])
+    return orjson.dumps({"configs": configs, "queue_depth": depth})
 
 
 async def metrics_view(request: web.Request) -> web.Response:

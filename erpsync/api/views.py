@@ -8,7 +8,7 @@ from typing import Any
 import orjson
 from aiohttp import web
 
-from erpsync.api.keys import POOL, REDIS, SECRET_BOX
+from erpsync.api.keys import POOL, REDIS, SECRET_BOX, SETTINGS
 from erpsync.api.problems import error_response
 from erpsync.api.schemas import CheckOut, HealthOut, LogLineOut, LogPage, LogQuery
 from erpsync.db import configs as config_store
@@ -32,8 +32,18 @@ def stored_view(stored: StoredConfig) -> dict[str, Any]:
 
 
 async def read_json_object(request: web.Request) -> dict[str, Any]:
-    """The body as a JSON object; the size limit is aiohttp's `client_max_size` (413 beyond it)."""
-    raw = await request.read()
+    """The body as a JSON object; the size limit is aiohttp's `client_max_size` (413 beyond it).
+
+    A client that sends its body slower than `api.body_timeout` allows gets 408 rather than holding a
+    connection and a handler forever.
+    """
+    try:
+        async with asyncio.timeout(request.app[SETTINGS].api.body_timeout):
+            raw = await request.read()
+    except TimeoutError:
+        raise web.HTTPRequestTimeout(
+            reason=f"the body did not arrive within {request.app[SETTINGS].api.body_timeout:g} seconds"
+        ) from None
     if not raw.strip():
         raise web.HTTPBadRequest(reason="the body is empty; a JSON object is expected")
     data = orjson.loads(raw)
