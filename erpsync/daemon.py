@@ -14,12 +14,13 @@ import signal
 import sys
 from typing import Any
 
+import asyncpg
 from aiohttp import web
 from arq import ArqRedis
 
 from erpsync.api.app import check_exposure, init_app
 from erpsync.db.pool import create_pool
-from erpsync.errors import SettingsError
+from erpsync.errors import ErpsyncError, SettingsError
 from erpsync.jobs import create_worker
 from erpsync.logs import configure_logging, get_logger
 from erpsync.scheduler import Scheduler
@@ -43,7 +44,7 @@ class Daemon:
         self.worker_task: asyncio.Task[None] | None = None
         self.scheduler: Scheduler | None = None
         self.pinger: asyncio.Task[None] | None = None
-        self.resumer: asyncio.Task[list[int]] | None = None
+        self.resumer: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
         settings = self.settings
@@ -67,7 +68,9 @@ class Daemon:
         if self.roles["worker"]:
             self.worker = create_worker(settings, self.pool, self.redis)
             self.worker_task = asyncio.create_task(self.worker.async_run(), name="worker")
-            self.resumer = asyncio.create_task(resume_abandoned_runs(settings, self.pool), name="resume")
+            self.resumer = asyncio.create_task(
+                keep_resuming(settings, self.pool, settings.worker.resume_interval), name="resume"
+            )
             log.info("worker started", max_jobs=settings.worker.max_jobs)
         if self.roles["scheduler"]:
             self.scheduler = Scheduler(self.pool, self.redis)
@@ -103,6 +106,23 @@ class Daemon:
         if hasattr(self, "pool"):
             await self.pool.close()
         log.info("stopped")
+
+
+async def keep_resuming(settings: Settings, pool: asyncpg.Pool[Any], every: float) -> None:
+    """At start and then every `every` seconds, finish runs left `running` with nobody holding their lock.
+
+    A process killed mid-run leaves such a run, and so does a live one whose PostgreSQL restarted under
+    it: the job fails with its connection, the lock dies with the session, and without this the config
+    would stay "syncing now" until the next restart.
+    """
+    while True:
+        try:
+            resumed = await resume_abandoned_runs(settings, pool)
+            if resumed:
+                log.info("abandoned runs finished", run_ids=resumed)
+        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, ErpsyncError) as exc:
+            log.warning("cannot look for abandoned runs", error=f"{type(exc).__name__}: {exc}")
+        await asyncio.sleep(every)
 
 
 async def run_daemon(

@@ -20,7 +20,7 @@ from erpsync.db import runs as run_store
 from erpsync.logs import get_logger
 from erpsync.metrics import observe_run
 from erpsync.settings import Settings
-from erpsync.sync import SyncBusy, run_sync
+from erpsync.sync import LockLost, SyncBusy, run_sync
 
 log = get_logger("erpsync.jobs")
 
@@ -133,6 +133,9 @@ async def sync_job(
             run_id=run_id,
             allow_mass_delete=allow_mass_delete,
         )
+    except LockLost as exc:
+        log.warning("run stopped: PostgreSQL went away under it", config_id=config_id, error=str(exc))
+        return {"run_id": run_id, "status": "interrupted"}
     except SyncBusy as exc:
         # Someone else (a foreground `erpsync sync`) holds the config: try again shortly.
         log.info("config busy, retrying later", config_id=config_id, error=str(exc))

@@ -84,6 +84,7 @@ class WorkerSettings(Section):
     max_jobs: int = Field(default=4, ge=1, le=256)
     job_timeout: float = Field(default=6 * 3600, gt=0)
     stop_timeout: float = Field(default=30.0, ge=0)
+    resume_interval: float = Field(default=30.0, gt=0)
 
 
 class SyncSettings(Section):

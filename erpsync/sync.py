@@ -9,6 +9,8 @@ it had not yet sent anything).
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import errno
 import shutil
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -57,6 +59,13 @@ class SyncBusy(ConfigError):
     """Another process is syncing this config right now."""
 
 
+WORK_DISK_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EROFS, errno.EACCES})
+
+
+class LockLost(ErpsyncError):
+    """PostgreSQL cut the session holding a run's lock: the run stops; a worker's resumer finishes it."""
+
+
 @dataclass
 class SyncResult:
     run_id: int
@@ -91,15 +100,40 @@ def config_lock_key(config_id: str) -> str:
 
 @asynccontextmanager
 async def config_lock(pool: asyncpg.Pool[Any], config_id: str) -> AsyncIterator[asyncpg.Connection[Any]]:
-    """A connection holding the config's advisory lock; `SyncBusy` if another run holds it."""
+    """A connection holding the config's advisory lock; `SyncBusy` if another run holds it.
+
+    If PostgreSQL cuts that session the lock is gone and another worker may take the run over, so the
+    holder is stopped at once (`LockLost`) rather than carrying on beside it.
+    """
     async with pool.acquire() as conn:
         locked = await conn.fetchval("SELECT pg_try_advisory_lock(hashtext($1))", config_lock_key(config_id))
         if not locked:
             raise SyncBusy(f"config {config_id!r} is already being synced by another run")
+        holder = asyncio.current_task()
+        lost = False
+
+        def on_lost(_: object) -> None:
+            nonlocal lost
+            lost = True
+            if holder is not None:
+                holder.cancel()
+
+        conn.add_termination_listener(on_lost)
         try:
             yield conn  # type: ignore[misc]
+        except asyncio.CancelledError:
+            if not lost or holder is None or holder.uncancel() > 0:
+                raise
+            raise LockLost(
+                f"lost the PostgreSQL session holding config {config_id!r}'s lock; "
+                "the run is finished by a worker once PostgreSQL is back"
+            ) from None
         finally:
-            await conn.execute("SELECT pg_advisory_unlock(hashtext($1))", config_lock_key(config_id))
+            # A session PostgreSQL cut took its locks with it; unlocking there would only raise over
+            # the error that cut it.
+            with contextlib.suppress(asyncpg.InterfaceError, asyncpg.PostgresConnectionError, OSError):
+                conn.remove_termination_listener(on_lost)
+                await conn.execute("SELECT pg_advisory_unlock(hashtext($1))", config_lock_key(config_id))
 
 
 def default_client(settings: Settings) -> ClientFactory:
@@ -289,6 +323,12 @@ class Run:
             return await self._stages(client)
         except ErpsyncError as exc:
             return await self.fail(str(exc), retryable=exc.retryable)
+        except OSError as exc:
+            if exc.errno not in WORK_DISK_ERRNOS:
+                raise
+            # The work directory is full or refuses writes: nothing more can be spooled or uploaded.
+            # Not retried on its own: someone has to make room; the next scheduled run tries again.
+            return await self.fail(f"cannot write to the work directory {self.settings.sync.work_dir}: {exc}")
         except asyncio.CancelledError:
             await asyncio.shield(self.stopped())
             raise
@@ -317,6 +357,7 @@ class Run:
         )
         if not self.dry_run:
             await self.conn.execute(store.CLEAR_RUN_PRODUCTS, self.run_id)
+        shutil.rmtree(self.work_dir, ignore_errors=True)  # a failed run is not resumed: its files are dead
         return SyncResult(self.run_id, "failed", self.counts, error=reason, retryable=retryable)
 
     async def _stages(self, client: ShopifyClient) -> SyncResult:
