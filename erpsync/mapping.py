@@ -23,10 +23,10 @@ from array import array
 from collections.abc import Callable, Iterable
 from functools import partial
 from itertools import chain, compress, repeat
-from operator import itemgetter, ne, sub
+from operator import add, eq, itemgetter, ne, sub
 from typing import Any, cast
 
-from erpsync.drafts import MapOutcome, MetafieldDraft, ProductDraft, RowError, VariantDraft
+from erpsync.drafts import MapOutcome, MetafieldDraft, ProductDraft, RowError, VariantDraft, product_drafts
 from erpsync.extract import ColumnReader, column_reader, dict_extractor, path_getter, row_extractor
 from erpsync.feeds.errors import FeedLayoutError
 from erpsync.feeds.records import RecordBatch
@@ -344,6 +344,8 @@ class FeedMapper:
                 return False
             variants, skus, keys = built
             starts = [0, *compress(range(1, len(keys)), map(ne, keys[1:], keys))]
+            if batch.feed_rows:
+                self._reserve(batch.feed_rows, len(starts) / len(keys))
             group = self._group
             continues = group is not None and group.key == keys[0]
             opening = starts[continues:]
@@ -357,29 +359,35 @@ class FeedMapper:
         )
         return True
 
-    def _build_products(self, firsts: list[Any], keys: list[str]) -> list[tuple[Any, ...]] | None:
-        """Title, the other product fields and metafields of each product from its first row; None if one
-        has a problem to explain."""
+    def _reserve(self, rows: int, products_per_row: float) -> None:
+        """Size the SKU and product key indexes once for the whole feed, from the first batch's estimate."""
+        self._skus.reserve(rows)
+        if self._keys is not None:
+            self._keys.reserve(round(rows * products_per_row))
+
+    def _build_products(self, firsts: list[Any], keys: list[str]) -> list[list[Any]] | None:
+        """Title, the other product fields and metafields of each product from its first row, as columns;
+        None if one has a problem to explain."""
         assert self._read_product_columns is not None
         columns = self._read_product_columns(firsts)
+        count = len(keys)
         titles: list[Any] = keys
         if self._title_slot is not None:
             titles = self._text_column.parse_column(columns[self._title_slot])
             if None in titles:
                 return None
         # description, vendor, product_type, status, handle, seo_title, seo_description, tags, images
-        fields: list[Iterable[Any]] = [repeat(None)] * 7 + [repeat(()), repeat(())]
+        fields: list[list[Any]] = [[None] * count] * 7 + [[()] * count] * 2
         for position, _, slot in self._text_slots:
             fields[position] = self._text_column.parse_column(columns[slot])
         for position, _, slot, parser in self._product_parsers:
             fields[position] = parser.parse_column(columns[slot])
-        metafields: Iterable[tuple[MetafieldDraft, ...]] = repeat(())
+        metafields: list[tuple[MetafieldDraft, ...]] = [()] * count
         if self._product_metafields:
             drafts = [parser.parse_column(columns[slot]) for _, slot, parser in self._product_metafields]
-            metafields = [
-                tuple([item for item in row if item is not None]) for row in zip(*drafts, strict=True)
-            ]
-        return list(zip(titles, *fields, metafields, strict=False))
+            # Each product's drafts without the absent (None) ones; a MetafieldDraft is never falsy.
+            metafields = list(map(tuple, map(filter, repeat(None), zip(*drafts, strict=True))))
+        return [titles, *fields, metafields]
 
     def _build_variants(
         self, columns: Columns, first_row: int, count: int
@@ -419,9 +427,7 @@ class FeedMapper:
         metafields: Iterable[tuple[MetafieldDraft, ...]] = repeat(())
         if self._variant_metafields:
             drafts = [parser.parse_column(columns[slot]) for _, slot, parser in self._variant_metafields]
-            metafields = [
-                tuple([item for item in row if item is not None]) for row in zip(*drafts, strict=True)
-            ]
+            metafields = list(map(tuple, map(filter, repeat(None), zip(*drafts, strict=True))))
         price, compare_at, barcode, quantity, weight_unit, taxable, image = parsed
         # Unmapped fields are endless repeats, so the zip ends with the rows.
         fields = zip(
@@ -440,40 +446,40 @@ class FeedMapper:
         *,
         starts: list[int],
         continues: bool,
-        products: list[tuple[Any, ...]],
+        products: list[list[Any]],
     ) -> None:
         """Hand each run of rows sharing a key to its product, with errors in the row path's order."""
         first_row, count = batch.first_row, len(batch.records)
         self._rows += count
         ends = [*starts[1:], count]
+        sizes = list(map(sub, ends, starts))
         group = self._group
-        # Every run opens a product, except a first one continuing the product open from the last batch.
-        next_ordinal = len(self._ordinal_keys) - continues
-        ordinals = list(range(next_ordinal, next_ordinal + len(starts)))
-        if group is not None and continues:
-            ordinals[0] = group.ordinal
-        sku_repeats = self._skus.add_many(
-            skus,
-            range(first_row, first_row + count),
-            list(chain.from_iterable(map(repeat, ordinals, map(sub, ends, starts)))),
-        )
-        opening = starts[continues:]
-        key_repeats: dict[int, tuple[int, int]] = {}
-        if self._keys is not None and opening:
-            found = self._keys.add_many(
-                [keys[start] for start in opening],
-                [first_row + start for start in opening],
-                ordinals[continues:],
-            )
-            key_repeats = {opening[index]: (row, ordinal) for index, row, ordinal in found}
+        sku_repeats, key_repeats = self._index_runs(first_row, skus, keys, starts, sizes, continues=continues)
         pending = iter(sku_repeats)
         next_repeat = next(pending, None)
-        fields = iter(products)
+        fields = list(zip(*products, strict=True))
         last = len(starts) - 1
-        for index, (start, end) in enumerate(zip(starts, ends, strict=True)):
+        # The runs between a first one continuing the open product and the last one, which the next
+        # batch may continue, are usually whole and clean products: emitted together (index -1).
+        runs: Iterable[int] = range(len(starts))
+        if (
+            continues < last
+            and not sku_repeats
+            and not key_repeats
+            and self._settle(variants, starts[continues : last + 1], sizes[continues:last])
+        ):
+            runs = [*range(continues), -1, last]
+        for index in runs:
+            if index < 0:
+                if group is not None:
+                    self._close(group)
+                    group = self._group = None
+                self._emit_runs(keys, variants, starts[continues:last], sizes[continues:last], products)
+                continue
+            start, end = starts[index], ends[index]
             row = first_row + start
             if group is None or index or not continues:
-                product_fields = next(fields)
+                product_fields = fields[index - continues]
                 if (
                     index < last
                     and (next_repeat is None or next_repeat[0] >= end)
@@ -507,6 +513,76 @@ class FeedMapper:
             if len(held) <= MAX_VARIANTS:
                 held.extend(kept)
                 del held[MAX_VARIANTS + 1 :]
+
+    def _index_runs(
+        self,
+        first_row: int,
+        skus: list[str],
+        keys: list[str],
+        starts: list[int],
+        sizes: list[int],
+        *,
+        continues: bool,
+    ) -> tuple[list[tuple[int, int, int]], dict[int, tuple[int, int]]]:
+        """Record the batch's SKUs and the keys of the products it opens; return the repeats found:
+        (offset, first row, first ordinal) of SKUs, and (first row, first ordinal) by offset of keys."""
+        # Every run opens a product, except a first one continuing the product open from the last batch.
+        next_ordinal = len(self._ordinal_keys) - continues
+        ordinals = list(range(next_ordinal, next_ordinal + len(starts)))
+        if self._group is not None and continues:
+            ordinals[0] = self._group.ordinal
+        sku_repeats = self._skus.add_many(
+            skus,
+            range(first_row, first_row + len(skus)),
+            list(chain.from_iterable(map(repeat, ordinals, sizes))),
+        )
+        opening = starts[continues:]
+        key_repeats: dict[int, tuple[int, int]] = {}
+        if self._keys is not None and opening:
+            found = self._keys.add_many(
+                [keys[start] for start in opening],
+                [first_row + start for start in opening],
+                ordinals[continues:],
+            )
+            key_repeats = {opening[index]: (row, ordinal) for index, row, ordinal in found}
+        return sku_repeats, key_repeats
+
+    def _settle(self, variants: list[VariantDraft], bounds: list[int], sizes: list[int]) -> bool:
+        """Whether `_whole_product` keeps every run (rows `bounds[i]` to `bounds[i + 1]`) as it is: no
+        more variants than Shopify allows, every option value present, no two variants of a run alike."""
+        if max(sizes) > MAX_VARIANTS:
+            return False
+        if not self._option_slots:
+            return max(sizes) == 1
+        options = list(map(_option_values_of, variants))
+        if not all(map(all, options[bounds[0] : bounds[-1]])):
+            return False
+        runs = map(slice, bounds[:-1], bounds[1:])
+        return all(map(eq, map(len, map(set, map(options.__getitem__, runs))), sizes))
+
+    def _emit_runs(
+        self,
+        keys: list[str],
+        variants: list[VariantDraft],
+        starts: list[int],
+        sizes: list[int],
+        products: list[list[Any]],
+    ) -> None:
+        """Emit whole, clean runs of rows as products at once, as `_whole_product` and `_emit` would."""
+        count = len(starts)
+        product_keys = list(map(keys.__getitem__, starts))
+        groups = list(map(tuple, map(variants.__getitem__, map(slice, starts, map(add, starts, sizes)))))
+        columns = [column[:count] for column in products]
+        *fields, metafields = columns
+        self._ready.extend(
+            product_drafts([product_keys, *fields, [self._option_names] * count, groups, metafields])
+        )
+        self._ordinal_keys.extend(product_keys)
+        self._ordinal_rows.extend(sizes)
+        rows = sum(sizes)
+        self._mapped_rows += rows
+        self._products += count
+        self._variants += rows
 
     # -- one row -------------------------------------------------------------------------------
 

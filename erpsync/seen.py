@@ -7,31 +7,41 @@ holding a million strings.
 from __future__ import annotations
 
 from array import array
-from collections import deque
 from collections.abc import Sequence
-from itertools import compress, repeat
+from itertools import repeat
 from operator import or_
 
-# Entries moved per step when the table grows: bounds the temporary lists, not the work.
-_GROW_SLICE = 1 << 14
+# Entries moved per step when the table grows: bounds the temporary copies, not the work.
+_GROW_SLICE = 1 << 15
+_SMALLEST = 1 << 16
+# A reservation never sizes the table beyond this many slots (16 bytes each): a wrong size hint
+# must not take hundreds of MB. Past it the table still grows as entries arrive.
+_LARGEST_RESERVED = 1 << 22
+_LOW_32 = 0xFFFFFFFF
 
 
 class SeenIndex:
-    """Hashes of the strings seen so far → (row, product ordinal), in flat arrays of ~16 bytes each.
+    """Hashes of the strings seen so far → (row, product ordinal), in one flat array of 16-byte slots.
 
     A set of a million SKU strings costs ~100 MB; this costs ~32 MB. Python's string hash is 64-bit
-    and only has to be consistent within this process. Open addressing with linear probing; only the
-    probing runs in Python, rows and ordinals are written a batch at a time by C-level maps.
+    and only has to be consistent within this process. Open addressing with linear probing; each
+    slot is two adjacent int64s, the hash and `row << 32 | ordinal`, because on the target hardware
+    every random access to a table this size is a cache and TLB miss: one miss per string, not three.
     """
 
-    def __init__(self) -> None:
-        self._size = 1 << 16
-        # Hashes as `hash` gives them (signed) with the lowest bit set, so 0 marks an empty slot; one
-        # spare row and ordinal past the table, where `add_many` writes those of repeats, unused.
-        self._hashes = array("q", [0]) * self._size
-        self._rows = array("I", [0]) * (self._size + 1)
-        self._ordinals = array("I", [0]) * (self._size + 1)
+    def __init__(self, expected: int = 0) -> None:
+        self._size = _SMALLEST
         self._used = 0
+        self._table = array("q", [0]) * (2 * self._size)
+        self.reserve(expected)
+
+    def reserve(self, expected: int) -> None:
+        """Size the table for `expected` entries now, so it is not rebuilt several times as it fills."""
+        size = self._size
+        while size < 2 * expected and size < _LARGEST_RESERVED:
+            size *= 2
+        if size > self._size:
+            self._rebuild(size)
 
     def add(self, text: str, row: int, ordinal: int) -> tuple[int, int] | None:
         """Record `text`; if it was seen before, return that (row, ordinal) instead."""
@@ -44,58 +54,39 @@ class SeenIndex:
         """`add` for a whole batch: `rows[i]` and `ordinals[i]` go with `texts[i]`.
 
         Returns (index in `texts`, first row, first ordinal) for each text seen before, in order.
-        (Placing the texts whose home slot is free with C-level maps and probing only the rest was
-        measured: slower, as the bookkeeping costs more than the loop it saves.)
         """
         while (self._used + len(texts)) * 2 > self._size:
-            self._grow()
-        hashes, mask, spare = self._hashes, self._size - 1, self._size
-        slots: list[int] = []
+            self._rebuild(self._size * 2)
+        # Hashes as `hash` gives them (signed) with the lowest bit set, so 0 marks an empty slot;
+        # the mask is even, so a slot's hash sits at an even position and its row and ordinal after it.
+        table, mask = self._table, 2 * self._size - 2
         repeats: list[tuple[int, int, int]] = []
         for index, hashed in enumerate(map(or_, map(hash, texts), repeat(1))):
-            slot = hashed & mask
-            while existing := hashes[slot]:
+            at = hashed & mask
+            while existing := table[at]:
                 if existing == hashed:
-                    # Rows of this batch are written below; write those so far to read the first one.
-                    self._write(slots, rows, ordinals)
-                    repeats.append((index, self._rows[slot], self._ordinals[slot]))
-                    slot = spare
+                    packed = table[at + 1]
+                    repeats.append((index, packed >> 32, packed & _LOW_32))
                     break
-                slot = (slot + 1) & mask
+                at = (at + 2) & mask
             else:
-                hashes[slot] = hashed
-            slots.append(slot)
-        self._write(slots, rows, ordinals)
+                table[at] = hashed
+                table[at + 1] = rows[index] << 32 | ordinals[index]
         self._used += len(texts) - len(repeats)
         return repeats
 
-    def _write(self, slots: list[int], rows: Sequence[int], ordinals: Sequence[int]) -> None:
-        deque(map(self._rows.__setitem__, slots, rows), maxlen=0)
-        deque(map(self._ordinals.__setitem__, slots, ordinals), maxlen=0)
-
-    def _grow(self) -> None:
-        """Double the table, moving entries a slice at a time so no list of a million ints is built."""
-        old_hashes, old_rows, old_ordinals, old_size = self._hashes, self._rows, self._ordinals, self._size
-        self._size *= 2
-        mask = self._size - 1
-        hashes = self._hashes = array("q", [0]) * self._size
-        self._rows = array("I", [0]) * (self._size + 1)
-        self._ordinals = array("I", [0]) * (self._size + 1)
-        for first in range(0, old_size, _GROW_SLICE):
-            occupied = list(
-                compress(
-                    range(first, min(first + _GROW_SLICE, old_size)), old_hashes[first : first + _GROW_SLICE]
-                )
-            )
-            slots: list[int] = []
-            for hashed in map(old_hashes.__getitem__, occupied):
-                slot = hashed & mask
-                while hashes[slot]:
-                    slot = (slot + 1) & mask
-                hashes[slot] = hashed
-                slots.append(slot)
-            self._write(
-                slots,
-                list(map(old_rows.__getitem__, occupied)),
-                list(map(old_ordinals.__getitem__, occupied)),
-            )
+    def _rebuild(self, size: int) -> None:
+        """Move every entry to a table of `size` slots, a slice at a time."""
+        old = self._table
+        table = self._table = array("q", [0]) * (2 * size)
+        self._size = size
+        mask = 2 * size - 2
+        for first in range(0, len(old), _GROW_SLICE):
+            pairs = iter(old[first : first + _GROW_SLICE])
+            for hashed, packed in zip(pairs, pairs, strict=True):
+                if hashed:
+                    at = hashed & mask
+                    while table[at]:
+                        at = (at + 2) & mask
+                    table[at] = hashed
+                    table[at + 1] = packed

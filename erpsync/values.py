@@ -84,12 +84,16 @@ class MemoTable(dict[Any, Any]):
 
 
 def plain_lines(value_pattern: str) -> re.Pattern[str]:
-    """A pattern for a whole column joined by line breaks: every value matches or is empty."""
-    return re.compile(f"(?:{value_pattern})?(?:\n(?:{value_pattern})?)*")
+    """A pattern for non-empty values joined by line breaks, each matching `value_pattern`.
+
+    Possessive repeats and no optional group per value (`is_plain` leaves empty values out) make
+    Python's regex engine check a column about twice as fast.
+    """
+    return re.compile(f"(?:{value_pattern}\n)*+{value_pattern}")
 
 
 def is_plain(lines: re.Pattern[str], column: list[Any]) -> bool:
-    """Whether every value is a string that `lines` accepts as it is, checked by one C-level regex pass.
+    """Whether every value is empty or a string that `lines` accepts as it is, in C-level passes.
 
     False for any value that is not a string (None, a JSON number) or that holds a line break.
     """
@@ -97,13 +101,20 @@ def is_plain(lines: re.Pattern[str], column: list[Any]) -> bool:
         joined = "\n".join(column)
     except TypeError:
         return False
-    return joined.count("\n") == len(column) - 1 and lines.fullmatch(joined) is not None
+    if joined.count("\n") != len(column) - 1:
+        return False
+    if "" in column:
+        # Every value is a string here, so only the empty ones are left out.
+        joined = "\n".join(filter(None, column))
+        if not joined:
+            return True
+    return lines.fullmatch(joined) is not None
 
 
 # Values the parsers below would return unchanged (or as int()), so a column of them needs no parsing.
-PLAIN_MONEY = plain_lines(r"(?:0|[1-9][0-9]*)\.[0-9]{2}")
-PLAIN_DECIMAL = plain_lines(r"(?:0|[1-9][0-9]*)(?:\.[0-9]+)?")
-PLAIN_INTEGER = plain_lines(r"-?[0-9]{1,15}")
+PLAIN_MONEY = plain_lines(r"(?:0|[1-9][0-9]*+)\.[0-9][0-9]")
+PLAIN_DECIMAL = plain_lines(r"(?:0|[1-9][0-9]*+)(?:\.[0-9]++)?+")
+PLAIN_INTEGER = plain_lines(r"-?+[0-9]{1,15}+")
 
 
 class PlainColumn:

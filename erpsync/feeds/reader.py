@@ -6,6 +6,7 @@ async chunk stream a source yields, or from any iterable of chunks in tests and 
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import AsyncIterable, AsyncIterator, Iterable, Iterator
 
 from erpsync.feeds.compression import Decompressor, open_decompressor
@@ -45,7 +46,9 @@ def make_parser(kind: FeedFormat, options: FormatOptions, *, feed: str) -> Recor
 class FeedDecoder:
     """Push the feed's raw bytes in; get record batches out. Nothing is parsed before it is vetted."""
 
-    def __init__(self, *, name: str, format: FeedFormat | None, options: FormatOptions) -> None:
+    def __init__(
+        self, *, name: str, format: FeedFormat | None, options: FormatOptions, size: int | None = None
+    ) -> None:
         self.name = name
         self.format: FeedFormat | None = None
         self._configured_format = format
@@ -54,6 +57,11 @@ class FeedDecoder:
         self._plain_head = b""
         self._decompressor: Decompressor | None = None
         self._parser: RecordParser | None = None
+        # The feed's size in raw bytes, if the source announced it; None once the first batch is out.
+        self._size = size
+        self._raw_bytes = 0
+        self._plain_bytes = 0
+        self._parsed_bytes = 0
 
     def feed(self, data: bytes) -> Iterator[RecordBatch]:
         """Take the next raw chunk; its batches are parsed one at a time, as the caller asks for them."""
@@ -63,7 +71,9 @@ class FeedDecoder:
                 return
             data, self._raw_head = self._raw_head, b""
             self._decompressor = self._open_decompressor(data)
+        self._raw_bytes += len(data)
         for piece in self._decompressor.feed(data):
+            self._plain_bytes += len(piece)
             yield from self._parse(piece)
 
     def close(self) -> list[RecordBatch]:
@@ -99,9 +109,20 @@ class FeedDecoder:
             self._parser = self._open_parser(piece)
         parser = self._parser
         for offset in range(0, len(piece), PARSE_PIECE):
-            batch = parser.feed(piece[offset : offset + PARSE_PIECE])
+            part = piece[offset : offset + PARSE_PIECE]
+            self._parsed_bytes += len(part)
+            batch = parser.feed(part)
             if batch is not None:
-                yield batch
+                yield batch if self._size is None else self._estimated(batch)
+
+    def _estimated(self, batch: RecordBatch) -> RecordBatch:
+        """The first batch, with the feed's row count estimated from the bytes its rows took."""
+        size, self._size = self._size, None
+        if not (size and self._raw_bytes and self._parsed_bytes):
+            return batch
+        plain_size = size * self._plain_bytes / self._raw_bytes
+        rows = round(plain_size * len(batch.records) / self._parsed_bytes)
+        return dataclasses.replace(batch, feed_rows=rows)
 
     @staticmethod
     def _keep(batch: RecordBatch | None, batches: list[RecordBatch]) -> None:
@@ -116,8 +137,15 @@ async def read_records(
     format: FeedFormat | None,
     options: FormatOptions,
 ) -> AsyncIterator[RecordBatch]:
-    """Record batches from a stream of raw chunks; raises a FeedError if the feed is not readable."""
-    decoder = FeedDecoder(name=name, format=format, options=options)
+    """Record batches from a stream of raw chunks; raises a FeedError if the feed is not readable.
+
+    A source stream that announces its size (`expected_size`, as `FeedStream` does) lets the first
+    batch carry an estimate of the feed's row count.
+    """
+    size = getattr(chunks, "expected_size", None)
+    decoder = FeedDecoder(
+        name=name, format=format, options=options, size=size if isinstance(size, int) else None
+    )
     if isinstance(chunks, AsyncIterable):
         async for chunk in chunks:
             for batch in decoder.feed(chunk):

@@ -16,11 +16,16 @@ Record = list[str] | dict[str, Any]
 
 @dataclass(frozen=True, slots=True)
 class RecordBatch:
-    """Consecutive records of one feed; `columns` is the CSV header, None for keyed formats."""
+    """Consecutive records of one feed; `columns` is the CSV header, None for keyed formats.
+
+    `feed_rows`, on the first batch of a feed whose size is known, estimates the feed's row count,
+    so the mapping stage can size its indexes once instead of rebuilding them as they fill.
+    """
 
     columns: tuple[str, ...] | None
     first_row: int
     records: list[Any]
+    feed_rows: int | None = None
 
 
 class RecordParser(Protocol):
