@@ -224,6 +224,28 @@ async def test_oversized_body_is_413(api: Client, make_config: Any, db: asyncpg.
     assert await count_configs(db) == 0
 
 
+def nested(depth: int) -> bytes:
+    return b'{"a": ' * depth + b"1" + b"}" * depth
+
+
+@pytest.mark.parametrize("depth", [200, 900, 5000])
+@pytest.mark.parametrize("where", ["name", "mapping", "credentials", "extra"])
+async def test_deeply_nested_body_is_a_clean_4xx(
+    api: Client, make_config: Any, db: asyncpg.Connection[Any], depth: int, where: str
+) -> None:
+    """Nesting a few hundred or thousand levels deep anywhere in the body: 400 or 422, never a 5xx, and
+    nothing stored (the parser's depth limit, then the models' types, stop it before anything else)."""
+    body = make_config()
+    body[where] = "__NESTED__"
+    raw = orjson.dumps(body).replace(b'"__NESTED__"', nested(depth))
+    response = await api.post("/configs", data=raw, headers={"Content-Type": "application/json"})
+    assert response.status in {400, 422}, await response.text()
+    assert (await response.json())["error"]["message"]
+    assert await count_configs(db) == 0
+    put = await api.put(f"/configs/{body['id']}", data=raw, headers={"Content-Type": "application/json"})
+    assert put.status in {400, 404, 422}
+
+
 async def test_http_source_requires_a_url(api: Client, make_config: Any) -> None:
     """An http config without a URL names credentials.url."""
     body = make_config(connection_type="http")
