@@ -83,8 +83,8 @@ async def classify(
     """Mark every run product create/update/unchanged and add the removals the guard allows."""
     if rejected_keys:
         await conn.execute(store.DROP_REJECTED, run_id, sorted(rejected_keys))
-    await conn.execute(store.CLASSIFY_CREATES, run_id)
     await conn.execute(store.CLASSIFY_TRACKED, run_id, config_id)
+    await conn.execute(store.CLASSIFY_CREATES, run_id)
     counts = await store.action_counts(conn, run_id)
     plan = Plan(
         creates=counts.get("create", 0),

@@ -496,6 +496,7 @@ class Run:
             nonlocal ordinal
             for product in products:
                 ordinal += 1
+                unchanged = bytes.fromhex(product.content_hash) in known
                 batch.append(
                     (
                         self.run_id,
@@ -504,9 +505,11 @@ class Run:
                         product.content_hash,
                         [v.sku for v in product.variants],
                         None,
+                        # Classified here, so planning rewrites only the rows that changed.
+                        "unchanged" if unchanged else None,
                     )
                 )
-                if bytes.fromhex(product.content_hash) in known:
+                if unchanged:
                     spool.write(b"null\n")
                 else:
                     spool.write(

@@ -16,13 +16,15 @@ import orjson
 
 from erpsync.db.pool import Executor
 
-RUN_PRODUCT_COLUMNS = ("run_id", "product_key", "ordinal", "content_hash", "skus", "input")
+RUN_PRODUCT_COLUMNS = ("run_id", "product_key", "ordinal", "content_hash", "skus", "input", "action")
 
 CLEAR_RUN_PRODUCTS = "DELETE FROM run_products WHERE run_id = $1"
 DROP_REJECTED = "DELETE FROM run_products WHERE run_id = $1 AND product_key = ANY($2::text[])"
 
-# New: not tracked. Changed: tracked with another hash (NULL = must be rewritten). Else unchanged.
-CLASSIFY_CREATES = "UPDATE run_products SET action = 'create' WHERE run_id = $1 AND ordinal IS NOT NULL"
+# Rows arrive as 'unchanged' (their hash is one this config last wrote while active: the hash covers the
+# key) or unclassified. Unclassified and tracked: 'update' (another hash, or not active) — or 'unchanged'
+# for a hash written twice; untracked: 'create'. Each row is written at most once, so a run whose feed
+# did not change rewrites nothing here.
 CLASSIFY_TRACKED = """
 UPDATE run_products rp
 SET action = CASE WHEN ps.content_hash IS DISTINCT FROM rp.content_hash OR ps.state <> 'active'
@@ -30,7 +32,11 @@ SET action = CASE WHEN ps.content_hash IS DISTINCT FROM rp.content_hash OR ps.st
     shopify_product_id = ps.shopify_product_id
 FROM product_states ps
 WHERE rp.run_id = $1 AND ps.config_id = $2 AND ps.product_key = rp.product_key AND rp.ordinal IS NOT NULL
+  AND rp.action IS NULL
 """
+CLASSIFY_CREATES = (
+    "UPDATE run_products SET action = 'create' WHERE run_id = $1 AND ordinal IS NOT NULL AND action IS NULL"
+)
 # Gone from the feed: tracked, still active, not in this run, and not held back by a rejected row.
 SELECT_DELETE_CANDIDATES = """
 SELECT ps.product_key, ps.shopify_product_id
