@@ -13,14 +13,16 @@ from typing import Any
 import asyncpg
 from arq import ArqRedis, Retry, Worker, func
 from arq.connections import RedisSettings
+from arq.constants import in_progress_key_prefix
 from arq.jobs import Job, JobStatus
+from arq.utils import timestamp_ms
 
 from erpsync.constants import ARQ_QUEUE_NAME, SYNC_JOB_PREFIX
 from erpsync.db import runs as run_store
 from erpsync.logs import get_logger
 from erpsync.metrics import observe_run
 from erpsync.settings import Settings
-from erpsync.sync import LockLost, SyncBusy, run_sync
+from erpsync.sync import LockLost, SyncBusy, config_lock, run_sync
 
 log = get_logger("erpsync.jobs")
 
@@ -68,6 +70,8 @@ async def enqueue_sync(
                 == JobStatus.not_found
             ):
                 await _enqueue(redis, config_id, int(queued["id"]), allow_mass_delete)
+            else:
+                await _unblock(redis, pool, config_id)
             return Enqueued(int(queued["id"]), created=False, status="queued")
         try:
             run_id = await run_store.create_run(
@@ -77,12 +81,18 @@ async def enqueue_sync(
             row = await conn.fetchrow(SELECT_ACTIVE, config_id)
             assert row is not None
             return Enqueued(int(row["id"]), created=False, status=str(row["status"]))
-    await _enqueue(redis, config_id, run_id, allow_mass_delete)
+    await _enqueue(redis, config_id, run_id, allow_mass_delete, pool)
     return Enqueued(run_id, created=True, status="queued")
 
 
-async def _enqueue(redis: ArqRedis, config_id: str, run_id: int, allow_mass_delete: bool) -> None:
-    await redis.enqueue_job(
+async def _enqueue(
+    redis: ArqRedis,
+    config_id: str,
+    run_id: int,
+    allow_mass_delete: bool,
+    pool: asyncpg.Pool[Any] | None = None,
+) -> None:
+    job = await redis.enqueue_job(
         SYNC_FUNCTION,
         config_id,
         run_id,
@@ -90,6 +100,28 @@ async def _enqueue(redis: ArqRedis, config_id: str, run_id: int, allow_mass_dele
         _job_id=job_id(config_id),
         _queue_name=ARQ_QUEUE_NAME,
     )
+    if job is None and pool is not None:  # arq refused: the config's job id is still taken
+        await _unblock(redis, pool, config_id)
+
+
+async def _unblock(redis: ArqRedis, pool: asyncpg.Pool[Any], config_id: str) -> None:
+    """The config's job id is held by an older job, so the queued run would wait behind it.
+
+    A retry waiting out its backoff is moved to now (it takes the queued run over: `run_sync`). A job
+    marked in progress while nobody holds the config's lock belongs to a worker that died: arq would
+    honour its marker for `job_timeout` (hours), so the marker is dropped and arq delivers it again.
+    """
+    key = job_id(config_id)
+    status = await Job(key, redis, _queue_name=ARQ_QUEUE_NAME).status()
+    if status == JobStatus.deferred:
+        await redis.zadd(ARQ_QUEUE_NAME, {key: timestamp_ms()}, xx=True)
+    elif status == JobStatus.in_progress:
+        try:
+            async with config_lock(pool, config_id):
+                await redis.delete(in_progress_key_prefix + key)
+            log.warning("dropped the in-progress mark of a job whose worker died", config_id=config_id)
+        except SyncBusy:
+            pass  # a live worker runs it
 
 
 SELECT_QUEUED = """
@@ -105,9 +137,12 @@ async def requeue_orphans(redis: ArqRedis, pool: asyncpg.Pool[Any], *, older_tha
     requeued = []
     for row in await pool.fetch(SELECT_QUEUED, older_than):
         job = Job(job_id(row["config_id"]), redis, _queue_name=ARQ_QUEUE_NAME)
-        if await job.status() == JobStatus.not_found:
+        status = await job.status()
+        if status == JobStatus.not_found:
             await _enqueue(redis, row["config_id"], int(row["id"]), bool(row["allow_mass_delete"]))
             requeued.append(int(row["id"]))
+        elif status == JobStatus.in_progress:
+            await _unblock(redis, pool, row["config_id"])
     if requeued:
         log.warning("queued runs lost by Redis were queued again", run_ids=requeued)
     return requeued

@@ -46,6 +46,9 @@ log = get_logger("erpsync.sync")
 
 COPY_BATCH = 2000
 SELECT_STATUS = "SELECT status FROM sync_runs WHERE id = $1"
+SELECT_QUEUED_RUN = (
+    "SELECT id FROM sync_runs WHERE config_id = $1 AND status = 'queued' AND NOT dry_run ORDER BY id LIMIT 1"
+)
 UNSTOCKED_ADOPTED = """
 SELECT sku FROM products WHERE config_id = $1 AND last_run_id = $2 AND adopted AND NOT stocked ORDER BY sku
 """
@@ -189,7 +192,9 @@ async def run_sync(
                 await transaction.rollback()
         await resume_interrupted(settings, pool, conn, config, make_client)
         if run_id is not None and await conn.fetchval(SELECT_STATUS, run_id) != "queued":
-            run_id = None  # a job delivered again after a shutdown: its run was resumed or closed above
+            # A job delivered again (after a shutdown, a crash or a retry): its own run was resumed, closed or
+            # failed; run the config's queued run if one waits, rather than inserting a second queued row.
+            run_id = await conn.fetchval(SELECT_QUEUED_RUN, config_id)
         if run_id is None:
             run_id = await run_store.create_run(
                 conn, config_id, trigger=trigger, allow_mass_delete=allow_mass_delete
