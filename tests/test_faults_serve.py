@@ -397,6 +397,8 @@ async def test_ftp_transfer_cut_fails_cleanly_and_next_run_converges(
             assert "127.0.0.1" in cut["error"], cut["error"]
             assert FEED_PATH in cut["error"], cut["error"]
             assert FTP_PASSWORD not in cut["error"]
+            if mode == "aborted":
+                assert "transfer aborted" in cut["error"], cut["error"]
             assert (await simulator.stats())["bulk_operations"]["MUTATION"] == 0, "a cut feed was published"
             assert await shop_products(simulator) == []
         else:

@@ -84,6 +84,8 @@ class _FtpSession:
                 return SourceAuthError(self.host, where, f"login refused ({message})")
             if codes & _MISSING:
                 return SourceNotFound(self.host, where, f"no such file ({message})")
+            if codes & {"426", "451"}:  # the server gave up mid-transfer: the file arrived cut
+                return SourceCut(self.host, where, f"transfer aborted by the server ({message})")
             if any(code.startswith("4") for code in codes):
                 return SourceUnavailable(self.host, where, f"server busy ({message})")
             return SourceError(self.host, where, f"server answered {message}")
