@@ -79,8 +79,13 @@ async def classify(
     rejected_skus: frozenset[str],
     max_fraction: float,
     allow_mass_delete: bool,
+    unchanged_unlisted: int = 0,
 ) -> Plan:
-    """Mark every run product create/update/unchanged and add the removals the guard allows."""
+    """Mark every run product create/update/unchanged and add the removals the guard allows.
+
+    `unchanged_unlisted` products were found unchanged while reading and have no row, only their hash
+    in `run_seen`: they count as unchanged and are never removal candidates.
+    """
     if rejected_keys:
         await conn.execute(store.DROP_REJECTED, run_id, sorted(rejected_keys))
     await conn.execute(store.CLASSIFY_TRACKED, run_id, config_id)
@@ -89,12 +94,14 @@ async def classify(
     plan = Plan(
         creates=counts.get("create", 0),
         updates=counts.get("update", 0),
-        unchanged=counts.get("unchanged", 0),
+        unchanged=counts.get("unchanged", 0) + unchanged_unlisted,
         removal_action=delete_policy,
         tracked=int(await conn.fetchval(store.COUNT_TRACKED, config_id)),
     )
     if delete_policy == "ignore":
         return plan
+    await conn.execute(store.CREATE_RUN_SEEN)
+    await conn.execute("ANALYZE run_seen")  # a fresh temp table has no statistics: plan the anti-join well
     candidates = await conn.fetch(
         store.SELECT_DELETE_CANDIDATES, config_id, run_id, sorted(rejected_keys), sorted(rejected_skus)
     )

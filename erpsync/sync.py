@@ -20,14 +20,13 @@ from pathlib import Path
 from typing import Any
 
 import asyncpg
-import orjson
 
 from erpsync.crypto import SecretBox
 from erpsync.db import configs as config_store
 from erpsync.db import products as store
 from erpsync.db import runs as run_store
 from erpsync.db.logs import INSERT_LOG
-from erpsync.drafts import MapOutcome, ProductDraft
+from erpsync.drafts import MapOutcome
 from erpsync.errors import ConfigError, ErpsyncError
 from erpsync.feeds import read_records
 from erpsync.logs import bound_run, get_logger, register_secret, scrub
@@ -37,14 +36,13 @@ from erpsync.plan import Plan, classify, plan_details
 from erpsync.publish import publish, write_bulk_files
 from erpsync.settings import Settings
 from erpsync.shopify.client import ShopifyClient, ShopTarget, shared_session
-from erpsync.shopify.inputs import product_set_input
 from erpsync.shopify.shop import iter_shop_variants, lookup_skus, primary_location_id
 from erpsync.sources import open_feed
 from erpsync.sources.policy import SourcePolicy
+from erpsync.spool import COPY_BATCH, RunSpool
 
 log = get_logger("erpsync.sync")
 
-COPY_BATCH = 2000
 SELECT_STATUS = "SELECT status FROM sync_runs WHERE id = $1"
 SELECT_QUEUED_RUN = (
     "SELECT id FROM sync_runs WHERE config_id = $1 AND status = 'queued' AND NOT dry_run ORDER BY id LIMIT 1"
@@ -302,6 +300,7 @@ class Run:
         self.allow_mass_delete = allow_mass_delete
         self.on_progress = on_progress
         self.counts: dict[str, Any] = {}
+        self.unchanged_unlisted = 0  # unchanged products that got no `run_products` row
         self.stopwatch = Stopwatch()
         self.work_dir = Path(settings.sync.work_dir) / "runs" / str(run_id)
         self.spool_path = self.work_dir / "inputs.jsonl"
@@ -386,6 +385,7 @@ class Run:
                 else self.settings.sync.max_delete_fraction
             ),
             allow_mass_delete=self.allow_mass_delete,
+            unchanged_unlisted=self.unchanged_unlisted,
         )
         await store.load_inputs(self.conn, self.run_id, self.spool_path)
         await run_store.set_plan(self.conn, self.run_id, plan.as_json())
@@ -484,47 +484,19 @@ class Run:
         }
 
     async def read_feed(self, location_id: str | None) -> MapOutcome:
-        """Fetch, parse and map in one stream. Each product's hash goes to `run_products` in COPY batches;
-        its productSet input goes to a local spool file, loaded into PostgreSQL after planning only for
-        the products that will be written — a no-op run never builds more than it compares."""
+        """Fetch, parse and map in one stream, each product kept by a `RunSpool` as it comes."""
         await self.conn.execute(store.CLEAR_RUN_PRODUCTS, self.run_id)
-        mapped = frozenset(self.config.mapping)
-        batch: list[tuple[Any, ...]] = []
-        ordinal = 0
-        self.work_dir.mkdir(parents=True, exist_ok=True)
-        spool = self.spool_path.open("wb")
-        # Hashes already written: a product whose hash is among them is unchanged (its hash covers its key),
-        # so its input is not even built. About 100 bytes a product in memory; the classification stays in SQL.
-        known = await store.known_hashes(self.conn, self.config.id)
-
-        async def keep(products: list[ProductDraft]) -> None:
-            nonlocal ordinal
-            for product in products:
-                ordinal += 1
-                unchanged = bytes.fromhex(product.content_hash) in known
-                batch.append(
-                    (
-                        self.run_id,
-                        product.key,
-                        ordinal,
-                        product.content_hash,
-                        [v.sku for v in product.variants],
-                        None,
-                        # Classified here, so planning rewrites only the rows that changed.
-                        "unchanged" if unchanged else None,
-                    )
-                )
-                if unchanged:
-                    spool.write(b"null\n")
-                else:
-                    spool.write(
-                        orjson.dumps(product_set_input(product, mapped=mapped, location_id=location_id))
-                    )
-                    spool.write(b"\n")
-            if len(batch) >= COPY_BATCH:
-                await store.copy_run_products(self.conn, batch)
-                batch.clear()
-
+        await store.start_seen(self.conn)
+        # About 100 bytes a tracked product in memory; the classification itself stays in SQL.
+        spool = RunSpool(
+            self.conn,
+            run_id=self.run_id,
+            path=self.spool_path,
+            known=await store.known_hashes(self.conn, self.config.id),
+            mapped=frozenset(self.config.mapping),
+            location_id=location_id,
+            dry_run=self.dry_run,
+        )
         rows_reported = 0
         try:
             policy = SourcePolicy(self.settings.sync.file_root, self.settings.sync.allow_private_sources)
@@ -533,17 +505,18 @@ class Run:
                 async for records in read_records(
                     stream, name=stream.name, format=self.config.format, options=self.config.format_options
                 ):
-                    await keep(mapper.map_batch(records))
+                    await spool.keep(mapper.map_batch(records))
                     rows = mapper.outcome().rows
                     if rows - rows_reported >= PROGRESS_EVERY:
                         rows_reported = rows
-                        await self.progress({"rows_read": rows, "products_mapped": ordinal})
-                await keep(mapper.finish())
+                        await self.progress({"rows_read": rows, "products_mapped": spool.ordinal})
+                await spool.keep(mapper.finish())
                 info = stream.info()
         finally:
             spool.close()
-        if batch:
-            await store.copy_run_products(self.conn, batch)
+        await spool.finish()
+        self.unchanged_unlisted = spool.unchanged_unlisted
+        ordinal = spool.ordinal
         outcome = mapper.outcome()
         await run_store.set_feed(self.conn, self.run_id, info.sha256, info.size)
         await self.progress({"rows_read": outcome.rows, "products_mapped": ordinal})

@@ -43,6 +43,7 @@ SELECT ps.product_key, ps.shopify_product_id
 FROM product_states ps
 WHERE ps.config_id = $1 AND ps.state = 'active'
   AND NOT EXISTS (SELECT 1 FROM run_products rp WHERE rp.run_id = $2 AND rp.product_key = ps.product_key)
+  AND NOT EXISTS (SELECT 1 FROM run_seen s WHERE s.content_hash = ps.content_hash)
   AND NOT (ps.product_key = ANY($3::text[]))
   AND NOT EXISTS (SELECT 1 FROM products p
                   WHERE p.config_id = $1 AND p.product_key = ps.product_key AND p.sku = ANY($4::text[]))
@@ -239,16 +240,32 @@ async def load_inputs(
     return len(wanted)
 
 
+# One value of 16 bytes per hash: a row per hash costs more on the wire and in Python than the set itself.
 SELECT_KNOWN_HASHES = """
-SELECT decode(content_hash, 'hex') FROM product_states
+SELECT coalesce(string_agg(decode(content_hash, 'hex'), ''::bytea), ''::bytea) FROM product_states
 WHERE config_id = $1 AND state = 'active' AND content_hash ~ '^[0-9a-f]{32}$'
 """
 
 
-async def known_hashes(conn: asyncpg.Connection[Any], config_id: str) -> set[bytes]:
+async def known_hashes(conn: Executor, config_id: str) -> set[bytes]:
     """The content hashes this config last wrote, as 16-byte digests."""
-    async with conn.transaction():
-        return {row[0] async for row in conn.cursor(SELECT_KNOWN_HASHES, config_id, prefetch=10_000)}
+    blob: bytes = await conn.fetchval(SELECT_KNOWN_HASHES, config_id)
+    return {blob[start : start + 16] for start in range(0, len(blob), 16)}
+
+
+# Hashes of the run's products found unchanged while reading: they get no `run_products` row (a no-op run
+# of 100,000 products would otherwise write 100,000 rows only to read them back), so a product whose hash
+# is here is present in the feed. A temporary table, emptied by each run on its own connection.
+CREATE_RUN_SEEN = "CREATE TEMP TABLE IF NOT EXISTS run_seen (content_hash text) ON COMMIT PRESERVE ROWS"
+
+
+async def start_seen(conn: Executor) -> None:
+    await conn.execute(CREATE_RUN_SEEN)
+    await conn.execute("TRUNCATE run_seen")
+
+
+async def copy_seen(conn: asyncpg.Connection[Any], hashes: Sequence[tuple[str]]) -> None:
+    await conn.copy_records_to_table("run_seen", records=hashes, columns=("content_hash",))
 
 
 async def action_counts(conn: Executor, run_id: int) -> dict[str, int]:
