@@ -101,10 +101,13 @@ async def classify(
     if delete_policy == "ignore":
         return plan
     await conn.execute(store.CREATE_RUN_SEEN)
-    await conn.execute("ANALYZE run_seen")  # a fresh temp table has no statistics: plan the anti-join well
-    candidates = await conn.fetch(
-        store.SELECT_DELETE_CANDIDATES, config_id, run_id, sorted(rejected_keys), sorted(rejected_skus)
-    )
+    async with conn.transaction():
+        # Right after a large first sync `product_states` has no statistics yet, and the planner, taking
+        # it for a few rows, would scan `run_seen` once per tracked product: hash anti-joins only.
+        await conn.execute("SET LOCAL enable_nestloop = off")
+        candidates = await conn.fetch(
+            store.SELECT_DELETE_CANDIDATES, config_id, run_id, sorted(rejected_keys), sorted(rejected_skus)
+        )
     valid_products = plan.creates + plan.updates + plan.unchanged
     plan.guard = check_deletes(
         deletions=len(candidates),
