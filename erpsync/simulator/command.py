@@ -1,4 +1,8 @@
-"""``erpsync simulator``: run the Shopify simulator until SIGINT/SIGTERM, saving state on the way out."""
+"""``erpsync simulator``: run the Shopify simulator until SIGINT/SIGTERM, saving state on the way out.
+
+The server (graphql-core, the schema) is imported when the command runs, not when the CLI loads: every
+other command, `erpsync sync` included, would otherwise pay ~0.4 s of start-up for it.
+"""
 
 from __future__ import annotations
 
@@ -7,14 +11,16 @@ import signal
 from pathlib import Path
 
 import click
-from aiohttp import web
 
 from erpsync.simulator.options import SimulatorOptions
-from erpsync.simulator.server import create_app
 
 
 async def serve(options: SimulatorOptions, *, host: str, port: int) -> None:
     """Serve until a stop signal; the app's cleanup stops bulk operations and saves ``--state``."""
+    from aiohttp import web
+
+    from erpsync.simulator.server import create_app
+
     app = create_app(options)
     runner = web.AppRunner(app, handle_signals=False)
     await runner.setup()
