@@ -50,6 +50,20 @@ class RunSpool:
         self._file = path.open("wb")
 
     async def keep(self, products: list[ProductDraft]) -> None:
+        hashes = [product.content_hash for product in products]
+        if not self.dry_run and all(bytes.fromhex(digest) in self.known for digest in hashes):
+            # A batch with nothing new, as in most batches of most runs: no per-product work at all.
+            self.ordinal += len(hashes)
+            self._file.write(b"null\n" * len(hashes))
+            self._seen.extend(zip(hashes, strict=True))
+        else:
+            self._keep_each(products)
+        if len(self._seen) >= SEEN_BATCH:
+            await self._flush_seen()
+        if len(self._rows) >= COPY_BATCH:
+            await self._flush_rows()
+
+    def _keep_each(self, products: list[ProductDraft]) -> None:
         write, rows = self._file.write, self._rows
         for product in products:
             self.ordinal += 1
@@ -65,10 +79,6 @@ class RunSpool:
                 write(orjson.dumps(input_) + b"\n")
             skus = [variant.sku for variant in product.variants]
             rows.append((self.run_id, product.key, self.ordinal, product.content_hash, skus, None, action))
-        if len(self._seen) >= SEEN_BATCH:
-            await self._flush_seen()
-        if len(rows) >= COPY_BATCH:
-            await self._flush_rows()
 
     def close(self) -> None:
         self._file.close()
