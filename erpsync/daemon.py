@@ -12,11 +12,13 @@ import asyncio
 import contextlib
 import signal
 import sys
+from collections.abc import Sequence
 from typing import Any
 
 import asyncpg
 from aiohttp import web
 from arq import ArqRedis
+from redis.exceptions import RedisError
 
 from erpsync.api.app import check_exposure, init_app
 from erpsync.db.pool import create_pool
@@ -30,6 +32,7 @@ from erpsync.sync import resume_abandoned_runs
 from erpsync.systemd import notify, watchdog_interval
 
 LINGER = 2.0
+WORKER_RESTART_DELAY = 1.0
 log = get_logger("erpsync.daemon")
 
 
@@ -41,6 +44,7 @@ class Daemon:
         self.roles = {"api": api, "scheduler": scheduler, "worker": worker}
         self.runner: web.AppRunner | None = None
         self.worker: Any = None
+        self.retired_workers: list[Any] = []  # dropped by a Redis outage, maybe still finishing a job
         self.worker_task: asyncio.Task[None] | None = None
         self.scheduler: Scheduler | None = None
         self.pinger: asyncio.Task[None] | None = None
@@ -67,7 +71,7 @@ class Daemon:
             log.info("api listening", host=settings.api.host, port=settings.api.port)
         if self.roles["worker"]:
             self.worker = create_worker(settings, self.pool, self.redis)
-            self.worker_task = asyncio.create_task(self.worker.async_run(), name="worker")
+            self.worker_task = asyncio.create_task(self.run_worker(), name="worker")
             self.resumer = asyncio.create_task(
                 keep_resuming(settings, self.pool, settings.worker.resume_interval), name="resume"
             )
@@ -78,6 +82,25 @@ class Daemon:
             log.info("scheduler started")
         notify("READY=1\nSTATUS=serving")
         self.pinger = start_watchdog()
+
+    async def run_worker(self) -> None:
+        """The arq worker, started again whenever Redis drops it.
+
+        arq's poll loop ends at the first lost connection; without this a Redis restart would leave the
+        process serving the API with no worker until systemd restarted it. Jobs the dropped worker was
+        running carry on to their end, and `stop` still waits for them.
+        """
+        while True:
+            try:
+                await self.worker.async_run()
+                return
+            except (RedisError, OSError) as exc:
+                log.warning("the worker lost Redis; starting it again", error=f"{type(exc).__name__}: {exc}")
+            await asyncio.sleep(WORKER_RESTART_DELAY)
+            for job in self.worker.tasks.values():
+                job.add_done_callback(_report_orphaned_job)
+            self.retired_workers.append(self.worker)
+            self.worker = create_worker(self.settings, self.pool, self.redis)
 
     async def wait(self, stop: asyncio.Event) -> None:
         """Until asked to stop, or until the worker dies (then systemd restarts us)."""
@@ -97,7 +120,12 @@ class Daemon:
         if self.scheduler is not None:
             await self.scheduler.stop()
         if self.worker is not None:
-            await stop_worker(self.worker, self.worker_task, grace=self.settings.worker.stop_timeout)
+            await stop_worker(
+                self.worker,
+                self.worker_task,
+                grace=self.settings.worker.stop_timeout,
+                retired=self.retired_workers,
+            )
         if self.runner is not None:
             await self.runner.cleanup()
         await close_shared_sessions()
@@ -150,9 +178,21 @@ async def run_daemon(
             loop.remove_signal_handler(signum)
 
 
-async def stop_worker(arq_worker: Any, task: asyncio.Task[None] | None, *, grace: float) -> None:
+def _report_orphaned_job(job: asyncio.Task[Any]) -> None:
+    """A job of a dropped worker ended; arq could not record it in Redis if that is what failed.
+
+    The run itself is recorded in PostgreSQL either way; this only keeps the failure in the log's shape
+    instead of asyncio's "exception was never retrieved".
+    """
+    if not job.cancelled() and (error := job.exception()) is not None:
+        log.warning("a job's bookkeeping in Redis failed", error=f"{type(error).__name__}: {error}")
+
+
+async def stop_worker(
+    arq_worker: Any, task: asyncio.Task[None] | None, *, grace: float, retired: Sequence[Any] = ()
+) -> None:
     """Let running syncs finish for `grace` seconds, then cancel what is left."""
-    running = [job for job in arq_worker.tasks.values() if not job.done()]
+    running = [job for worker in (*retired, arq_worker) for job in worker.tasks.values() if not job.done()]
     if running:
         log.info("waiting for running syncs", count=len(running), grace=grace)
         await asyncio.wait(running, timeout=grace)

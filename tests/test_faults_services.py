@@ -206,8 +206,9 @@ async def test_postgres_restarted_during_a_sync(
 async def test_redis_restarted_empty_while_runs_are_queued(
     settings: Settings, start_shopify: Any, tmp_path: Path
 ) -> None:
-    """Redis is killed (it keeps nothing) while one run works and two wait: `/health` says 503 naming
-    Redis meanwhile; once it is back, every queued run happens exactly once and the queue drains."""
+    """Redis is killed (it keeps nothing) while one run works and two wait, and stays away while the worker
+    polls for more: `/health` says 503 naming Redis meanwhile; the running sync finishes, the worker comes
+    back with Redis, every queued run happens exactly once and the queue drains."""
     redis = PrivateRedis()
     redis.start()
     try:
@@ -234,6 +235,14 @@ async def test_redis_restarted_empty_while_runs_are_queued(
             await poll_until(alpha_running, seconds=30)
             redis.kill()
             await wait_for_health(daemon, lambda code, body: code == 503 and "redis" in str(body).lower())
+
+            async def alpha_done() -> bool:
+                async with daemon.api.get(f"{daemon.base}/runs/{run_ids['alpha']}") as response:
+                    return bool((await response.json())["finished_at"])
+
+            # Redis stays away until the worker has finished its run and gone back to polling the queue.
+            await poll_until(alpha_done, seconds=30)
+            await asyncio.sleep(1.5)
             redis.start()
             await wait_for_health(daemon, lambda code, body: code == 200)
 
