@@ -204,7 +204,7 @@ async def test_postgres_restarted_during_a_sync(
 
 
 async def test_redis_restarted_empty_while_runs_are_queued(
-    settings: Settings, start_shopify: Any, tmp_path: Path
+    settings: Settings, db: asyncpg.Connection[Any], start_shopify: Any, tmp_path: Path
 ) -> None:
     """Redis is killed (it keeps nothing) while one run works and two wait, and stays away while the worker
     polls for more: `/health` says 503 naming Redis meanwhile; the running sync finishes, the worker comes
