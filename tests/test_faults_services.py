@@ -115,6 +115,12 @@ async def serving(env: dict[str, str]) -> AsyncIterator[Serve]:
     finally:
         code = await daemon.stop()
         assert code == 0, daemon.stderr.decode()[-3000:]
+        for secret in (TOKEN, SIM_TOKEN, settings_secret(env)):
+            assert secret.encode() not in daemon.stderr, "a secret reached the log"
+
+
+def settings_secret(env: dict[str, str]) -> str:
+    return env["ERPSYNC_SECURITY__SECRET_KEY"]
 
 
 def migrate(env: dict[str, str]) -> None:
