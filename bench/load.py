@@ -26,7 +26,9 @@ from pathlib import Path
 
 import asyncpg
 from pydantic import SecretStr
+from redis.asyncio import Redis
 
+from erpsync.constants import ARQ_QUEUE_NAME
 from erpsync.crypto import SecretBox
 from erpsync.db.configs import insert_config
 from erpsync.db.migrate import apply_migrations
@@ -169,6 +171,9 @@ async def main() -> None:
         await wait_http(f"http://127.0.0.1:{api_port}/health")
         report = await asyncio.to_thread(wrk, f"http://127.0.0.1:{api_port}/sync/status", args.seconds)
         elapsed = time.monotonic() - started
+        redis = Redis.from_url(REDIS_URL)
+        queue_depth = int(await redis.zcard(ARQ_QUEUE_NAME))
+        await redis.aclose()
         conn = await asyncpg.connect(dsn)
         rows = await conn.fetch(
             "SELECT config_id, status, started_at, finished_at FROM sync_runs ORDER BY started_at"
@@ -202,7 +207,7 @@ async def main() -> None:
     print(
         f"  runs: {json.dumps(statuses)}; configs that ran: {len(per_config)}/{args.configs}; "
         f"runs per config min {min(counts, default=0)} max {max(counts, default=0)} (about {due:.1f} due); "
-        f"overlapping runs of one config: {overlaps}"
+        f"overlapping runs of one config: {overlaps}; jobs left in the queue when the load stopped: {queue_depth}"
     )
 
 
