@@ -7,7 +7,7 @@ import random
 from typing import Any
 
 import pytest
-from conftest import make_config
+from feed_support import make_config
 
 from erpsync.drafts import MetafieldDraft, ProductDraft, VariantDraft, product_drafts
 from erpsync.feeds import iter_records, read_records

@@ -8,7 +8,7 @@ import zipfile
 from typing import Any
 
 import pytest
-from conftest import parse_bytes
+from feed_support import parse_bytes
 
 from erpsync.errors import ErpsyncError
 from erpsync.feeds import (

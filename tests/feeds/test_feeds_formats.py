@@ -9,7 +9,7 @@ from typing import Any
 
 import orjson
 import pytest
-from conftest import parse_bytes
+from feed_support import parse_bytes
 
 from erpsync.feeds.detect import format_from_name, sniff_format
 

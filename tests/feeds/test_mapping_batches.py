@@ -6,7 +6,7 @@ import random
 from typing import Any
 
 import pytest
-from conftest import make_config
+from feed_support import make_config
 
 from erpsync.drafts import MapOutcome, ProductDraft
 from erpsync.feeds import RecordBatch

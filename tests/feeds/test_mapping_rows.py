@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from conftest import make_config, parse_bytes
+from feed_support import make_config, parse_bytes
 
 from erpsync.feeds import FeedLayoutError, RecordBatch
 from erpsync.mapping import MAX_VARIANTS, FeedMapper, map_records

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import CUT_AFTER, FTP_PASSWORD, FTP_USER, FtpServer, free_port, make_config
+from feed_support import CUT_AFTER, FTP_PASSWORD, FTP_USER, FtpServer, free_port, make_config
 
 from erpsync.sources import open_feed
 from erpsync.sources.base import BLOCK_SIZE

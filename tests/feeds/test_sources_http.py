@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 from aiohttp import web
-from conftest import free_port, make_config
+from feed_support import free_port, make_config
 
 from erpsync.sources import open_feed
 from erpsync.sources.errors import (

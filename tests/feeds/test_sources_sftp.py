@@ -11,7 +11,7 @@ from typing import Any
 
 import asyncssh
 import pytest
-from conftest import make_config
+from feed_support import make_config
 
 from erpsync.sources import open_feed
 from erpsync.sources.errors import SourceAuthError, SourceNotFound, SourceTrustError
