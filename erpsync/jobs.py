@@ -64,14 +64,9 @@ async def enqueue_sync(
             return Enqueued(int(running["id"]), created=False, status="running")
         queued = next((row for row in active if row["status"] == "queued"), None)
         if queued is not None:
-            # Queued in PostgreSQL: make sure Redis still has its job (it may have restarted empty).
-            if (
-                await Job(job_id(config_id), redis, _queue_name=ARQ_QUEUE_NAME).status()
-                == JobStatus.not_found
-            ):
-                await _enqueue(redis, config_id, int(queued["id"]), allow_mass_delete)
-            else:
-                await _unblock(redis, pool, config_id)
+            # Queued in PostgreSQL: make sure its job will run (Redis may have restarted empty, a retry
+            # may be waiting out its backoff, or a dead worker's mark may hold the job id).
+            await _ensure_job(redis, pool, config_id, int(queued["id"]), allow_mass_delete, hurry=True)
             return Enqueued(int(queued["id"]), created=False, status="queued")
         try:
             run_id = await run_store.create_run(
@@ -81,39 +76,34 @@ async def enqueue_sync(
             row = await conn.fetchrow(SELECT_ACTIVE, config_id)
             assert row is not None
             return Enqueued(int(row["id"]), created=False, status=str(row["status"]))
-    await _enqueue(redis, config_id, run_id, allow_mass_delete, pool)
+    await _ensure_job(redis, pool, config_id, run_id, allow_mass_delete, hurry=True)
     return Enqueued(run_id, created=True, status="queued")
 
 
-async def _enqueue(
+async def _ensure_job(
     redis: ArqRedis,
+    pool: asyncpg.Pool[Any],
     config_id: str,
     run_id: int,
     allow_mass_delete: bool,
-    pool: asyncpg.Pool[Any] | None = None,
-) -> None:
-    job = await redis.enqueue_job(
-        SYNC_FUNCTION,
-        config_id,
-        run_id,
-        allow_mass_delete,
-        _job_id=job_id(config_id),
-        _queue_name=ARQ_QUEUE_NAME,
-    )
-    if job is None and pool is not None:  # arq refused: the config's job id is still taken
-        await _unblock(redis, pool, config_id)
+    *,
+    hurry: bool,
+) -> bool:
+    """See that the queued run `run_id` has a job that will run; True if a job had to be enqueued.
 
-
-async def _unblock(redis: ArqRedis, pool: asyncpg.Pool[Any], config_id: str) -> None:
-    """The config's job id is held by an older job, so the queued run would wait behind it.
-
-    A retry waiting out its backoff is moved to now (it takes the queued run over: `run_sync`). A job
-    marked in progress while nobody holds the config's lock belongs to a worker that died: arq would
-    honour its marker for `job_timeout` (hours), so the marker is dropped and arq delivers it again.
+    The job id is the config's, so an older job holding it keeps the queued run waiting. A retry waiting
+    out its backoff is moved to now when `hurry` (it takes the queued run over: `run_sync`). A job marked
+    in progress while nobody holds the config's lock belongs to a worker that died: arq would honour its
+    mark for `job_timeout` (hours), so the mark is dropped and arq delivers the job again.
     """
     key = job_id(config_id)
     status = await Job(key, redis, _queue_name=ARQ_QUEUE_NAME).status()
-    if status == JobStatus.deferred:
+    if status == JobStatus.not_found:
+        job = await redis.enqueue_job(
+            SYNC_FUNCTION, config_id, run_id, allow_mass_delete, _job_id=key, _queue_name=ARQ_QUEUE_NAME
+        )
+        return job is not None
+    if status == JobStatus.deferred and hurry:
         await redis.zadd(ARQ_QUEUE_NAME, {key: timestamp_ms()}, xx=True)
     elif status == JobStatus.in_progress:
         try:
@@ -122,6 +112,7 @@ async def _unblock(redis: ArqRedis, pool: asyncpg.Pool[Any], config_id: str) -> 
             log.warning("dropped the in-progress mark of a job whose worker died", config_id=config_id)
         except SyncBusy:
             pass  # a live worker runs it
+    return False
 
 
 SELECT_QUEUED = """
@@ -136,13 +127,11 @@ async def requeue_orphans(redis: ArqRedis, pool: asyncpg.Pool[Any], *, older_tha
     and none runs twice, since the job id is the config's."""
     requeued = []
     for row in await pool.fetch(SELECT_QUEUED, older_than):
-        job = Job(job_id(row["config_id"]), redis, _queue_name=ARQ_QUEUE_NAME)
-        status = await job.status()
-        if status == JobStatus.not_found:
-            await _enqueue(redis, row["config_id"], int(row["id"]), bool(row["allow_mass_delete"]))
-            requeued.append(int(row["id"]))
-        elif status == JobStatus.in_progress:
-            await _unblock(redis, pool, row["config_id"])
+        run_id = int(row["id"])
+        if await _ensure_job(
+            redis, pool, row["config_id"], run_id, bool(row["allow_mass_delete"]), hurry=False
+        ):
+            requeued.append(run_id)
     if requeued:
         log.warning("queued runs lost by Redis were queued again", run_ids=requeued)
     return requeued

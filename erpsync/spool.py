@@ -84,7 +84,7 @@ class RunSpool:
         self._file.close()
 
     async def finish(self) -> None:
-        self.close()
+        """After `close()`: write the rows and hashes still buffered."""
         await self._flush_rows()
         await self._flush_seen()
 

@@ -71,3 +71,33 @@ def erpsync_env(settings: Any, root: Path, *, shop_url: str | None = None, **ext
         )
     env.update(extra)
     return env
+
+
+SHOP_PRODUCTS_QUERY = """query($after: String) { products(first: 50, after: $after) {
+  nodes { id handle title variants(first: 5) { nodes { sku price } } } pageInfo { hasNextPage endCursor } } }"""
+
+
+async def shop_products(simulator: Any) -> list[dict[str, Any]]:
+    """Every product in the simulated shop, page by page, read over raw HTTP.
+
+    A page refused by an injected fault or by the query-cost bucket is asked again after a pause.
+    """
+    url = f"{simulator.base_url}/admin/api/2026-10/graphql.json"
+    found: list[dict[str, Any]] = []
+    after = None
+    while True:
+        async with simulator.session.post(
+            url,
+            json={"query": SHOP_PRODUCTS_QUERY, "variables": {"after": after}},
+            headers={"X-Shopify-Access-Token": SIM_TOKEN},
+        ) as response:
+            body = await response.json() if response.status == 200 else {}
+        if "data" not in body:
+            assert response.status != 200 or "THROTTLED" in str(body), body
+            await asyncio.sleep(0.3)
+            continue
+        page = body["data"]["products"]
+        found += page["nodes"]
+        if not page["pageInfo"]["hasNextPage"]:
+            return found
+        after = page["pageInfo"]["endCursor"]

@@ -22,7 +22,15 @@ import asyncpg
 import pytest
 from aioftp.common import Connection
 from aioftp.server import ConnectionConditions
-from support import REDIS_URL, SIM_TOKEN, erpsync_env, free_port, poll_until, wait_until_healthy
+from support import (
+    REDIS_URL,
+    SIM_TOKEN,
+    erpsync_env,
+    free_port,
+    poll_until,
+    shop_products,
+    wait_until_healthy,
+)
 
 from erpsync.settings import Settings
 
@@ -36,8 +44,6 @@ COUNT = 20
 FAULT_REDIS_URL = os.environ.get("ERPSYNC_TEST_FAULTS_REDIS_URL", f"{REDIS_URL.rpartition('/')[0]}/12")
 BAD_SECONDS = 60.0
 FINISHED = {"succeeded", "partial", "needs_attention", "failed", "canceled"}
-PRODUCTS_QUERY = """query($after: String) { products(first: 50, after: $after) {
-  nodes { id title variants(first: 5) { nodes { sku price } } } pageInfo { hasNextPage endCursor } } }"""
 
 
 # --- the feed and the FTP server --------------------------------------------------------------------------
@@ -333,27 +339,6 @@ async def setup(
 
 
 # --- the shop ---------------------------------------------------------------------------------------------
-
-
-async def shop_products(simulator: Any) -> list[dict[str, Any]]:
-    """Every product in the shop, page by page (a page refused by an injected fault is asked again)."""
-    url = f"{simulator.base_url}/admin/api/2026-10/graphql.json"
-    found: list[dict[str, Any]] = []
-    after = None
-    while True:
-        async with simulator.session.post(
-            url,
-            json={"query": PRODUCTS_QUERY, "variables": {"after": after}},
-            headers={"X-Shopify-Access-Token": SIM_TOKEN},
-        ) as response:
-            if response.status != 200:
-                await asyncio.sleep(0.2)
-                continue
-            page = (await response.json())["data"]["products"]
-        found += page["nodes"]
-        if not page["pageInfo"]["hasNextPage"]:
-            return found
-        after = page["pageInfo"]["endCursor"]
 
 
 def variants(products: list[dict[str, Any]]) -> list[dict[str, Any]]:

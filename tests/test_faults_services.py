@@ -19,34 +19,12 @@ import aiohttp
 import asyncpg
 import pytest
 from private_services import PrivatePostgres, PrivateRedis
-from support import SIM_TOKEN, erpsync_env, free_port, poll_until, wait_until_healthy
-from test_sync_resume import COUNT, PRODUCTS_QUERY
+from support import SIM_TOKEN, erpsync_env, free_port, poll_until, shop_products, wait_until_healthy
+from test_sync_resume import COUNT
 
 from erpsync.settings import Settings
 
 TOKEN = "faults-api-token-3e8d"
-
-
-async def shop_products(simulator: Any) -> list[dict[str, Any]]:
-    """Every product in the shop, page by page, waiting out the query-cost bucket when it runs dry."""
-    found: list[dict[str, Any]] = []
-    after = None
-    while True:
-        async with simulator.session.post(
-            f"{simulator.base_url}/admin/api/2026-10/graphql.json",
-            json={"query": PRODUCTS_QUERY, "variables": {"after": after}},
-            headers={"X-Shopify-Access-Token": SIM_TOKEN},
-        ) as response:
-            body = await response.json()
-        if "data" not in body:
-            assert "THROTTLED" in str(body), body
-            await asyncio.sleep(0.5)
-            continue
-        page = body["data"]["products"]
-        found += page["nodes"]
-        if not page["pageInfo"]["hasNextPage"]:
-            return found
-        after = page["pageInfo"]["endCursor"]
 
 
 def write_feed(path: Path, price: str, prefix: str = "SKU") -> None:
@@ -115,12 +93,8 @@ async def serving(env: dict[str, str]) -> AsyncIterator[Serve]:
     finally:
         code = await daemon.stop()
         assert code == 0, daemon.stderr.decode()[-3000:]
-        for secret in (TOKEN, SIM_TOKEN, settings_secret(env)):
+        for secret in (TOKEN, SIM_TOKEN, env["ERPSYNC_SECURITY__SECRET_KEY"]):
             assert secret.encode() not in daemon.stderr, "a secret reached the log"
-
-
-def settings_secret(env: dict[str, str]) -> str:
-    return env["ERPSYNC_SECURITY__SECRET_KEY"]
 
 
 def migrate(env: dict[str, str]) -> None:

@@ -12,7 +12,7 @@ from typing import Any
 
 import asyncpg
 import pytest
-from support import SIM_TOKEN, erpsync_env
+from support import SIM_TOKEN, erpsync_env, shop_products
 
 from erpsync.crypto import SecretBox
 from erpsync.db.configs import insert_config
@@ -20,8 +20,6 @@ from erpsync.models import SyncConfig
 from erpsync.settings import Settings
 
 COUNT = 30
-PRODUCTS_QUERY = """query($after: String) { products(first: 50, after: $after) {
-  nodes { id handle variants(first: 3) { nodes { sku price } } } pageInfo { hasNextPage endCursor } } }"""
 
 
 def write_feed(path: Path, price: str) -> None:
@@ -30,23 +28,6 @@ def write_feed(path: Path, price: str) -> None:
         writer.writerow(["sku", "title", "price"])
         for n in range(COUNT):
             writer.writerow([f"SKU-{n}", f"Product {n}", price])
-
-
-async def shop_products(simulator: Any) -> list[dict[str, Any]]:
-    url = f"{simulator.base_url}/admin/api/2026-10/graphql.json"
-    found: list[dict[str, Any]] = []
-    after = None
-    while True:
-        async with simulator.session.post(
-            url,
-            json={"query": PRODUCTS_QUERY, "variables": {"after": after}},
-            headers={"X-Shopify-Access-Token": SIM_TOKEN},
-        ) as response:
-            page = (await response.json())["data"]["products"]
-        found += page["nodes"]
-        if not page["pageInfo"]["hasNextPage"]:
-            return found
-        after = page["pageInfo"]["endCursor"]
 
 
 async def wait_for(conn: asyncpg.Connection[Any], query: str) -> None:
