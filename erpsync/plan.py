@@ -7,6 +7,7 @@ allowed share of what this config tracks — a truncated feed must never empty a
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -80,11 +81,13 @@ async def classify(
     max_fraction: float,
     allow_mass_delete: bool,
     unchanged_unlisted: int = 0,
+    unmatched: Sequence[str] = (),
 ) -> Plan:
     """Mark every run product create/update/unchanged and add the removals the guard allows.
 
-    `unchanged_unlisted` products were found unchanged while reading and have no row, only their hash
-    in `run_seen`: they count as unchanged and are never removal candidates.
+    `unchanged_unlisted` products were found unchanged while reading and have no row: they count as
+    unchanged, and are never removal candidates since their hashes are not in `unmatched`, the hashes
+    this config last wrote that no product of the feed matched.
     """
     if rejected_keys:
         await conn.execute(store.DROP_REJECTED, run_id, sorted(rejected_keys))
@@ -100,13 +103,17 @@ async def classify(
     )
     if delete_policy == "ignore":
         return plan
-    await conn.execute(store.CREATE_RUN_SEEN)
     async with conn.transaction():
         # Right after a large first sync `product_states` has no statistics yet, and the planner, taking
-        # it for a few rows, would scan `run_seen` once per tracked product: hash anti-joins only.
+        # it for a few rows, would scan `unmatched` once per tracked product: hash joins only.
         await conn.execute("SET LOCAL enable_nestloop = off")
         candidates = await conn.fetch(
-            store.SELECT_DELETE_CANDIDATES, config_id, run_id, sorted(rejected_keys), sorted(rejected_skus)
+            store.SELECT_DELETE_CANDIDATES,
+            config_id,
+            run_id,
+            sorted(rejected_keys),
+            sorted(rejected_skus),
+            list(unmatched),
         )
     valid_products = plan.creates + plan.updates + plan.unchanged
     plan.guard = check_deletes(

@@ -3,11 +3,13 @@
 Each product's productSet input goes to a local spool file (one line per product, in feed order), loaded
 into PostgreSQL after planning only for the products that will be written. A product whose hash this config
 last wrote is unchanged (the hash covers its key): its input is never built, and outside a dry run it gets
-no `run_products` row either, only its hash in `run_seen` — a no-op run compares and writes nothing else.
+no `run_products` row either; its hash is struck off `known`. What is left of `known` at the end — the
+`unmatched` hashes, none in a no-op run — is all the delete check needs, so a no-op run writes nothing.
 """
 
 from __future__ import annotations
 
+from operator import attrgetter
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +21,7 @@ from erpsync.drafts import ProductDraft
 from erpsync.shopify.inputs import product_set_input
 
 COPY_BATCH = 2000
-SEEN_BATCH = 20_000
+_CONTENT_HASH = attrgetter("content_hash")
 
 
 class RunSpool:
@@ -45,21 +47,24 @@ class RunSpool:
         self.ordinal = 0
         self.unchanged_unlisted = 0  # unchanged products that got no `run_products` row
         self._rows: list[tuple[Any, ...]] = []
-        self._seen: list[tuple[str]] = []
         path.parent.mkdir(parents=True, exist_ok=True)
         self._file = path.open("wb")
 
+    @property
+    def unmatched(self) -> list[str]:
+        """Hashes this config last wrote that no unchanged product of the feed matched (so far)."""
+        return sorted(digest.hex() for digest in self.known)
+
     async def keep(self, products: list[ProductDraft]) -> None:
-        hashes = [product.content_hash for product in products]
-        if not self.dry_run and all(bytes.fromhex(digest) in self.known for digest in hashes):
+        digests = list(map(bytes.fromhex, map(_CONTENT_HASH, products)))
+        if not self.dry_run and self.known.issuperset(digests):
             # A batch with nothing new, as in most batches of most runs: no per-product work at all.
-            self.ordinal += len(hashes)
-            self._file.write(b"null\n" * len(hashes))
-            self._seen.extend(zip(hashes, strict=True))
+            self.known.difference_update(digests)
+            self.ordinal += len(digests)
+            self.unchanged_unlisted += len(digests)
+            self._file.write(b"null\n" * len(digests))
         else:
             self._keep_each(products)
-        if len(self._seen) >= SEEN_BATCH:
-            await self._flush_seen()
         if len(self._rows) >= COPY_BATCH:
             await self._flush_rows()
 
@@ -68,10 +73,12 @@ class RunSpool:
         for product in products:
             self.ordinal += 1
             action: str | None = None
-            if bytes.fromhex(product.content_hash) in self.known:
+            digest = bytes.fromhex(product.content_hash)
+            if digest in self.known:
+                self.known.discard(digest)
                 write(b"null\n")
                 if not self.dry_run:  # a dry run lists unchanged products, so it keeps their rows
-                    self._seen.append((product.content_hash,))
+                    self.unchanged_unlisted += 1
                     continue
                 action = "unchanged"
             else:
@@ -84,17 +91,10 @@ class RunSpool:
         self._file.close()
 
     async def finish(self) -> None:
-        """After `close()`: write the rows and hashes still buffered."""
+        """After `close()`: write the rows still buffered."""
         await self._flush_rows()
-        await self._flush_seen()
 
     async def _flush_rows(self) -> None:
         if self._rows:
             await store.copy_run_products(self.conn, self._rows)
             self._rows.clear()
-
-    async def _flush_seen(self) -> None:
-        if self._seen:
-            await store.copy_seen(self.conn, self._seen)
-            self.unchanged_unlisted += len(self._seen)
-            self._seen.clear()

@@ -301,6 +301,7 @@ class Run:
         self.on_progress = on_progress
         self.counts: dict[str, Any] = {}
         self.unchanged_unlisted = 0  # unchanged products that got no `run_products` row
+        self.unmatched: list[str] = []  # hashes this config last wrote that no feed product matched
         self.stopwatch = Stopwatch()
         self.work_dir = Path(settings.sync.work_dir) / "runs" / str(run_id)
         self.spool_path = self.work_dir / "inputs.jsonl"
@@ -386,6 +387,7 @@ class Run:
             ),
             allow_mass_delete=self.allow_mass_delete,
             unchanged_unlisted=self.unchanged_unlisted,
+            unmatched=self.unmatched,
         )
         await store.load_inputs(self.conn, self.run_id, self.spool_path)
         await run_store.set_plan(self.conn, self.run_id, plan.as_json())
@@ -486,7 +488,6 @@ class Run:
     async def read_feed(self, location_id: str | None) -> MapOutcome:
         """Fetch, parse and map in one stream, each product kept by a `RunSpool` as it comes."""
         await self.conn.execute(store.CLEAR_RUN_PRODUCTS, self.run_id)
-        await store.start_seen(self.conn)
         # About 100 bytes a tracked product in memory; the classification itself stays in SQL.
         spool = RunSpool(
             self.conn,
@@ -516,6 +517,7 @@ class Run:
             spool.close()
         await spool.finish()
         self.unchanged_unlisted = spool.unchanged_unlisted
+        self.unmatched = spool.unmatched
         ordinal = spool.ordinal
         outcome = mapper.outcome()
         await run_store.set_feed(self.conn, self.run_id, info.sha256, info.size)
