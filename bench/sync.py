@@ -6,6 +6,7 @@ peak RSS of the erpsync process, with bulk_concurrency 5 and 1 side by side.
 
     .venv/bin/python bench/sync.py                 # 100,000 products x 5 variants
     .venv/bin/python bench/sync.py --products 2000 # a quick look
+    .venv/bin/python bench/sync.py --noop-runs 5   # the no-op ratio over five runs
 
 Needs PostgreSQL (ERPSYNC_BENCH_ADMIN_DSN, default postgresql://postgres@127.0.0.1:5432/postgres).
 Targets: the no-op re-sync sends 0 mutations in under 1.5x the time of fetch+parse+map alone; the 1%
@@ -22,6 +23,7 @@ import os
 import resource
 import shutil
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -250,7 +252,7 @@ async def scenario_set(args: argparse.Namespace, concurrency: int, work: Path) -
         )
         scenarios = [
             ("initial", {}),
-            ("no-op", {}),
+            *[("no-op", {})] * args.noop_runs,
             ("1% changed", {"changed": 0.01, "new": 0.005, "removed": 0.005}),
         ]
         for label, change in scenarios:
@@ -300,6 +302,15 @@ def report(rows: list[dict[str, Any]]) -> None:
             f"  {stages}"
         )
         if row["scenario"] == "1% changed":
+            noops = sorted(
+                r["wall"] / r["read_floor"]
+                for r in rows
+                if r["scenario"] == "no-op" and r["concurrency"] == row["concurrency"]
+            )
+            print(
+                f"{'':<12} no-op wall / read over {len(noops)} runs: min {noops[0]:.2f}, "
+                f"median {statistics.median(noops):.2f}, max {noops[-1]:.2f} (target < 1.5)"
+            )
             expected = row["expected"]
             print(
                 f"{'':<12} expected: {expected['changed']} updated, {expected['new']} created, "
@@ -313,6 +324,12 @@ def main() -> None:
     parser.add_argument("--products", type=int, default=100_000)
     parser.add_argument("--variants", type=int, default=5)
     parser.add_argument("--concurrency", type=int, nargs="+", default=[5, 1])
+    parser.add_argument(
+        "--noop-runs",
+        type=int,
+        default=3,
+        help="No-op re-syncs per concurrency (the ratio swings with the machine).",
+    )
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="erpsync-bench-"))
     try:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import gc
 import sys
 from collections.abc import Awaitable, Callable, Coroutine
 from pathlib import Path
@@ -85,14 +84,8 @@ def handle_errors(func: Callable[P, T]) -> Callable[P, T]:
 
 
 def run(coro: Coroutine[Any, Any, T]) -> T:
-    """Run a command's coroutine, closing the shared Shopify sessions it opened.
-
-    What is alive by now (modules, classes, settings) lives as long as the process: `gc.freeze` keeps
-    the collector from rescanning it each time a feed's millions of allocations trigger a collection.
-    """
+    """Run a command's coroutine, closing the shared Shopify sessions it opened."""
     from erpsync.shopify.client import close_shared_sessions
-
-    gc.freeze()
 
     async def main() -> T:
         try:
