@@ -286,6 +286,11 @@ class FeedMapper:
         ready, self._ready = self._ready, []
         return ready
 
+    @property
+    def rows(self) -> int:
+        """Records read so far, for progress; `outcome()` copies the errors, too costly per batch."""
+        return self._rows
+
     def outcome(self) -> MapOutcome:
         """Counts and errors so far (complete after `finish`)."""
         late_keys = {self._ordinal_keys[ordinal] for ordinal in self._late_rejected}

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
 import csv
+import io
+import os
 from pathlib import Path
 from typing import Any
 
 import asyncpg
 import pytest
 from pydantic import SecretStr
-from support import SIM_TOKEN
+from support import SIM_TOKEN, poll_until
 
 from erpsync.crypto import SecretBox
 from erpsync.db.configs import insert_config
@@ -393,3 +396,43 @@ async def test_a_bad_hour_at_shopify_converges(harness: Harness) -> None:
     assert len(await harness.tracked()) == 20
     again = await harness.sync()
     assert again.counts["unchanged"] == 20
+
+
+async def test_progress_shows_while_a_slow_feed_streams_in(harness: Harness) -> None:
+    """A watcher sees the rows read so far while the feed is still arriving, and the run then completes.
+
+    The feed is a named pipe: the first 1,500 rows (more than one read block) are written, then the
+    writer waits until the run's progress shows rows before it sends the rest.
+    """
+    os.mkfifo(harness.feed)
+    rows = [{**row, "title": f"{row['title']} {'x' * 200}"} for row in catalogue(2_000)]
+    head, tail = io.StringIO(), io.StringIO()
+    csv.DictWriter(head, fieldnames=FIELDS).writeheader()
+    csv.DictWriter(head, fieldnames=FIELDS).writerows(rows[:1_500])
+    csv.DictWriter(tail, fieldnames=FIELDS).writerows(rows[1_500:])
+    run = asyncio.create_task(harness.sync())
+    pipe = await asyncio.to_thread(open, harness.feed, "w", encoding="utf-8", newline="")
+    try:
+        await asyncio.to_thread(pipe.write, head.getvalue())
+        await asyncio.to_thread(pipe.flush)
+        shown: dict[str, Any] = {}
+
+        async def rows_shown() -> bool:
+            row = await harness.pool.fetchrow(
+                "SELECT status, progress FROM sync_runs ORDER BY id DESC LIMIT 1"
+            )
+            if row is not None:
+                shown.update(status=row["status"], **(row["progress"] or {}))
+            return bool(shown.get("rows_read"))
+
+        await poll_until(rows_shown, seconds=20)
+        assert shown["status"] == "running"
+        assert 0 < shown["rows_read"] <= 1_500
+        assert not run.done()
+        await asyncio.to_thread(pipe.write, tail.getvalue())
+    finally:
+        await asyncio.to_thread(pipe.close)
+    result = await run
+    assert result.status == "succeeded", result
+    assert result.counts["rows_read"] == 2_000
+    assert result.counts["created"] == 2_000

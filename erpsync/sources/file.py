@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import stat
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
@@ -55,7 +56,8 @@ async def open_file(config: SyncConfig, *, previous: FeedInfo | None = None) -> 
             _read_blocks(handle),
             name=path,
             host=HOST,
-            expected_size=status.st_size,
+            # A pipe or a device has no size to check the transfer against.
+            expected_size=status.st_size if stat.S_ISREG(status.st_mode) else None,
             mtime=datetime.fromtimestamp(status.st_mtime, UTC),
         )
     finally:
