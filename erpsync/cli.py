@@ -290,10 +290,12 @@ def configs_delete(ctx: Context, config_id: str) -> None:
 
 
 async def load_stored_config(config_id: str) -> Any:
-    """A config from PostgreSQL, for `erpsync preview ID` (settings from the command line's context)."""
+    """A config from PostgreSQL and the source policy a sync of it runs under, for `erpsync preview ID`
+    (settings from the command line's context): a preview reads only what the sync would."""
     from erpsync.crypto import SecretBox
     from erpsync.db.configs import get_config
     from erpsync.db.pool import connect
+    from erpsync.sources.policy import SourcePolicy
 
     context = click.get_current_context().find_object(Context)
     assert context is not None
@@ -301,9 +303,10 @@ async def load_stored_config(config_id: str) -> Any:
     conn = await connect(settings.database)
     try:
         box = SecretBox(settings.security.secret_key, settings.security.previous_keys)
-        return (await get_config(conn, box, config_id)).config
+        config = (await get_config(conn, box, config_id)).config
     finally:
         await conn.close()
+    return config, SourcePolicy.of(settings.sync)
 
 
 def _register_subcommands() -> None:

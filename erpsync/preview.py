@@ -24,8 +24,10 @@ from erpsync.feeds import read_records
 from erpsync.mapping import FeedMapper
 from erpsync.models import SyncConfig
 from erpsync.sources import FeedInfo, open_feed
+from erpsync.sources.policy import SourcePolicy
 
-ConfigLoader = Callable[[str], Coroutine[Any, Any, SyncConfig]]
+# A stored config comes with the source policy `erpsync sync` would hold it to.
+ConfigLoader = Callable[[str], Coroutine[Any, Any, tuple[SyncConfig, SourcePolicy]]]
 DEFAULT_LIMIT = 10
 
 
@@ -38,10 +40,12 @@ class Preview:
     outcome: MapOutcome
 
 
-async def preview_feed(config: SyncConfig, *, limit: int = DEFAULT_LIMIT) -> Preview:
+async def preview_feed(
+    config: SyncConfig, *, limit: int = DEFAULT_LIMIT, policy: SourcePolicy | None = None
+) -> Preview:
     """Fetch, parse and map the whole feed; keep only the first `limit` products."""
     kept: list[ProductDraft] = []
-    async with open_feed(config) as stream:
+    async with open_feed(config, policy=policy) as stream:
         mapper = FeedMapper(config, feed=stream.name)
         batches = read_records(stream, name=stream.name, format=config.format, options=config.format_options)
         async for batch in batches:
@@ -153,17 +157,18 @@ def make_preview_command(load_config: ConfigLoader | None = None) -> click.Comma
     def preview(target: str, limit: int, as_json: bool) -> None:  # fmt: skip
         """Fetch and map the feed of CONFIG.json or config ID; print the first products, row errors and counts."""
         path = Path(target)
+        policy: SourcePolicy | None = None  # a config file is the operator's own: read as written
         if path.suffix == ".json" or path.exists():
             config = load_config_file(path)
         elif load_config is None:
             raise click.ClickException(f"{target}: not a config file (config ids need the database)")
         else:
             try:
-                config = asyncio.run(load_config(target))
+                config, policy = asyncio.run(load_config(target))
             except ErpsyncError as error:
                 raise click.ClickException(str(error)) from None
         try:
-            result = asyncio.run(preview_feed(config, limit=limit))
+            result = asyncio.run(preview_feed(config, limit=limit, policy=policy))
         except ErpsyncError as error:
             click.echo(f"erpsync preview: {error}", err=True)
             sys.exit(1)

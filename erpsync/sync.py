@@ -502,7 +502,7 @@ class Run:
         )
         next_report = time.monotonic()  # the first batch is shown at once, then once a second
         try:
-            policy = SourcePolicy(self.settings.sync.file_root, self.settings.sync.allow_private_sources)
+            policy = SourcePolicy.of(self.settings.sync)
             async with open_feed(self.config, policy=policy) as stream:
                 mapper = FeedMapper(self.config, feed=stream.name)
                 async for records in read_records(
@@ -510,7 +510,7 @@ class Run:
                 ):
                     await spool.keep(mapper.map_batch(records))
                     if time.monotonic() >= next_report:
-                        next_report = time.monotonic()  # the first batch is shown at once, then once a second
+                        next_report = time.monotonic() + PROGRESS_SECONDS
                         await self.progress({"rows_read": mapper.rows, "products_mapped": spool.ordinal})
                 await spool.keep(mapper.finish())
                 info = stream.info()

@@ -202,13 +202,44 @@ def test_preview_by_id_reads_the_stored_config(cli_env: dict[str, str], tmp_path
     path = tmp_path / "files.json"
     path.write_text(json.dumps(config))
     assert erpsync(cli_env, "configs", "apply", str(path)).returncode == 0
-    result = erpsync(cli_env, "preview", "files", "--json")
+    result = erpsync({**cli_env, "ERPSYNC_SYNC__FILE_ROOT": str(tmp_path)}, "preview", "files", "--json")
     assert result.returncode == 0, result.stderr
     document = json.loads(result.stdout)
     assert document["counts"]["products"] == 1
     assert document["counts"]["rejected_rows"] == 1
     assert document["errors"][0]["sku"] == "B-2"
     assert document["errors"][0]["field"] == "variant.price"
+
+
+def test_preview_by_id_reads_only_what_a_sync_may(cli_env: dict[str, str], tmp_path: Path) -> None:
+    """A stored config is previewed under the sync's source policy: a file outside `file_root` is refused
+    in one line naming the file, just as `erpsync sync` would refuse it, and nothing of it is printed."""
+    secret = tmp_path / "outside" / "secret.csv"
+    secret.parent.mkdir()
+    secret.write_text("sku,title,price\nTOP-SECRET,Hidden,1.00\n")
+    root = tmp_path / "feeds"
+    root.mkdir()
+    config = {
+        "id": "sneaky",
+        "name": "Sneaky",
+        "connection_type": "file",
+        "credentials": {"filePath": str(root / ".." / "outside" / "secret.csv")},
+        "format": "csv",
+        "mapping": {"title": "title", "variant.sku": "sku", "variant.price": "price"},
+    }
+    path = tmp_path / "sneaky.json"
+    path.write_text(json.dumps(config))
+    assert erpsync(cli_env, "configs", "apply", str(path)).returncode == 0
+    result = erpsync({**cli_env, "ERPSYNC_SYNC__FILE_ROOT": str(root)}, "preview", "sneaky", "--json")
+    assert result.returncode == 1
+    assert "outside the allowed directory" in result.stderr
+    assert "secret.csv" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert "TOP-SECRET" not in result.stdout + result.stderr
+    # The same config as a file of the operator's own is read as written.
+    local = erpsync(cli_env, "preview", str(path), "--json")
+    assert local.returncode == 0, local.stderr
+    assert json.loads(local.stdout)["products"][0]["variants"][0]["sku"] == "TOP-SECRET"
 
 
 def test_rotate_key_reencrypts_with_the_new_key(

@@ -17,6 +17,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from erpsync.models import SyncConfig
+from erpsync.settings import SyncSettings
 from erpsync.sources.errors import SourceError
 
 
@@ -28,6 +29,11 @@ class SourceForbidden(SourceError):
 class SourcePolicy:
     file_root: Path | None
     allow_private: bool
+
+    @classmethod
+    def of(cls, settings: SyncSettings) -> SourcePolicy:
+        """The policy `[sync]` sets: every read of a stored config (a run, a preview) is held to it."""
+        return cls(settings.file_root, settings.allow_private_sources)
 
     async def check(self, config: SyncConfig) -> None:
         if config.connection_type == "file":
