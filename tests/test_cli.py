@@ -187,20 +187,26 @@ def test_serve_refuses_public_host_without_token(cli_env: dict[str, str]) -> Non
     assert "Traceback" not in result.stderr
 
 
+def file_config_json(directory: Path, config_id: str, file_path: str) -> Path:
+    """A config file for a CSV `file` source with SKU, title and price mapped."""
+    config = {
+        "id": config_id,
+        "name": config_id.title(),
+        "connection_type": "file",
+        "credentials": {"filePath": file_path},
+        "format": "csv",
+        "mapping": {"title": "title", "variant.sku": "sku", "variant.price": "price"},
+    }
+    path = directory / f"{config_id}.json"
+    path.write_text(json.dumps(config))
+    return path
+
+
 def test_preview_by_id_reads_the_stored_config(cli_env: dict[str, str], tmp_path: Path) -> None:
     """`erpsync preview ID` maps the feed of a stored config and prints products and row errors as JSON."""
     feed = tmp_path / "feed.csv"
     feed.write_text("sku,title,price\nA-1,Alpha,1.50\nB-2,Beta,oops\n")
-    config = {
-        "id": "files",
-        "name": "Files",
-        "connection_type": "file",
-        "credentials": {"filePath": str(feed)},
-        "format": "csv",
-        "mapping": {"title": "title", "variant.sku": "sku", "variant.price": "price"},
-    }
-    path = tmp_path / "files.json"
-    path.write_text(json.dumps(config))
+    path = file_config_json(tmp_path, "files", str(feed))
     assert erpsync(cli_env, "configs", "apply", str(path)).returncode == 0
     result = erpsync({**cli_env, "ERPSYNC_SYNC__FILE_ROOT": str(tmp_path)}, "preview", "files", "--json")
     assert result.returncode == 0, result.stderr
@@ -219,16 +225,7 @@ def test_preview_by_id_reads_only_what_a_sync_may(cli_env: dict[str, str], tmp_p
     secret.write_text("sku,title,price\nTOP-SECRET,Hidden,1.00\n")
     root = tmp_path / "feeds"
     root.mkdir()
-    config = {
-        "id": "sneaky",
-        "name": "Sneaky",
-        "connection_type": "file",
-        "credentials": {"filePath": str(root / ".." / "outside" / "secret.csv")},
-        "format": "csv",
-        "mapping": {"title": "title", "variant.sku": "sku", "variant.price": "price"},
-    }
-    path = tmp_path / "sneaky.json"
-    path.write_text(json.dumps(config))
+    path = file_config_json(tmp_path, "sneaky", str(root / ".." / "outside" / "secret.csv"))
     assert erpsync(cli_env, "configs", "apply", str(path)).returncode == 0
     result = erpsync({**cli_env, "ERPSYNC_SYNC__FILE_ROOT": str(root)}, "preview", "sneaky", "--json")
     assert result.returncode == 1
