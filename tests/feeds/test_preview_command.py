@@ -12,6 +12,7 @@ from click.testing import CliRunner
 
 from erpsync.models import SyncConfig
 from erpsync.preview import make_preview_command, preview_command
+from erpsync.sources.policy import SourcePolicy
 
 FEED = b"""parent;sku;name;price;size;stock
 P1;S1;Tee;19,90;S;3
@@ -103,13 +104,14 @@ def test_preview_invalid_config(tmp_path: Path) -> None:
 
 
 def test_preview_config_id_through_loader(tmp_path: Path) -> None:
-    """A config id is resolved by the loader the CLI supplies (the database in production)."""
+    """A config id is resolved by the loader the CLI supplies (the database in production), with the
+    source policy a sync of it would run under."""
     config_path = write_config(tmp_path, "feed.csv", FEED)
     config = SyncConfig.model_validate_json(config_path.read_bytes())
 
-    async def load(config_id: str) -> SyncConfig:
+    async def load(config_id: str) -> tuple[SyncConfig, SourcePolicy]:
         assert config_id == "preview-test"
-        return config
+        return config, SourcePolicy(tmp_path, allow_private=False)
 
     result = CliRunner().invoke(make_preview_command(load), ["preview-test", "--json"])
     assert result.exit_code == 0, result.output
