@@ -4,7 +4,8 @@ Each product's productSet input goes to a local spool file (one line per product
 into PostgreSQL after planning only for the products that will be written. A product whose hash this config
 last wrote is unchanged (the hash covers its key): its input is never built, and outside a dry run it gets
 no `run_products` row either; its hash is struck off `known`. What is left of `known` at the end — the
-`unmatched` hashes, none in a no-op run — is all the delete check needs, so a no-op run writes nothing.
+`unmatched` hashes, none in a no-op run — is all the delete check needs: a no-op run sends PostgreSQL
+no row and no hash.
 """
 
 from __future__ import annotations
