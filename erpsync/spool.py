@@ -65,16 +65,15 @@ class RunSpool:
             self.unchanged_unlisted += len(digests)
             self._file.write(b"null\n" * len(digests))
         else:
-            self._keep_each(products)
+            self._keep_each(products, digests)
         if len(self._rows) >= COPY_BATCH:
             await self._flush_rows()
 
-    def _keep_each(self, products: list[ProductDraft]) -> None:
+    def _keep_each(self, products: list[ProductDraft], digests: list[bytes]) -> None:
         write, rows = self._file.write, self._rows
-        for product in products:
+        for product, digest in zip(products, digests, strict=True):
             self.ordinal += 1
             action: str | None = None
-            digest = bytes.fromhex(product.content_hash)
             if digest in self.known:
                 self.known.discard(digest)
                 write(b"null\n")
