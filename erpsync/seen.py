@@ -6,10 +6,19 @@ holding a million strings.
 
 from __future__ import annotations
 
+import contextlib
 from array import array
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from itertools import repeat
 from operator import or_
+
+# None where the package was built without a C compiler: `_add_hashes` below does the same.
+add_hashes: (
+    Callable[[array[int], Sequence[str], Sequence[int], Sequence[int]], list[tuple[int, int, int]]] | None
+)
+add_hashes = None
+with contextlib.suppress(ImportError):
+    from erpsync._speedups import add_hashes
 
 # Entries moved per step when the table grows: bounds the temporary copies, not the work.
 _GROW_SLICE = 1 << 15
@@ -57,21 +66,8 @@ class SeenIndex:
         """
         while (self._used + len(texts)) * 2 > self._size:
             self._rebuild(self._size * 2)
-        # Hashes as `hash` gives them (signed) with the lowest bit set, so 0 marks an empty slot;
-        # the mask is even, so a slot's hash sits at an even position and its row and ordinal after it.
-        table, mask = self._table, 2 * self._size - 2
-        repeats: list[tuple[int, int, int]] = []
-        for index, hashed in enumerate(map(or_, map(hash, texts), repeat(1))):
-            at = hashed & mask
-            while existing := table[at]:
-                if existing == hashed:
-                    packed = table[at + 1]
-                    repeats.append((index, packed >> 32, packed & _LOW_32))
-                    break
-                at = (at + 2) & mask
-            else:
-                table[at] = hashed
-                table[at + 1] = rows[index] << 32 | ordinals[index]
+        add = _add_hashes if add_hashes is None else add_hashes
+        repeats = add(self._table, texts, rows, ordinals)
         self._used += len(texts) - len(repeats)
         return repeats
 
@@ -90,3 +86,25 @@ class SeenIndex:
                         at = (at + 2) & mask
                     table[at] = hashed
                     table[at + 1] = packed
+
+
+def _add_hashes(
+    table: array[int], texts: Sequence[str], rows: Sequence[int], ordinals: Sequence[int]
+) -> list[tuple[int, int, int]]:
+    """`add_many`'s probing loop; erpsync._speedups.add_hashes is its C twin, slot for slot."""
+    # Hashes as `hash` gives them (signed) with the lowest bit set, so 0 marks an empty slot;
+    # the mask is even, so a slot's hash sits at an even position and its row and ordinal after it.
+    mask = len(table) - 2
+    repeats: list[tuple[int, int, int]] = []
+    for index, hashed in enumerate(map(or_, map(hash, texts), repeat(1))):
+        at = hashed & mask
+        while existing := table[at]:
+            if existing == hashed:
+                packed = table[at + 1]
+                repeats.append((index, packed >> 32, packed & _LOW_32))
+                break
+            at = (at + 2) & mask
+        else:
+            table[at] = hashed
+            table[at + 1] = rows[index] << 32 | ordinals[index]
+    return repeats

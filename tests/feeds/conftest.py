@@ -12,6 +12,19 @@ from feed_support import FtpServer, make_config, self_signed_cert, start_ftp
 from erpsync.models import SyncConfig
 
 
+@pytest.fixture(params=["c", "python"])
+def speedups(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Runs a test with erpsync's C loops and again with their pure-Python twins, which a build
+    without a C compiler uses: both must give the same records, repeats and errors."""
+    if request.param == "python":
+        import erpsync.feeds.csv
+        import erpsync.seen
+
+        monkeypatch.setattr(erpsync.feeds.csv, "split_records", None)
+        monkeypatch.setattr(erpsync.seen, "add_hashes", None)
+    return str(request.param)
+
+
 @pytest.fixture
 def config_factory() -> Callable[..., SyncConfig]:
     """The config factory, for tests that prefer a fixture."""

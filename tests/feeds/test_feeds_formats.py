@@ -42,6 +42,7 @@ CSV_CASES: list[tuple[str, bytes, dict[str, Any], tuple[str, ...] | None, list[l
 ]
 
 
+@pytest.mark.usefixtures("speedups")
 @pytest.mark.parametrize("chunk", CHUNK_SIZES)
 @pytest.mark.parametrize(
     ("label", "data", "options", "columns", "rows"), CSV_CASES, ids=[c[0] for c in CSV_CASES]
@@ -61,6 +62,7 @@ def test_feeds_csv_options(
     assert got_columns == columns
 
 
+@pytest.mark.usefixtures("speedups")
 def test_feeds_csv_row_numbers_count_the_header() -> None:
     """Row numbers match the spreadsheet (header = row 1), so a merchant finds the row an error names."""
     from erpsync.feeds import iter_records

@@ -10,6 +10,7 @@ from erpsync.seen import SeenIndex
 
 
 @pytest.mark.parametrize("seed", range(4))
+@pytest.mark.usefixtures("speedups")
 def test_seen_index_matches_a_dict(seed: int) -> None:
     """Repeats across and within batches (and across table growth) are all reported with their first row,
     so a duplicated SKU is never written and both rows are named."""
