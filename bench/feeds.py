@@ -4,7 +4,7 @@ Generates deterministic feeds of 200,000 and 1,000,000 variant rows (CSV, JSON L
 15 fields, 5 variants per product) in a temporary directory, serves them with pyftpdlib in its own
 process, and runs each measurement in a fresh process so its peak RSS is its own. The machine's
 speed drifts between runs, so each result is also given as a ratio of the bare `csv.reader` /
-`orjson.loads` floor timed over the same file in the same run.
+`orjson.loads` floor timed over the same file just before and just after it.
 
     .venv/bin/python bench/feeds.py [--rows 200000 1000000] [--formats csv jsonl json]
 """
@@ -204,11 +204,14 @@ def main() -> None:
             for count in arguments.rows:
                 paths = generate(directory, count, arguments.formats)
                 for kind, path in paths.items():
+                    # The floor is timed just before and just after, and averaged: the machine's
+                    # speed drifts within seconds, so one side timed alone skews the ratio.
+                    floor_before = floor_rate(path, kind)
                     measured = subprocess.run(
                         [sys.executable, __file__, "--measure", str(port), path.name],
                         capture_output=True, text=True, check=True,
                     )  # fmt: skip
-                    floor = floor_rate(path, kind)
+                    floor = (floor_before + floor_rate(path, kind)) / 2
                     result = json.loads(measured.stdout)
                     rate = result["rows"] / result["seconds"]
                     print(

@@ -57,6 +57,7 @@ scratch_add(Scratch *scratch, int kind, const void *data, Py_ssize_t start, Py_s
 
 typedef struct {
     int kind;
+    int ascii;
     const void *data;
     Py_ssize_t limit;
     PyObject *records;
@@ -84,15 +85,20 @@ save_field(Splitter *splitter, Py_ssize_t start, Py_ssize_t end)
         splitter->scratch.length = 0;
         splitter->scratched = 0;
     }
-    else {
-        if (end - start > splitter->limit) {
-            splitter->too_long = 1;
-            return -1;
+    else if (end - start > splitter->limit) {
+        splitter->too_long = 1;
+        return -1;
+    }
+    else if (splitter->ascii) {
+        /* A slice of ASCII text is ASCII: no scan for the widest character. */
+        field = PyUnicode_New(end - start, 127);
+        if (field != NULL) {
+            memcpy(PyUnicode_DATA(field), (const char *)splitter->data + start, (size_t)(end - start));
         }
+    }
+    else {
         field = PyUnicode_FromKindAndData(
-            splitter->kind,
-            (const char *)splitter->data + start * splitter->kind,
-            end - start);
+            splitter->kind, (const char *)splitter->data + start * splitter->kind, end - start);
     }
     if (field == NULL) {
         return -1;
@@ -128,10 +134,11 @@ keep_slice(Splitter *splitter, Py_ssize_t start, Py_ssize_t end)
     return 0;
 }
 
-static int
-split(Splitter *splitter, Py_ssize_t length, Py_UCS4 delimiter, Py_UCS4 quote)
+/* The walk, for one string width: called with a constant `kind`, so each width gets its own
+ * loop reading characters directly (the call sites below). */
+static inline Py_ALWAYS_INLINE int
+split_kind(Splitter *splitter, Py_ssize_t length, Py_UCS4 delimiter, Py_UCS4 quote, const int kind)
 {
-    const int kind = splitter->kind;
     const void *data = splitter->data;
     enum state state = START_RECORD;
     Py_ssize_t start = 0;      /* where the field's current slice begins */
@@ -242,6 +249,19 @@ split(Splitter *splitter, Py_ssize_t length, Py_UCS4 delimiter, Py_UCS4 quote)
     return end_record(splitter);
 }
 
+static int
+split(Splitter *splitter, Py_ssize_t length, Py_UCS4 delimiter, Py_UCS4 quote)
+{
+    switch (splitter->kind) {
+    case PyUnicode_1BYTE_KIND:
+        return split_kind(splitter, length, delimiter, quote, PyUnicode_1BYTE_KIND);
+    case PyUnicode_2BYTE_KIND:
+        return split_kind(splitter, length, delimiter, quote, PyUnicode_2BYTE_KIND);
+    default:
+        return split_kind(splitter, length, delimiter, quote, PyUnicode_4BYTE_KIND);
+    }
+}
+
 static PyObject *
 split_records(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
 {
@@ -272,6 +292,7 @@ split_records(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     }
     Splitter splitter = {
         .kind = PyUnicode_KIND(text),
+        .ascii = PyUnicode_IS_ASCII(text),
         .data = PyUnicode_DATA(text),
         .limit = limit,
         .records = PyList_New(0),
@@ -293,6 +314,13 @@ split_records(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     }
     return NULL;
 }
+
+#define PROBE_BLOCK 64
+#if defined(__GNUC__) || defined(__clang__)
+#define PREFETCH_FOR_WRITE(address) __builtin_prefetch((address), 1)
+#else
+#define PREFETCH_FOR_WRITE(address) ((void)(address))
+#endif
 
 /* add_hashes(table, texts, rows, ordinals) -> [(index, first row, first ordinal), ...]
  *
@@ -337,41 +365,48 @@ add_hashes(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     PyObject **text_items = PySequence_Fast_ITEMS(texts);
     PyObject **row_items = PySequence_Fast_ITEMS(rows);
     PyObject **ordinal_items = PySequence_Fast_ITEMS(ordinals);
-    for (Py_ssize_t index = 0; index < count; index++) {
-        Py_hash_t hash = PyObject_Hash(text_items[index]);
-        if (hash == -1) {
-            Py_CLEAR(repeats);
-            goto done;
-        }
-        long long hashed = (long long)hash | 1;
-        long long at = hashed & mask;
-        long long existing;
-        while ((existing = table[at]) != 0) {
-            if (existing == hashed) {
-                break;
-            }
-            at = (at + 2) & mask;
-        }
-        if (existing == hashed) {
-            long long packed = table[at + 1];
-            PyObject *repeat = Py_BuildValue(
-                "(nLL)", index, packed >> 32, packed & 0xFFFFFFFFLL);
-            if (repeat == NULL || PyList_Append(repeats, repeat) < 0) {
-                Py_XDECREF(repeat);
+    /* A table of a million SKUs is far bigger than the caches: each probe misses. The hashes of
+     * a block are taken first and their slots fetched ahead, so the misses overlap. */
+    long long hashes[PROBE_BLOCK];
+    for (Py_ssize_t first = 0; first < count; first += PROBE_BLOCK) {
+        Py_ssize_t block = count - first < PROBE_BLOCK ? count - first : PROBE_BLOCK;
+        for (Py_ssize_t offset = 0; offset < block; offset++) {
+            Py_hash_t hash = PyObject_Hash(text_items[first + offset]);
+            if (hash == -1) {
                 Py_CLEAR(repeats);
                 goto done;
             }
-            Py_DECREF(repeat);
-            continue;
+            hashes[offset] = (long long)hash | 1;
+            PREFETCH_FOR_WRITE(&table[hashes[offset] & mask]);
         }
-        long long row = PyLong_AsLongLong(row_items[index]);
-        long long ordinal = row == -1 && PyErr_Occurred() ? -1 : PyLong_AsLongLong(ordinal_items[index]);
-        if (PyErr_Occurred()) {
-            Py_CLEAR(repeats);
-            goto done;
+        for (Py_ssize_t offset = 0; offset < block; offset++) {
+            Py_ssize_t index = first + offset;
+            long long hashed = hashes[offset];
+            long long at = hashed & mask;
+            long long existing;
+            while ((existing = table[at]) != 0 && existing != hashed) {
+                at = (at + 2) & mask;
+            }
+            if (existing == hashed) {
+                long long packed = table[at + 1];
+                PyObject *repeat = Py_BuildValue("(nLL)", index, packed >> 32, packed & 0xFFFFFFFFLL);
+                if (repeat == NULL || PyList_Append(repeats, repeat) < 0) {
+                    Py_XDECREF(repeat);
+                    Py_CLEAR(repeats);
+                    goto done;
+                }
+                Py_DECREF(repeat);
+                continue;
+            }
+            long long row = PyLong_AsLongLong(row_items[index]);
+            long long ordinal = row == -1 && PyErr_Occurred() ? -1 : PyLong_AsLongLong(ordinal_items[index]);
+            if (PyErr_Occurred()) {
+                Py_CLEAR(repeats);
+                goto done;
+            }
+            table[at] = hashed;
+            table[at + 1] = (long long)((unsigned long long)row << 32) | ordinal;
         }
-        table[at] = hashed;
-        table[at + 1] = (long long)((unsigned long long)row << 32) | ordinal;
     }
 done:
     Py_XDECREF(texts);
@@ -381,10 +416,356 @@ done:
     return repeats;
 }
 
+
+/* ---- encode_products: the bytes erpsync.drafts hashes, as orjson writes them ---------------- */
+
+/* A growable byte buffer, reused for every product of a call. */
+typedef struct {
+    char *bytes;
+    Py_ssize_t length;
+    Py_ssize_t capacity;
+} Buffer;
+
+static int
+buffer_reserve(Buffer *buffer, Py_ssize_t more)
+{
+    if (buffer->length + more <= buffer->capacity) {
+        return 0;
+    }
+    Py_ssize_t capacity = buffer->capacity ? buffer->capacity : 1024;
+    while (capacity < buffer->length + more) {
+        capacity *= 2;
+    }
+    char *bytes = PyMem_Realloc(buffer->bytes, (size_t)capacity);
+    if (bytes == NULL) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    buffer->bytes = bytes;
+    buffer->capacity = capacity;
+    return 0;
+}
+
+static int
+buffer_write(Buffer *buffer, const char *bytes, Py_ssize_t length)
+{
+    if (buffer_reserve(buffer, length) < 0) {
+        return -1;
+    }
+    memcpy(buffer->bytes + buffer->length, bytes, (size_t)length);
+    buffer->length += length;
+    return 0;
+}
+
+static int
+buffer_char(Buffer *buffer, char c)
+{
+    return buffer_write(buffer, &c, 1);
+}
+
+/* A JSON string as orjson writes it: UTF-8, with ", \ and control characters escaped
+ * (\b \t \n \f \r short, the others as \u00XX in lowercase hex), nothing else escaped. */
+/* The bytes a JSON string escapes: control characters, the quote and the backslash. */
+static const unsigned char ESCAPED[256] = {
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    ['"'] = 1, ['\\'] = 1,
+};
+
+static int
+write_string(Buffer *buffer, PyObject *text)
+{
+    Py_ssize_t length;
+    const char *utf8 = PyUnicode_AsUTF8AndSize(text, &length);
+    if (utf8 == NULL) {
+        return -1; /* surrogates: orjson refuses them too */
+    }
+    if (buffer_reserve(buffer, 2 + 6 * length) < 0) {
+        return -1;
+    }
+    char *out = buffer->bytes + buffer->length;
+    *out++ = '"';
+    Py_ssize_t index = 0;
+    while (index < length) {
+        /* The run of bytes written as they are, copied at once. */
+        Py_ssize_t start = index;
+        while (index < length && !ESCAPED[(unsigned char)utf8[index]]) {
+            index++;
+        }
+        memcpy(out, utf8 + start, (size_t)(index - start));
+        out += index - start;
+        if (index == length) {
+            break;
+        }
+        unsigned char c = (unsigned char)utf8[index++];
+        *out++ = '\\';
+        switch (c) {
+        case '"': *out++ = '"'; break;
+        case '\\': *out++ = '\\'; break;
+        case '\b': *out++ = 'b'; break;
+        case '\t': *out++ = 't'; break;
+        case '\n': *out++ = 'n'; break;
+        case '\f': *out++ = 'f'; break;
+        case '\r': *out++ = 'r'; break;
+        default:
+            *out++ = 'u';
+            *out++ = '0';
+            *out++ = '0';
+            *out++ = "0123456789abcdef"[c >> 4];
+            *out++ = "0123456789abcdef"[c & 15];
+        }
+    }
+    *out++ = '"';
+    buffer->length = out - buffer->bytes;
+    return 0;
+}
+
+static int
+write_integer(Buffer *buffer, long long number)
+{
+    char digits[24];
+    char *end = digits + sizeof digits;
+    char *at = end;
+    unsigned long long magnitude = number < 0 ? 0ULL - (unsigned long long)number : (unsigned long long)number;
+    do {
+        *--at = (char)('0' + magnitude % 10);
+        magnitude /= 10;
+    } while (magnitude);
+    if (number < 0) {
+        *--at = '-';
+    }
+    return buffer_write(buffer, at, end - at);
+}
+
+static int write_value(Buffer *buffer, PyObject *value);
+
+/* `items[0:count]` as a JSON array. */
+static int
+write_items(Buffer *buffer, PyObject *const *items, Py_ssize_t count)
+{
+    if (buffer_char(buffer, '[') < 0) {
+        return -1;
+    }
+    for (Py_ssize_t index = 0; index < count; index++) {
+        if ((index && buffer_char(buffer, ',') < 0) || write_value(buffer, items[index]) < 0) {
+            return -1;
+        }
+    }
+    return buffer_char(buffer, ']');
+}
+
+/* Unsupported: a value erpsync's drafts never hold; the caller falls back to orjson. */
+static int
+unsupported(void)
+{
+    PyErr_SetString(PyExc_TypeError, "not a draft value");
+    return -1;
+}
+
+/* None, bool, int, str, and tuples or lists of them (MetafieldDraft included, as orjson's
+ * `default=tuple` writes it). */
+static int
+write_value(Buffer *buffer, PyObject *value)
+{
+    if (value == Py_None) {
+        return buffer_write(buffer, "null", 4);
+    }
+    if (value == Py_True) {
+        return buffer_write(buffer, "true", 4);
+    }
+    if (value == Py_False) {
+        return buffer_write(buffer, "false", 5);
+    }
+    if (PyUnicode_CheckExact(value)) {
+        return write_string(buffer, value);
+    }
+    if (PyLong_CheckExact(value)) {
+        int overflow;
+        long long number = PyLong_AsLongLongAndOverflow(value, &overflow);
+        if (overflow) {
+            return unsupported();
+        }
+        return write_integer(buffer, number);
+    }
+    if (PyTuple_Check(value)) {
+        return write_items(buffer, &PyTuple_GET_ITEM(value, 0), PyTuple_GET_SIZE(value));
+    }
+    if (PyList_CheckExact(value)) {
+        return write_items(buffer, PySequence_Fast_ITEMS(value), PyList_GET_SIZE(value));
+    }
+    return unsupported();
+}
+
+/* `sorted(set(items))` or `sorted(items)`: tags and metafields, whose order Shopify does not keep. */
+static int
+write_sorted(Buffer *buffer, PyObject *items, int unique)
+{
+    if (PyTuple_CheckExact(items) && PyTuple_GET_SIZE(items) < 2) {
+        /* Nothing to sort or merge: the usual case of variant metafields, single tags. */
+        return write_items(buffer, &PyTuple_GET_ITEM(items, 0), PyTuple_GET_SIZE(items));
+    }
+    PyObject *list;
+    if (unique) {
+        PyObject *set = PySet_New(items);
+        list = set ? PySequence_List(set) : NULL;
+        Py_XDECREF(set);
+    }
+    else {
+        list = PySequence_List(items);
+    }
+    if (list == NULL) {
+        return -1;
+    }
+    int failed = PyList_Sort(list) < 0
+        || write_items(buffer, PySequence_Fast_ITEMS(list), PyList_GET_SIZE(list)) < 0;
+    Py_DECREF(list);
+    return failed ? -1 : 0;
+}
+
+/* One variant without its last field (`row`), its metafields (the field before) sorted. */
+static int
+write_variant(Buffer *buffer, PyObject *variant)
+{
+    if (!PyTuple_Check(variant) || PyTuple_GET_SIZE(variant) < 2) {
+        return unsupported();
+    }
+    Py_ssize_t fields = PyTuple_GET_SIZE(variant) - 2;
+    if (buffer_char(buffer, '[') < 0) {
+        return -1;
+    }
+    for (Py_ssize_t index = 0; index < fields; index++) {
+        if (write_value(buffer, PyTuple_GET_ITEM(variant, index)) < 0 || buffer_char(buffer, ',') < 0) {
+            return -1;
+        }
+    }
+    if (write_sorted(buffer, PyTuple_GET_ITEM(variant, fields), 0) < 0) {
+        return -1;
+    }
+    return buffer_char(buffer, ']');
+}
+
+enum { TAGS = 9, IMAGES, OPTIONS, VARIANTS, METAFIELDS, PRODUCT_FIELDS };
+
+/* [version, key, title, ..., seo_description, sorted tags, images, options, variants, sorted metafields] */
+static int
+write_product(Buffer *buffer, long long version, PyObject **columns, Py_ssize_t product)
+{
+    if (buffer_char(buffer, '[') < 0 || write_integer(buffer, version) < 0) {
+        return -1;
+    }
+    for (int field = 0; field < PRODUCT_FIELDS; field++) {
+        PyObject *value = PySequence_Fast_GET_ITEM(columns[field], product);
+        if (buffer_char(buffer, ',') < 0) {
+            return -1;
+        }
+        int failed;
+        if (field == TAGS) {
+            failed = write_sorted(buffer, value, 1);
+        }
+        else if (field == METAFIELDS) {
+            failed = write_sorted(buffer, value, 0);
+        }
+        else if (field == VARIANTS) {
+            if (!PyTuple_Check(value)) {
+                return unsupported();
+            }
+            failed = buffer_char(buffer, '[') < 0;
+            for (Py_ssize_t index = 0; !failed && index < PyTuple_GET_SIZE(value); index++) {
+                failed = (index && buffer_char(buffer, ',') < 0)
+                    || write_variant(buffer, PyTuple_GET_ITEM(value, index)) < 0;
+            }
+            failed = failed || buffer_char(buffer, ']') < 0;
+        }
+        else {
+            failed = write_value(buffer, value) < 0;
+        }
+        if (failed) {
+            return -1;
+        }
+    }
+    return buffer_char(buffer, ']');
+}
+
+/* encode_products(columns, version) -> [bytes, ...] or None
+ *
+ * `columns` holds ProductDraft's 14 fields, one sequence each; a value outside what drafts hold
+ * (a float, a string with surrogates, an int over 64 bits) gives None, and the caller encodes
+ * with orjson, which then raises or agrees.
+ */
+static PyObject *
+encode_products(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    (void)module;
+    if (nargs != 2) {
+        PyErr_SetString(PyExc_TypeError, "encode_products(columns, version)");
+        return NULL;
+    }
+    long long version = PyLong_AsLongLong(args[1]);
+    if (version == -1 && PyErr_Occurred()) {
+        return NULL;
+    }
+    PyObject *given = PySequence_Fast(args[0], "columns must be a sequence");
+    if (given == NULL) {
+        return NULL;
+    }
+    PyObject *columns[PRODUCT_FIELDS] = {NULL};
+    PyObject *encoded = NULL;
+    Buffer buffer = {0};
+    if (PySequence_Fast_GET_SIZE(given) != PRODUCT_FIELDS) {
+        PyErr_SetString(PyExc_ValueError, "columns must hold the 14 fields of ProductDraft");
+        goto done;
+    }
+    Py_ssize_t count = 0;
+    for (int field = 0; field < PRODUCT_FIELDS; field++) {
+        columns[field] = PySequence_Fast(PySequence_Fast_GET_ITEM(given, field), "a column must be a sequence");
+        if (columns[field] == NULL) {
+            goto done;
+        }
+        if (field == 0) {
+            count = PySequence_Fast_GET_SIZE(columns[field]);
+        }
+        else if (PySequence_Fast_GET_SIZE(columns[field]) != count) {
+            PyErr_SetString(PyExc_ValueError, "columns differ in length");
+            goto done;
+        }
+    }
+    encoded = PyList_New(count);
+    if (encoded == NULL) {
+        goto done;
+    }
+    for (Py_ssize_t product = 0; product < count; product++) {
+        buffer.length = 0;
+        if (write_product(&buffer, version, columns, product) < 0) {
+            Py_CLEAR(encoded);
+            if (PyErr_ExceptionMatches(PyExc_TypeError) || PyErr_ExceptionMatches(PyExc_UnicodeError)) {
+                PyErr_Clear();
+                encoded = Py_None;
+                Py_INCREF(encoded);
+            }
+            goto done;
+        }
+        PyObject *bytes = PyBytes_FromStringAndSize(buffer.bytes, buffer.length);
+        if (bytes == NULL) {
+            Py_CLEAR(encoded);
+            goto done;
+        }
+        PyList_SET_ITEM(encoded, product, bytes);
+    }
+done:
+    PyMem_Free(buffer.bytes);
+    for (int field = 0; field < PRODUCT_FIELDS; field++) {
+        Py_XDECREF(columns[field]);
+    }
+    Py_DECREF(given);
+    return encoded;
+}
+
 static PyMethodDef methods[] = {
     {"add_hashes", (PyCFunction)(void (*)(void))add_hashes, METH_FASTCALL,
      "add_hashes(table, texts, rows, ordinals) -> list of (index, first row, first ordinal)\n\n"
      "SeenIndex.add_many's probing loop over its table."},
+    {"encode_products", (PyCFunction)(void (*)(void))encode_products, METH_FASTCALL,
+     "encode_products(columns, version) -> list of bytes, or None\n\n"
+     "Each product's canonical encoding, byte for byte what erpsync.drafts gets from orjson."},
     {"split_records", (PyCFunction)(void (*)(void))split_records, METH_FASTCALL,
      "split_records(text, delimiter, quotechar, field_limit) -> list of records, or None\n\n"
      "The non-blank records of `text` as csv.reader gives them, or None where it would raise."},

@@ -2,6 +2,7 @@
 
 from array import array
 from collections.abc import Sequence
+from typing import Any
 
 def split_records(
     text: str, delimiter: str, quotechar: str, field_limit: int, /
@@ -9,3 +10,4 @@ def split_records(
 def add_hashes(
     table: array[int], texts: Sequence[str], rows: Sequence[int], ordinals: Sequence[int], /
 ) -> list[tuple[int, int, int]]: ...
+def encode_products(columns: Sequence[Sequence[Any]], version: int, /) -> list[bytes] | None: ...

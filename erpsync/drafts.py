@@ -1,6 +1,7 @@
 """The products the mapping stage emits, frozen, each with a content hash for change detection.
 
-The hash is xxh3_128 over a canonical orjson encoding of every field that is written to Shopify:
+The hash is xxh3_128 over a canonical orjson encoding of every field that is written to Shopify
+(`encode_products` in erpsync/_speedups.c writes the same bytes a batch at a time):
 the same product gives the same hash in every process and run, any synced change gives another.
 Tags and metafields are sorted (Shopify keeps no order for them), so their feed order never
 matters; variant and image order do matter (positions, featured image). Row numbers are not hashed.
@@ -8,8 +9,9 @@ matters; variant and image order do matter (positions, featured image). Row numb
 
 from __future__ import annotations
 
+import contextlib
 from collections import deque
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, fields
 from functools import partial
 from itertools import chain, repeat
@@ -18,6 +20,11 @@ from typing import Any, NamedTuple
 
 import orjson
 import xxhash
+
+# None where the package was built without a C compiler: orjson writes the same bytes, slower.
+encode_products: Callable[[Sequence[Sequence[Any]], int], list[bytes] | None] | None = None
+with contextlib.suppress(ImportError):
+    from erpsync._speedups import encode_products
 
 # Bump when the encoding below changes, so every product is rewritten once rather than never.
 HASH_VERSION = 1
@@ -117,6 +124,11 @@ def _metafields(metafields: tuple[MetafieldDraft, ...]) -> list[tuple[str, ...]]
 
 def product_hash(product: ProductDraft) -> str:
     """The content hash of a product: 32 hex digits, stable across processes."""
+    return xxhash.xxh3_128_hexdigest(product_encoding(product))
+
+
+def product_encoding(product: ProductDraft) -> bytes:
+    """The canonical bytes a product's hash is taken of; `encode_products` writes the same in C."""
     # Every variant field but the last (`row`); metafields sorted so their order never matters.
     # Without variant metafields (the usual case) one C-level map slices them all the same way.
     variants: list[tuple[object, ...]]
@@ -127,7 +139,7 @@ def product_hash(product: ProductDraft) -> str:
         ]
     else:
         variants = list(map(_WITHOUT_ROW, product.variants))
-    encoded = orjson.dumps(
+    return orjson.dumps(
         (
             HASH_VERSION,
             product.key,
@@ -146,7 +158,6 @@ def product_hash(product: ProductDraft) -> str:
             _metafields(product.metafields),
         )
     )
-    return xxhash.xxh3_128_hexdigest(encoded)
 
 
 def product_drafts(columns: Sequence[Sequence[Any]]) -> list[ProductDraft]:
@@ -165,7 +176,10 @@ def product_drafts(columns: Sequence[Sequence[Any]]) -> list[ProductDraft]:
 
 
 def _hashes(columns: Sequence[Sequence[Any]], products: list[ProductDraft]) -> Iterator[str]:
-    """`product_hash` of each product; C-level when no metafield order needs sorting out."""
+    """`product_hash` of each product. The encodings come from erpsync._speedups where it was built,
+    else from orjson, C-level too when no metafield order needs sorting out."""
+    if encode_products is not None and (written := encode_products(columns, HASH_VERSION)) is not None:
+        return map(xxhash.xxh3_128_hexdigest, written)
     (key, title, description, vendor, product_type, status, handle, seo_title, seo_description, tags, images,
      options, variants, metafields) = columns  # fmt: skip
     if max(map(len, metafields), default=0) > 1 or any(

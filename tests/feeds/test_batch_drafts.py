@@ -38,6 +38,7 @@ def _fields(
     ]  # fmt: skip
 
 
+@pytest.mark.usefixtures("speedups")
 @pytest.mark.parametrize(
     ("product_metafields", "variant_metafields"),
     [((), False), ((MATERIAL,), False), ((GRADE, MATERIAL), False), ((MATERIAL,), True)],

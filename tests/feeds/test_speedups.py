@@ -7,9 +7,11 @@ another way without it would change a product's hash, and so rewrite it, or garb
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
 import random
 from array import array
+from typing import Any
 
 import pytest
 from feed_support import parse_bytes
@@ -17,6 +19,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from erpsync import _speedups
+from erpsync.drafts import HASH_VERSION, MetafieldDraft, ProductDraft, VariantDraft, product_encoding
 from erpsync.feeds.errors import FeedFormatError
 from erpsync.seen import _add_hashes
 
@@ -108,3 +111,51 @@ def test_add_hashes_refuses_a_table_it_cannot_probe() -> None:
         _speedups.add_hashes(array("i", [0]) * 64, ["A"], [2], [0])
     with pytest.raises(ValueError, match="length"):
         _speedups.add_hashes(array("q", [0]) * 64, ["A", "B"], [2], [0, 1])
+
+
+# Any text a feed can carry: control characters, quotes, backslashes, accents and astral symbols.
+ANY_TEXT = st.text(st.characters(blacklist_categories=["Cs"]), max_size=20)
+OPTIONAL_TEXT = st.none() | ANY_TEXT
+METAFIELD = st.builds(MetafieldDraft, ANY_TEXT, ANY_TEXT, ANY_TEXT, ANY_TEXT)
+VARIANT = st.builds(
+    VariantDraft,
+    ANY_TEXT, OPTIONAL_TEXT, OPTIONAL_TEXT, OPTIONAL_TEXT,
+    st.none() | st.integers(min_value=-(2**63), max_value=2**63 - 1),
+    OPTIONAL_TEXT, OPTIONAL_TEXT, st.lists(ANY_TEXT, max_size=3).map(tuple), st.none() | st.booleans(),
+    OPTIONAL_TEXT, st.lists(METAFIELD, max_size=3).map(tuple), st.integers(min_value=1, max_value=10**6),
+)  # fmt: skip
+PRODUCT = st.builds(
+    ProductDraft,
+    ANY_TEXT, ANY_TEXT, *[OPTIONAL_TEXT] * 7, st.lists(ANY_TEXT, max_size=5).map(tuple),
+    st.lists(ANY_TEXT, max_size=3).map(tuple), st.lists(ANY_TEXT, max_size=3).map(tuple),
+    st.lists(VARIANT, min_size=1, max_size=4).map(tuple), st.lists(METAFIELD, max_size=3).map(tuple),
+)  # fmt: skip
+
+
+PRODUCT_FIELDS = [field.name for field in dataclasses.fields(ProductDraft) if field.init]
+
+
+def _columns(products: list[ProductDraft]) -> list[list[Any]]:
+    return [[getattr(product, name) for product in products] for name in PRODUCT_FIELDS]
+
+
+@settings(max_examples=300, deadline=None)
+@given(products=st.lists(PRODUCT, max_size=4))
+def test_encode_products_writes_the_bytes_orjson_writes(products: list[ProductDraft]) -> None:
+    """Byte for byte, so a product's hash is the same whether erpsync was built with C or not:
+    otherwise every product would be rewritten once after a rebuild."""
+    assert _speedups.encode_products(_columns(products), HASH_VERSION) == [
+        product_encoding(product) for product in products
+    ]
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [("title", 1.5), ("vendor", "\ud800"), ("description", 2**64)],
+    ids=["float", "lone surrogate", "int over 64 bits"],
+)
+def test_encode_products_leaves_what_drafts_never_hold_to_orjson(field: str, value: Any) -> None:
+    """None rather than a guess: the caller encodes with orjson, which agrees or raises its own error."""
+    base = _columns([ProductDraft("P1", "Tee", *[None] * 7, (), (), (), (), ())])
+    base[PRODUCT_FIELDS.index(field)] = [value]
+    assert _speedups.encode_products(base, HASH_VERSION) is None
