@@ -7,6 +7,7 @@ https://shopify.dev/docs/apps/build/custom-data/metafields/list-of-data-types
 
 from __future__ import annotations
 
+import contextlib
 import math
 import re
 from collections.abc import Callable
@@ -16,6 +17,11 @@ from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 import orjson
+
+# None where the package was built without a C compiler: `is_plain` joins and matches instead.
+plain_column: Callable[[list[Any], int], bool] | None = None
+with contextlib.suppress(ImportError):
+    from erpsync._speedups import plain_column
 
 
 class ValueProblem(ValueError):
@@ -96,7 +102,10 @@ def is_plain(lines: re.Pattern[str], column: list[Any]) -> bool:
     """Whether every value is empty or a string that `lines` accepts as it is, in C-level passes.
 
     False for any value that is not a string (None, a JSON number) or that holds a line break.
+    The three forms below are checked by erpsync._speedups where it was built, without joining.
     """
+    if plain_column is not None and column.__class__ is list and (form := _C_FORMS.get(lines)) is not None:
+        return plain_column(column, form)
     try:
         joined = "\n".join(column)
     except TypeError:
@@ -115,6 +124,8 @@ def is_plain(lines: re.Pattern[str], column: list[Any]) -> bool:
 PLAIN_MONEY = plain_lines(r"(?:0|[1-9][0-9]*+)\.[0-9][0-9]")
 PLAIN_DECIMAL = plain_lines(r"(?:0|[1-9][0-9]*+)(?:\.[0-9]++)?+")
 PLAIN_INTEGER = plain_lines(r"-?+[0-9]{1,15}+")
+# Their numbers in erpsync/_speedups.c's plain_column.
+_C_FORMS = {PLAIN_MONEY: 0, PLAIN_DECIMAL: 1, PLAIN_INTEGER: 2}
 
 
 class PlainColumn:

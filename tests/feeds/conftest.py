@@ -18,12 +18,16 @@ def speedups(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) ->
     without a C compiler uses: both must give the same records, repeats and errors."""
     if request.param == "python":
         import erpsync.drafts
+        import erpsync.extract
         import erpsync.feeds.csv
         import erpsync.seen
+        import erpsync.values
 
         monkeypatch.setattr(erpsync.feeds.csv, "split_records", None)
         monkeypatch.setattr(erpsync.seen, "add_hashes", None)
         monkeypatch.setattr(erpsync.drafts, "encode_products", None)
+        monkeypatch.setattr(erpsync.extract, "columns_of", None)
+        monkeypatch.setattr(erpsync.values, "plain_column", None)
     return str(request.param)
 
 

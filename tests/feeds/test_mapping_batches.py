@@ -106,6 +106,7 @@ def _config(**overrides: Any) -> SyncConfig:
     )
 
 
+@pytest.mark.usefixtures("speedups")
 @pytest.mark.parametrize(("seed", "bad_share"), [(1, 0.0), (2, 0.01), (3, 0.05), (4, 0.3)])
 @pytest.mark.parametrize("sizes", [[1], [7, 13], [50, 3, 200], [5000]])
 @pytest.mark.parametrize("keyed", [False, True], ids=["csv", "json"])

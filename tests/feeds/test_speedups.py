@@ -22,6 +22,7 @@ from erpsync import _speedups
 from erpsync.drafts import HASH_VERSION, MetafieldDraft, ProductDraft, VariantDraft, product_encoding
 from erpsync.feeds.errors import FeedFormatError
 from erpsync.seen import _add_hashes
+from erpsync.values import PLAIN_DECIMAL, PLAIN_INTEGER, PLAIN_MONEY
 
 # Every character the splitter treats specially, some it must not, and the three string widths.
 ALPHABET = ["a", "b", " ", "\x00", ",", ";", "\t", "|", '"', "'", "\r", "\n", "\r\n", '""', "é", "€", "𝄞"]
@@ -159,3 +160,50 @@ def test_encode_products_leaves_what_drafts_never_hold_to_orjson(field: str, val
     base = _columns([ProductDraft("P1", "Tee", *[None] * 7, (), (), (), (), ())])
     base[PRODUCT_FIELDS.index(field)] = [value]
     assert _speedups.encode_products(base, HASH_VERSION) is None
+
+
+def test_columns_of_reads_csv_records_as_the_transpose_does() -> None:
+    """The positions asked for, a column each; a short row gives None so the caller pads it."""
+    records = [["A", "1", "x", "p"], ["B", "2", "y", "q"], ["C", "3", "z", "r"]]
+    transposed = list(zip(*records, strict=True))
+    assert _speedups.columns_of(records, (3, 0)) == {3: list(transposed[3]), 0: list(transposed[0])}
+    assert _speedups.columns_of([*records, ["D", "4"]], (3, 0)) is None
+    assert _speedups.columns_of([], (1,)) == {1: []}
+
+
+def test_columns_of_reads_keyed_records_as_dict_get_does() -> None:
+    """A missing key reads None; a record that is not an object raises, as `dict.get` would."""
+    records = [{"sku": "A", "price": 1.5}, {"sku": "B"}, {"price": None}]
+    assert _speedups.columns_of(records, ("sku", "price")) == {
+        "sku": ["A", "B", None],
+        "price": [1.5, None, None],
+    }
+    with pytest.raises(TypeError, match="record 1 is not an object"):
+        _speedups.columns_of([{"sku": "A"}, ["B"]], ("sku",))
+
+
+NUMBERISH = st.lists(
+    st.sampled_from(["0", "1", "9", "00", "-", ".", "5.", ".5", "1.2", "12.34", "\n", "1e3", "٣", " "])
+)
+
+
+@settings(max_examples=500, deadline=None)
+@given(column=st.lists(NUMBERISH.map("".join), max_size=6), form=st.sampled_from([0, 1, 2]))
+def test_plain_column_agrees_with_the_patterns(column: list[str], form: int) -> None:
+    """A column is taken as it is only where the regex would take it: otherwise a price like "1.5"
+    would reach Shopify unnormalized, or "١٢" (Arabic-Indic digits) as a quantity."""
+    lines = [PLAIN_MONEY, PLAIN_DECIMAL, PLAIN_INTEGER][form]
+    joined = "\n".join(filter(None, column))
+    expected = all("\n" not in value for value in column) and (
+        not joined or lines.fullmatch(joined) is not None
+    )
+    assert _speedups.plain_column(column, form) is expected
+
+
+def test_plain_column_refuses_values_that_are_not_text() -> None:
+    """A JSON number or null goes through the parsers, never straight to Shopify."""
+    assert _speedups.plain_column(["1.00", None], 0) is False
+    assert _speedups.plain_column(["1.00", 1.0], 0) is False
+    assert _speedups.plain_column([], 2) is True
+    assert _speedups.plain_column(["", "", "-1234567890"], 2) is True
+    assert _speedups.plain_column(["1234567890123456"], 2) is False
