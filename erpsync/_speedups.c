@@ -175,6 +175,13 @@ split_kind(Splitter *splitter, Py_ssize_t length, Py_UCS4 delimiter, Py_UCS4 quo
             }
             break;
         case IN_FIELD:
+            /* Most characters of a field are ordinary: skip them in a tight loop. */
+            while (c != '\n' && c != '\r' && c != delimiter) {
+                if (++index == length) {
+                    goto finished;
+                }
+                c = PyUnicode_READ(kind, data, index);
+            }
             if (c == '\n' || c == '\r') {
                 if (save_field(splitter, start, index) < 0 || end_record(splitter) < 0) {
                     return -1;
@@ -189,10 +196,14 @@ split_kind(Splitter *splitter, Py_ssize_t length, Py_UCS4 delimiter, Py_UCS4 quo
             }
             break;
         case IN_QUOTED_FIELD:
-            if (c == quote) {
-                closing = index;
-                state = QUOTE_IN_QUOTED_FIELD;
+            while (c != quote) {
+                if (++index == length) {
+                    goto finished;
+                }
+                c = PyUnicode_READ(kind, data, index);
             }
+            closing = index;
+            state = QUOTE_IN_QUOTED_FIELD;
             break;
         case QUOTE_IN_QUOTED_FIELD:
             if (c == quote) {
@@ -226,6 +237,7 @@ split_kind(Splitter *splitter, Py_ssize_t length, Py_UCS4 delimiter, Py_UCS4 quo
             break;
         }
     }
+finished:
     switch (state) {
     case START_RECORD:
         return 0;

@@ -60,6 +60,8 @@ from erpsync.values import (
 # https://shopify.dev/docs/api/admin-graphql/latest/mutations/productSet (VARIANTS_OVER_LIMIT)
 MAX_VARIANTS = 2048
 MAX_OPTIONS = 3
+# A product with more rows than this at the end of a batch is assembled across batches instead.
+MAX_HELD_ROWS = 256
 _PRODUCT_TEXT_TARGETS = ("description", "vendor", "product_type", "handle", "seo_title", "seo_description")
 # ProductDraft's fields between title and options, in order: `_product` fills them by position.
 _PRODUCT_FIELDS = (
@@ -174,6 +176,10 @@ class FeedMapper:
         self._checked_layout = False
         self._group: _Group | None = None
         self._ready: list[ProductDraft] = []
+        # The last product's rows of the last batch, mapped with the next one.
+        self._held: RecordBatch | None = None
+        # Set while mapping a batch whose last row ends a product (the rows after it are held).
+        self._ends_whole = False
         self._skus = SeenIndex()
         self._keys = SeenIndex() if self._key_slot is not None else None
         self._ordinal_keys: list[str] = []
@@ -181,11 +187,7 @@ class FeedMapper:
         self._late_rejected: set[int] = set()
         self._errors: list[RowError] = []
         self._errors_seen = 0
-        self._rows = 0
-        self._mapped_rows = 0
-        self._rejected_rows = 0
-        self._products = 0
-        self._variants = 0
+        self._rows = self._mapped_rows = self._rejected_rows = self._products = self._variants = 0
         self._rejected_keys: set[str] = set()
         self._rejected_skus: set[str] = set()
 
@@ -255,11 +257,65 @@ class FeedMapper:
 
     def map_batch(self, batch: RecordBatch) -> list[ProductDraft]:
         """Map a batch of records; return the products it completed."""
-        extract = self._bind(batch)
-        if not self._map_columns(batch, extract):
-            self._map_rows(batch, extract)
+        self._map_batch(batch, final=False)
         ready, self._ready = self._ready, []
         return ready
+
+    def _map_batch(self, batch: RecordBatch, *, final: bool) -> None:
+        """Map the rows held back from the last batch and this batch's, holding back its last product's.
+
+        A product cut by a batch boundary has to be assembled across batches, which costs the batch
+        path several times a whole product's work; holding its rows back for the next batch (they are
+        few) keeps every product whole. Rows are still mapped in feed order, so nothing else changes.
+        """
+        if self._held is not None:
+            held, self._held = self._held, None
+            batch = RecordBatch(batch.columns, held.first_row, held.records + batch.records, batch.feed_rows)
+        extract = self._bind(batch)
+        count, held_key = (0, None) if final else self._last_product_rows(batch.records, extract)
+        if count:
+            first_held = batch.first_row + len(batch.records) - count
+            self._held = RecordBatch(batch.columns, first_held, batch.records[-count:])
+            batch = RecordBatch(batch.columns, batch.first_row, batch.records[:-count], batch.feed_rows)
+        self._ends_whole = bool(count)
+        try:
+            if not self._map_columns(batch, extract):
+                self._map_rows(batch, extract)
+        finally:
+            self._ends_whole = False
+        if count and self._group is not None and self._group.key != held_key:
+            # The held rows start another product: this one is complete, as their arrival would say.
+            self._close(self._group)
+            self._group = None
+
+    def _last_product_rows(
+        self, records: list[Any], extract: Callable[[Any], tuple[Any, ...]]
+    ) -> tuple[int, str | None]:
+        """How many rows at the end of the batch belong to the last row's product, and its key;
+        (0, None) to hold none back: no product key, a run as long as the batch or longer than
+        MAX_HELD_ROWS, or a row the row path must explain."""
+        if self._key_slot is None or len(records) < 2:
+            return 0, None
+        last: str | None = None
+        for count, record in enumerate(records[-1 : -MAX_HELD_ROWS - 2 : -1]):
+            try:
+                key = self._effective_key(extract(record))
+            except (AttributeError, TypeError):
+                return 0, None
+            if not key:
+                return 0, None
+            if last is None:
+                last = key
+            elif key != last:
+                return (count, last) if count < len(records) else (0, None)
+        return 0, None
+
+    def _effective_key(self, values: tuple[Any, ...]) -> str | None:
+        """The product key `_map_row` gives a row: its key cell, else its SKU, trimmed."""
+        assert self._key_slot is not None
+        raw_key, raw_sku = values[self._key_slot], values[self._sku_slot]
+        key = raw_key.strip() if raw_key.__class__ is str else safe_text(raw_key)
+        return key or (raw_sku.strip() if raw_sku.__class__ is str else safe_text(raw_sku))
 
     def _map_rows(self, batch: RecordBatch, extract: Callable[[Any], tuple[Any, ...]]) -> None:
         """The row-by-row path: slower, and the one that pinpoints every bad value."""
@@ -280,6 +336,8 @@ class FeedMapper:
 
     def finish(self) -> list[ProductDraft]:
         """The feed ended: emit the last product."""
+        if self._held is not None:
+            self._map_batch(RecordBatch(self._held.columns, self._held.first_row, []), final=True)
         if self._group is not None:
             self._close(self._group)
             self._group = None
@@ -463,17 +521,19 @@ class FeedMapper:
         pending = iter(sku_repeats)
         next_repeat = next(pending, None)
         fields = list(zip(*products, strict=True))
-        last = len(starts) - 1
-        # The runs between a first one continuing the open product and the last one, which the next
-        # batch may continue, are usually whole and clean products: emitted together (index -1).
+        # Runs before `last` are whole: all of them when the batch ends where a product does (the
+        # rows after it were held back), else all but the last run, which the next batch may continue.
+        last = len(starts) if self._ends_whole else len(starts) - 1
+        # The whole runs after a first one continuing the open product are usually clean products:
+        # emitted together (index -1).
         runs: Iterable[int] = range(len(starts))
         if (
             continues < last
             and not sku_repeats
             and not key_repeats
-            and self._settle(variants, starts[continues : last + 1], sizes[continues:last])
+            and self._settle(variants, [*starts[continues:last], ends[last - 1]], sizes[continues:last])
         ):
-            runs = [*range(continues), -1, last]
+            runs = [*range(continues), -1, *range(last, len(starts))]
         for index in runs:
             if index < 0:
                 if group is not None:

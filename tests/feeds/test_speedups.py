@@ -140,7 +140,7 @@ def _columns(products: list[ProductDraft]) -> list[list[Any]]:
     return [[getattr(product, name) for product in products] for name in PRODUCT_FIELDS]
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=120, deadline=None)
 @given(products=st.lists(PRODUCT, max_size=4))
 def test_encode_products_writes_the_bytes_orjson_writes(products: list[ProductDraft]) -> None:
     """Byte for byte, so a product's hash is the same whether erpsync was built with C or not:
