@@ -180,6 +180,9 @@ class FeedMapper:
         self._held: RecordBatch | None = None
         # Set while mapping a batch whose last row ends a product (the rows after it are held).
         self._ends_whole = False
+        # The batch's option values, as `_build_variants` read them for `_settle`.
+        self._batch_options: list[tuple[str, ...]] = []
+        self._batch_options_missing = False
         self._skus = SeenIndex()
         self._keys = SeenIndex() if self._key_slot is not None else None
         self._ordinal_keys: list[str] = []
@@ -486,7 +489,10 @@ class FeedMapper:
         options: Iterable[tuple[str, ...]] = repeat(())
         if self._option_slots:
             parse_option = self._option_values.parse_column
-            options = list(zip(*[parse_option(columns[slot]) for slot in self._option_slots], strict=True))
+            values = [parse_option(columns[slot]) for slot in self._option_slots]
+            options = self._batch_options = list(zip(*values, strict=True))
+            # For `_settle`: a missing option value anywhere sends the batch's runs one by one.
+            self._batch_options_missing = any("" in column for column in values)
         metafields: Iterable[tuple[MetafieldDraft, ...]] = repeat(())
         if self._variant_metafields:
             drafts = [parser.parse_column(columns[slot]) for _, slot, parser in self._variant_metafields]
@@ -531,7 +537,7 @@ class FeedMapper:
             continues < last
             and not sku_repeats
             and not key_repeats
-            and self._settle(variants, [*starts[continues:last], ends[last - 1]], sizes[continues:last])
+            and self._settle([*starts[continues:last], ends[last - 1]], sizes[continues:last])
         ):
             runs = [*range(continues), -1, *range(last, len(starts))]
         for index in runs:
@@ -612,15 +618,16 @@ class FeedMapper:
             key_repeats = {opening[index]: (row, ordinal) for index, row, ordinal in found}
         return sku_repeats, key_repeats
 
-    def _settle(self, variants: list[VariantDraft], bounds: list[int], sizes: list[int]) -> bool:
+    def _settle(self, bounds: list[int], sizes: list[int]) -> bool:
         """Whether `_whole_product` keeps every run (rows `bounds[i]` to `bounds[i + 1]`) as it is: no
         more variants than Shopify allows, every option value present, no two variants of a run alike."""
         if max(sizes) > MAX_VARIANTS:
             return False
         if not self._option_slots:
             return max(sizes) == 1
-        options = list(map(_option_values_of, variants))
-        if not all(map(all, options[bounds[0] : bounds[-1]])):
+        # The option tuples `_build_variants` just zipped into these variants, in the same order.
+        options = self._batch_options
+        if self._batch_options_missing:
             return False
         runs = map(slice, bounds[:-1], bounds[1:])
         return all(map(eq, map(len, map(set, map(options.__getitem__, runs))), sizes))
