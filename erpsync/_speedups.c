@@ -1,8 +1,9 @@
-/* The two per-row loops of the mapping stage that Python cannot make C-level with stdlib calls.
+/* The per-row loops of the mapping stage that stdlib calls cannot make C-level.
  *
- * Both are optional: without a C compiler erpsync runs the pure-Python code beside each call
- * (erpsync/feeds/csv.py, erpsync/seen.py), which gives the same results, slower. The tests run
- * both and compare them (tests/feeds/test_speedups.py).
+ * All are optional: without a C compiler erpsync runs the pure-Python twin beside each caller
+ * (erpsync/feeds/csv.py, erpsync/extract.py, erpsync/values.py, erpsync/seen.py, erpsync/drafts.py),
+ * which gives the same results, slower. The tests run both and compare them
+ * (tests/feeds/test_speedups.py and the `speedups` fixture in tests/feeds/conftest.py).
  *
  * split_records: CSV records split exactly as the stdlib reader splits them.
  *
@@ -18,6 +19,12 @@
  *
  * add_hashes: the probing loop of erpsync.seen.SeenIndex, over the same table with the same
  * hashes, so a table filled by either is the same table.
+ *
+ * encode_products: the bytes a product's content hash is taken of, as orjson writes them.
+ *
+ * columns_of: a batch's records read a column at a time.
+ *
+ * plain_column: whether a column of prices or quantities is already in the form erpsync writes.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>

@@ -36,6 +36,8 @@ class SeenIndex:
     and only has to be consistent within this process. Open addressing with linear probing; each
     slot is two adjacent int64s, the hash and `row << 32 | ordinal`, because on the target hardware
     every random access to a table this size is a cache and TLB miss: one miss per string, not three.
+    The probing runs in C (`erpsync._speedups.add_hashes`, which fetches a block's slots ahead so the
+    misses overlap) where it was built, else in `_add_hashes` below.
     """
 
     def __init__(self, expected: int = 0) -> None:
