@@ -1,6 +1,7 @@
 /* The per-row loops of the mapping stage that stdlib calls cannot make C-level.
  *
- * All are optional: without a C compiler erpsync runs the pure-Python twin beside each caller
+ * All are optional: callers read them through erpsync/speedups.py, which holds None for each where
+ * the package was built without a C compiler; erpsync then runs the pure-Python twin beside each caller
  * (erpsync/feeds/csv.py, erpsync/extract.py, erpsync/values.py, erpsync/seen.py, erpsync/drafts.py),
  * which gives the same results, slower. The tests run both and compare them
  * (tests/feeds/test_speedups.py and the `speedups` fixture in tests/feeds/conftest.py).

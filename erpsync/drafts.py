@@ -9,9 +9,8 @@ matters; variant and image order do matter (positions, featured image). Row numb
 
 from __future__ import annotations
 
-import contextlib
 from collections import deque
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, fields
 from functools import partial
 from itertools import chain, repeat
@@ -21,10 +20,7 @@ from typing import Any, NamedTuple
 import orjson
 import xxhash
 
-# None where the package was built without a C compiler: orjson writes the same bytes, slower.
-encode_products: Callable[[Sequence[Sequence[Any]], int], list[bytes] | None] | None = None
-with contextlib.suppress(ImportError):
-    from erpsync._speedups import encode_products
+from erpsync import speedups
 
 # Bump when the encoding below changes, so every product is rewritten once rather than never.
 HASH_VERSION = 1
@@ -178,7 +174,8 @@ def product_drafts(columns: Sequence[Sequence[Any]]) -> list[ProductDraft]:
 def _hashes(columns: Sequence[Sequence[Any]], products: list[ProductDraft]) -> Iterator[str]:
     """`product_hash` of each product. The encodings come from erpsync._speedups where it was built,
     else from orjson, C-level too when no metafield order needs sorting out."""
-    if encode_products is not None and (written := encode_products(columns, HASH_VERSION)) is not None:
+    encode = speedups.encode_products
+    if encode is not None and (written := encode(columns, HASH_VERSION)) is not None:
         return map(xxhash.xxh3_128_hexdigest, written)
     (key, title, description, vendor, product_type, status, handle, seo_title, seo_description, tags, images,
      options, variants, metafields) = columns  # fmt: skip

@@ -7,19 +7,14 @@ batch path reads whole columns instead (`column_reader`): one C-level `map` per 
 
 from __future__ import annotations
 
-import contextlib
 import operator
 from collections.abc import Callable, Iterable
 from functools import partial
 from itertools import repeat
 from typing import Any
 
+from erpsync import speedups
 from erpsync.feeds.errors import FeedLayoutError
-
-# None where the package was built without a C compiler: the transposes below do the same.
-columns_of: Callable[[list[Any], tuple[Any, ...]], dict[Any, list[Any]] | None] | None = None
-with contextlib.suppress(ImportError):
-    from erpsync._speedups import columns_of
 
 
 def path_getter(path: str) -> Callable[[dict[str, Any]], Any]:
@@ -105,7 +100,7 @@ def column_reader(
     mapped over the batch (TypeError for a record that is not an object: the caller takes the
     row-by-row path); `path_getter` for dot paths.
     """
-    take = columns_of  # as built now: a reader never mixes the two ways
+    take = speedups.columns_of  # as built now: a reader never mixes the two ways
     wanted = sorted(set(slots))
     if columns is not None:
         positions = [(slot, columns.index(sources[slot])) for slot in wanted]

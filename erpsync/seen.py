@@ -6,19 +6,12 @@ holding a million strings.
 
 from __future__ import annotations
 
-import contextlib
 from array import array
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from itertools import repeat
 from operator import or_
 
-# None where the package was built without a C compiler: `_add_hashes` below does the same.
-add_hashes: (
-    Callable[[array[int], Sequence[str], Sequence[int], Sequence[int]], list[tuple[int, int, int]]] | None
-)
-add_hashes = None
-with contextlib.suppress(ImportError):
-    from erpsync._speedups import add_hashes
+from erpsync import speedups
 
 # Entries moved per step when the table grows: bounds the temporary copies, not the work.
 _GROW_SLICE = 1 << 15
@@ -68,7 +61,7 @@ class SeenIndex:
         """
         while (self._used + len(texts)) * 2 > self._size:
             self._rebuild(self._size * 2)
-        add = _add_hashes if add_hashes is None else add_hashes
+        add = speedups.add_hashes or _add_hashes
         repeats = add(self._table, texts, rows, ordinals)
         self._used += len(texts) - len(repeats)
         return repeats

@@ -7,7 +7,6 @@ https://shopify.dev/docs/apps/build/custom-data/metafields/list-of-data-types
 
 from __future__ import annotations
 
-import contextlib
 import math
 import re
 from collections.abc import Callable
@@ -18,10 +17,7 @@ from urllib.parse import urlsplit
 
 import orjson
 
-# None where the package was built without a C compiler: `is_plain` joins and matches instead.
-plain_column: Callable[[list[Any], int], bool] | None = None
-with contextlib.suppress(ImportError):
-    from erpsync._speedups import plain_column
+from erpsync import speedups
 
 
 class ValueProblem(ValueError):
@@ -104,8 +100,9 @@ def is_plain(lines: re.Pattern[str], column: list[Any]) -> bool:
     False for any value that is not a string (None, a JSON number) or that holds a line break.
     The three forms below are checked by erpsync._speedups where it was built, without joining.
     """
-    if plain_column is not None and column.__class__ is list and (form := _C_FORMS.get(lines)) is not None:
-        return plain_column(column, form)
+    check = speedups.plain_column
+    if check is not None and column.__class__ is list and (form := _C_FORMS.get(lines)) is not None:
+        return check(column, form)
     try:
         joined = "\n".join(column)
     except TypeError:

@@ -10,18 +10,12 @@ the one reported), `csv.reader` itself splits them. Blank lines are skipped.
 from __future__ import annotations
 
 import codecs
-import contextlib
 import csv
 import io
-from collections.abc import Callable
 
+from erpsync import speedups
 from erpsync.feeds.errors import FeedEncodingError, FeedFormatError
 from erpsync.feeds.records import RecordBatch
-
-# None where the package was built without a C compiler: the stdlib reader gives the same records.
-split_records: Callable[[str, str, str, int], list[list[str]] | None] | None = None
-with contextlib.suppress(ImportError):
-    from erpsync._speedups import split_records
 
 # A record still open after this many characters means the quoting is broken, not a big cell.
 MAX_RECORD_CHARS = 16 * 1024 * 1024
@@ -120,8 +114,8 @@ class CsvParser:
 
     def _parse(self, text: str) -> RecordBatch | None:
         records = None
-        if split_records is not None:
-            records = split_records(text, self._delimiter, self._quotechar, csv.field_size_limit())
+        if speedups.split_records is not None:
+            records = speedups.split_records(text, self._delimiter, self._quotechar, csv.field_size_limit())
         if records is None:
             records = self._read(text)
         if self._columns is None:

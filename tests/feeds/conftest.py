@@ -17,17 +17,10 @@ def speedups(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) ->
     """Runs a test with erpsync's C loops and again with their pure-Python twins, which a build
     without a C compiler uses: both must give the same records, repeats and errors."""
     if request.param == "python":
-        import erpsync.drafts
-        import erpsync.extract
-        import erpsync.feeds.csv
-        import erpsync.seen
-        import erpsync.values
+        from erpsync import speedups as loops
 
-        monkeypatch.setattr(erpsync.feeds.csv, "split_records", None)
-        monkeypatch.setattr(erpsync.seen, "add_hashes", None)
-        monkeypatch.setattr(erpsync.drafts, "encode_products", None)
-        monkeypatch.setattr(erpsync.extract, "columns_of", None)
-        monkeypatch.setattr(erpsync.values, "plain_column", None)
+        for name in loops.NAMES:
+            monkeypatch.setattr(loops, name, None)
     return str(request.param)
 
 

@@ -1,0 +1,31 @@
+"""The C loops of erpsync/_speedups.c where the package was built with a C compiler, else None each.
+
+One switch for every caller: each falls back to its pure-Python twin when its loop is None, and the
+tests turn them all off here to run that twin (the `speedups` fixture in tests/feeds/conftest.py).
+"""
+
+from __future__ import annotations
+
+import contextlib
+from array import array
+from collections.abc import Callable, Sequence
+from typing import Any
+
+split_records: Callable[[str, str, str, int], list[list[str]] | None] | None = None
+columns_of: Callable[[list[Any], tuple[Any, ...]], dict[Any, list[Any]] | None] | None = None
+plain_column: Callable[[list[Any], int], bool] | None = None
+add_hashes: (
+    Callable[[array[int], Sequence[str], Sequence[int], Sequence[int]], list[tuple[int, int, int]]] | None
+) = None
+encode_products: Callable[[Sequence[Sequence[Any]], int], list[bytes] | None] | None = None
+
+with contextlib.suppress(ImportError):
+    from erpsync import _speedups
+
+    split_records = _speedups.split_records
+    columns_of = _speedups.columns_of
+    plain_column = _speedups.plain_column
+    add_hashes = _speedups.add_hashes
+    encode_products = _speedups.encode_products
+
+NAMES = ("split_records", "columns_of", "plain_column", "add_hashes", "encode_products")
