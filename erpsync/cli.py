@@ -7,7 +7,7 @@ import functools
 import sys
 from collections.abc import Awaitable, Callable, Coroutine
 from pathlib import Path
-from typing import Any, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 
 import click
 import orjson
@@ -17,6 +17,10 @@ from erpsync import __version__
 from erpsync.errors import ErpsyncError
 from erpsync.logs import configure_logging, register_secret, scrub
 from erpsync.settings import Settings, load_settings
+
+if TYPE_CHECKING:
+    from erpsync.models import SyncConfig
+    from erpsync.sources.policy import SourcePolicy
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -289,7 +293,7 @@ def configs_delete(ctx: Context, config_id: str) -> None:
     click.echo(f"deleted sync config {config_id!r}")
 
 
-async def load_stored_config(config_id: str) -> Any:
+async def load_stored_config(config_id: str) -> tuple[SyncConfig, SourcePolicy]:
     """A config from PostgreSQL and the source policy a sync of it runs under, for `erpsync preview ID`
     (settings from the command line's context): a preview reads only what the sync would."""
     from erpsync.crypto import SecretBox
