@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import time
 from pathlib import Path
 
 import pytest
@@ -50,11 +52,46 @@ async def read_all(config: SyncConfig, policy: SourcePolicy) -> bytes:
         return b"".join([chunk async for chunk in stream])
 
 
+def age(path: Path, seconds: float) -> None:
+    """Set the mtime of `path` (of a link's target, when it is a link) `seconds` in the past."""
+    then = time.time() - seconds
+    os.utime(path, (then, then))
+
+
 async def test_file_inside_the_root_is_read(root: Path) -> None:
-    """A path, or a glob, below file_root is read as usual."""
+    """A path, or a glob, below file_root is read as usual; an older link out of the root in the glob's
+    directory does not stop the newest feed from being read."""
     policy = SourcePolicy(root, allow_private=False)
+    age(root / "escape.csv", 3600)
     assert await read_all(file_config(str(root / "products.csv")), policy) == b"sku\nA\n"
-    assert await read_all(file_config(str(root / "*.csv")), policy)
+    assert await read_all(file_config(str(root / "*.csv")), policy) == b"sku\nA\n"
+
+
+async def test_glob_whose_newest_match_leads_out_is_refused(root: Path) -> None:
+    """A link out of file_root that is the glob's newest match is never read, and no older feed is read
+    in its place: the run fails naming the link, so the shop is not synced from a stale file."""
+    age(root / "products.csv", 3600)
+    with pytest.raises(SourceForbidden) as caught:
+        await read_all(file_config(str(root / "*.csv")), SourcePolicy(root, allow_private=False))
+    message = str(caught.value)
+    assert f"localhost:{root / 'escape.csv'}: is the newest match of *.csv but leads outside" in message
+    assert "no older match is read" in message
+    assert "top secret" not in message
+
+
+async def test_glob_match_linked_inside_the_root_is_read(root: Path) -> None:
+    """A link that stays inside file_root (a `latest.csv` pointing at today's export) is read as usual,
+    under the link's name."""
+    (root / "exports").mkdir()
+    (root / "exports" / "today.csv").write_text("sku\nB\n")
+    (root / "latest.csv").symlink_to(root / "exports" / "today.csv")
+    age(root / "products.csv", 3600)
+    age(root / "escape.csv", 3600)
+    async with open_feed(
+        file_config(str(root / "*.csv")), policy=SourcePolicy(root, allow_private=False)
+    ) as stream:
+        assert b"".join([chunk async for chunk in stream]) == b"sku\nB\n"
+        assert stream.info().name == str(root / "latest.csv")
 
 
 @pytest.mark.parametrize(
@@ -83,8 +120,21 @@ async def test_file_sources_need_a_root(root: Path) -> None:
         "http://10.0.0.8/feed.csv",
         "http://[::1]/feed.csv",
         "http://0.0.0.0/x",
+        "http://100.64.0.1/feed.csv",
+        "http://[2002:7f00:1::]/feed.csv",
+        "http://[::ffff:169.254.169.254]/latest/meta-data/",
     ],
-    ids=["loopback", "localhost", "cloud-metadata", "private", "ipv6-loopback", "unspecified"],
+    ids=[
+        "loopback",
+        "localhost",
+        "cloud-metadata",
+        "private",
+        "ipv6-loopback",
+        "unspecified",
+        "shared-address-space",
+        "6to4-loopback",
+        "mapped-metadata",
+    ],
 )
 async def test_http_to_private_addresses_is_refused(url: str) -> None:
     """The API cannot be used to probe the VM's own network: private targets are refused before connecting."""

@@ -16,6 +16,7 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime
+from functools import partial
 from typing import Protocol
 
 from erpsync.models import SyncConfig
@@ -126,7 +127,9 @@ def newest_match(pattern: str, entries: list[tuple[str, float]]) -> str | None:
     return f"{directory}/{newest}" if directory or pattern.startswith("/") else newest
 
 
-def _opener(config: SyncConfig) -> SourceOpener:
+def _opener(config: SyncConfig, policy: SourcePolicy | None) -> SourceOpener:
+    """The source for the config's connection type. HTTP and file sources get the policy too: a redirect
+    or the file a glob picks is only known once they run, and must be checked then."""
     kind = config.connection_type
     if kind in {"ftp", "ftps"}:
         from erpsync.sources.ftp import open_ftp
@@ -139,10 +142,10 @@ def _opener(config: SyncConfig) -> SourceOpener:
     if kind == "http":
         from erpsync.sources.http import open_http
 
-        return open_http
+        return partial(open_http, policy=policy)
     from erpsync.sources.file import open_file
 
-    return open_file
+    return partial(open_file, policy=policy)
 
 
 @asynccontextmanager
@@ -152,14 +155,15 @@ async def open_feed(
     previous: FeedInfo | None = None,
     attempts: int = OPEN_ATTEMPTS,
     retry_delay: float = RETRY_DELAY,
-    opener: Callable[[SyncConfig], SourceOpener] = _opener,
+    opener: Callable[[SyncConfig], SourceOpener] | None = None,
     policy: SourcePolicy | None = None,
 ) -> AsyncIterator[FeedStream]:
     """The config's feed as a FeedStream; `previous` enables conditional GET over HTTP; `policy` (the
-    daemon's) confines file paths and refuses private HTTP targets before anything is opened."""
+    daemon's) confines file paths and refuses private HTTP targets before anything is opened, and again
+    on each redirect and glob match; `opener` replaces the choice of source (it gets no policy)."""
     if policy is not None:
         await policy.check(config)
-    source = opener(config)
+    source = _opener(config, policy) if opener is None else opener(config)
     for attempt in range(1, attempts + 1):
         context = source(config, previous=previous)
         try:

@@ -1,4 +1,9 @@
-"""The `file` source: a local path (or the newest file matching a glob), read in blocks off the loop."""
+"""The `file` source: a local path (or the newest file matching a glob), read in blocks off the loop.
+
+Under a source policy the file a glob picks is resolved, links and `..` followed, and checked against
+`[sync] file_root` before it is opened: the policy checks the glob's directory, and a link in that
+directory could otherwise read any file on the machine.
+"""
 
 from __future__ import annotations
 
@@ -8,19 +13,44 @@ import stat
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import BinaryIO
 
 from erpsync.models import SyncConfig
 from erpsync.sources.base import BLOCK_SIZE, FeedInfo, FeedStream, has_glob, newest_match
 from erpsync.sources.errors import SourceAuthError, SourceNotFound
+from erpsync.sources.policy import SourceForbidden, SourcePolicy, confined
 
 HOST = "localhost"
 
 
-def resolve_path(pattern: str) -> str:
-    """The path itself, or the newest file matching it when it holds a glob."""
+def resolve_path(pattern: str, root: Path | None = None) -> tuple[str, str]:
+    """The file `pattern` names, or the newest file matching it when it holds a glob: its name and the
+    path to open.
+
+    With a `root`, the match is resolved (links and `..` followed) and must lie inside it. A newest
+    match that leads outside is refused, naming it, and no older match is read in its place: the link
+    is either an attempt to read another file or a misplaced feed, and syncing an older feed would undo
+    the shop's changes since. Older matches leading outside are never read, so they need no check. The
+    path opened is the real path that was checked: re-pointing the link after the check changes nothing.
+    """
     if not has_glob(pattern):
-        return pattern
+        return pattern, pattern
+    match = _newest(pattern)
+    if root is None:
+        return match, match
+    target = confined(match, root)
+    if target is None:
+        raise SourceForbidden(
+            HOST,
+            match,
+            f"is the newest match of {os.path.basename(pattern)} but leads outside the allowed directory "
+            f"{root}; it is not read, and no older match is read in its place",
+        )
+    return match, target
+
+
+def _newest(pattern: str) -> str:
     directory = os.path.dirname(pattern) or "."
     try:
         names = os.listdir(directory)
@@ -38,12 +68,15 @@ def resolve_path(pattern: str) -> str:
 
 
 @asynccontextmanager
-async def open_file(config: SyncConfig, *, previous: FeedInfo | None = None) -> AsyncIterator[FeedStream]:
-    """Stream a local file."""
+async def open_file(
+    config: SyncConfig, *, previous: FeedInfo | None = None, policy: SourcePolicy | None = None
+) -> AsyncIterator[FeedStream]:
+    """Stream a local file; under a `policy` a glob's pick must lie inside its file_root."""
     pattern = config.credentials.file_path or ""
-    path = await asyncio.to_thread(resolve_path, pattern)
+    root = policy.file_root if policy is not None else None
+    path, target = await asyncio.to_thread(resolve_path, pattern, root)
     try:
-        handle = await asyncio.to_thread(open, path, "rb")
+        handle = await asyncio.to_thread(open, target, "rb")
     except FileNotFoundError:
         raise SourceNotFound(HOST, path, "no such file") from None
     except IsADirectoryError:
