@@ -14,6 +14,7 @@ from typing import Any
 import asyncpg
 
 from erpsync.db import products as store
+from erpsync.db import regroup as regroup_store
 from erpsync.models import DeletePolicy
 
 REMOVAL_ACTION: dict[str, str] = {"delete": "delete", "archive": "archive", "draft": "draft"}
@@ -29,11 +30,18 @@ class DeleteGuard:
 
 
 def check_deletes(
-    *, deletions: int, tracked: int, valid_products: int, max_fraction: float, allow_mass_delete: bool
+    *,
+    deletions: int,
+    tracked: int,
+    valid_products: int,
+    max_fraction: float,
+    allow_mass_delete: bool,
+    variant_removals: int = 0,
+    tracked_variants: int = 0,
 ) -> DeleteGuard:
-    """Refuse mass deletion unless explicitly allowed once."""
+    """Refuse mass deletion unless explicitly allowed once; removing variants is deleting too."""
     if deletions == 0:
-        return DeleteGuard(True)
+        return _check_variant_removals(variant_removals, tracked_variants, max_fraction, allow_mass_delete)
     if valid_products == 0:
         reason = f"the feed has no valid product; would delete all {tracked:,} tracked products"
         return DeleteGuard(allow_mass_delete, None if allow_mass_delete else reason)
@@ -42,6 +50,21 @@ def check_deletes(
         return DeleteGuard(
             False,
             f"would delete {deletions:,} of {tracked:,} products ({fraction:.0%}) > {max_fraction:.0%}",
+        )
+    return _check_variant_removals(variant_removals, tracked_variants, max_fraction, allow_mass_delete)
+
+
+def _check_variant_removals(
+    removals: int, tracked: int, max_fraction: float, allow_mass_delete: bool
+) -> DeleteGuard:
+    """A feed cut inside a product drops its last variants: the same share rule as for products."""
+    if removals == 0 or allow_mass_delete:
+        return DeleteGuard(True)
+    fraction = removals / tracked if tracked else 1.0
+    if fraction > max_fraction:
+        return DeleteGuard(
+            False,
+            f"would remove {removals:,} of {tracked:,} variants ({fraction:.0%}) > {max_fraction:.0%}",
         )
     return DeleteGuard(True)
 
@@ -57,6 +80,10 @@ class Plan:
     removal_action: str = "delete"
     tracked: int = 0
     guard: DeleteGuard = field(default_factory=lambda: DeleteGuard(True))
+    conflicts: int = 0  # products with a SKU another config owns in the shop: not written
+    held: int = 0  # updates not sent: they would remove variants while the guard holds the run back
+    variant_removals: int = 0  # variants the run's updates remove from products that stay
+    removed_variant_skus: dict[str, list[str]] = field(default_factory=dict)
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -67,6 +94,9 @@ class Plan:
             "tracked": self.tracked,
             "deletes_allowed": self.guard.allowed,
             "deletes_held_back": self.guard.reason,
+            "conflict": self.conflicts,
+            "variant_removals": self.variant_removals,
+            "held": self.held,
         }
 
 
@@ -93,16 +123,68 @@ async def classify(
         await conn.execute(store.DROP_REJECTED, run_id, sorted(rejected_keys))
     await conn.execute(store.CLASSIFY_TRACKED, run_id, config_id)
     await conn.execute(store.CLASSIFY_CREATES, run_id)
+    await regroup_store.mark_takers(conn, run_id=run_id, config_id=config_id)
+    removed_variants = await regroup_store.variant_removals(conn, run_id=run_id, config_id=config_id)
     counts = await store.action_counts(conn, run_id)
     plan = Plan(
         creates=counts.get("create", 0),
         updates=counts.get("update", 0),
         unchanged=counts.get("unchanged", 0) + unchanged_unlisted,
+        conflicts=counts.get("conflict", 0),
         removal_action=delete_policy,
         tracked=int(await conn.fetchval(store.COUNT_TRACKED, config_id)),
     )
+    plan.variant_removals = sum(map(len, removed_variants.values()))
     if delete_policy == "ignore":
-        return plan
+        candidates: list[Any] = []
+    else:
+        candidates = await _delete_candidates(
+            conn,
+            config_id=config_id,
+            run_id=run_id,
+            rejected_keys=rejected_keys,
+            rejected_skus=rejected_skus,
+            unmatched=unmatched,
+        )
+    valid_products = plan.creates + plan.updates + plan.unchanged
+    plan.guard = check_deletes(
+        deletions=len(candidates),
+        tracked=plan.tracked,
+        valid_products=valid_products,
+        max_fraction=max_fraction,
+        allow_mass_delete=allow_mass_delete,
+        variant_removals=plan.variant_removals,
+        tracked_variants=await regroup_store.count_tracked_variants(conn, config_id)
+        if removed_variants
+        else 0,
+    )
+    if removed_variants and not plan.guard.allowed:
+        reason = f"not written: it would remove variants while deletes are held back ({plan.guard.reason})"
+        await regroup_store.hold_writes(conn, run_id=run_id, keys=sorted(removed_variants), reason=reason)
+        plan.held = len(removed_variants)
+        plan.updates -= plan.held
+    if candidates and plan.guard.allowed:
+        await conn.execute(
+            store.INSERT_DELETIONS,
+            run_id,
+            REMOVAL_ACTION[delete_policy],
+            [row["product_key"] for row in candidates],
+            [row["shopify_product_id"] for row in candidates],
+        )
+        plan.removals = len(candidates)
+    plan.removed_variant_skus = removed_variants
+    return plan
+
+
+async def _delete_candidates(
+    conn: asyncpg.Connection[Any],
+    *,
+    config_id: str,
+    run_id: int,
+    rejected_keys: frozenset[str],
+    rejected_skus: frozenset[str],
+    unmatched: Sequence[str],
+) -> list[Any]:
     async with conn.transaction():
         # Right after a large first sync `product_states` has no statistics yet, and the planner, taking
         # it for a few rows, would scan `unmatched` once per tracked product: hash joins only.
@@ -115,26 +197,7 @@ async def classify(
             sorted(rejected_skus),
             list(unmatched),
         )
-    valid_products = plan.creates + plan.updates + plan.unchanged
-    plan.guard = check_deletes(
-        deletions=len(candidates),
-        tracked=plan.tracked,
-        valid_products=valid_products,
-        max_fraction=max_fraction,
-        allow_mass_delete=allow_mass_delete,
-    )
-    if candidates and plan.guard.allowed:
-        await conn.execute(
-            store.INSERT_DELETIONS,
-            run_id,
-            REMOVAL_ACTION[delete_policy],
-            [row["product_key"] for row in candidates],
-            [row["shopify_product_id"] for row in candidates],
-        )
-        plan.removals = len(candidates)
-    elif candidates:
-        plan.removals = 0
-    return plan
+    return list(candidates)
 
 
 async def plan_details(conn: asyncpg.Connection[Any], *, run_id: int, config_id: str) -> dict[str, Any]:
@@ -142,8 +205,8 @@ async def plan_details(conn: asyncpg.Connection[Any], *, run_id: int, config_id:
     rows = await conn.fetch(
         store.SELECT_KEYS_BY_ACTION,
         run_id,
-        ["create", "update", "unchanged", "delete", "archive", "draft"],
-        SAMPLE_LIMIT * 6,
+        ["create", "update", "unchanged", "delete", "archive", "draft", "conflict", "held"],
+        SAMPLE_LIMIT * 8,
     )
     classes: dict[str, list[dict[str, Any]]] = {}
     for row in rows:

@@ -21,25 +21,30 @@ from typing import Any
 
 import asyncpg
 
+from erpsync.adopt import adopt_known_skus
 from erpsync.crypto import SecretBox
 from erpsync.db import configs as config_store
+from erpsync.db import owners as owner_store
 from erpsync.db import products as store
+from erpsync.db import regroup as regroup_store
+from erpsync.db import run_context as context_store
 from erpsync.db import runs as run_store
 from erpsync.db.logs import INSERT_LOG
-from erpsync.drafts import MapOutcome
+from erpsync.drafts import HASH_VERSION, MapOutcome
 from erpsync.errors import ConfigError, ErpsyncError
 from erpsync.feeds import read_records
 from erpsync.logs import bound_run, get_logger, register_secret, scrub
 from erpsync.mapping import FeedMapper
 from erpsync.models import SyncConfig, secret_paths
+from erpsync.ownership import shop_key
 from erpsync.plan import Plan, classify, plan_details
-from erpsync.publish import publish, write_bulk_files
+from erpsync.publish import publish_run
 from erpsync.settings import Settings
 from erpsync.shopify.client import ShopifyClient, ShopTarget, shared_session
-from erpsync.shopify.shop import iter_shop_variants, lookup_skus, primary_location_id
+from erpsync.shopify.shop import ensure_owner_definition, shop_facts
 from erpsync.sources import open_feed
 from erpsync.sources.policy import SourcePolicy
-from erpsync.spool import COPY_BATCH, RunSpool
+from erpsync.spool import RunSpool
 
 log = get_logger("erpsync.sync")
 
@@ -47,9 +52,6 @@ SELECT_STATUS = "SELECT status FROM sync_runs WHERE id = $1"
 SELECT_QUEUED_RUN = (
     "SELECT id FROM sync_runs WHERE config_id = $1 AND status = 'queued' AND NOT dry_run ORDER BY id LIMIT 1"
 )
-UNSTOCKED_ADOPTED = """
-SELECT sku FROM products WHERE config_id = $1 AND last_run_id = $2 AND adopted AND NOT stocked ORDER BY sku
-"""
 # Progress while reading is a committed row update: once a second is live enough for a watcher, where once
 # every 5,000 rows cost 100 commits (each waiting on the WAL flush) over a 500,000-row feed.
 PROGRESS_SECONDS = 1.0
@@ -235,7 +237,8 @@ async def resume_interrupted(
         )
         run.counts.update(stale.counts)
         run.stopwatch.timings.update(stale.timings)
-        return await run.finish_publishing(stale.bulk_operations, Plan(**_plan_fields(stale.plan)))
+        plan = Plan(**_plan_fields(stale.plan))
+        return await run.finish_publishing(stale.bulk_operations, plan, resuming=True)
 
 
 SELECT_ABANDONED = "SELECT DISTINCT config_id FROM sync_runs WHERE status = 'running' AND NOT dry_run"
@@ -273,6 +276,8 @@ def _plan_fields(plan: dict[str, Any] | None) -> dict[str, Any]:
         "creates": plan.get("create", 0),
         "updates": plan.get("update", 0),
         "unchanged": plan.get("unchanged", 0),
+        "conflicts": plan.get("conflict", 0),
+        "held": plan.get("held", 0),
     }
 
 
@@ -368,12 +373,31 @@ class Run:
         return SyncResult(self.run_id, "failed", self.counts, error=reason, retryable=retryable)
 
     async def _stages(self, client: ShopifyClient) -> SyncResult:
-        location_id = self.config.location_id or await primary_location_id(client)
+        facts = await shop_facts(client)
+        location_id = self.config.location_id or facts.primary_location_id
+        await self.settle_context(location_id=location_id, currency=facts.currency)
         outcome = await self.read_feed(location_id)
         if outcome.products == 0 and outcome.rows == 0:
             log.warning("the feed has no rows")
         await self.stage("adopt")
-        await self.adopt(client, location_id)
+        await self.claim()
+        rekeys = await regroup_store.rekey_regrouped(
+            self.conn,
+            run_id=self.run_id,
+            config_id=self.config.id,
+            rejected_keys=sorted(outcome.rejected_keys),
+        )
+        if rekeys:
+            log.info("regrouped products keep their shop product", products=len(rekeys))
+            self.counts["regrouped"] = len(rekeys)
+        self.counts["adopted"] = await adopt_known_skus(
+            self.conn,
+            client,
+            config_id=self.config.id,
+            run_id=self.run_id,
+            location_id=location_id,
+            sku_lookup_limit=self.settings.sync.sku_lookup_limit,
+        )
         await self.stage("plan")
         plan = await classify(
             self.conn,
@@ -393,6 +417,84 @@ class Run:
         )
         await store.load_inputs(self.conn, self.run_id, self.spool_path)
         await run_store.set_plan(self.conn, self.run_id, plan.as_json())
+        await self.log_plan(plan)
+        await self.progress({"products_planned": plan.creates + plan.updates + plan.unchanged})
+        if self.dry_run:
+            details = await plan_details(self.conn, run_id=self.run_id, config_id=self.config.id)
+            self.stopwatch.enter("")
+            return SyncResult(self.run_id, "dry_run", self._counts(plan), plan.as_json(), details=details)
+        await self.stage("publish")
+        if plan.creates + plan.updates:
+            await ensure_owner_definition(client)
+        return await self.finish_publishing([], plan, client=client)
+
+    async def settle_context(self, *, location_id: str, currency: str) -> None:
+        """What decides every product's write besides its content: when it changed, each product is
+        written once (the stored hashes are forgotten); the first run that meets it only records it."""
+        context = {
+            "hash_version": HASH_VERSION,
+            "location_id": location_id,
+            "currency": currency,
+            "mapped": sorted(self.config.mapping),
+        }
+        previous = await context_store.swap_context(self.conn, self.config.id, context)
+        if previous is not None and previous != context:
+            changed = sorted(key for key in context if previous.get(key) != context[key])
+            log.warning(
+                "what the products are written with changed: every product is written once", changed=changed
+            )
+            await self.conn.execute(
+                INSERT_LOG,
+                self.config.id,
+                self.run_id,
+                "warning",
+                None,
+                f"{', '.join(changed)} changed since the last run: every product is written once",
+                {"before": previous, "after": context},
+            )
+            if "location_id" in changed:
+                await self.conn.execute(
+                    INSERT_LOG,
+                    self.config.id,
+                    self.run_id,
+                    "warning",
+                    None,
+                    f"the variants this config wrote before are not stocked at location {location_id} in "
+                    "Shopify: their stock is written there once they are stocked there",
+                    None,
+                )
+
+    async def claim(self) -> None:
+        """Claim the run's SKUs for this config; a SKU another config owns makes its product a conflict."""
+        conflicts = await owner_store.claim_skus(
+            self.conn,
+            run_id=self.run_id,
+            config_id=self.config.id,
+            shop=shop_key(self.config),
+            dry_run=self.dry_run,
+        )
+        if not conflicts:
+            return
+        self.counts["conflicts"] = len({conflict.product_key for conflict in conflicts})
+        log.warning("SKUs owned by another config are not written", skus=len(conflicts))
+        await self.conn.executemany(
+            INSERT_LOG,
+            [
+                (
+                    self.config.id,
+                    self.run_id,
+                    "error",
+                    conflict.sku,
+                    f"SKU {conflict.sku} of product {conflict.product_key} is owned by config "
+                    f"{conflict.owner!r} in this shop; not written by this config",
+                    {"product_key": conflict.product_key, "owner": conflict.owner},
+                )
+                for conflict in conflicts[:ROW_ERROR_LOG_LIMIT]
+            ],
+        )
+
+    async def log_plan(self, plan: Plan) -> None:
+        """The guard's reason, and every variant the plan removes or holds back, named by SKU."""
         if plan.guard.reason:
             log.warning("deletes held back", reason=plan.guard.reason)
             await self.conn.execute(
@@ -404,42 +506,48 @@ class Run:
                 f"deletes held back: {plan.guard.reason}",
                 None,
             )
-        await self.progress({"products_planned": plan.creates + plan.updates + plan.unchanged})
-        if self.dry_run:
-            details = await plan_details(self.conn, run_id=self.run_id, config_id=self.config.id)
-            self.stopwatch.enter("")
-            return SyncResult(self.run_id, "dry_run", self._counts(plan), plan.as_json(), details=details)
-        await self.stage("publish")
-        writes = plan.creates + plan.updates + plan.removals
-        entries = await write_bulk_files(
-            self.conn,
-            run_id=self.run_id,
-            config_id=self.config.id,
-            directory=self.work_dir,
-            concurrency=self.settings.sync.bulk_concurrency,
-            send_handle="handle" in self.config.mapping,
-            writes=writes,
+        verb = "not removed (held back)" if plan.held else "removed"
+        await self.conn.executemany(
+            INSERT_LOG,
+            [
+                (
+                    self.config.id,
+                    self.run_id,
+                    "warning",
+                    sku,
+                    f"variant {sku} of product {key} is no longer in the feed: {verb}",
+                    {"product_key": key},
+                )
+                for key, skus in list(plan.removed_variant_skus.items())[:ROW_ERROR_LOG_LIMIT]
+                for sku in skus
+            ],
         )
-        await run_store.set_bulk_operations(self.conn, self.run_id, entries)
-        return await self.finish_publishing(entries, plan, client=client)
 
     async def finish_publishing(
-        self, entries: list[dict[str, Any]], plan: Plan, *, client: ShopifyClient | None = None
+        self,
+        entries: list[dict[str, Any]],
+        plan: Plan,
+        *,
+        client: ShopifyClient | None = None,
+        resuming: bool = False,
     ) -> SyncResult:
-        """Publish (or resume) the run's files, then close the run with its counts and outcome."""
+        """Publish (or resume) the run's steps, then close the run with its counts and outcome."""
         own_client = client is None
         active = client or self.make_client(self.config)
         try:
-            if entries:
-                await publish(
-                    self.pool,
-                    active,
-                    run_id=self.run_id,
-                    config_id=self.config.id,
-                    entries=entries,
-                    concurrency=self.settings.sync.bulk_concurrency,
-                    on_progress=self.on_progress,
-                )
+            entries = await publish_run(
+                self.conn,
+                self.pool,
+                active,
+                run_id=self.run_id,
+                config_id=self.config.id,
+                entries=entries,
+                directory=self.work_dir,
+                concurrency=self.settings.sync.bulk_concurrency,
+                send_handle="handle" in self.config.mapping,
+                on_progress=self.on_progress,
+                resuming=resuming,
+            )
         except ErpsyncError as exc:
             return await self.fail(f"publishing failed: {exc}")
         finally:
@@ -451,10 +559,11 @@ class Run:
         counts["bulk_operations"] = len(entries)
         counts["shopify_cost"] = round(active.stats.cost, 1)
         counts["seconds"] = self.stopwatch.timings
-        failed = counts["failed"] + counts["unknown"]
+        failed = counts["failed"] + counts["unknown"] + counts.get("conflicts", 0)
         status = "partial" if failed else ("needs_attention" if plan.guard.reason else "succeeded")
         if failed and plan.guard.reason:
             status = "needs_attention"
+        await owner_store.release_stale_claims(self.conn, run_id=self.run_id, config_id=self.config.id)
         await run_store.finish_run(self.conn, self.run_id, status, counts, plan.guard.reason)
         await self.conn.execute(store.CLEAR_RUN_PRODUCTS, self.run_id)
         shutil.rmtree(self.work_dir, ignore_errors=True)
@@ -546,53 +655,3 @@ class Run:
                 ],
             )
         return outcome
-
-    async def adopt(self, client: ShopifyClient, location_id: str) -> None:
-        """SKUs new to this config may already be in the shop: adopt them rather than duplicate them."""
-        untracked = int(await self.conn.fetchval(store.COUNT_UNTRACKED_SKUS, self.run_id, self.config.id))
-        if untracked == 0:
-            return
-        log.info("looking up untracked SKUs in the shop", untracked=untracked)
-        await self.conn.execute(store.CREATE_SHOP_VARIANTS)
-        await self.conn.execute("TRUNCATE shop_variants")
-        batch: list[tuple[str, str, str, str | None, bool]] = []
-        if untracked <= self.settings.sync.sku_lookup_limit:
-            skus = [
-                row[0]
-                for row in await self.conn.fetch(store.SELECT_UNTRACKED_SKUS, self.run_id, self.config.id)
-            ]
-            found = lookup_skus(client, skus, location_id)
-        else:
-            found = iter_shop_variants(client, location_id)
-        async for variant in found:
-            batch.append(
-                (variant.sku, variant.product_id, variant.variant_id, variant.handle, variant.stocked)
-            )
-            if len(batch) >= COPY_BATCH:
-                await self.conn.copy_records_to_table("shop_variants", records=batch)
-                batch.clear()
-        if batch:
-            await self.conn.copy_records_to_table("shop_variants", records=batch)
-        adopted = await self.conn.execute(store.ADOPT_PRODUCTS, self.run_id, self.config.id)
-        await self.conn.execute(store.ADOPT_VARIANTS, self.run_id, self.config.id)
-        count = int(adopted.split()[-1])
-        self.counts["adopted"] = count
-        if count:
-            log.info("adopted products already in the shop", adopted=count)
-        unstocked = await self.conn.fetch(UNSTOCKED_ADOPTED, self.config.id, self.run_id)
-        if unstocked:
-            await self.conn.executemany(
-                INSERT_LOG,
-                [
-                    (
-                        self.config.id,
-                        self.run_id,
-                        "warning",
-                        row["sku"],
-                        f"adopted SKU {row['sku']} is not stocked at location {location_id}; its stock is not synced "
-                        "until it is stocked there in Shopify",
-                        None,
-                    )
-                    for row in unstocked
-                ],
-            )

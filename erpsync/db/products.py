@@ -16,6 +16,13 @@ import orjson
 
 from erpsync.db.pool import Executor
 
+
+def owner_id_sql(config_id: str, product_key: str) -> str:
+    """`erpsync.ownership.owner_id` in SQL, for rows that have no stored owner id yet."""
+    text = f"convert_to({config_id} || E'\\n' || {product_key}, 'UTF8')"
+    return f"'erpsync-' || left(encode(sha256({text}), 'hex'), 32)"
+
+
 RUN_PRODUCT_COLUMNS = ("run_id", "product_key", "ordinal", "content_hash", "skus", "input", "action")
 
 CLEAR_RUN_PRODUCTS = "DELETE FROM run_products WHERE run_id = $1"
@@ -37,7 +44,8 @@ WHERE rp.run_id = $1 AND ps.config_id = $2 AND ps.product_key = rp.product_key A
 CLASSIFY_CREATES = (
     "UPDATE run_products SET action = 'create' WHERE run_id = $1 AND ordinal IS NOT NULL AND action IS NULL"
 )
-# Gone from the feed: tracked, still active, not in this run, and not held back by a rejected row. A
+# Gone from the feed: tracked, still active, not in this run, not held back by a rejected row, and not
+# tracked by another config too (a product two configs came to track is never deleted by either). A
 # product found unchanged while reading has no run row; its hash is missing from $5, the hashes this
 # config last wrote that no product of the feed matched (the only hashes a run sends for this check).
 SELECT_DELETE_CANDIDATES = """
@@ -50,6 +58,8 @@ WHERE ps.config_id = $1 AND ps.state = 'active'
   AND NOT (ps.product_key = ANY($3::text[]))
   AND NOT EXISTS (SELECT 1 FROM products p
                   WHERE p.config_id = $1 AND p.product_key = ps.product_key AND p.sku = ANY($4::text[]))
+  AND NOT EXISTS (SELECT 1 FROM product_states other
+                  WHERE other.shopify_product_id = ps.shopify_product_id AND other.config_id <> $1)
 ORDER BY ps.product_key
 """
 COUNT_TRACKED = "SELECT count(*) FROM product_states WHERE config_id = $1 AND state = 'active'"
@@ -77,11 +87,13 @@ ORDER BY rp.ordinal LIMIT $3
 # Untracked SKUs of this run: the ones to look for in the shop before creating anything.
 COUNT_UNTRACKED_SKUS = """
 SELECT count(*) FROM run_products rp CROSS JOIN LATERAL unnest(rp.skus) AS s(sku)
-WHERE rp.run_id = $1 AND NOT EXISTS (SELECT 1 FROM products p WHERE p.config_id = $2 AND p.sku = s.sku)
+WHERE rp.run_id = $1 AND rp.action IS DISTINCT FROM 'conflict'
+  AND NOT EXISTS (SELECT 1 FROM products p WHERE p.config_id = $2 AND p.sku = s.sku)
 """
 SELECT_UNTRACKED_SKUS = """
 SELECT s.sku FROM run_products rp CROSS JOIN LATERAL unnest(rp.skus) AS s(sku)
-WHERE rp.run_id = $1 AND NOT EXISTS (SELECT 1 FROM products p WHERE p.config_id = $2 AND p.sku = s.sku)
+WHERE rp.run_id = $1 AND rp.action IS DISTINCT FROM 'conflict'
+  AND NOT EXISTS (SELECT 1 FROM products p WHERE p.config_id = $2 AND p.sku = s.sku)
 ORDER BY s.sku
 """
 CREATE_SHOP_VARIANTS = """
@@ -94,7 +106,7 @@ INSERT INTO product_states (config_id, product_key, shopify_product_id, handle, 
 SELECT DISTINCT ON (rp.product_key) $2, rp.product_key, sv.product_id, sv.handle, NULL, true, $1
 FROM run_products rp CROSS JOIN LATERAL unnest(rp.skus) AS s(sku)
 JOIN shop_variants sv ON sv.sku = s.sku
-WHERE rp.run_id = $1
+WHERE rp.run_id = $1 AND rp.action IS DISTINCT FROM 'conflict'
   AND NOT EXISTS (SELECT 1 FROM product_states ps WHERE ps.config_id = $2 AND ps.product_key = rp.product_key)
 ORDER BY rp.product_key, sv.product_id
 ON CONFLICT (config_id, product_key) DO NOTHING
@@ -107,13 +119,20 @@ FROM run_products rp CROSS JOIN LATERAL unnest(rp.skus) AS s(sku)
 JOIN shop_variants sv ON sv.sku = s.sku
 JOIN product_states ps ON ps.config_id = $2 AND ps.product_key = rp.product_key
      AND ps.shopify_product_id = sv.product_id
-WHERE rp.run_id = $1
+WHERE rp.run_id = $1 AND rp.action IS DISTINCT FROM 'conflict'
 ON CONFLICT (config_id, sku) DO NOTHING
+"""
+
+# One step's writes: a phase's lines not yet answered, or (retries) the lines to send again.
+WORK_OF_STEP = """
+CASE WHEN {retries}::boolean THEN rp.outcome = 'retry' ELSE rp.phase = {phase}::int AND rp.outcome IS NULL END
 """
 
 # Work to publish, in feed order, with what Shopify already knows of each product.
 SELECT_WORK = """
 SELECT rp.product_key, rp.action, rp.input, rp.shopify_product_id,
+       coalesce((SELECT ps.owner_id FROM product_states ps
+                 WHERE ps.config_id = $2 AND ps.product_key = rp.product_key), OWNER_ID) AS owner_id,
        (SELECT coalesce(jsonb_object_agg(p.sku, p.shopify_variant_id), '{}'::jsonb)
         FROM products p
         WHERE p.config_id = $2 AND p.sku = ANY(rp.skus) AND p.shopify_variant_id IS NOT NULL
@@ -122,9 +141,14 @@ SELECT rp.product_key, rp.action, rp.input, rp.shopify_product_id,
         FROM products p
         WHERE p.config_id = $2 AND p.sku = ANY(rp.skus) AND NOT p.stocked) AS unstocked
 FROM run_products rp
-WHERE rp.run_id = $1 AND rp.action IN ('create', 'update')
+WHERE rp.run_id = $1 AND rp.action IN ('create', 'update') AND WORK_OF_STEP
 ORDER BY rp.ordinal
-"""
+""".replace("OWNER_ID", owner_id_sql("$2", "rp.product_key")).replace(
+    "WORK_OF_STEP", WORK_OF_STEP.format(phase="$3", retries="$4")
+)
+COUNT_WORK = """
+SELECT count(*) FROM run_products rp WHERE rp.run_id = $1 AND rp.action IN ('create', 'update') AND WORK_OF_STEP
+""".replace("WORK_OF_STEP", WORK_OF_STEP.format(phase="$2", retries="$3"))
 SELECT_REMOVALS = """
 SELECT product_key, action, shopify_product_id FROM run_products
 WHERE run_id = $1 AND action IN ('delete', 'archive', 'draft') ORDER BY product_key
@@ -133,15 +157,17 @@ WHERE run_id = $1 AND action IN ('delete', 'archive', 'draft') ORDER BY product_
 # Recording: a successful write stores the ids and the new hash; the product's vanished SKUs go.
 RECORD_WRITTEN_PRODUCTS = """
 INSERT INTO product_states (config_id, product_key, shopify_product_id, handle, content_hash, written, state,
-                            last_run_id, updated_at)
-SELECT $2, rp.product_key, t.product_id, t.handle, rp.content_hash, rp.input, 'active', $1, now()
+                            last_run_id, updated_at, owner_id)
+SELECT $2, rp.product_key, t.product_id, t.handle, rp.content_hash, rp.input, 'active', $1, now(),
+       OWNER_ID
 FROM unnest($3::text[], $4::text[], $5::text[]) AS t(product_key, product_id, handle)
 JOIN run_products rp ON rp.run_id = $1 AND rp.product_key = t.product_key
 ON CONFLICT (config_id, product_key) DO UPDATE
 SET shopify_product_id = EXCLUDED.shopify_product_id, handle = EXCLUDED.handle,
     content_hash = EXCLUDED.content_hash, written = EXCLUDED.written, state = 'active',
-    last_run_id = EXCLUDED.last_run_id, updated_at = now()
-"""
+    last_run_id = EXCLUDED.last_run_id, updated_at = now(),
+    owner_id = coalesce(product_states.owner_id, EXCLUDED.owner_id)
+""".replace("OWNER_ID", owner_id_sql("$2", "rp.product_key"))
 RECORD_WRITTEN_VARIANTS = """
 INSERT INTO products (config_id, sku, product_key, shopify_product_id, shopify_variant_id, content_hash,
                       last_run_id, updated_at)
@@ -182,6 +208,7 @@ class WorkItem:
     product_id: str | None
     variant_ids: dict[str, str]
     unstocked: list[str]
+    owner_id: str
 
 
 async def copy_run_products(conn: asyncpg.Connection[Any], records: Sequence[tuple[Any, ...]]) -> None:
@@ -189,10 +216,18 @@ async def copy_run_products(conn: asyncpg.Connection[Any], records: Sequence[tup
     await conn.copy_records_to_table("run_products", records=records, columns=RUN_PRODUCT_COLUMNS)
 
 
-async def iter_work(conn: asyncpg.Connection[Any], run_id: int, config_id: str) -> AsyncIterator[WorkItem]:
-    """Creates and updates in feed order, streamed through a server-side cursor."""
+async def iter_work(
+    conn: asyncpg.Connection[Any],
+    run_id: int,
+    config_id: str,
+    *,
+    phase: int | None = 1,
+    retries: bool = False,
+) -> AsyncIterator[WorkItem]:
+    """Creates and updates of one phase in feed order, streamed through a server-side cursor; with
+    `retries`, only the lines marked to be sent again."""
     async with conn.transaction():
-        async for row in conn.cursor(SELECT_WORK, run_id, config_id, prefetch=500):
+        async for row in conn.cursor(SELECT_WORK, run_id, config_id, phase, retries, prefetch=500):
             yield WorkItem(
                 product_key=row["product_key"],
                 action=row["action"],
@@ -200,6 +235,7 @@ async def iter_work(conn: asyncpg.Connection[Any], run_id: int, config_id: str) 
                 product_id=row["shopify_product_id"],
                 variant_ids=row["variant_ids"],
                 unstocked=list(row["unstocked"]),
+                owner_id=row["owner_id"],
             )
 
 

@@ -255,6 +255,24 @@ async def wait_for_operation(
         delay = min(MAX_POLL_INTERVAL, delay * 1.5)
 
 
+RECENT_PAGES = 4  # 200 operations: far more than one run starts between a crash and its resume
+
+
+async def find_started_mutation(client: ShopifyClient, marker: str) -> str | None:
+    """The id of a recent bulk mutation whose text carries `marker` (its operation name), if one exists."""
+    after: str | None = None
+    for _ in range(RECENT_PAGES):
+        data = await client.execute(documents.RECENT_BULK_MUTATIONS, {"first": 50, "after": after})
+        page = data["bulkOperations"]
+        for node in page["nodes"]:
+            if marker in str(node.get("query") or ""):
+                return str(node["id"])
+        if not page["pageInfo"]["hasNextPage"]:
+            return None
+        after = page["pageInfo"]["endCursor"]
+    return None
+
+
 async def cancel_operation(client: ShopifyClient, operation_id: str) -> BulkOperation:
     data = await client.execute(documents.BULK_OPERATION_CANCEL, {"id": operation_id}, retry_mutation=True)
     payload = data["bulkOperationCancel"]

@@ -25,7 +25,7 @@ SHOP = Document(
     "shop",
     """
 query erpsyncShop {
-  shop { name myshopifyDomain }
+  shop { name myshopifyDomain currencyCode }
   location { id name isActive }
 }
 """,
@@ -56,6 +56,32 @@ query erpsyncVariantsBySku($query: String!, $first: Int!, $after: String, $locat
 }
 """,
     estimated_cost=302,
+)
+
+# The definition that makes erpsync's `$app.erpsync_id` product metafield a custom ID (type id: unique).
+# https://shopify.dev/docs/apps/build/metafields/working-with-custom-ids
+METAFIELD_DEFINITION = Document(
+    "metafieldDefinition",
+    """
+query erpsyncMetafieldDefinition($identifier: MetafieldDefinitionIdentifierInput!) {
+  metafieldDefinition(identifier: $identifier) { id namespace key type { name } }
+}
+""",
+    estimated_cost=2,
+)
+
+METAFIELD_DEFINITION_CREATE = Document(
+    "metafieldDefinitionCreate",
+    """
+mutation erpsyncMetafieldDefinitionCreate($definition: MetafieldDefinitionInput!) {
+  metafieldDefinitionCreate(definition: $definition) {
+    createdDefinition { id }
+    userErrors { field message code }
+  }
+}
+""",
+    estimated_cost=10,
+    is_mutation=True,
 )
 
 STAGED_UPLOADS_CREATE = Document(
@@ -114,6 +140,22 @@ query erpsyncBulkOperation($id: ID!) {{
 }}
 """,
     estimated_cost=1,
+)
+
+# Recent mutations, newest first (the default order), with their text: an operation started but never recorded is found by the name its
+# mutation carries. 2026-10 cannot read `clientIdentifier` back (no field, no filter); `query` it can.
+# https://shopify.dev/docs/api/admin-graphql/latest/queries/bulkOperations
+RECENT_BULK_MUTATIONS = Document(
+    "recentBulkMutations",
+    """
+query erpsyncRecentBulkMutations($first: Int!, $after: String) {
+  bulkOperations(first: $first, after: $after, query: "operation_type:mutation") {
+    nodes { id status query createdAt }
+    pageInfo { hasNextPage endCursor }
+  }
+}
+""",
+    estimated_cost=52,
 )
 
 BULK_OPERATION_CANCEL = Document(
@@ -184,10 +226,13 @@ ALL_DOCUMENTS: tuple[Document, ...] = (
     SHOP,
     LOCATIONS,
     VARIANTS_BY_SKU,
+    METAFIELD_DEFINITION,
+    METAFIELD_DEFINITION_CREATE,
     STAGED_UPLOADS_CREATE,
     BULK_OPERATION_RUN_MUTATION,
     BULK_OPERATION_RUN_QUERY,
     BULK_OPERATION,
+    RECENT_BULK_MUTATIONS,
     BULK_OPERATION_CANCEL,
     PRODUCT_SET_BULK,
     PRODUCT_DELETE_BULK,

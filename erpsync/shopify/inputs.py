@@ -13,6 +13,7 @@ from collections.abc import Collection
 from typing import Any
 
 from erpsync.drafts import MetafieldDraft, ProductDraft, VariantDraft
+from erpsync.ownership import OWNER_KEY, OWNER_NAMESPACE, owner_identifier, owner_metafield
 
 # A single-variant product lives under option "Title" / value "Default Title".
 # https://shopify.dev/docs/api/usage/api-exploration/admin-cli-app-execute
@@ -120,10 +121,14 @@ def with_ids(
     *,
     product_id: str | None,
     variant_ids: dict[str, str],
+    owner_id: str,
     unstocked: Collection[str] = (),
 ) -> dict[str, Any]:
-    """The bulk line's variables: update by product id, else create idempotently by handle.
+    """The bulk line's variables: update by product id, else create idempotently by erpsync's custom ID.
 
+    A create never goes by handle: a handle upsert lands on whatever product holds it, a merchant's
+    included. The custom ID's metafield must be in `input.metafields` (METAFIELD_MISMATCH otherwise), and
+    since a given metafields list replaces the product's, it rides along whenever a list is sent.
     Known variants carry their id, since a variant sent without one is created anew and the old
     one deleted. https://shopify.dev/changelog/productset-and-customerset-mutations-now-support-upserts
     """
@@ -136,9 +141,17 @@ def with_ids(
             line.pop("inventoryQuantities", None)
         variants.append(line)
     body = {**product_input, "variants": variants}
+    if product_id is None or "metafields" in body:
+        mine = owner_metafield(owner_id)
+        others = [entry for entry in body.get("metafields", []) if not _is_owner(entry)]
+        body["metafields"] = [*others, mine]
     if product_id:
         return {"identifier": {"id": product_id}, "input": body}
-    return {"identifier": {"handle": product_input["handle"]}, "input": body}
+    return {"identifier": owner_identifier(owner_id), "input": body}
+
+
+def _is_owner(entry: dict[str, Any]) -> bool:
+    return bool(entry.get("namespace") == OWNER_NAMESPACE and entry.get("key") == OWNER_KEY)
 
 
 def status_line(product_id: str, status: str) -> dict[str, Any]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
+from erpsync.ownership import OWNER_KEY, OWNER_NAMESPACE, OWNER_TYPE
 from erpsync.shopify import documents
 from erpsync.shopify.bulk import ProgressCallback
 from erpsync.shopify.client import ShopifyClient
@@ -12,18 +13,60 @@ from erpsync.shopify.errors import ShopifyError
 from erpsync.shopify.export import iter_export, run_export
 
 
-async def primary_location_id(client: ShopifyClient) -> str:
-    """`location` without an id is the shop's primary location.
+@dataclass(frozen=True, slots=True)
+class ShopFacts:
+    """What a run needs to know of the shop before it decides anything: both change what it writes."""
+
+    primary_location_id: str
+    currency: str
+
+
+async def shop_facts(client: ShopifyClient) -> ShopFacts:
+    """The primary location (`location` without an id) and the shop's currency, in one request.
     https://shopify.dev/docs/api/admin-graphql/2025-10/queries/location"""
     data = await client.execute(documents.SHOP)
+    currency = str((data.get("shop") or {}).get("currencyCode") or "")
     location = data.get("location")
     if location and location.get("id"):
-        return str(location["id"])
+        return ShopFacts(str(location["id"]), currency)
     page = await client.execute(documents.LOCATIONS, {"first": 1})
     nodes = page["locations"]["nodes"]
     if not nodes:
         raise ShopifyError(f"{client.target.shop} has no location to hold inventory", operation="locations")
-    return str(nodes[0]["id"])
+    return ShopFacts(str(nodes[0]["id"]), currency)
+
+
+async def primary_location_id(client: ShopifyClient) -> str:
+    return (await shop_facts(client)).primary_location_id
+
+
+async def ensure_owner_definition(client: ShopifyClient) -> None:
+    """Create the `id` metafield definition erpsync's custom ID needs, once per shop (TAKEN: it exists)."""
+    identifier = {"ownerType": "PRODUCT", "namespace": OWNER_NAMESPACE, "key": OWNER_KEY}
+    data = await client.execute(documents.METAFIELD_DEFINITION, {"identifier": identifier})
+    found = data.get("metafieldDefinition")
+    if found is not None:
+        kind = (found.get("type") or {}).get("name")
+        if kind != OWNER_TYPE:
+            raise ShopifyError(
+                f"the product metafield {OWNER_NAMESPACE}.{OWNER_KEY} is defined with type {kind!r}, "
+                f"not {OWNER_TYPE!r}: erpsync cannot mark its products",
+                operation="metafieldDefinition",
+            )
+        return
+    definition = {
+        **identifier,
+        "name": "erpsync id",
+        "description": "Set by erpsync on the products it creates; identifies them across syncs.",
+        "type": OWNER_TYPE,
+    }
+    created = await client.execute(documents.METAFIELD_DEFINITION_CREATE, {"definition": definition})
+    errors = created["metafieldDefinitionCreate"]["userErrors"]
+    if errors and not all(error.get("code") == "TAKEN" for error in errors):
+        message = "; ".join(str(error.get("message")) for error in errors)
+        raise ShopifyError(
+            f"cannot define erpsync's product id metafield: {message}", operation="metafieldDefinitionCreate"
+        )
 
 
 @dataclass(frozen=True, slots=True)

@@ -69,9 +69,15 @@ class SimulatorOptions:
     variant_matching: Literal["id", "options"] = "id"
     missing_product_error_code: Literal["NOT_FOUND", "PRODUCT_DOES_NOT_EXIST"] = "NOT_FOUND"
     default_create_status: Literal["ACTIVE", "DRAFT"] = "ACTIVE"
+    # A create whose explicit handle another product holds: HANDLE_NOT_UNIQUE ("error", the schema's code)
+    # or a free handle with a number appended ("suffix", as for handles made from titles): unconfirmed.
+    taken_handle_on_create: Literal["error", "suffix"] = "error"
+    # `identifier.customId` needs a metafield definition of type id (working-with-custom-ids, step 1).
+    custom_id_requires_definition: bool = True
 
     # --- shop ----------------------------------------------------------------------------------------
     shop_name: str = "erpsync simulator"
+    currency_code: str = "EUR"
     location_names: tuple[str, ...] = ("Main warehouse",)
 
     # --- persistence and testing ---------------------------------------------------------------------

@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from erpsync.simulator.custom_ids import find_by_custom_id, is_id_metafield
 from erpsync.simulator.options import SimulatorOptions
 from erpsync.simulator.state import Product, ShopState
 
@@ -47,19 +48,6 @@ class ProductSetPlan:
 
     existing: Product | None
     errors: list[UserErrorBody] = field(default_factory=list)
-
-
-def find_by_custom_id(state: ShopState, custom_id: Mapping[str, Any]) -> Product | None:
-    namespace = custom_id.get("namespace") or CUSTOM_ID_DEFAULT_NAMESPACE
-    for product in state.products.values():
-        for metafield in product.metafields:
-            if (
-                metafield.namespace == namespace
-                and metafield.key == custom_id["key"]
-                and metafield.value == custom_id["value"]
-            ):
-                return product
-    return None
 
 
 def resolve_target(
@@ -108,7 +96,16 @@ def resolve_target(
         custom_id = identifier["customId"]
         namespace = custom_id.get("namespace") or CUSTOM_ID_DEFAULT_NAMESPACE
         metafields = product_input.get("metafields")
-        if metafields is None:
+        if options.custom_id_requires_definition and not is_id_metafield(state, namespace, custom_id["key"]):
+            # The guide's step 1: a definition of type id first (the exact error is unconfirmed).
+            plan.errors.append(
+                user_error(
+                    ["identifier", "customId"],
+                    f"No metafield definition of type id for {namespace}.{custom_id['key']}.",
+                    "INVALID_INPUT",
+                )
+            )
+        elif metafields is None:
             plan.errors.append(
                 user_error(
                     ["input", "metafields"],

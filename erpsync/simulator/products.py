@@ -8,11 +8,11 @@ https://shopify.dev/docs/api/admin-graphql/latest/mutations/productSet
 
 from __future__ import annotations
 
-import re
-import unicodedata
 from collections.abc import Mapping
 from typing import Any
 
+from erpsync.simulator.custom_ids import index_custom_ids, taken_custom_id
+from erpsync.simulator.handles import free_handle, handle_from_title, unique_handle
 from erpsync.simulator.options import SimulatorOptions
 from erpsync.simulator.product_rules import (
     CUSTOM_ID_DEFAULT_NAMESPACE,
@@ -36,28 +36,6 @@ from erpsync.simulator.state import (
 
 DEFAULT_OPTION_NAME = "Title"  # a single-variant product's option and value
 DEFAULT_OPTION_VALUE = "Default Title"
-
-# --- handles -------------------------------------------------------------------------------------------
-
-
-def handle_from_title(title: str) -> str:
-    """Lowercase, accents dropped, runs of other characters to one ``-``.
-
-    https://shopify.dev/docs/api/admin-graphql/latest/queries/productByHandle
-    """
-    ascii_title = unicodedata.normalize("NFKD", title).encode("ascii", "ignore").decode("ascii")
-    handle = re.sub(r"[^a-z0-9]+", "-", ascii_title.lower()).strip("-")
-    return handle or "product"
-
-
-def unique_handle(state: ShopState, wanted: str, *, owner_id: str | None = None) -> str:
-    """``wanted`` if free, else ``wanted-1``, ``wanted-2``... (``potion``, ``potion-1``)."""
-    candidate, suffix = wanted, 0
-    while (other := state.product_by_handle(candidate)) is not None and other.id != owner_id:
-        suffix += 1
-        candidate = f"{wanted}-{suffix}"
-    return candidate
-
 
 # --- productSet ----------------------------------------------------------------------------------------
 
@@ -209,23 +187,17 @@ def product_set(
         return MutationOutcome(user_errors=plan.errors)
     existing = plan.existing
     errors = check_options_and_variants(state, product_input, existing, failing_skus or {})
+    taken = taken_custom_id(state, existing.id if existing else None, product_input.get("metafields"))
+    if taken is not None:
+        message = f"Value of {taken} is already taken."
+        errors.append(user_error(["input", "metafields"], message, "DUPLICATED_METAFIELD_VALUE"))
     errors.extend(check_metafields(product_input.get("metafields"), ["input", "metafields"]))
     for index, variant in enumerate(product_input.get("variants") or []):
         errors.extend(check_metafields(variant.get("metafields"), ["input", "variants", index, "metafields"]))
     title = product_input.get("title")
     if existing is None and not title:
         errors.append(user_error(["input", "title"], "Title can't be blank", "INVALID_PRODUCT"))
-    handle = product_input.get("handle")
-    if handle is not None:
-        other = state.product_by_handle(handle)
-        if other is not None and (existing is None or other.id != existing.id):
-            errors.append(
-                user_error(
-                    ["input", "handle"],
-                    "Handle already in use. Please provide a new handle.",
-                    "HANDLE_NOT_UNIQUE",
-                )
-            )
+    handle = free_handle(state, product_input.get("handle"), existing, options, errors)
     if errors:
         return MutationOutcome(user_errors=errors)
     now = utc_now()
@@ -268,6 +240,7 @@ def product_set(
     if product_input.get("metafields") is not None:
         product.metafields = _replace_metafields(state, product.metafields, product_input["metafields"])
     product.updated_at = now
+    index_custom_ids(state, product)
     if product.id not in state.products:
         state.products[product.id] = product
         state.index_handle(product)

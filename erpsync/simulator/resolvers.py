@@ -15,7 +15,12 @@ from typing import Any
 from graphql import ExecutionResult, GraphQLError, execute_sync
 
 from erpsync.simulator.context import ExecutionContext, ResolveInfo
-from erpsync.simulator.product_rules import MutationOutcome, find_by_custom_id
+from erpsync.simulator.custom_ids import (
+    find_by_custom_id,
+    mutation_metafield_definition_create,
+    query_metafield_definition,
+)
+from erpsync.simulator.product_rules import MutationOutcome
 from erpsync.simulator.products import (
     inventory_set_quantities,
     product_delete,
@@ -259,6 +264,8 @@ def query_bulk_operations(info: ResolveInfo, **arguments: Any) -> View:
         )
     else:
         chosen.sort(key=lambda operation: _numeric(operation.id), reverse=True)
+    if arguments.get("reverse"):
+        chosen.reverse()
     view = lambda operation: bulk_operation_view(operation, context)  # noqa: E731
     return connection(info, chosen, view, lambda operation: operation.id, arguments)
 
@@ -276,6 +283,7 @@ QUERY_ROOT: dict[str, Callable[..., Any]] = {
     "bulkOperation": query_bulk_operation,
     "bulkOperations": query_bulk_operations,
     "currentBulkOperation": query_current_bulk_operation,
+    "metafieldDefinition": query_metafield_definition,
 }
 
 
@@ -404,6 +412,7 @@ MUTATION_ROOT: dict[str, Callable[..., Any]] = {
     "bulkOperationRunMutation": mutation_bulk_operation_run_mutation,
     "bulkOperationRunQuery": mutation_bulk_operation_run_query,
     "bulkOperationCancel": mutation_bulk_operation_cancel,
+    "metafieldDefinitionCreate": mutation_metafield_definition_create,
 }
 BULK_ONLY_MUTATIONS = frozenset({"bulkOperationRunMutation", "bulkOperationRunQuery"})
 

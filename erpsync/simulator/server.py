@@ -250,6 +250,8 @@ async def graphql_handler(request: web.Request) -> web.StreamResponse:
     simulator.stats.cost_spent += actual
     extra = {"search": context.search_warnings} if context.search_warnings else None
     response["extensions"] = _cost_extension(simulator, requested, actual, extra)
+    if hold := simulator.faults.take_bulk_start_hold(response):
+        await asyncio.sleep(hold)
     return json_response(response, headers=headers)
 
 

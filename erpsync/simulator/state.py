@@ -76,6 +76,19 @@ class Metafield:
 
 
 @dataclass
+class MetafieldDefinition:
+    """A metafield definition; one of type ``id`` makes its metafield usable as a product's custom ID."""
+
+    id: str
+    owner_type: str
+    namespace: str
+    key: str
+    type: str
+    name: str
+    created_at: datetime.datetime
+
+
+@dataclass
 class OptionValue:
     """One value of a product option (``M`` of ``Size``)."""
 
@@ -198,6 +211,8 @@ class ShopState:
     staged_files: dict[str, StagedFile] = field(default_factory=dict)
     result_files: dict[str, bytes] = field(default_factory=dict)
     counters: dict[str, int] = field(default_factory=dict)
+    # "OWNER_TYPE/namespace/key" -> definition
+    metafield_definitions: dict[str, MetafieldDefinition] = field(default_factory=dict)
 
     def new_id(self, kind: str) -> str:
         """Hand out the next global ID of a resource kind; IDs are never reused, even after deletes."""
@@ -368,4 +383,8 @@ def load_state(path: Path) -> ShopState:
         )
     for name, content in raw["result_files"].items():
         state.result_files[name] = str(content).encode()
+    for identity, definition in raw.get("metafield_definitions", {}).items():
+        state.metafield_definitions[identity] = MetafieldDefinition(
+            **{**definition, "created_at": parse_datetime(definition["created_at"])}
+        )
     return state

@@ -49,6 +49,9 @@ class Faults:
     latency_seconds: float = 0.0
     # Fail the next bulk mutation after this many lines, with INTERNAL_SERVER_ERROR and partial data.
     fail_bulk_after_lines: int | None = None
+    # The reply to the next bulkOperationRunMutation is held this long after the operation started, so a
+    # client can be stopped between starting an operation and learning its id.
+    hold_bulk_start_seconds: float = 0.0
     sku_errors: dict[str, str] = field(default_factory=dict)
     # A bad hour: this share of requests fails, with 500/502/503/429 in turn, for `fail_seconds`.
     fail_ratio: float = 0.0
@@ -65,6 +68,14 @@ class Faults:
         self.failures_served += 1
         return (500, 502, 503, 429)[self.failures_served % 4]
 
+    def take_bulk_start_hold(self, response: dict[str, Any]) -> float:
+        """Seconds to hold this reply: once, for a reply that started a bulk mutation."""
+        payload = (response.get("data") or {}).get("bulkOperationRunMutation") or {}
+        if not payload.get("bulkOperation") or self.hold_bulk_start_seconds <= 0:
+            return 0.0
+        hold, self.hold_bulk_start_seconds = self.hold_bulk_start_seconds, 0.0
+        return hold
+
     def update(self, body: dict[str, Any]) -> None:
         """Apply ``POST /_simulator/faults``; unknown keys are refused by the caller's validation."""
         if body.get("clear"):
@@ -80,6 +91,8 @@ class Faults:
         if "fail_bulk_after_lines" in body:
             value = body["fail_bulk_after_lines"]
             self.fail_bulk_after_lines = None if value is None else int(value)
+        if "hold_bulk_start_ms" in body:
+            self.hold_bulk_start_seconds = float(body["hold_bulk_start_ms"]) / 1000.0
         if "sku_errors" in body:
             self.sku_errors = {str(sku): str(message) for sku, message in dict(body["sku_errors"]).items()}
         if "fail_ratio" in body:
@@ -97,6 +110,7 @@ class Faults:
             "drop_connections": self.drop_connections,
             "latency_ms": self.latency_seconds * 1000.0,
             "fail_bulk_after_lines": self.fail_bulk_after_lines,
+            "hold_bulk_start_ms": self.hold_bulk_start_seconds * 1000.0,
             "sku_errors": dict(self.sku_errors),
             "fail_ratio": self.fail_ratio,
             "fail_seconds": max(0.0, self.fail_until - time.monotonic()),
@@ -110,6 +124,7 @@ FAULT_KEYS = frozenset(
         "status",
         "drop_connections",
         "latency_ms",
+        "hold_bulk_start_ms",
         "fail_bulk_after_lines",
         "sku_errors",
         "fail_ratio",

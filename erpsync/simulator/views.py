@@ -401,7 +401,7 @@ def shop_view(state: ShopState, context: ExecutionContext) -> View:
         "myshopifyDomain": state.shop_domain,
         "email": "owner@example.com",
         "contactEmail": "owner@example.com",
-        "currencyCode": "EUR",
+        "currencyCode": context.options.currency_code,
         "ianaTimezone": "Etc/UTC",
         "timezoneAbbreviation": "UTC",
         "timezoneOffset": "+0000",

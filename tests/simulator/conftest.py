@@ -107,6 +107,15 @@ class SimulatorHttp:
         data = await self.ok(PRODUCT_SET, variables)
         return data["productSet"]
 
+    async def define_id_metafield(self, namespace: str, key: str) -> Any:
+        """Create a product metafield definition of type id (the step before a custom ID can be used)."""
+        data = await self.ok(
+            "mutation($d: MetafieldDefinitionInput!) { metafieldDefinitionCreate(definition: $d) "
+            "{ createdDefinition { id } userErrors { field message code } } }",
+            {"d": {"name": key, "namespace": namespace, "key": key, "type": "id", "ownerType": "PRODUCT"}},
+        )
+        return data["metafieldDefinitionCreate"]
+
     async def admin(self, method: str, path: str, body: Any = None) -> Any:
         """Call an admin endpoint and return its JSON."""
         async with self.session.request(method, self.url(path), json=body) as response:

@@ -51,6 +51,12 @@ async def test_identifier_errors_use_schema_codes(simulator):
     assert codes(mismatch) == ["INPUT_MISMATCH"]
     absent = await simulator.product_set({"title": "x"}, {"handle": "x"})
     assert codes(absent) == ["MISSING_FIELD_REQUIRED"]
+    undefined = await simulator.product_set(
+        {"title": "x", "metafields": [{"namespace": "erp", "key": "id", "type": "id", "value": "1"}]},
+        {"customId": {"namespace": "erp", "key": "id", "value": "1"}},
+    )
+    assert codes(undefined) == ["INVALID_INPUT"]
+    await simulator.define_id_metafield("erp", "id")
     custom = await simulator.product_set(
         {"title": "x", "metafields": [{"namespace": "erp", "key": "id", "type": "id", "value": "2"}]},
         {"customId": {"namespace": "erp", "key": "id", "value": "1"}},
@@ -64,10 +70,36 @@ async def test_custom_id_upserts(simulator):
     """customId identifies the product through its metafield: the second call updates the first product."""
     metafields = [{"namespace": "erp", "key": "id", "type": "id", "value": "P-1"}]
     identifier = {"customId": {"namespace": "erp", "key": "id", "value": "P-1"}}
+    await simulator.define_id_metafield("erp", "id")
     first = await simulator.product_set({"title": "One", "metafields": metafields}, identifier)
     second = await simulator.product_set({"title": "Two", "metafields": metafields}, identifier)
     assert first["product"]["id"] == second["product"]["id"]
     assert second["product"]["title"] == "Two"
+
+
+async def test_custom_id_values_are_unique_across_products(simulator):
+    """An id-typed value another product holds is refused: a custom ID names one product, never two."""
+    await simulator.define_id_metafield("erp", "id")
+    metafields = [{"namespace": "erp", "key": "id", "type": "id", "value": "P-1"}]
+    made = await simulator.product_set({"title": "One", "handle": "one", "metafields": metafields})
+    assert made["userErrors"] == []
+    clash = await simulator.product_set({"title": "Two", "handle": "two", "metafields": metafields})
+    assert codes(clash) == ["DUPLICATED_METAFIELD_VALUE"]
+    data = await simulator.ok("{ products(first: 10) { nodes { title } } }")
+    assert [node["title"] for node in data["products"]["nodes"]] == ["One"]
+
+
+async def test_metafield_definition_create_and_read_back(simulator):
+    """metafieldDefinitionCreate makes the definition once; a second create answers TAKEN."""
+    created = await simulator.define_id_metafield("$app", "owner")
+    assert created["userErrors"] == []
+    again = await simulator.define_id_metafield("$app", "owner")
+    assert [error["code"] for error in again["userErrors"]] == ["TAKEN"]
+    data = await simulator.ok(
+        'query { metafieldDefinition(identifier: {ownerType: PRODUCT, namespace: "$app", key: "owner"}) '
+        "{ id namespace key type { name } } }"
+    )
+    assert data["metafieldDefinition"]["type"] == {"name": "id"}
 
 
 async def test_handles_are_generated_with_collision_suffixes(simulator):

@@ -1,0 +1,180 @@
+"""Record: each result line of a bulk operation → tracking, the run's per-product outcome, the log.
+
+A successful write stores the product's ids and new hash; a failure is logged against the product's
+first SKU. Recording is idempotent, so the results of a resumed operation can be read twice.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import asyncpg
+
+from erpsync.db import products as store
+from erpsync.db import runs as run_store
+from erpsync.db.logs import INSERT_LOG
+from erpsync.logs import scrub
+from erpsync.shopify.bulk import LineOutcome
+
+ProgressHook = Callable[[dict[str, Any]], Awaitable[None]]
+# userError codes that mean "the product we track is gone from the shop".
+GONE_CODES = frozenset({"NOT_FOUND", "PRODUCT_DOES_NOT_EXIST"})
+REMOVAL_STATUS = {"archive": "ARCHIVED", "draft": "DRAFT"}
+HANDLE_TAKEN = "HANDLE_NOT_UNIQUE"
+
+
+@dataclass
+class Sorted:
+    """A batch of outcomes sorted into what must be written where."""
+
+    written: list[tuple[str, str, str | None]] = field(default_factory=list)
+    variants: list[tuple[str, str, str, str]] = field(default_factory=list)
+    forget: list[str] = field(default_factory=list)
+    marked: dict[str, list[str]] = field(default_factory=dict)
+    results: list[tuple[str, str, str | None]] = field(default_factory=list)
+    logs: list[tuple[Any, ...]] = field(default_factory=list)
+
+
+def sort_outcomes(
+    document: str,
+    outcomes: list[LineOutcome],
+    actions: dict[str, tuple[str, list[str]]],
+    *,
+    config_id: str,
+    run_id: int,
+    step: str = "main",
+) -> Sorted:
+    """Pure: decide, line by line, what success or failure means for tracking and for the log."""
+    out = Sorted()
+    for outcome in outcomes:
+        action, skus = actions.get(outcome.key, ("", []))
+        if outcome.status == "ok":
+            out.results.append((outcome.key, "ok", None))
+            if document == "productDelete":
+                out.forget.append(outcome.key)
+            elif action in REMOVAL_STATUS:
+                out.marked.setdefault(action, []).append(outcome.key)
+            else:
+                product = (outcome.payload or {}).get("product") or {}
+                product_id = str(product.get("id"))
+                out.written.append((outcome.key, product_id, product.get("handle")))
+                out.variants += [
+                    (node["sku"], outcome.key, product_id, node["id"])
+                    for node in (product.get("variants") or {}).get("nodes") or []
+                    if node.get("sku")
+                ]
+            continue
+        if document == "productDelete" and _already_gone(outcome):
+            out.results.append((outcome.key, "ok", "already gone"))
+            out.forget.append(outcome.key)
+            continue
+        message = scrub(outcome.message)
+        codes = {str(error.get("code")) for error in outcome.errors}
+        if action == "create" and HANDLE_TAKEN in codes and step != "retry":
+            # Another product (not erpsync's) holds the handle: never written over; created without one.
+            out.results.append((outcome.key, "retry", message))
+            out.logs.append(
+                (
+                    config_id,
+                    run_id,
+                    "warning",
+                    skus[0] if skus else None,
+                    f"product {outcome.key}: its handle is used by another product of the shop, which erpsync "
+                    "leaves alone; it is created with a free handle instead",
+                    {"product_key": outcome.key, "skus": skus, "errors": list(outcome.errors)},
+                )
+            )
+            continue
+        status = "unknown" if outcome.status == "unknown" else "failed"
+        if action == "update" and codes & GONE_CODES:
+            out.forget.append(outcome.key)
+            message += " (the product is gone from the shop; it will be created again next run)"
+        out.results.append((outcome.key, status, message))
+        out.logs.append(
+            (
+                config_id,
+                run_id,
+                "warning" if status == "unknown" else "error",
+                skus[0] if skus else None,
+                f"{action or 'write'} of product {outcome.key} failed: {message}",
+                {"product_key": outcome.key, "skus": skus, "errors": list(outcome.errors)},
+            )
+        )
+    return out
+
+
+class Recorder:
+    """Stores each result line: ids and hash on success, the message in `sync_logs` on failure."""
+
+    def __init__(
+        self,
+        pool: asyncpg.Pool[Any],
+        *,
+        run_id: int,
+        config_id: str,
+        total: int = 0,
+        on_progress: ProgressHook | None = None,
+    ) -> None:
+        self.pool = pool
+        self.run_id = run_id
+        self.config_id = config_id
+        self.total = total
+        self.on_progress = on_progress
+        self.lines_done = 0
+
+    async def record(self, document: str, outcomes: list[LineOutcome], *, step: str = "main") -> None:
+        async with self.pool.acquire() as conn, conn.transaction():
+            rows = await conn.fetch(SELECT_ACTIONS, self.run_id, [outcome.key for outcome in outcomes])
+            actions = {row["product_key"]: (row["action"], list(row["skus"] or [])) for row in rows}
+            out = sort_outcomes(
+                document, outcomes, actions, config_id=self.config_id, run_id=self.run_id, step=step
+            )
+            if out.written:
+                keys, ids, handles = (list(column) for column in zip(*out.written, strict=True))
+                await conn.execute(
+                    store.RECORD_WRITTEN_PRODUCTS, self.run_id, self.config_id, keys, ids, handles
+                )
+            if out.variants:
+                skus, keys, products, variant_ids = (
+                    list(column) for column in zip(*out.variants, strict=True)
+                )
+                await conn.execute(
+                    store.RECORD_WRITTEN_VARIANTS,
+                    self.run_id,
+                    self.config_id,
+                    skus,
+                    keys,
+                    products,
+                    variant_ids,
+                )
+                await conn.execute(
+                    store.FORGET_VANISHED_VARIANTS, self.run_id, self.config_id, sorted(set(keys))
+                )
+            if out.forget:
+                await conn.execute(store.FORGET_PRODUCTS, self.config_id, out.forget)
+            for action, marked in out.marked.items():
+                state = "archived" if action == "archive" else "draft"
+                await conn.execute(store.MARK_STATE, self.config_id, marked, state)
+            if out.results:
+                keys, states, messages = (list(column) for column in zip(*out.results, strict=True))
+                await conn.execute(store.SET_OUTCOMES, self.run_id, keys, states, messages)
+            if out.logs:
+                await conn.executemany(INSERT_LOG, out.logs)
+            self.lines_done += len(outcomes)
+            progress = {"bulk_lines_done": self.lines_done, "bulk_lines_total": self.total}
+            await run_store.set_progress(conn, self.run_id, progress)
+        if self.on_progress is not None:
+            await self.on_progress(progress)
+
+
+SELECT_ACTIONS = (
+    "SELECT product_key, action, skus FROM run_products WHERE run_id = $1 AND product_key = ANY($2)"
+)
+
+
+def _already_gone(outcome: LineOutcome) -> bool:
+    """Deleting a product that no longer exists: the goal is met (the message is unconfirmed)."""
+    text = outcome.message.lower()
+    return outcome.status == "user_errors" and ("not exist" in text or "not found" in text)
