@@ -32,6 +32,7 @@ from erpsync.db import regroup as regroup_store
 from erpsync.db import runs as run_store
 from erpsync.db.logs import INSERT_LOG
 from erpsync.errors import first_error
+from erpsync.heal import heal_stale
 from erpsync.logs import get_logger
 from erpsync.record import REMOVAL_STATUS, Recorder
 from erpsync.shopify import documents
@@ -83,7 +84,7 @@ async def write_step_files(
         directory, f"run-{run_id}-{step}-set", max_lines=lines_per_file(writes, concurrency)
     ) as writer:
         async for item in store.iter_work(conn, run_id, config_id, phase=phase, retries=retries):
-            keep_handle = (send_handle or item.product_id is None) and not retries
+            keep_handle = (send_handle or item.product_id is None) and item.retry != "handle"
             body = item.input if keep_handle else _without_handle(item.input)
             line = with_ids(
                 body,
@@ -165,6 +166,8 @@ async def publish_run(
     """Write and run every step in order, resuming the steps already written; returns all entries."""
     for step in STEPS:
         if not any(entry.get("step", "main") == step for entry in entries):
+            if step == "retry":
+                await heal_stale(conn, client, run_id=run_id, config_id=config_id)
             if step == "moves":
                 blocked = await regroup_store.fail_blocked_takers(conn, run_id, config_id)
                 await conn.executemany(

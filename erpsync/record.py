@@ -34,6 +34,7 @@ class Sorted:
     forget: list[str] = field(default_factory=list)
     marked: dict[str, list[str]] = field(default_factory=dict)
     results: list[tuple[str, str, str | None]] = field(default_factory=list)
+    retries: dict[str, str] = field(default_factory=dict)  # product key -> why it is sent again
     logs: list[tuple[Any, ...]] = field(default_factory=list)
 
 
@@ -75,6 +76,7 @@ def sort_outcomes(
         if action == "create" and HANDLE_TAKEN in codes and step != "retry":
             # Another product (not erpsync's) holds the handle: never written over; created without one.
             out.results.append((outcome.key, "retry", message))
+            out.retries[outcome.key] = "handle"
             out.logs.append(
                 (
                     config_id,
@@ -86,6 +88,11 @@ def sort_outcomes(
                     {"product_key": outcome.key, "skus": skus, "errors": list(outcome.errors)},
                 )
             )
+            continue
+        if action == "update" and step != "retry" and _stale_ids(outcome):
+            # A product or variant erpsync tracked was removed in the shop: read back and written again.
+            out.results.append((outcome.key, "retry", message))
+            out.retries[outcome.key] = "stale"
             continue
         status = "unknown" if outcome.status == "unknown" else "failed"
         if action == "update" and codes & GONE_CODES:
@@ -160,6 +167,10 @@ class Recorder:
             if out.results:
                 keys, states, messages = (list(column) for column in zip(*out.results, strict=True))
                 await conn.execute(store.SET_OUTCOMES, self.run_id, keys, states, messages)
+            if out.retries:
+                await conn.execute(
+                    store.SET_RETRIES, self.run_id, list(out.retries), list(out.retries.values())
+                )
             if out.logs:
                 await conn.executemany(INSERT_LOG, out.logs)
             self.lines_done += len(outcomes)
@@ -172,6 +183,24 @@ class Recorder:
 SELECT_ACTIONS = (
     "SELECT product_key, action, skus FROM run_products WHERE run_id = $1 AND product_key = ANY($2)"
 )
+
+
+STALE_CODES = GONE_CODES | {"PRODUCT_VARIANT_DOES_NOT_EXIST"}
+
+
+def _stale_ids(outcome: LineOutcome) -> bool:
+    """A userError saying an id the line carried no longer exists (recorded with or without a code)."""
+    for error in outcome.errors:
+        if str(error.get("code")) in STALE_CODES:
+            return True
+        field_path = [str(step) for step in error.get("field") or []]
+        if (
+            field_path
+            and field_path[-1] == "id"
+            and "does not exist" in str(error.get("message", "")).lower()
+        ):
+            return True
+    return False
 
 
 def _already_gone(outcome: LineOutcome) -> bool:

@@ -46,3 +46,6 @@ ALTER TABLE run_products ADD CONSTRAINT run_products_outcome_check
     CHECK (outcome IN ('ok', 'failed', 'unknown', 'retry'));
 -- 2: the product takes SKUs from other products of the config, so it is written after they gave them up.
 ALTER TABLE run_products ADD COLUMN phase smallint NOT NULL DEFAULT 1;
+-- Why a line is sent again in the run's last step: 'handle' (another product holds it: sent without one)
+-- or 'stale' (an id erpsync tracked is gone from the shop: the product is read back first).
+ALTER TABLE run_products ADD COLUMN retry text CHECK (retry IN ('handle', 'stale'));

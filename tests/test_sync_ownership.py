@@ -270,3 +270,63 @@ async def test_operation_started_but_not_recorded_is_not_sent_again(make_configs
     assert await configs.shop.mutations("productSet") == 6
     holders = await configs.shop.by_sku()
     assert all(len(products) == 1 for products in holders.values())
+
+
+async def test_variant_removed_by_hand_heals_in_the_same_run(make_configs: MakeConfigs) -> None:
+    """A variant a merchant removed (and one they added) no longer sinks the product: the run reads the
+    product back, names the hand-added variant before removing it, writes the feed's variants and
+    prices, and the next run writes nothing."""
+    configs = await make_configs()
+    feed = await configs.add("acme", grouped=True)
+    feed.write(grouped_rows({"P1": ["A-S", "A-M", "A-L"], "P2": ["B-S"]}))
+    await feed.sync()
+    product = (await configs.shop.by_sku())["A-S"][0]
+    kept = [node for node in product["variants"]["nodes"] if node["sku"] != "A-M"]
+    edit = {
+        "productOptions": [{"name": "Size", "values": [{"name": v} for v in ("S", "L", "XS")]}],
+        "variants": [
+            *(
+                {"id": node["id"], "optionValues": [{"optionName": "Size", "name": size}]}
+                for node, size in zip(kept, ("S", "L"), strict=True)
+            ),
+            {"optionValues": [{"optionName": "Size", "name": "XS"}], "sku": "HAND-XS", "price": "5.00"},
+        ],
+    }
+    data = await configs.shop.graphql(
+        "mutation($i: ProductSetIdentifiers, $input: ProductSetInput!) { productSet(identifier: $i, input: $input) "
+        "{ userErrors { message } } }",
+        {"i": {"id": product["id"]}, "input": edit},
+    )
+    assert data["productSet"]["userErrors"] == []
+    feed.write(grouped_rows({"P1": ["A-S", "A-M", "A-L"], "P2": ["B-S"]}, price="24.00"))
+    result = await feed.sync()
+    assert result.status == "succeeded", result
+    assert result.counts["updated"] == 2
+    healed = (await configs.shop.by_sku())["A-S"][0]
+    assert healed["id"] == product["id"]
+    assert sorted(v["sku"] for v in healed["variants"]["nodes"]) == ["A-L", "A-M", "A-S"]
+    assert {v["price"] for v in healed["variants"]["nodes"]} == {"24.00"}
+    warnings = [row["message"] for row in await feed.logs("warning")]
+    assert any("variant A-M of product P1 was removed in the shop" in message for message in warnings)
+    assert any("variant HAND-XS of product P1 was added in the shop" in message for message in warnings)
+    assert (await feed.sync()).counts["unchanged"] == 2
+
+
+async def test_product_deleted_by_hand_is_created_again_in_the_same_run(make_configs: MakeConfigs) -> None:
+    """A product deleted in the shop whose row then changes is created again in that run, not failed."""
+    configs = await make_configs()
+    feed = await configs.add("acme")
+    feed.write(flat_rows(10))
+    await feed.sync()
+    doomed = (await configs.shop.by_sku())["SKU-4"][0]
+    await configs.shop.graphql(
+        "mutation($id: ID!) { productDelete(input: {id: $id}) { deletedProductId } }", {"id": doomed["id"]}
+    )
+    feed.write(flat_rows(10, price="11.00"))
+    result = await feed.sync()
+    assert result.status == "succeeded", result
+    again = (await configs.shop.by_sku())["SKU-4"]
+    assert len(again) == 1
+    assert again[0]["id"] != doomed["id"]
+    assert again[0]["variants"]["nodes"][0]["price"] == "11.00"
+    assert (await feed.sync()).counts["unchanged"] == 10

@@ -130,7 +130,7 @@ CASE WHEN {retries}::boolean THEN rp.outcome = 'retry' ELSE rp.phase = {phase}::
 
 # Work to publish, in feed order, with what Shopify already knows of each product.
 SELECT_WORK = """
-SELECT rp.product_key, rp.action, rp.input, rp.shopify_product_id,
+SELECT rp.product_key, rp.action, rp.input, rp.shopify_product_id, rp.retry,
        coalesce((SELECT ps.owner_id FROM product_states ps
                  WHERE ps.config_id = $2 AND ps.product_key = rp.product_key), OWNER_ID) AS owner_id,
        (SELECT coalesce(jsonb_object_agg(p.sku, p.shopify_variant_id), '{}'::jsonb)
@@ -190,6 +190,11 @@ UPDATE run_products rp SET outcome = t.outcome, message = t.message
 FROM unnest($2::text[], $3::text[], $4::text[]) AS t(product_key, outcome, message)
 WHERE rp.run_id = $1 AND rp.product_key = t.product_key
 """
+SET_RETRIES = """
+UPDATE run_products rp SET retry = t.retry
+FROM unnest($2::text[], $3::text[]) AS t(product_key, retry)
+WHERE rp.run_id = $1 AND rp.product_key = t.product_key
+"""
 FORGET_PRODUCTS = """
 WITH gone AS (DELETE FROM product_states WHERE config_id = $1 AND product_key = ANY($2::text[]))
 DELETE FROM products WHERE config_id = $1 AND product_key = ANY($2::text[])
@@ -209,6 +214,7 @@ class WorkItem:
     variant_ids: dict[str, str]
     unstocked: list[str]
     owner_id: str
+    retry: str | None = None
 
 
 async def copy_run_products(conn: asyncpg.Connection[Any], records: Sequence[tuple[Any, ...]]) -> None:
@@ -236,6 +242,7 @@ async def iter_work(
                 variant_ids=row["variant_ids"],
                 unstocked=list(row["unstocked"]),
                 owner_id=row["owner_id"],
+                retry=row["retry"],
             )
 
 

@@ -84,6 +84,17 @@ mutation erpsyncMetafieldDefinitionCreate($definition: MetafieldDefinitionInput!
     is_mutation=True,
 )
 
+# One product's variants as the shop has them now: read when an id erpsync tracked turned out stale.
+PRODUCT_VARIANTS = Document(
+    "productVariants",
+    """
+query erpsyncProductVariants($id: ID!) {
+  product(id: $id) { id handle variants(first: 250) { nodes { id sku } } }
+}
+""",
+    estimated_cost=252,
+)
+
 STAGED_UPLOADS_CREATE = Document(
     "stagedUploadsCreate",
     """
@@ -228,6 +239,7 @@ ALL_DOCUMENTS: tuple[Document, ...] = (
     VARIANTS_BY_SKU,
     METAFIELD_DEFINITION,
     METAFIELD_DEFINITION_CREATE,
+    PRODUCT_VARIANTS,
     STAGED_UPLOADS_CREATE,
     BULK_OPERATION_RUN_MUTATION,
     BULK_OPERATION_RUN_QUERY,
