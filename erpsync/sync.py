@@ -21,6 +21,7 @@ from typing import Any
 
 import asyncpg
 
+from erpsync import journal
 from erpsync.adopt import adopt_known_skus
 from erpsync.crypto import SecretBox
 from erpsync.db import configs as config_store
@@ -417,7 +418,7 @@ class Run:
         )
         await store.load_inputs(self.conn, self.run_id, self.spool_path)
         await run_store.set_plan(self.conn, self.run_id, plan.as_json())
-        await self.log_plan(plan)
+        await journal.planned(self.conn, self.config.id, self.run_id, plan)
         await self.progress({"products_planned": plan.creates + plan.updates + plan.unchanged})
         if self.dry_run:
             details = await plan_details(self.conn, run_id=self.run_id, config_id=self.config.id)
@@ -429,8 +430,7 @@ class Run:
         return await self.finish_publishing([], plan, client=client)
 
     async def settle_context(self, *, location_id: str, currency: str) -> None:
-        """What decides every product's write besides its content: when it changed, each product is
-        written once (the stored hashes are forgotten); the first run that meets it only records it."""
+        """What decides every product's write besides its content; a change writes each product once."""
         context = {
             "hash_version": HASH_VERSION,
             "location_id": location_id,
@@ -438,31 +438,7 @@ class Run:
             "mapped": sorted(self.config.mapping),
         }
         previous = await context_store.swap_context(self.conn, self.config.id, context)
-        if previous is not None and previous != context:
-            changed = sorted(key for key in context if previous.get(key) != context[key])
-            log.warning(
-                "what the products are written with changed: every product is written once", changed=changed
-            )
-            await self.conn.execute(
-                INSERT_LOG,
-                self.config.id,
-                self.run_id,
-                "warning",
-                None,
-                f"{', '.join(changed)} changed since the last run: every product is written once",
-                {"before": previous, "after": context},
-            )
-            if "location_id" in changed:
-                await self.conn.execute(
-                    INSERT_LOG,
-                    self.config.id,
-                    self.run_id,
-                    "warning",
-                    None,
-                    f"the variants this config wrote before are not stocked at location {location_id} in "
-                    "Shopify: their stock is written there once they are stocked there",
-                    None,
-                )
+        await journal.context_changed(self.conn, self.config.id, self.run_id, previous, context)
 
     async def claim(self) -> None:
         """Claim the run's SKUs for this config; a SKU another config owns makes its product a conflict."""
@@ -473,55 +449,9 @@ class Run:
             shop=shop_key(self.config),
             dry_run=self.dry_run,
         )
-        if not conflicts:
-            return
-        self.counts["conflicts"] = len({conflict.product_key for conflict in conflicts})
-        log.warning("SKUs owned by another config are not written", skus=len(conflicts))
-        await self.conn.executemany(
-            INSERT_LOG,
-            [
-                (
-                    self.config.id,
-                    self.run_id,
-                    "error",
-                    conflict.sku,
-                    f"SKU {conflict.sku} of product {conflict.product_key} is owned by config "
-                    f"{conflict.owner!r} in this shop; not written by this config",
-                    {"product_key": conflict.product_key, "owner": conflict.owner},
-                )
-                for conflict in conflicts[:ROW_ERROR_LOG_LIMIT]
-            ],
-        )
-
-    async def log_plan(self, plan: Plan) -> None:
-        """The guard's reason, and every variant the plan removes or holds back, named by SKU."""
-        if plan.guard.reason:
-            log.warning("deletes held back", reason=plan.guard.reason)
-            await self.conn.execute(
-                INSERT_LOG,
-                self.config.id,
-                self.run_id,
-                "warning",
-                None,
-                f"deletes held back: {plan.guard.reason}",
-                None,
-            )
-        verb = "not removed (held back)" if plan.held else "removed"
-        await self.conn.executemany(
-            INSERT_LOG,
-            [
-                (
-                    self.config.id,
-                    self.run_id,
-                    "warning",
-                    sku,
-                    f"variant {sku} of product {key} is no longer in the feed: {verb}",
-                    {"product_key": key},
-                )
-                for key, skus in list(plan.removed_variant_skus.items())[:ROW_ERROR_LOG_LIMIT]
-                for sku in skus
-            ],
-        )
+        if conflicts:
+            self.counts["conflicts"] = len({conflict.product_key for conflict in conflicts})
+            await journal.conflicts(self.conn, self.config.id, self.run_id, conflicts)
 
     async def finish_publishing(
         self,

@@ -1,0 +1,97 @@
+"""The run's log lines about ownership and the plan: what a merchant reads to see why a product was
+left alone, held back or rewritten (`sync_logs`, `GET /configs/{id}/logs`)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import asyncpg
+
+from erpsync.db.logs import INSERT_LOG
+from erpsync.db.owners import Conflict
+from erpsync.logs import get_logger
+from erpsync.plan import Plan
+
+log = get_logger("erpsync.journal")
+LINE_LIMIT = 1000  # per kind and run: the counts say how many there were
+
+
+async def context_changed(
+    conn: asyncpg.Connection[Any],
+    config_id: str,
+    run_id: int,
+    previous: dict[str, Any] | None,
+    context: dict[str, Any],
+) -> None:
+    """Say what changed in what decides every write (the first run only records it)."""
+    if previous is None or previous == context:
+        return
+    changed = sorted(key for key in context if previous.get(key) != context[key])
+    log.warning("what the products are written with changed: every product is written once", changed=changed)
+    lines: list[tuple[Any, ...]] = [
+        (
+            config_id,
+            run_id,
+            "warning",
+            None,
+            f"{', '.join(changed)} changed since the last run: every product is written once",
+            {"before": previous, "after": context},
+        )
+    ]
+    if "location_id" in changed:
+        lines.append(
+            (
+                config_id,
+                run_id,
+                "warning",
+                None,
+                f"the variants this config wrote before are not stocked at location {context['location_id']} "
+                "in Shopify: their stock is written there once they are stocked there",
+                None,
+            )
+        )
+    await conn.executemany(INSERT_LOG, lines)
+
+
+async def conflicts(
+    conn: asyncpg.Connection[Any], config_id: str, run_id: int, found: Sequence[Conflict]
+) -> None:
+    log.warning("SKUs owned by another config are not written", skus=len(found))
+    await conn.executemany(
+        INSERT_LOG,
+        [
+            (
+                config_id,
+                run_id,
+                "error",
+                conflict.sku,
+                f"SKU {conflict.sku} of product {conflict.product_key} is owned by config "
+                f"{conflict.owner!r} in this shop; not written by this config",
+                {"product_key": conflict.product_key, "owner": conflict.owner},
+            )
+            for conflict in found[:LINE_LIMIT]
+        ],
+    )
+
+
+async def planned(conn: asyncpg.Connection[Any], config_id: str, run_id: int, plan: Plan) -> None:
+    """The guard's reason, and every variant the plan removes or holds back, named by SKU."""
+    lines: list[tuple[Any, ...]] = []
+    if plan.guard.reason:
+        log.warning("deletes held back", reason=plan.guard.reason)
+        lines.append((config_id, run_id, "warning", None, f"deletes held back: {plan.guard.reason}", None))
+    verb = "not removed (held back)" if plan.held else "removed"
+    lines += [
+        (
+            config_id,
+            run_id,
+            "warning",
+            sku,
+            f"variant {sku} of product {key} is no longer in the feed: {verb}",
+            {"product_key": key},
+        )
+        for key, skus in plan.removed_variant_skus.items()
+        for sku in skus
+    ][:LINE_LIMIT]
+    await conn.executemany(INSERT_LOG, lines)
