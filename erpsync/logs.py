@@ -1,9 +1,10 @@
 """Logging: structlog, JSON lines for journald, readable lines on a terminal, and never a secret.
 
-Secrets are kept out twice: values under secret-sounding keys are masked, and every secret the
+Secrets are kept out three ways: values under secret-sounding keys are masked; every secret the
 process knows (settings, stored credentials) is registered with `register_secret` and replaced
 wherever it appears inside any logged string — an exception message quoting a URL with a password
-in it included.
+in it included; and any URL's password and credential-looking query values (`?token=`, `&sig=`...)
+are masked by their place, registered or not (`mask_url`).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import re
 import sys
 from collections.abc import Iterator, MutableMapping
 from typing import Any, TextIO
+from urllib.parse import unquote_plus
 
 import structlog
 from pydantic import SecretStr
@@ -26,6 +28,45 @@ _known_secrets: set[str] = set()
 _secret_pattern: re.Pattern[str] | None = None
 # Secrets shorter than this would mask ordinary words; such short secrets are refused elsewhere.
 MIN_SECRET_LENGTH = 4
+# Query parameter names that carry a credential: the distinctive words anywhere in the name, the short
+# ones only whole or after a separator (`api_key`, `X-Amz-Signature`, `sig`, but not `monkey`).
+SECRET_PARAM = re.compile(
+    r"token|secret|passw|passphrase|signature|credential|apikey|authorization"
+    r"|^(?:.*[_-])?(?:key|sig|pwd|pass|auth)$",
+    re.IGNORECASE,
+)
+# `scheme://user:PASSWORD@` and `?name=VALUE` / `&name=VALUE` (also after `;` and `#`), inside any text.
+URL_PASSWORD = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://[^/?#\s:@]*:)([^@/?#\s]+)(?=@)")
+URL_PARAM = re.compile(r"([?&;#])([^=&#?;\s]+)=([^&#;\s\"'<>]*)")
+
+
+def is_secret_param(name: str) -> bool:
+    return bool(SECRET_PARAM.search(unquote_plus(name)))
+
+
+def url_secrets(url: str) -> list[str]:
+    """The credentials a URL carries (its password, its secret query values), as written and decoded."""
+    found = [match[2] for match in URL_PASSWORD.finditer(url)]
+    found += [match[3] for match in URL_PARAM.finditer(url) if is_secret_param(match[2]) and match[3]]
+    decoded = [unquote_plus(value) for value in found]
+    return [value for value in dict.fromkeys(found + decoded) if value != MASK]
+
+
+def mask_url(text: str) -> str:
+    """`text` with every URL password and secret query value shown as the mask, the rest as written."""
+    if "://" in text:
+        text = URL_PASSWORD.sub(lambda match: match[1] + MASK, text)
+    if "=" in text:
+        text = URL_PARAM.sub(_mask_param, text)
+    return text
+
+
+def _mask_param(match: re.Match[str]) -> str:
+    separator, name, value = match.groups()
+    if not value or not is_secret_param(name):
+        return match[0]
+    tail = value[len(value.rstrip(":.,)")) :]  # "…?token=abc: 403 Forbidden" keeps its colon
+    return f"{separator}{name}={MASK}{tail}"
 
 
 def register_secret(secret: str | SecretStr | None) -> None:
@@ -42,10 +83,10 @@ def register_secret(secret: str | SecretStr | None) -> None:
 
 
 def scrub(text: str) -> str:
-    """`text` with every registered secret replaced by the mask."""
-    if _secret_pattern is None:
-        return text
-    return _secret_pattern.sub(MASK, text)
+    """`text` with every registered secret, and every credential a URL in it carries, replaced by the mask."""
+    if _secret_pattern is not None:
+        text = _secret_pattern.sub(MASK, text)
+    return mask_url(text)
 
 
 def _scrub_value(key: str, value: Any) -> Any:

@@ -18,6 +18,8 @@ from pydantic import (
     model_validator,
 )
 
+from erpsync.logs import URL_PARAM, URL_PASSWORD, is_secret_param, mask_url, url_secrets
+
 ConnectionType = Literal["ftp", "ftps", "sftp", "http", "file"]
 FeedFormat = Literal["csv", "json", "jsonl", "xml"]
 DeletePolicy = Literal["delete", "archive", "draft", "ignore"]
@@ -290,12 +292,14 @@ class SyncConfig(StrictModel):
 
 
 def secret_paths(config: SyncConfig) -> list[SecretStr]:
-    """Every secret a config holds, so logs and error messages can be scrubbed of them."""
+    """Every secret a config holds, so logs and error messages can be scrubbed of them (a feed URL's
+    password and `?token=`-like query values included)."""
     found: list[SecretStr] = []
     creds = config.credentials
     for secret in (creds.password, creds.private_key, creds.passphrase, *creds.headers.values()):
         if secret is not None:
             found.append(secret)
+    found += [SecretStr(value) for value in url_secrets(creds.url or "")]
     if config.shop is not None:
         for secret in (config.shop.access_token, config.shop.client_secret):
             if secret is not None:
@@ -304,9 +308,46 @@ def secret_paths(config: SyncConfig) -> list[SecretStr]:
 
 
 def public_view(config: SyncConfig) -> dict[str, Any]:
-    """The config as the API shows it: secrets replaced by "***", field names as the seed spells them."""
+    """The config as the API shows it: secrets replaced by "***" (in the feed URL too), field names as the
+    seed spells them."""
     data: dict[str, Any] = _mask(config.model_dump(mode="json", by_alias=True))
+    if data["credentials"].get("url"):
+        data["credentials"]["url"] = mask_url(data["credentials"]["url"])
     return data
+
+
+def keep_url_secrets(new: str, old: str | None) -> tuple[str, list[str]]:
+    """`new` with each credential shown as "***" (password, secret query value) taken from `old`, as a PUT
+    of a shown config sends it back; and the names of those `old` had no value for.
+
+    A query value is matched by its parameter's name, the n-th "***" of a name to the n-th of `old`.
+    """
+    old = old or ""
+    stored: dict[str, list[str]] = {}
+    for match in URL_PARAM.finditer(old):
+        stored.setdefault(match[2], []).append(match[3])
+    passwords = [match[2] for match in URL_PASSWORD.finditer(old)]
+    missing: list[str] = []
+
+    def param(match: re.Match[str]) -> str:
+        separator, name, value = match.groups()
+        if value != MASKED or not is_secret_param(name):
+            return match[0]
+        values = stored.get(name) or []
+        if not values:
+            missing.append(name)
+            return match[0]
+        return f"{separator}{name}={values.pop(0)}"
+
+    def password(match: re.Match[str]) -> str:
+        if match[2] != MASKED:
+            return match[0]
+        if not passwords:
+            missing.append("password")
+            return match[0]
+        return match[1] + passwords[0]
+
+    return URL_PARAM.sub(param, URL_PASSWORD.sub(password, new)), missing
 
 
 def _mask(value: Any) -> Any:

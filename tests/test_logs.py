@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import io
 from collections.abc import Iterator
 
@@ -12,12 +13,21 @@ from pydantic import SecretStr
 from erpsync.logs import bound_run, configure_logging, get_logger, register_secret
 
 
+@contextlib.contextmanager
+def captured_log(log_format: str = "auto") -> Iterator[io.StringIO]:
+    """The process log, every level, in a buffer (JSON: a buffer is no terminal); then back to normal."""
+    out = io.StringIO()
+    configure_logging(log_format=log_format, level="debug", stream=out)
+    try:
+        yield out
+    finally:
+        configure_logging(log_format="console", level="info")
+
+
 @pytest.fixture
 def stream() -> Iterator[io.StringIO]:
-    out = io.StringIO()
-    configure_logging(log_format="auto", level="debug", stream=out)
-    yield out
-    configure_logging(log_format="console", level="info")
+    with captured_log() as out:
+        yield out
 
 
 def lines(stream: io.StringIO) -> list[dict[str, object]]:
@@ -76,3 +86,20 @@ def test_secrets_never_appear(stream: io.StringIO) -> None:
     for secret in (password, token, key, "another-one-zzz"):
         assert secret not in output
     assert output.count("***") >= 6
+
+
+def test_url_credentials_are_masked_even_unregistered(stream: io.StringIO) -> None:
+    """A URL quoted in any log line shows its password and credential-looking query values as "***",
+    known secrets or not; its other parameters, and text that is no URL, stay readable."""
+    log = get_logger("test")
+    log.error(
+        "fetch failed",
+        error="GET https://erp.example/export.csv?token=unregistered-1&page=2: 403 Forbidden",
+        retry="https://user:unregistered-2@erp.example/feed?sig=unregistered-3&api_key=unregistered-4",
+        note="price=12.50 and monkey=1 are not secrets",
+    )
+    (line,) = lines(stream)
+    assert line["error"] == "GET https://erp.example/export.csv?token=***&page=2: 403 Forbidden"
+    assert line["retry"] == "https://user:***@erp.example/feed?sig=***&api_key=***"
+    assert line["note"] == "price=12.50 and monkey=1 are not secrets"
+    assert "unregistered" not in stream.getvalue()

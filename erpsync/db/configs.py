@@ -13,7 +13,8 @@ from pydantic import SecretStr
 from erpsync.crypto import SecretBox
 from erpsync.db.pool import Executor
 from erpsync.errors import ConfigError, ConfigNotFound
-from erpsync.models import MASKED, SyncConfig
+from erpsync.logs import mask_url, url_secrets
+from erpsync.models import MASKED, SyncConfig, keep_url_secrets
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,7 +54,10 @@ DELETE_CONFIG = "DELETE FROM product_sync_configs WHERE id = $1"
 
 
 def split_secrets(config: SyncConfig) -> tuple[dict[str, Any], dict[str, str]]:
-    """The config as storable JSON with secrets nulled, and the secrets keyed by their dotted path."""
+    """The config as storable JSON with secrets nulled, and the secrets keyed by their dotted path.
+
+    A feed URL carrying a credential (`?token=`, `user:pass@`) is a secret whole: the JSON keeps it masked.
+    """
     secrets: dict[str, str] = {}
 
     def walk(value: Any, json_value: Any, path: tuple[str | int, ...]) -> Any:
@@ -69,6 +73,10 @@ def split_secrets(config: SyncConfig) -> tuple[dict[str, Any], dict[str, str]]:
     stored = walk(
         config.model_dump(mode="python", by_alias=True), config.model_dump(mode="json", by_alias=True), ()
     )
+    url = config.credentials.url
+    if url and url_secrets(url):
+        secrets[URL_KEY] = url
+        stored["credentials"]["url"] = mask_url(url)
     return stored, secrets
 
 
@@ -92,6 +100,9 @@ def secret_key(path: tuple[str | int, ...]) -> str:
     return orjson.dumps(list(path)).decode()
 
 
+URL_KEY = secret_key(("credentials", "url"))
+
+
 def secret_path(key: str) -> list[str | int]:
     """The inverse of `secret_key`; dotted keys written by earlier versions are still read."""
     if key.startswith("["):
@@ -100,14 +111,29 @@ def secret_path(key: str) -> list[str | int]:
 
 
 def keep_stored_secrets(new: SyncConfig, old: SyncConfig) -> SyncConfig:
-    """PUT without a password keeps the stored one: absent or "***" secrets are taken from `old`."""
-    new_plain, new_secrets = split_secrets(new)
+    """PUT without a password keeps the stored one: absent or "***" secrets are taken from `old`; so are
+    the "***" parts of a feed URL (a URL is always sent whole, so its absence keeps nothing)."""
+    new_plain, new_secrets = split_secrets(_keep_url_secrets(new, old))
     _, old_secrets = split_secrets(old)
+    old_secrets.pop(URL_KEY, None)
     merged = {path: value for path, value in new_secrets.items() if value != MASKED}
     for path, value in old_secrets.items():
         if path not in new_secrets or new_secrets[path] == MASKED:
             merged[path] = value
     return join_secrets(new_plain, {path: value for path, value in merged.items() if value != ""})
+
+
+def _keep_url_secrets(new: SyncConfig, old: SyncConfig) -> SyncConfig:
+    url = new.credentials.url
+    if not url:
+        return new
+    kept, missing = keep_url_secrets(url, old.credentials.url)
+    if missing:
+        raise ConfigError(
+            f"credentials.url: {', '.join(missing)} is shown as '{MASKED}' but the stored URL has no value "
+            "to keep for it; send the real value"
+        )
+    return new.model_copy(update={"credentials": new.credentials.model_copy(update={"url": kept})})
 
 
 def _deep_copy(value: Any) -> Any:
