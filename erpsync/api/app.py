@@ -11,7 +11,12 @@ from aiohttp import web
 from arq import ArqRedis
 
 from erpsync.api.keys import POOL, REDIS, SECRET_BOX, SETTINGS, STATUS_SNAPSHOT
-from erpsync.api.middleware import auth_middleware, errors_middleware, fresh_status_middleware
+from erpsync.api.middleware import (
+    auth_middleware,
+    errors_middleware,
+    fresh_status_middleware,
+    path_params_middleware,
+)
 from erpsync.api.routes import setup_routes
 from erpsync.api.snapshot import Snapshot
 from erpsync.crypto import SecretBox
@@ -45,7 +50,7 @@ def init_app(
     """Build the app; a pool or Redis client passed in is used as is and left open on shutdown."""
     check_exposure(settings)
     app = web.Application(
-        middlewares=[errors_middleware, auth_middleware, fresh_status_middleware],
+        middlewares=[errors_middleware, auth_middleware, path_params_middleware, fresh_status_middleware],
         client_max_size=settings.api.max_body_bytes,
     )
     app[SETTINGS] = settings

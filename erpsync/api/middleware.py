@@ -12,12 +12,15 @@ from pydantic import ValidationError
 
 from erpsync.api.keys import SETTINGS, STATUS_SNAPSHOT
 from erpsync.api.problems import error_response, validation_error
+from erpsync.api.text import refused_input, text_problem
 from erpsync.api.views import ValidationFailed
 from erpsync.errors import ConfigError, ConfigNotFound, DatabaseError, ErpsyncError
 from erpsync.logs import get_logger
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 PUBLIC_PATHS = frozenset({"/health"})
+# What each path parameter names, for the 404 of an id that cannot exist.
+PATH_NOUNS = {"id": "sync config", "run_id": "run"}
 log = get_logger("erpsync.api")
 
 
@@ -39,6 +42,16 @@ async def errors_middleware(request: web.Request, handler: Handler) -> web.Strea
         return error_response(404, "not_found", str(exc))
     except ConfigError as exc:
         return error_response(422, "invalid_config", str(exc))
+    except asyncpg.DataError as exc:  # before InterfaceError: the safety net behind the checks at the edge
+        if not refused_input(exc):
+            return internal_error(request)
+        log.warning("PostgreSQL refused a value", error=type(exc).__name__, path=request.path)
+        return error_response(
+            422,
+            "invalid_input",
+            "the request holds a value PostgreSQL cannot store "
+            "(a NUL character, text that is not UTF-8, a number or a date out of range)",
+        )
     except (
         DatabaseError,
         asyncpg.TooManyConnectionsError,
@@ -54,8 +67,13 @@ async def errors_middleware(request: web.Request, handler: Handler) -> web.Strea
     except orjson.JSONDecodeError as exc:
         return error_response(400, "malformed_json", f"the body is not valid JSON: {exc}")
     except Exception:  # the outermost edge: anything unforeseen becomes a 500 without details
-        log.exception("unhandled error", path=request.path, method=request.method)
-        return error_response(500, "internal_error", "internal error; see the server log")
+        return internal_error(request)
+
+
+def internal_error(request: web.Request) -> web.Response:
+    """Called inside an `except`: the trace goes to the log, the client learns only that it failed."""
+    log.exception("unhandled error", path=request.path, method=request.method)
+    return error_response(500, "internal_error", "internal error; see the server log")
 
 
 def http_error(request: web.Request, exc: web.HTTPException) -> web.Response:
@@ -90,6 +108,16 @@ async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamR
         )
         response.headers["WWW-Authenticate"] = 'Bearer realm="erpsync"'
         return response
+    return await handler(request)
+
+
+@web.middleware
+async def path_params_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """A path id PostgreSQL could not even store (a NUL, a lone surrogate) names nothing: 404, no query."""
+    for name, value in request.match_info.items():
+        if text_problem(value):
+            noun = PATH_NOUNS.get(name, name)
+            return error_response(404, "not_found", f"no {noun} with id {value!r}")
     return await handler(request)
 
 

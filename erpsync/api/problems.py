@@ -8,6 +8,7 @@ import orjson
 from aiohttp import web
 from pydantic import ValidationError
 
+from erpsync.api.schemas import QUERY_MODELS
 from erpsync.logs import scrub
 
 
@@ -30,6 +31,9 @@ def validation_details(exc: ValidationError, *, prefix: tuple[str | int, ...] = 
 
 
 def validation_error(exc: ValidationError) -> web.Response:
+    """422 naming each field; a query's parameters are not called a sync config."""
     details = validation_details(exc)
     summary = "; ".join(f"{item['field']}: {item['message']}" for item in details[:5])
+    if exc.title in QUERY_MODELS:
+        return error_response(422, "invalid_query", f"invalid query parameters ({summary})", details)
     return error_response(422, "invalid_body", f"the body is not a valid sync config ({summary})", details)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -61,6 +61,17 @@ class LogQuery(BaseModel):
             raise ValueError("must be an ISO 8601 date-time such as 2026-11-25T08:00:00Z")
         return value
 
+    @field_validator("since")
+    @classmethod
+    def _in_range(cls, value: datetime | None) -> datetime | None:
+        """0001-01-01T00:00+01:00 is a valid date-time whose UTC instant falls before year 1."""
+        if value is not None and value.tzinfo is not None:
+            try:
+                value.astimezone(UTC)
+            except OverflowError:
+                raise ValueError("is out of range once converted to UTC") from None
+        return value
+
 
 class LogLineOut(BaseModel):
     id: int
@@ -101,6 +112,9 @@ class RunsQuery(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     limit: int = Field(default=20, ge=1, le=500)
+
+
+QUERY_MODELS = frozenset(model.__name__ for model in (LogQuery, SyncQuery, RunsQuery))
 
 
 class SyncQueued(BaseModel):

@@ -11,6 +11,7 @@ from aiohttp import web
 from erpsync.api.keys import POOL, REDIS, SECRET_BOX, SETTINGS
 from erpsync.api.problems import error_response
 from erpsync.api.schemas import CheckOut, HealthOut, LogLineOut, LogPage, LogQuery
+from erpsync.api.text import problem_path
 from erpsync.db import configs as config_store
 from erpsync.db import logs as log_store
 from erpsync.db.configs import StoredConfig
@@ -49,29 +50,11 @@ async def read_json_object(request: web.Request) -> dict[str, Any]:
     data = orjson.loads(raw)
     if not isinstance(data, dict):
         raise web.HTTPBadRequest(reason="the body must be a JSON object")
-    if b"\\u0000" in raw:
-        path = _nul_path(data)
-        raise ValidationFailed(path or "(body)", "NUL characters are not allowed in text")
+    # orjson refuses invalid UTF-8 and lone surrogates itself; a NUL is valid JSON, but not storable.
+    found = problem_path(data) if b"\\u0000" in raw else None
+    if found:
+        raise ValidationFailed(*found)
     return data
-
-
-def _nul_path(value: Any, path: str = "") -> str | None:
-    """Where a NUL character hides (PostgreSQL's text and jsonb cannot store one)."""
-    if isinstance(value, str):
-        return path if "\x00" in value else None
-    if isinstance(value, dict):
-        for key, item in value.items():
-            if "\x00" in str(key):
-                return f"{path}.{key}".strip(".")
-            found = _nul_path(item, f"{path}.{key}".strip("."))
-            if found:
-                return found
-    if isinstance(value, list):
-        for index, item in enumerate(value):
-            found = _nul_path(item, f"{path}.{index}".strip("."))
-            if found:
-                return found
-    return None
 
 
 class ValidationFailed(Exception):
