@@ -2,105 +2,25 @@
 
 from __future__ import annotations
 
-import asyncio
-import functools
 import sys
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 import click
 import orjson
 from pydantic import ValidationError
 
 from erpsync import __version__
-from erpsync.errors import ErpsyncError
-from erpsync.logs import configure_logging, register_secret, scrub
-from erpsync.settings import Settings, load_settings
+from erpsync.cli_context import Context, pass_context, run
+from erpsync.cli_errors import config_problems, fail, handle_errors
+from erpsync.logs import register_secret, scrub
 
 if TYPE_CHECKING:
     from erpsync.models import SyncConfig
     from erpsync.sources.policy import SourcePolicy
 
-P = ParamSpec("P")
 T = TypeVar("T")
-
-
-class Context:
-    """Settings are loaded on first use, so `--help` works without a settings file."""
-
-    def __init__(self, config_file: str | None) -> None:
-        self.config_file = config_file
-        self._settings: Settings | None = None
-
-    @property
-    def settings(self) -> Settings:
-        if self._settings is None:
-            self._settings = load_settings(self.config_file)
-            register_settings_secrets(self._settings)
-            configure_logging(
-                log_format=self._settings.log.format, level=self._settings.log.level, stream=sys.stderr
-            )
-        return self._settings
-
-
-def register_settings_secrets(settings: Settings) -> None:
-    """Every secret in the settings is masked in every log line from now on."""
-    for secret in (
-        settings.api.token,
-        settings.shopify.access_token,
-        settings.shopify.client_secret,
-        settings.security.secret_key,
-        settings.ftp.password,
-        *settings.security.previous_keys,
-    ):
-        register_secret(secret)
-    from urllib.parse import urlsplit
-
-    for url in (settings.database.url, settings.redis.url):
-        register_secret(urlsplit(url).password)
-
-
-def fail(message: str) -> None:
-    click.echo(f"erpsync: {scrub(message)}", err=True)
-    sys.exit(1)
-
-
-def handle_errors(func: Callable[P, T]) -> Callable[P, T]:
-    """Foreseen errors become one line on stderr, never a traceback."""
-
-    @functools.wraps(func)
-    def wrapper(*args: P.args, **kwargs: P.kwargs) -> T:
-        try:
-            return func(*args, **kwargs)
-        except ErpsyncError as exc:
-            fail(str(exc))
-        except ValidationError as exc:
-            from erpsync.api.problems import validation_details
-
-            problems = "; ".join(f"{item['field']}: {item['message']}" for item in validation_details(exc))
-            fail(f"invalid sync config: {problems}")
-        except KeyboardInterrupt:
-            fail("interrupted")
-        raise AssertionError("unreachable")
-
-    return wrapper
-
-
-def run(coro: Coroutine[Any, Any, T]) -> T:
-    """Run a command's coroutine, closing the shared Shopify sessions it opened."""
-    from erpsync.shopify.client import close_shared_sessions
-
-    async def main() -> T:
-        try:
-            return await coro
-        finally:
-            await close_shared_sessions()
-
-    return asyncio.run(main())
-
-
-pass_context = click.make_pass_decorator(Context)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -263,6 +183,7 @@ def configs_show(ctx: Context, config_id: str, as_json: bool) -> None:
 @handle_errors
 def configs_apply(ctx: Context, file: Path) -> None:
     """Create or replace the sync config in a JSON FILE (absent or "***" secrets keep their stored value)."""
+    from erpsync.api.text import problem_path
     from erpsync.db.configs import apply_config
     from erpsync.models import SyncConfig
 
@@ -270,13 +191,13 @@ def configs_apply(ctx: Context, file: Path) -> None:
         data = orjson.loads(file.read_bytes())
     except orjson.JSONDecodeError as exc:
         fail(f"{file} is not valid JSON: {exc}")
+    unstorable = problem_path(data)  # PostgreSQL would refuse it: say which field, before connecting
+    if unstorable:
+        fail(f"{file} is not a valid sync config: {unstorable[0]}: {unstorable[1]}")
     try:
         config = SyncConfig.model_validate(data)
     except ValidationError as exc:
-        from erpsync.api.problems import validation_details
-
-        problems = "; ".join(f"{item['field']}: {item['message']}" for item in validation_details(exc))
-        fail(f"{file} is not a valid sync config: {problems}")
+        fail(f"{file} is not a valid sync config: {config_problems(exc)}")
     created = with_store(ctx, lambda conn, box: apply_config(conn, box, config))
     click.echo(f"{'created' if created else 'updated'} sync config {config.id!r}")
 
@@ -296,11 +217,16 @@ def configs_delete(ctx: Context, config_id: str) -> None:
 async def load_stored_config(config_id: str) -> tuple[SyncConfig, SourcePolicy]:
     """A config from PostgreSQL and the source policy a sync of it runs under, for `erpsync preview ID`
     (settings from the command line's context): a preview reads only what the sync would."""
+    from erpsync.api.text import text_problem
     from erpsync.crypto import SecretBox
     from erpsync.db.configs import get_config
     from erpsync.db.pool import connect
+    from erpsync.errors import ConfigNotFound
+    from erpsync.models import secret_paths
     from erpsync.sources.policy import SourcePolicy
 
+    if text_problem(config_id):  # text PostgreSQL cannot hold names no stored config
+        raise ConfigNotFound(config_id)
     context = click.get_current_context().find_object(Context)
     assert context is not None
     settings = context.settings
@@ -310,150 +236,20 @@ async def load_stored_config(config_id: str) -> tuple[SyncConfig, SourcePolicy]:
         config = (await get_config(conn, box, config_id)).config
     finally:
         await conn.close()
+    for secret in secret_paths(config):
+        register_secret(secret)
     return config, SourcePolicy.of(settings.sync)
 
 
 def _register_subcommands() -> None:
     """Commands that live beside the subsystem they drive."""
+    from erpsync.cli_sync import sync_command
     from erpsync.preview import make_preview_command
     from erpsync.simulator.command import simulator_command
 
     main.add_command(simulator_command, name="simulator")
     main.add_command(make_preview_command(load_stored_config), name="preview")
-
-
-_register_subcommands()
-
-
-EXIT_STATUS = {"succeeded": 0, "dry_run": 0, "failed": 1, "needs_attention": 2, "partial": 3}
-
-
-@main.command("sync")
-@click.argument("config_id")
-@click.option("--dry-run", is_flag=True, help="Print the plan; write nothing anywhere.")
-@click.option("--allow-mass-delete", is_flag=True, help="Let this one run delete past max_delete_fraction.")
-@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
-@pass_context
-@handle_errors
-def sync_command(ctx: Context, config_id: str, dry_run: bool, allow_mass_delete: bool, as_json: bool) -> None:
-    """Run one sync of CONFIG_ID in the foreground; the exit status says how it ended."""
-    from erpsync.db.pool import create_pool
-    from erpsync.sync import run_sync
-
-    settings = ctx.settings
-    interactive = sys.stdout.isatty() and not as_json
-
-    async def show_progress(values: dict[str, Any]) -> None:
-        if interactive:
-            click.echo(f"\r\x1b[2K{progress_line(values)}", nl=False)
-
-    async def go() -> Any:
-        pool = await create_pool(settings.database)
-        try:
-            return await run_sync(
-                settings,
-                pool,
-                config_id,
-                trigger="cli",
-                dry_run=dry_run,
-                allow_mass_delete=allow_mass_delete,
-                on_progress=show_progress,
-            )
-        finally:
-            await pool.close()
-
-    result = run(go())
-    if interactive:
-        click.echo()
-    if as_json:
-        click.echo(
-            orjson.dumps(
-                {
-                    "run_id": result.run_id,
-                    "status": result.status,
-                    "counts": result.counts,
-                    "plan": result.plan,
-                    "error": result.error,
-                    "details": result.details,
-                },
-                option=orjson.OPT_INDENT_2,
-            ).decode()
-        )
-    else:
-        click.echo(render_result(result))
-    sys.exit(EXIT_STATUS.get(result.status, 1))
-
-
-BAR_WIDTH = 30
-
-
-def progress_line(values: dict[str, Any]) -> str:
-    """One terminal line: a bar while bulk lines are recorded, counters while the feed is read."""
-    total = int(values.get("bulk_lines_total") or 0)
-    if total:
-        done = int(values.get("bulk_lines_done") or 0)
-        filled = BAR_WIDTH * done // total
-        return f"publishing [{'#' * filled}{'.' * (BAR_WIDTH - filled)}] {done:,}/{total:,} bulk lines"
-    parts = []
-    if "rows_read" in values:
-        parts.append(f"rows read {values['rows_read']:,}")
-    if "products_mapped" in values:
-        parts.append(f"products {values['products_mapped']:,}")
-    if "products_planned" in values:
-        parts.append(f"planned {values['products_planned']:,}")
-    return "  ".join(parts)
-
-
-def render_result(result: Any) -> str:
-    """A plain summary of a run, as an operator reads it in a terminal or a cron mail."""
-    counts = result.counts
-    lines = [f"run {result.run_id}: {result.status}"]
-    if result.error:
-        lines.append(f"  reason: {result.error}")
-    if result.status == "dry_run" and result.plan:
-        plan = result.plan
-        lines.append(
-            "  plan: " + ", ".join(f"{key} {value}" for key, value in plan.items() if isinstance(value, int))
-        )
-        for action, items in (result.details or {}).get("products", {}).items():
-            shown = ", ".join(item["product_key"] for item in items[:10])
-            more = f" (+{len(items) - 10} more)" if len(items) > 10 else ""
-            lines.append(f"  {action}: {shown}{more}")
-        for update in (result.details or {}).get("updates", [])[:10]:
-            for change in update["changes"][:5]:
-                lines.append(
-                    f"    {update['product_key']} {change['field']}: {change['before']!r} -> {change['after']!r}"
-                )
-        return "\n".join(lines)
-    keys = (
-        "rows_read",
-        "rows_rejected",
-        "products",
-        "created",
-        "updated",
-        "unchanged",
-        "deleted",
-        "failed",
-        "unknown",
-        "adopted",
-        "bulk_operations",
-        "shopify_cost",
-        "feed_bytes",
-    )
-    lines.append(
-        "  "
-        + ", ".join(
-            f"{key.replace('_', ' ')} {counts[key]:,}"
-            for key in keys
-            if isinstance(counts.get(key), int | float)
-        )
-    )
-    if counts.get("seconds"):
-        lines.append(
-            "  seconds: "
-            + ", ".join(f"{stage} {seconds:.1f}" for stage, seconds in counts["seconds"].items())
-        )
-    return "\n".join(lines)
+    main.add_command(sync_command, name="sync")
 
 
 @main.command("runs")
@@ -496,3 +292,6 @@ def demo_command(ctx: Context, products: int) -> None:
     report = run(run_demo(ctx.settings, products=products, say=click.echo))
     if report.second.status != "succeeded":
         sys.exit(1)
+
+
+_register_subcommands()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import signal
@@ -15,7 +16,13 @@ from typing import Any
 
 import asyncpg
 import pytest
+from pydantic import SecretStr
 from support import REDIS_URL, SECRET_KEY
+
+from erpsync.crypto import SecretBox
+from erpsync.db.configs import get_config
+from erpsync.db.pool import connect
+from erpsync.settings import DatabaseSettings
 
 
 @pytest.fixture
@@ -112,6 +119,70 @@ def test_apply_bad_file_is_one_clear_line(
     assert expected in result.stderr
     assert "Traceback" not in result.stderr
     assert erpsync(cli_env, "configs", "list").stdout.strip() == "no sync configs"
+
+
+def test_feed_url_token_is_masked_and_kept(cli_env: dict[str, str], make_config: Any, tmp_path: Path) -> None:
+    """`configs show` and `configs list --json` print a feed URL's token and password as "***"; applying
+    the shown config back keeps the stored ones (the sync would still read the real URL)."""
+    url = "https://erp:cli-Pa55word@erp.example/export.csv?token=cli-t0ken-123&page=2"
+    body = make_config(connection_type="http", credentials={"url": url}, format="csv")
+    path = tmp_path / "http.json"
+    path.write_text(json.dumps(body))
+    assert erpsync(cli_env, "configs", "apply", str(path)).returncode == 0
+    shown = erpsync(cli_env, "configs", "show", "acme-main")
+    listed = erpsync(cli_env, "configs", "list", "--json")
+    masked = "https://erp:***@erp.example/export.csv?token=***&page=2"
+    assert json.loads(shown.stdout)["credentials"]["url"] == masked
+    assert json.loads(listed.stdout)[0]["credentials"]["url"] == masked
+    for output in (shown, listed):
+        assert "cli-t0ken-123" not in output.stdout + output.stderr
+        assert "cli-Pa55word" not in output.stdout + output.stderr
+    shown_body = json.loads(shown.stdout)
+    for key in ("created_at", "updated_at"):
+        del shown_body[key]
+    path.write_text(json.dumps({**shown_body, "name": "renamed"}))
+    assert erpsync(cli_env, "configs", "apply", str(path)).returncode == 0
+    assert asyncio.run(stored_url(cli_env["DATABASE_URL"], "acme-main")) == url
+
+
+async def stored_url(database_url: str, config_id: str) -> str | None:
+    """The feed URL as the sync reads it, decrypted."""
+    conn = await connect(DatabaseSettings(url=database_url))
+    try:
+        stored = await get_config(conn, SecretBox(SecretStr(SECRET_KEY)), config_id)
+    finally:
+        await conn.close()
+    return stored.config.credentials.url
+
+
+def test_apply_with_a_nul_names_the_field(cli_env: dict[str, str], make_config: Any, tmp_path: Path) -> None:
+    """A config file with a NUL in a field (PostgreSQL cannot store it) is refused in one line naming the
+    field, and nothing is stored."""
+    path = tmp_path / "nul.json"
+    path.write_text(json.dumps(make_config(name="bad\u0000name")))
+    result = erpsync(cli_env, "configs", "apply", str(path))
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines() == [
+        f"erpsync: {path} is not a valid sync config: name: NUL characters are not allowed in text"
+    ]
+    assert erpsync(cli_env, "configs", "list").stdout.strip() == "no sync configs"
+
+
+def test_id_postgres_cannot_store_is_one_line(cli_env: dict[str, str]) -> None:
+    """An id that is not UTF-8 (bytes from a mangled shell argument) ends `configs show`, `sync` and
+    `preview` with one line and status 1, never a traceback."""
+    for command in (["configs", "show"], ["configs", "delete"], ["sync"], ["runs"], ["preview"]):
+        result = subprocess.run(
+            [sys.executable.encode(), b"-m", b"erpsync", *(part.encode() for part in command), b"bad\xffid"],
+            env=cli_env,
+            capture_output=True,
+            timeout=60,
+            check=False,
+        )
+        stderr = result.stderr.decode(errors="replace")
+        assert result.returncode == 1, (command, stderr)
+        assert len(stderr.strip().splitlines()) == 1, (command, stderr)
+        assert "Traceback" not in stderr
 
 
 def test_show_unknown_id_fails_cleanly(cli_env: dict[str, str]) -> None:
@@ -282,6 +353,6 @@ def test_rotate_key_reencrypts_with_the_new_key(
 )
 def test_terminal_progress_line(values: dict[str, int], shown: str) -> None:
     """On a terminal, `erpsync sync` shows what it is doing: rows read, products planned, a bar of bulk lines."""
-    from erpsync.cli import progress_line
+    from erpsync.cli_sync import progress_line
 
     assert progress_line(values) == shown

@@ -1,0 +1,165 @@
+"""`erpsync sync ID`: one run in the foreground, its progress on a terminal, its summary, its exit status."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from typing import Any
+
+import click
+import orjson
+
+from erpsync.cli_context import Context, pass_context, run
+from erpsync.cli_errors import DATABASE_LOST_EXIT, fail, handle_errors, lost_connection
+
+EXIT_STATUS = {"succeeded": 0, "dry_run": 0, "failed": 1, "needs_attention": 2, "partial": 3}
+
+
+@click.command("sync")
+@click.argument("config_id")
+@click.option("--dry-run", is_flag=True, help="Print the plan; write nothing anywhere.")
+@click.option("--allow-mass-delete", is_flag=True, help="Let this one run delete past max_delete_fraction.")
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+@pass_context
+@handle_errors
+def sync_command(ctx: Context, config_id: str, dry_run: bool, allow_mass_delete: bool, as_json: bool) -> None:
+    """Run one sync of CONFIG_ID in the foreground; the exit status says how it ended.
+
+    Exit status: 0 succeeded (or a dry run), 1 failed, 2 needs attention, 3 partial, 4 PostgreSQL was lost
+    mid-run: the run is kept, and the next `erpsync sync CONFIG_ID` resumes it.
+    """
+    from erpsync.db.pool import create_pool
+    from erpsync.sync import run_sync
+
+    settings = ctx.settings
+    interactive = sys.stdout.isatty() and not as_json
+
+    async def show_progress(values: dict[str, Any]) -> None:
+        if interactive:
+            click.echo(f"\r\x1b[2K{progress_line(values)}", nl=False)
+
+    async def go() -> Any:
+        pool = await create_pool(settings.database)
+        try:
+            return await run_sync(
+                settings,
+                pool,
+                config_id,
+                trigger="cli",
+                dry_run=dry_run,
+                allow_mass_delete=allow_mass_delete,
+                on_progress=show_progress,
+            )
+        finally:
+            await close_pool(pool)
+
+    try:
+        result = run(go())
+    except Exception as exc:
+        cause = lost_connection(exc)
+        if cause is None:
+            raise
+        fail(
+            f"lost PostgreSQL while syncing {config_id!r} ({cause}); the run is kept: run "
+            f"'erpsync sync {config_id}' again once PostgreSQL is back and it picks up where this one stopped",
+            status=DATABASE_LOST_EXIT,
+        )
+    if interactive:
+        click.echo()
+    if as_json:
+        click.echo(
+            orjson.dumps(
+                {
+                    "run_id": result.run_id,
+                    "status": result.status,
+                    "counts": result.counts,
+                    "plan": result.plan,
+                    "error": result.error,
+                    "details": result.details,
+                },
+                option=orjson.OPT_INDENT_2,
+            ).decode()
+        )
+    else:
+        click.echo(render_result(result))
+    sys.exit(EXIT_STATUS.get(result.status, 1))
+
+
+async def close_pool(pool: Any) -> None:
+    """Close the pool; one whose connections PostgreSQL cut is terminated instead (closing would raise)."""
+    try:
+        await asyncio.wait_for(pool.close(), timeout=10)
+    except Exception:  # any failure to close politely: the process is ending either way
+        pool.terminate()
+
+
+BAR_WIDTH = 30
+
+
+def progress_line(values: dict[str, Any]) -> str:
+    """One terminal line: a bar while bulk lines are recorded, counters while the feed is read."""
+    total = int(values.get("bulk_lines_total") or 0)
+    if total:
+        done = int(values.get("bulk_lines_done") or 0)
+        filled = BAR_WIDTH * done // total
+        return f"publishing [{'#' * filled}{'.' * (BAR_WIDTH - filled)}] {done:,}/{total:,} bulk lines"
+    parts = []
+    if "rows_read" in values:
+        parts.append(f"rows read {values['rows_read']:,}")
+    if "products_mapped" in values:
+        parts.append(f"products {values['products_mapped']:,}")
+    if "products_planned" in values:
+        parts.append(f"planned {values['products_planned']:,}")
+    return "  ".join(parts)
+
+
+def render_result(result: Any) -> str:
+    """A plain summary of a run, as an operator reads it in a terminal or a cron mail."""
+    counts = result.counts
+    lines = [f"run {result.run_id}: {result.status}"]
+    if result.error:
+        lines.append(f"  reason: {result.error}")
+    if result.status == "dry_run" and result.plan:
+        plan = result.plan
+        lines.append(
+            "  plan: " + ", ".join(f"{key} {value}" for key, value in plan.items() if isinstance(value, int))
+        )
+        for action, items in (result.details or {}).get("products", {}).items():
+            shown = ", ".join(item["product_key"] for item in items[:10])
+            more = f" (+{len(items) - 10} more)" if len(items) > 10 else ""
+            lines.append(f"  {action}: {shown}{more}")
+        for update in (result.details or {}).get("updates", [])[:10]:
+            for change in update["changes"][:5]:
+                lines.append(
+                    f"    {update['product_key']} {change['field']}: {change['before']!r} -> {change['after']!r}"
+                )
+        return "\n".join(lines)
+    keys = (
+        "rows_read",
+        "rows_rejected",
+        "products",
+        "created",
+        "updated",
+        "unchanged",
+        "deleted",
+        "failed",
+        "unknown",
+        "adopted",
+        "bulk_operations",
+        "shopify_cost",
+        "feed_bytes",
+    )
+    lines.append(
+        "  "
+        + ", ".join(
+            f"{key.replace('_', ' ')} {counts[key]:,}"
+            for key in keys
+            if isinstance(counts.get(key), int | float)
+        )
+    )
+    if counts.get("seconds"):
+        lines.append(
+            "  seconds: "
+            + ", ".join(f"{stage} {seconds:.1f}" for stage, seconds in counts["seconds"].items())
+        )
+    return "\n".join(lines)
