@@ -15,7 +15,8 @@
  * end at \r\n, \r or \n outside quotes, as they do when the stdlib reads io.StringIO(text,
  * newline=""). Blank lines give no record, as `filter(None, reader)` drops them.
  *
- * A text the stdlib reader would refuse (a field over `csv.field_size_limit()`) returns None
+ * A text the stdlib reader would refuse (a field over the limit it is given, the feeds'
+ * MAX_FIELD_SIZE, which is csv.field_size_limit() while a feed is read) returns None
  * instead of a result: the caller then runs the stdlib reader, which raises its own error.
  *
  * add_hashes: the probing loop of erpsync.seen.SeenIndex, over the same table with the same

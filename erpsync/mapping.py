@@ -96,7 +96,8 @@ class _Group:
         self.first_sku = sku
         self.values = values
         self.variants: list[VariantDraft] = []
-        self.skus: list[str] = []
+        # A set: a product whose rows repeat one SKU (a decompression bomb) holds it once, not per row.
+        self.skus: set[str] = set()
         self.rejected = False
         self.count = 0
 
@@ -570,7 +571,7 @@ class FeedMapper:
                 if (seen := key_repeats.get(start)) is not None:
                     self._repeated_key(group, row, skus[start], *seen)
             group.count += end - start
-            group.skus.extend(skus[start:end])
+            group.skus.update(skus[start:end])
             kept = variants[start:end]
             if next_repeat is not None and next_repeat[0] < end:
                 dropped = set()
@@ -679,7 +680,7 @@ class FeedMapper:
         if not sku:
             self._reject(group, row, None, "variant.sku", "has no SKU")
             return
-        group.skus.append(sku)
+        group.skus.add(sku)
         seen = self._skus.add(sku, row, group.ordinal)
         if seen is not None:
             self._repeated_sku(group, row, sku, *seen)

@@ -19,6 +19,9 @@ _SMALLEST = 1 << 16
 # A reservation never sizes the table beyond this many slots (16 bytes each): a wrong size hint
 # must not take hundreds of MB. Past it the table still grows as entries arrive.
 _LARGEST_RESERVED = 1 << 22
+# One growth multiplies the table by at most this much, even towards a larger reservation: the
+# table stays under 16 slots per string it holds (or is about to), whatever a row estimate said.
+_LARGEST_STEP = 8
 _LOW_32 = 0xFFFFFFFF
 
 
@@ -36,16 +39,21 @@ class SeenIndex:
     def __init__(self, expected: int = 0) -> None:
         self._size = _SMALLEST
         self._used = 0
+        self._reserved = _SMALLEST
         self._table = array("q", [0]) * (2 * self._size)
         self.reserve(expected)
 
+    @property
+    def capacity(self) -> int:
+        """Slots in the table: at most twice the distinct strings held plus a batch, or `_SMALLEST`."""
+        return self._size
+
     def reserve(self, expected: int) -> None:
-        """Size the table for `expected` entries now, so it is not rebuilt several times as it fills."""
-        size = self._size
-        while size < 2 * expected and size < _LARGEST_RESERVED:
-            size *= 2
-        if size > self._size:
-            self._rebuild(size)
+        """Expect about `expected` distinct strings, so the table is rebuilt once or twice, not at
+        every doubling. Nothing is allocated before the strings arrive: `expected` comes from a row
+        count, and a feed whose rows repeat a few SKUs (a decompression bomb) never fills the table."""
+        while self._reserved < 2 * expected and self._reserved < _LARGEST_RESERVED:
+            self._reserved *= 2
 
     def add(self, text: str, row: int, ordinal: int) -> tuple[int, int] | None:
         """Record `text`; if it was seen before, return that (row, ordinal) instead."""
@@ -59,12 +67,20 @@ class SeenIndex:
 
         Returns (index in `texts`, first row, first ordinal) for each text seen before, in order.
         """
-        while (self._used + len(texts)) * 2 > self._size:
-            self._rebuild(self._size * 2)
+        needed = 2 * (self._used + len(texts))  # as if every text were new: the table never fills
+        if needed > self._size:
+            self._grow(needed)
         add = speedups.add_hashes or _add_hashes
         repeats = add(self._table, texts, rows, ordinals)
         self._used += len(texts) - len(repeats)
         return repeats
+
+    def _grow(self, needed: int) -> None:
+        """Double the table until it has `needed` slots; towards the reservation, up to 8x at once."""
+        size = self._size * 2
+        while size < needed:
+            size *= 2
+        self._rebuild(max(size, min(self._reserved, self._size * _LARGEST_STEP)))
 
     def _rebuild(self, size: int) -> None:
         """Move every entry to a table of `size` slots, a slice at a time."""

@@ -94,6 +94,12 @@ class SyncSettings(Section):
     file_root: Path | None = None
     allow_private_sources: bool = False
     sku_lookup_limit: int = Field(default=200, ge=0)
+    # A feed stops with an error past either cap (0: none), so a few hundred KB of gzip cannot expand
+    # into hours of rows. 5 million rows is five times the largest feed measured (a million rows read
+    # in ~8 s with ~100 MB of memory); 10 GB decompressed leaves 2 KB a row at that count, room for
+    # long HTML descriptions, and still reads in minutes.
+    max_feed_rows: int = Field(default=5_000_000, ge=0)
+    max_feed_bytes: int = Field(default=10_000_000_000, ge=0)
 
 
 class SecuritySettings(Section):

@@ -8,6 +8,7 @@ from erpsync.feeds.errors import (
     FeedError,
     FeedFormatError,
     FeedLayoutError,
+    FeedLimitError,
     UnsafeFeedError,
 )
 from erpsync.feeds.reader import FeedDecoder, iter_records, read_records
@@ -20,6 +21,7 @@ __all__ = [
     "FeedError",
     "FeedFormatError",
     "FeedLayoutError",
+    "FeedLimitError",
     "RecordBatch",
     "UnsafeFeedError",
     "iter_records",

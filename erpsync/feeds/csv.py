@@ -1,10 +1,12 @@
 """CSV records, streamed: decode incrementally, cut at record boundaries, split into cells.
 
 Each chunk is cut after its last line break that lies outside quotes (an even number of quote
-characters before it), so a quoted field holding a line break is never split. The records are then
-split by `erpsync._speedups.split_records`, which gives what `csv.reader` gives in under half its
-time; where that C module was not built, or the text is one the stdlib reader refuses (its error is
-the one reported), `csv.reader` itself splits them. Blank lines are skipped.
+characters before it), so a quoted field holding a line break is never split. The text held over
+from earlier chunks has no such break, so only the new chunk is searched: a long record costs its
+length once, not once per chunk. The records are then split by `erpsync._speedups.split_records`,
+which gives what `csv.reader` gives in under half its time; where that C module was not built, or
+the text is one the stdlib reader refuses (its error is the one reported), `csv.reader` itself
+splits them. Blank lines are skipped; a cell may hold up to `MAX_FIELD_SIZE` characters.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ import io
 
 from erpsync import speedups
 from erpsync.feeds.errors import FeedEncodingError, FeedFormatError
-from erpsync.feeds.records import RecordBatch
+from erpsync.feeds.records import MAX_FIELD_SIZE, RecordBatch
 
 # A record still open after this many characters means the quoting is broken, not a big cell.
 MAX_RECORD_CHARS = 16 * 1024 * 1024
@@ -42,7 +44,10 @@ class CsvParser:
         self._decoder = codecs.getincrementaldecoder("utf-8-sig" if codec == "utf-8" else codec)("strict")
         self._has_header = has_header
         self._columns: tuple[str, ...] | None = None
-        self._pending = ""
+        # The text after the last cut, in pieces, with its length, quote count and whether it has a "\n".
+        self._pending: list[str] = []
+        self._pending_chars = self._pending_quotes = 0
+        self._pending_newline = False
         self._offset = 0
         self._next_row = 2 if has_header else 1
 
@@ -53,22 +58,18 @@ class CsvParser:
 
     def feed(self, data: bytes) -> RecordBatch | None:
         """Decode a chunk and parse the records it completes."""
-        text = self._pending + self._decode(data, final=False)
+        text = self._decode(data, final=False)
         cut = self._record_boundary(text)
         if cut == 0:
-            if len(text) > MAX_RECORD_CHARS:
-                raise FeedFormatError(
-                    self._feed, f"a record near row {self._next_row} never ends (unbalanced quotes?)"
-                )
-            self._pending = text
+            self._hold(text)
             return None
-        self._pending = text[cut:]
-        return self._parse(text[:cut])
+        records = self._take_pending(text[:cut])
+        self._hold(text[cut:])
+        return self._parse(records)
 
     def close(self) -> RecordBatch | None:
         """Parse the last record, which may lack a final line break."""
-        text = self._pending + self._decode(b"", final=True)
-        self._pending = ""
+        text = self._take_pending(self._decode(b"", final=True))
         if not text:
             return None
         if text.count(self._quotechar) % 2:
@@ -87,35 +88,64 @@ class CsvParser:
         self._offset += len(data)
         return text
 
+    def _hold(self, text: str) -> None:
+        """Keep `text` for the next chunk; a record this long means the quoting is broken."""
+        if not text:
+            return
+        self._pending.append(text)
+        self._pending_chars += len(text)
+        self._pending_quotes += text.count(self._quotechar)
+        self._pending_newline = self._pending_newline or "\n" in text
+        if self._pending_chars > MAX_RECORD_CHARS:
+            raise FeedFormatError(
+                self._feed, f"a record near row {self._next_row} never ends (unbalanced quotes?)"
+            )
+
+    def _take_pending(self, text: str) -> str:
+        """The held text followed by `text`; nothing is held after."""
+        if not self._pending:
+            return text
+        whole = "".join([*self._pending, text])
+        self._pending = []
+        self._pending_chars = self._pending_quotes = 0
+        self._pending_newline = False
+        return whole
+
     def _record_boundary(self, text: str) -> int:
-        """Offset just after the last line break outside quotes, 0 if there is none yet."""
-        quotes_total = text.count(self._quotechar)
+        """Offset in `text` just after its last line break outside quotes (counting the held text's
+        quotes before it), 0 if there is none yet."""
+        quote = self._quotechar
+        newline = "\n" if self._pending_newline or "\n" in text else "\r"
+        # Walk back from quote to quote: the text between two has one parity, so each stretch outside
+        # quotes is searched once, whatever number of line breaks the quoted ones hold.
+        quotes = self._pending_quotes + text.count(quote)
         end = len(text)
-        newline = "\n" if "\n" in text else "\r"
-        # Usually the first candidate works; quoted line breaks near the end need a few steps back.
         while True:
-            position = text.rfind(newline, 0, end)
-            if position < 0:
+            before = text.rfind(quote, 0, end)
+            if quotes % 2 == 0 and (position := text.rfind(newline, before + 1, end)) >= 0:
+                return position + 1
+            if before < 0:
                 return 0
-            cut = position + 1
-            if (quotes_total - text.count(self._quotechar, cut)) % 2 == 0:
-                return cut
-            end = position
+            end, quotes = before, quotes - 1
 
     def _read(self, text: str) -> list[list[str]]:
         """The stdlib reader's records: the reference `split_records` matches, and its errors."""
         reader = csv.reader(
             io.StringIO(text, newline=""), delimiter=self._delimiter, quotechar=self._quotechar
         )
+        # The stdlib's limit is process-wide: set to the feeds' own for this read only.
+        previous = csv.field_size_limit(MAX_FIELD_SIZE)
         try:
             return list(filter(None, reader))  # blank lines give empty rows
         except csv.Error as exc:
             raise FeedFormatError(self._feed, f"not valid CSV near row {self._next_row} ({exc})") from exc
+        finally:
+            csv.field_size_limit(previous)
 
     def _parse(self, text: str) -> RecordBatch | None:
         records = None
         if speedups.split_records is not None:
-            records = speedups.split_records(text, self._delimiter, self._quotechar, csv.field_size_limit())
+            records = speedups.split_records(text, self._delimiter, self._quotechar, MAX_FIELD_SIZE)
         if records is None:
             records = self._read(text)
         if self._columns is None:

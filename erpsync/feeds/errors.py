@@ -6,7 +6,8 @@
         │   ├── FeedEncodingError     the text cannot be decoded with the configured encoding
         │   ├── FeedCompressionError  a gzip or zip stream is broken, or not compressed as claimed
         │   └── UnsafeFeedError       an XML DOCTYPE or entity declaration (refused, never expanded)
-        └── FeedLayoutError           the mapped columns or fields are not in the feed at all
+        ├── FeedLayoutError           the mapped columns or fields are not in the feed at all
+        └── FeedLimitError            more rows or decompressed bytes than `[sync]` allows a feed
 
 None is retryable: fetching the same bytes again gives the same answer.
 """
@@ -43,3 +44,8 @@ class UnsafeFeedError(FeedFormatError):
 
 class FeedLayoutError(FeedError):
     """The feed parses, but the fields the mapping needs are absent (wrong delimiter, wrong file)."""
+
+
+class FeedLimitError(FeedError):
+    """The feed holds more rows or decompressed bytes than `[sync] max_feed_rows` / `max_feed_bytes`
+    allow: a decompression bomb, or a feed far larger than the operator expects."""

@@ -5,25 +5,34 @@ records array and, when needed, finds the last element boundary in the buffer. T
 takes a fast path instead: cut after the last `}` followed by `,` and let orjson parse every
 complete element of the chunk in one call. That cut is only a guess; if it falls inside a string or
 a nested object the slice does not parse as a list of values, and the tokenizer decides instead.
+
+Every scan resumes where the last one stopped, inside a string too, and the fast path is left out
+while a record larger than `_FAST_CARRY` is pending: the work stays linear in the feed's size, so a
+record holding a 10 MB description costs what 10 MB of small records cost, not a rescan per chunk.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from typing import Any
 
 import orjson
 
 from erpsync.feeds.errors import FeedFormatError
-from erpsync.feeds.records import RecordBatch
+from erpsync.feeds.records import MAX_FIELD_SIZE, RecordBatch
 
 # Whole strings (escapes included), a lone quote (a string the buffer cuts), or a structural byte.
-_TOKEN = re.compile(rb'"(?:[^"\\]|\\.)*"|["\[\]{}:,]')
+_TOKEN = re.compile(rb'"[^"\\]*+(?:\\.[^"\\]*+)*+"|["\[\]{}:,]', re.DOTALL)
+_QUOTE, _COMMA, _BACKSLASH = 0x22, 0x2C, 0x5C
 _WHITESPACE = b" \t\r\n"
 # One element larger than this means the structure is broken, not that a product is big.
 MAX_ELEMENT_BYTES = 64 * 1024 * 1024
 # How many `}` to try from the end of the buffer before leaving the cut to the tokenizer.
 _FAST_TRIES = 4
+# A pending record carried over from earlier chunks beyond this size goes to the tokenizer alone: a
+# guess would search and parse it again with every chunk until it ends.
+_FAST_CARRY = 256 * 1024
 
 _PREFIX, _BODY, _TRAILER, _DONE = range(4)
 
@@ -35,26 +44,35 @@ class JsonArrayParser:
         self._feed = feed
         self._path = tuple(records_path.split(".")) if records_path else ()
         self._state = _PREFIX
-        self._buffer = b""
+        self._buffer = bytearray()
+        # The document offset of the buffer's first byte; where the next scan starts in the buffer;
+        # the start of a string the buffer cuts (-1: none), whose closing quote is looked for from `_scan`.
+        self._offset = 0
         self._scan = 0
+        self._open = -1
+        # Top-level commas the tokenizer passed in the buffer: the pending record is `_next_row` + this.
+        self._commas = 0
         # Prefix: open containers as [is_object, current_key]; body and trailer: nesting depth.
         self._frames: list[list[Any]] = []
         self._last_string: bytes | None = None
         self._depth = 0
         self._next_row = 1
         self._first = True
+        # Bytes searched or handed to orjson so far: about twice the feed's size, whatever its shape.
+        self.scanned_bytes = 0
 
     def feed(self, data: bytes) -> RecordBatch | None:
         """Parse a chunk; return the array elements it completes."""
         if self._first:
             data = data.removeprefix(b"\xef\xbb\xbf")
             self._first = False
-        self._buffer = self._buffer + data if self._buffer else data
+        carried = len(self._buffer)
+        self._buffer += data
         records: list[Any] = []
         if self._state == _PREFIX:
             self._walk_prefix()
         if self._state == _BODY:
-            self._take_elements(records)
+            self._take_elements(records, guess=carried <= _FAST_CARRY)
         if self._state == _TRAILER:
             self._walk_trailer()
         elif self._state == _DONE:
@@ -87,42 +105,113 @@ class JsonArrayParser:
         self._next_row += len(records)
         return RecordBatch(None, first, records)
 
+    # -- strings the buffer cuts --------------------------------------------------------------
+
+    def _cut_string(self, buffer: bytearray, start: int) -> None:
+        """The string opened at `start` does not close in the buffer: its closing quote will be looked
+        for in the bytes still to come (`_close_string`), not by scanning the string again."""
+        self._open, self._scan = start, len(buffer)
+        self._check_string(start, len(buffer))
+
+    def _close_string(self, buffer: bytearray) -> int:
+        """If a string was cut, look for its closing quote from where the last look stopped: the
+        string's start if it closes now (`_scan` is then past it), else -1 (it may still be open)."""
+        start = self._open
+        if start < 0:
+            return -1
+        at = self._scan
+        while (quote := buffer.find(b'"', at)) >= 0:
+            slash = quote
+            while buffer[slash - 1] == _BACKSLASH:  # stops at `start` at the latest: a quote
+                slash -= 1
+            at = quote + 1
+            if (quote - slash) % 2 == 0:  # not escaped: an even run of backslashes before it
+                self.scanned_bytes += at - self._scan
+                self._scan, self._open = at, -1
+                self._check_string(start, at)
+                return start
+        self.scanned_bytes += len(buffer) - self._scan
+        self._cut_string(buffer, start)
+        return -1
+
+    def _check_string(self, start: int, end: int) -> None:
+        if end - start > MAX_FIELD_SIZE:
+            where = f"record {self._next_row + self._commas}" if self._state == _BODY else "the JSON"
+            raise FeedFormatError(
+                self._feed,
+                f"{where} holds a string longer than {MAX_FIELD_SIZE:,} bytes, starting at byte "
+                f"{self._offset + start:,}; no product field is that long (broken quoting, or not a feed?)",
+            )
+
+    def _drop(self, count: int) -> None:
+        """Forget the buffer's first `count` bytes, keeping the scan's place."""
+        del self._buffer[:count]
+        self._offset += count
+        self._scan = max(self._scan - count, 0)
+        if self._open >= 0:
+            self._open -= count
+
+    def _tokens(self, buffer: bytearray) -> Iterator[tuple[bytes, int]]:
+        """Each token from `_scan` on, a string whole, with the offset after it: first the string the
+        last chunk cut, if it closes now; none past a string the buffer cuts (`_open` then marks it).
+        No `_drop` until the loop over it has ended: its scanner holds the buffer, which cannot be
+        resized meanwhile."""
+        if (start := self._close_string(buffer)) >= 0:
+            yield bytes(buffer[start : self._scan]), self._scan
+        if self._open >= 0:
+            return
+        scan = stop = self._scan
+        try:
+            for match in _TOKEN.finditer(buffer, scan):
+                token = match.group()
+                if token == b'"':
+                    self._cut_string(buffer, match.start())
+                    break
+                stop = match.end()
+                yield token, stop
+            stop = self._scan = len(buffer)
+        finally:
+            self.scanned_bytes += stop - scan
+
+    # -- the document around the records -------------------------------------------------------
+
     def _walk_prefix(self) -> None:
         buffer = self._buffer
-        for match in _TOKEN.finditer(buffer, self._scan):
-            token = match.group()
-            if token == b'"':
-                self._buffer = buffer[match.start() :]
-                self._scan = 0
-                return
-            if token[0] == 0x22:
-                self._last_string = token
-            elif token == b":":
-                if self._frames and self._last_string is not None:
-                    self._frames[-1][1] = orjson.loads(self._last_string)
-            elif token in (b"{", b"["):
-                if token == b"[" and self._path and not self._frames:
-                    raise FeedFormatError(self._feed, "the JSON is an array; records_path must not be set")
-                if self._at_records_path():
-                    if token == b"[":
-                        self._state = _BODY
-                        self._depth = 0
-                        self._buffer = buffer[match.end() :]
-                        self._scan = 0
-                        return
-                    where = ".".join(self._path) or "the top level"
-                    hint = "" if self._path else " (set format_options.records_path)"
-                    raise FeedFormatError(self._feed, f"{where} is an object, not an array{hint}")
-                self._frames.append([token == b"{", None])
-            elif token in (b"}", b"]"):
-                if not self._frames:
-                    break
+        stop = -1
+        for token, end in self._tokens(buffer):
+            if self._prefix_token(token):
+                stop = end
+                break
+        if self._state == _BODY:
+            self._drop(stop)
+            return
+        # Tokens before the records array are done with; keep only a string still open.
+        self._drop(self._open if self._open >= 0 else len(buffer))
+
+    def _prefix_token(self, token: bytes) -> bool:
+        """Follow one token before the records array; True if the walk stops at it: the array opens
+        (the state is then _BODY) or the document closes without one."""
+        if token[0] == _QUOTE:
+            self._last_string = token
+        elif token == b":":
+            if self._frames and self._last_string is not None:
+                self._frames[-1][1] = orjson.loads(self._last_string)
+        elif token in (b"{", b"["):
+            if token == b"[" and self._path and not self._frames:
+                raise FeedFormatError(self._feed, "the JSON is an array; records_path must not be set")
+            if self._at_records_path():
+                if token == b"[":
+                    self._state, self._depth = _BODY, 0
+                    return True
+                where = ".".join(self._path) or "the top level"
+                hint = "" if self._path else " (set format_options.records_path)"
+                raise FeedFormatError(self._feed, f"{where} is an object, not an array{hint}")
+            self._frames.append([token == b"{", None])
+        elif token in (b"}", b"]"):
+            if self._frames:
                 self._frames.pop()
-                if not self._frames:
-                    break
-        # Tokens before the records array are done with; keep only what is still unscanned.
-        self._buffer = b""
-        self._scan = 0
+            return not self._frames
+        return False
 
     def _at_records_path(self) -> bool:
         if len(self._frames) != len(self._path):
@@ -131,12 +220,39 @@ class JsonArrayParser:
             is_object and key == part for (is_object, key), part in zip(self._frames, self._path, strict=True)
         )
 
-    def _take_elements(self, records: list[Any]) -> None:
-        cut = self._fast_cut()
+    def _walk_trailer(self) -> None:
+        buffer = self._buffer
+        if self._depth <= 0:
+            self._end_document(buffer)
+            return
+        end = -1
+        for token, after in self._tokens(buffer):
+            if token in (b"{", b"["):
+                self._depth += 1
+            elif token in (b"}", b"]"):
+                self._depth -= 1
+            if self._depth <= 0:
+                end = after
+                break
+        if end >= 0:
+            self._end_document(buffer[end:])
+            return
+        self._drop(self._open if self._open >= 0 else len(buffer))
+
+    def _end_document(self, rest: bytes | bytearray) -> None:
+        if rest.strip(_WHITESPACE):
+            raise FeedFormatError(self._feed, "unexpected data after the end of the JSON document")
+        self._state = _DONE
+        self._buffer.clear()
+        self._scan = 0
+
+    # -- the records ---------------------------------------------------------------------------
+
+    def _take_elements(self, records: list[Any], *, guess: bool) -> None:
+        cut = self._fast_cut() if guess else 0
         if cut and self._parse_into(records, cut, guess=True):
-            self._buffer = self._buffer[cut + 1 :]
-            self._scan = 0
-            self._depth = 0
+            self._drop(cut + 1)
+            self._scan, self._open, self._depth, self._commas = 0, -1, 0, 0
             return
         self._slow_cut(records)
         if self._state == _BODY and len(self._buffer) > MAX_ELEMENT_BYTES:
@@ -150,18 +266,20 @@ class JsonArrayParser:
         end = len(buffer)
         for _ in range(_FAST_TRIES):
             brace = buffer.rfind(b"}", 0, end)
+            self.scanned_bytes += end - max(brace, 0)
             if brace < 0:
                 return 0
             position = brace + 1
             while position < len(buffer) and buffer[position] in _WHITESPACE:
                 position += 1
-            if position < len(buffer) and buffer[position] == 0x2C:
+            if position < len(buffer) and buffer[position] == _COMMA:
                 return position
             end = brace
         return 0
 
     def _parse_into(self, records: list[Any], cut: int, *, guess: bool) -> bool:
         """Parse buffer[:cut] as a run of elements; a failed guess is not an error."""
+        self.scanned_bytes += cut
         try:
             parsed = orjson.loads(b"[" + self._buffer[:cut] + b"]")
         except orjson.JSONDecodeError as exc:
@@ -175,56 +293,28 @@ class JsonArrayParser:
     def _slow_cut(self, records: list[Any]) -> None:
         buffer = self._buffer
         depth = self._depth
-        last_comma = -1
-        for match in _TOKEN.finditer(buffer, self._scan):
-            token = match.group()
-            if token == b'"':
-                self._scan = match.start()
-                break
+        last_comma = closing = -1
+        for token, end in self._tokens(buffer):
             if token in (b"{", b"["):
                 depth += 1
             elif token in (b"}", b"]"):
                 if depth == 0:
                     if token != b"]":
                         raise FeedFormatError(self._feed, "unbalanced brackets in the JSON records array")
-                    self._parse_into(records, match.start(), guess=False)
-                    self._buffer = buffer[match.end() :]
-                    self._state = _TRAILER
-                    self._depth = len(self._frames)
-                    self._scan = 0
-                    return
+                    closing = end
+                    break
                 depth -= 1
             elif token == b"," and depth == 0:
-                last_comma = match.start()
-        else:
-            self._scan = len(buffer)
+                last_comma = end - 1
+                self._commas += 1
+        if closing >= 0:
+            self._parse_into(records, closing - 1, guess=False)
+            self._drop(closing)
+            self._state, self._depth = _TRAILER, len(self._frames)
+            self._scan = self._commas = 0
+            return
         self._depth = depth
         if last_comma >= 0:
             self._parse_into(records, last_comma, guess=False)
-            self._buffer = buffer[last_comma + 1 :]
-            self._scan -= last_comma + 1
-
-    def _walk_trailer(self) -> None:
-        buffer = self._buffer
-        if self._depth <= 0:
-            self._end_document(buffer)
-            return
-        for match in _TOKEN.finditer(buffer, self._scan):
-            token = match.group()
-            if token == b'"':
-                self._scan = match.start()
-                return
-            if token in (b"{", b"["):
-                self._depth += 1
-            elif token in (b"}", b"]"):
-                self._depth -= 1
-            if self._depth <= 0:
-                self._end_document(buffer[match.end() :])
-                return
-        self._scan = len(buffer)
-
-    def _end_document(self, rest: bytes) -> None:
-        if rest.strip(_WHITESPACE):
-            raise FeedFormatError(self._feed, "unexpected data after the end of the JSON document")
-        self._state = _DONE
-        self._buffer = b""
+            self._drop(last_comma + 1)
+            self._commas = 0

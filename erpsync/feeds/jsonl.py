@@ -1,6 +1,8 @@
 """JSON Lines records, streamed: one JSON value per line, blank lines skipped.
 
-A line that does not parse is fatal (a truncated or corrupt export), never a silently skipped row.
+A line that does not parse is fatal (a truncated or corrupt export), never a silently skipped row;
+so is a line longer than a JSON array's largest element. A line cut by chunks is held in pieces and
+joined once, so a long one costs its length, not its length once per chunk.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from typing import Any
 import orjson
 
 from erpsync.feeds.errors import FeedFormatError
+from erpsync.feeds.json import MAX_ELEMENT_BYTES
 from erpsync.feeds.records import RecordBatch
 
 
@@ -18,7 +21,8 @@ class JsonLinesParser:
 
     def __init__(self, *, feed: str) -> None:
         self._feed = feed
-        self._pending = b""
+        self._pending: list[bytes] = []
+        self._pending_bytes = 0
         self._next_row = 1
         self._first = True
 
@@ -29,16 +33,35 @@ class JsonLinesParser:
             self._first = False
         cut = data.rfind(b"\n")
         if cut < 0:
-            self._pending += data
+            self._hold(data)
             return None
-        lines = (self._pending + data[:cut]).split(b"\n") if self._pending else data[:cut].split(b"\n")
-        self._pending = data[cut + 1 :]
+        lines = self._take_pending(data[:cut]).split(b"\n")
+        self._hold(data[cut + 1 :])
         return self._parse(lines)
 
     def close(self) -> RecordBatch | None:
         """Parse a last line that has no line break after it."""
-        pending, self._pending = self._pending, b""
+        pending = self._take_pending(b"")
         return self._parse([pending]) if pending.strip() else None
+
+    def _hold(self, data: bytes) -> None:
+        if not data:
+            return
+        self._pending.append(data)
+        self._pending_bytes += len(data)
+        if self._pending_bytes > MAX_ELEMENT_BYTES:
+            raise FeedFormatError(
+                self._feed,
+                f"record {self._next_row} is a line longer than {MAX_ELEMENT_BYTES:,} bytes "
+                "(no line breaks between records?)",
+            )
+
+    def _take_pending(self, data: bytes) -> bytes:
+        if not self._pending:
+            return data
+        line = b"".join([*self._pending, data])
+        self._pending, self._pending_bytes = [], 0
+        return line
 
     def _parse(self, lines: list[bytes]) -> RecordBatch | None:
         loads = orjson.loads

@@ -1,7 +1,9 @@
 """Bytes to record batches: undo compression, settle the format, run the right parser.
 
 `FeedDecoder` is the synchronous core (push bytes, get batches); `read_records` drives it from the
-async chunk stream a source yields, or from any iterable of chunks in tests and benchmarks.
+async chunk stream a source yields, or from any iterable of chunks in tests and benchmarks. It stops
+a feed at `[sync] max_feed_rows` rows or `max_feed_bytes` decompressed bytes: a few hundred KB of
+gzip can expand to gigabytes of rows, and every row costs the run time and some memory.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from collections.abc import AsyncIterable, AsyncIterator, Iterable, Iterator
 from erpsync.feeds.compression import Decompressor, open_decompressor
 from erpsync.feeds.csv import CsvParser
 from erpsync.feeds.detect import SNIFF_BYTES, resolve_compression, resolve_format
+from erpsync.feeds.errors import FeedLimitError
 from erpsync.feeds.json import JsonArrayParser
 from erpsync.feeds.jsonl import JsonLinesParser
 from erpsync.feeds.records import RecordBatch, RecordParser
@@ -24,6 +27,11 @@ _MAGIC_BYTES = 4
 # a batch's records then fit in a 2-core box's 512 KiB L2 cache while the mapping stage walks them
 # column by column, and the feed's row rate nearly doubles (bench/feeds.py, issue 5).
 PARSE_PIECE = 32 * 1024
+# The defaults of `[sync] max_feed_rows` and `max_feed_bytes` (erpsync/settings.py says why), kept by
+# a reader that is not given the configured caps; 0 or None is no cap.
+MAX_FEED_ROWS = 5_000_000
+MAX_FEED_BYTES = 10_000_000_000
+_RAISE_THE_CAP = "raise the cap, or set it to 0 for none, if the feed is meant to be this large"
 
 
 def make_parser(kind: FeedFormat, options: FormatOptions, *, feed: str) -> RecordParser:
@@ -47,7 +55,14 @@ class FeedDecoder:
     """Push the feed's raw bytes in; get record batches out. Nothing is parsed before it is vetted."""
 
     def __init__(
-        self, *, name: str, format: FeedFormat | None, options: FormatOptions, size: int | None = None
+        self,
+        *,
+        name: str,
+        format: FeedFormat | None,
+        options: FormatOptions,
+        size: int | None = None,
+        max_rows: int | None = MAX_FEED_ROWS,
+        max_bytes: int | None = MAX_FEED_BYTES,
     ) -> None:
         self.name = name
         self.format: FeedFormat | None = None
@@ -62,6 +77,10 @@ class FeedDecoder:
         self._raw_bytes = 0
         self._plain_bytes = 0
         self._parsed_bytes = 0
+        self._compression = "none"
+        self._rows = 0
+        self._max_rows = max_rows or 0
+        self._max_bytes = max_bytes or 0
 
     def feed(self, data: bytes) -> Iterator[RecordBatch]:
         """Take the next raw chunk; its batches are parsed one at a time, as the caller asks for them."""
@@ -72,9 +91,7 @@ class FeedDecoder:
             data, self._raw_head = self._raw_head, b""
             self._decompressor = self._open_decompressor(data)
         self._raw_bytes += len(data)
-        for piece in self._decompressor.feed(data):
-            self._plain_bytes += len(piece)
-            yield from self._parse(piece)
+        yield from self._decompress(data)
 
     def close(self) -> list[RecordBatch]:
         """The raw bytes are over: flush every stage and check nothing was cut short."""
@@ -82,9 +99,9 @@ class FeedDecoder:
         if self._decompressor is None:
             data, self._raw_head = self._raw_head, b""
             self._decompressor = self._open_decompressor(data)
-            for piece in self._decompressor.feed(data):
-                batches.extend(self._parse(piece))
+            batches.extend(self._decompress(data))
         self._decompressor.close()
+        self._parsed_bytes = self._plain_bytes  # all of it, once the parser below has it
         if self._parser is None:
             head, self._plain_head = self._plain_head, b""
             self._parser = self._open_parser(head)
@@ -94,7 +111,16 @@ class FeedDecoder:
 
     def _open_decompressor(self, head: bytes) -> Decompressor:
         kind = resolve_compression(self._options.compression, name=self.name, head=head, feed=self.name)
+        self._compression = kind
         return open_decompressor(kind, feed=self.name)
+
+    def _decompress(self, data: bytes) -> Iterator[RecordBatch]:
+        assert self._decompressor is not None
+        for piece in self._decompressor.feed(data):
+            if self._max_bytes and self._plain_bytes + len(piece) > self._max_bytes:
+                raise self._over_bytes()
+            self._plain_bytes += len(piece)
+            yield from self._parse(piece)
 
     def _open_parser(self, head: bytes) -> RecordParser:
         self.format = resolve_format(self._configured_format, name=self.name, head=head, feed=self.name)
@@ -113,7 +139,36 @@ class FeedDecoder:
             self._parsed_bytes += len(part)
             batch = parser.feed(part)
             if batch is not None:
+                self._count(batch)
                 yield batch if self._size is None else self._estimated(batch)
+
+    def _count(self, batch: RecordBatch) -> None:
+        """Count the batch's rows; past the cap, raise instead of handing them on."""
+        if self._max_rows and self._rows + len(batch.records) > self._max_rows:
+            stopped = batch.first_row + self._max_rows - self._rows
+            raise FeedLimitError(
+                self.name,
+                f"more than {self._max_rows:,} rows (the cap set by [sync] max_feed_rows); reading stopped "
+                f"at row {stopped:,}, near byte {self._parsed_bytes:,} of the {self._plain_name()}"
+                f"{self._compressed_read()}; {_RAISE_THE_CAP}",
+            )
+        self._rows += len(batch.records)
+
+    def _over_bytes(self) -> FeedLimitError:
+        return FeedLimitError(
+            self.name,
+            f"more than {self._max_bytes:,} bytes of {self._plain_name()} (the cap set by [sync] "
+            f"max_feed_bytes); reading stopped at byte {self._plain_bytes:,}, after {self._rows:,} rows"
+            f"{self._compressed_read()}; {_RAISE_THE_CAP}",
+        )
+
+    def _plain_name(self) -> str:
+        return "feed" if self._compression == "none" else "decompressed feed"
+
+    def _compressed_read(self) -> str:
+        if self._compression == "none":
+            return ""
+        return f", {self._raw_bytes:,} bytes into the {self._compression} file"
 
     def _estimated(self, batch: RecordBatch) -> RecordBatch:
         """The first batch, with the feed's row count estimated from the bytes its rows took."""
@@ -124,9 +179,9 @@ class FeedDecoder:
         rows = round(plain_size * len(batch.records) / self._parsed_bytes)
         return dataclasses.replace(batch, feed_rows=rows)
 
-    @staticmethod
-    def _keep(batch: RecordBatch | None, batches: list[RecordBatch]) -> None:
+    def _keep(self, batch: RecordBatch | None, batches: list[RecordBatch]) -> None:
         if batch is not None:
+            self._count(batch)
             batches.append(batch)
 
 
@@ -136,15 +191,23 @@ async def read_records(
     name: str,
     format: FeedFormat | None,
     options: FormatOptions,
+    max_rows: int | None = MAX_FEED_ROWS,
+    max_bytes: int | None = MAX_FEED_BYTES,
 ) -> AsyncIterator[RecordBatch]:
-    """Record batches from a stream of raw chunks; raises a FeedError if the feed is not readable.
+    """Record batches from a stream of raw chunks; raises a FeedError if the feed is not readable,
+    a FeedLimitError past `max_rows` rows or `max_bytes` decompressed bytes (`[sync]`'s caps).
 
     A source stream that announces its size (`expected_size`, as `FeedStream` does) lets the first
     batch carry an estimate of the feed's row count.
     """
     size = getattr(chunks, "expected_size", None)
     decoder = FeedDecoder(
-        name=name, format=format, options=options, size=size if isinstance(size, int) else None
+        name=name,
+        format=format,
+        options=options,
+        size=size if isinstance(size, int) else None,
+        max_rows=max_rows,
+        max_bytes=max_bytes,
     )
     if isinstance(chunks, AsyncIterable):
         async for chunk in chunks:
@@ -159,10 +222,16 @@ async def read_records(
 
 
 def iter_records(
-    chunks: Iterable[bytes], *, name: str, format: FeedFormat | None, options: FormatOptions
+    chunks: Iterable[bytes],
+    *,
+    name: str,
+    format: FeedFormat | None,
+    options: FormatOptions,
+    max_rows: int | None = MAX_FEED_ROWS,
+    max_bytes: int | None = MAX_FEED_BYTES,
 ) -> Iterator[RecordBatch]:
     """The synchronous twin of `read_records`, for local files and benchmarks."""
-    decoder = FeedDecoder(name=name, format=format, options=options)
+    decoder = FeedDecoder(name=name, format=format, options=options, max_rows=max_rows, max_bytes=max_bytes)
     for chunk in chunks:
         yield from decoder.feed(chunk)
     yield from decoder.close()

@@ -13,6 +13,11 @@ from typing import Any, Protocol
 # A record as a parser yields it: cells of a CSV row, or a JSON/XML object.
 Record = list[str] | dict[str, Any]
 
+# The longest field a feed may hold, in characters of a CSV cell or bytes of a JSON string: real HTML
+# descriptions run to hundreds of KB (more than the stdlib CSV reader's 128 KiB default), and a
+# field beyond this means broken quoting, refused before it costs more memory.
+MAX_FIELD_SIZE = 8 * 1024 * 1024
+
 
 @dataclass(frozen=True, slots=True)
 class RecordBatch:

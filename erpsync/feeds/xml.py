@@ -4,6 +4,8 @@
 the root is a record. Child elements become fields by tag name (nested ones nested dicts, repeated
 ones lists), attributes become `@name`, text beside children becomes `#text`. A DOCTYPE or entity
 declaration is refused outright, so no entity is ever expanded and no external file is ever read.
+A record element is built in memory until it closes, so one larger than a JSON array's largest
+element is refused.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from typing import Any
 from xml.parsers import expat
 
 from erpsync.feeds.errors import FeedFormatError, UnsafeFeedError
+from erpsync.feeds.json import MAX_ELEMENT_BYTES
 from erpsync.feeds.records import RecordBatch
 
 
@@ -60,10 +63,20 @@ class XmlParser:
         self._records: list[dict[str, Any]] = []
         self._next_row = 1
         self._refusal = ""
+        # Bytes fed so far, and the document offset where the record being built started.
+        self._fed = 0
+        self._record_start = 0
 
     def feed(self, data: bytes) -> RecordBatch | None:
         """Parse a chunk; return the record elements it closed."""
         self._parse(data, final=False)
+        self._fed += len(data)
+        if self._nodes and self._fed - self._record_start > MAX_ELEMENT_BYTES:
+            raise FeedFormatError(
+                self._feed,
+                f"record {self._next_row + len(self._records)} (from byte {self._record_start:,}) is "
+                f"larger than {MAX_ELEMENT_BYTES:,} bytes (an element never closed?)",
+            )
         return self._batch()
 
     def close(self) -> RecordBatch | None:
@@ -113,6 +126,8 @@ class XmlParser:
 
     def _start(self, name: str, attributes: dict[str, str]) -> None:
         if self._nodes or self._is_record(name):
+            if not self._nodes:
+                self._record_start = self._parser.CurrentByteIndex
             self._nodes.append(_Node(name, attributes))
         else:
             self._outer.append(name)

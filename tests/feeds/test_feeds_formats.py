@@ -10,8 +10,11 @@ from typing import Any
 import orjson
 import pytest
 from feed_support import parse_bytes
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from erpsync.feeds.detect import format_from_name, sniff_format
+from erpsync.feeds.json import JsonArrayParser
 
 CHUNK_SIZES = [1, 3, 64, 1 << 18]
 
@@ -125,6 +128,42 @@ def test_feeds_json_array_of_scalars_and_empty() -> None:
     assert parse_bytes(b'[1, "a,]", [2, 3], null]', "f.json", chunk=2)[1] == [1, "a,]", [2, 3], None]
     assert parse_bytes(b"[ ]", "f.json")[1] == []
     assert parse_bytes(b'{"items": []}', "f.json", records_path="items")[1] == []
+
+
+_TRICKY = st.lists(
+    st.sampled_from(["a", "é", " ", '"', "\\", '\\"', "}", "{", "},{", "[", "]", ",", ":"]), max_size=12
+)
+_TEXT = _TRICKY.map("".join)
+_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers(-(2**53), 2**53) | _TEXT,
+    lambda children: st.lists(children, max_size=3) | st.dictionaries(_TEXT, children, max_size=3),
+    max_leaves=10,
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    records=st.lists(st.dictionaries(_TEXT, _VALUES, max_size=4), max_size=5),
+    cuts=st.lists(st.integers(min_value=0), max_size=10),
+    wrapped=st.booleans(),
+    indent=st.booleans(),
+)
+def test_feeds_json_records_wherever_chunks_cut_their_strings(
+    records: list[dict[str, Any]], cuts: list[int], *, wrapped: bool, indent: bool
+) -> None:
+    """Strings full of quotes, backslashes and brackets read the same wherever a chunk ends inside
+    them, before, in and after the records array: a cut string is resumed where its scan stopped,
+    and a parser that lost its place there would garble or drop records."""
+    document: Any = {"meta": {"k\\": '"]'}, "items": records, "after": ["}"]} if wrapped else records
+    data = orjson.dumps(document, option=orjson.OPT_INDENT_2 if indent else 0)
+    ends = sorted({cut % (len(data) + 1) for cut in cuts} | {len(data)})
+    parser = JsonArrayParser(feed="feed.json", records_path="items" if wrapped else None)
+    read: list[Any] = []
+    for start, end in zip([0, *ends], ends, strict=False):
+        batch = parser.feed(data[start:end])
+        read.extend(batch.records if batch else [])
+    last = parser.close()
+    assert read + (last.records if last else []) == records
 
 
 @pytest.mark.parametrize("chunk", CHUNK_SIZES)
