@@ -1,13 +1,14 @@
-"""Heal: a product whose tracked ids went stale (deleted in the shop, a variant removed by hand) is read
-back from the shop in the same run, its tracking corrected, and written again as the feed says.
+"""Heal: what the shop holds of the products a run updates is read before they are written, and read again
+for any whose write still failed on a stale id (deleted in the shop, a variant removed by hand).
 
-Without this such a product failed on every later run (`Product variant does not exist`). What the shop
-holds that erpsync did not write — a variant added by hand — is named in the log before the write that
-removes it.
+Tracking is corrected from the shop — a variant gone is created again, a product gone is created again —
+so no product fails on every later run (`Product variant does not exist`). A variant added in the shop,
+which the update's variant list removes (productSet replaces lists), is named in the log before the write.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import asyncpg
@@ -16,6 +17,7 @@ from erpsync.db.logs import INSERT_LOG
 from erpsync.logs import get_logger
 from erpsync.shopify import documents
 from erpsync.shopify.client import ShopifyClient
+from erpsync.shopify.shop import iter_products_by_id
 
 log = get_logger("erpsync.heal")
 
@@ -40,6 +42,96 @@ FROM unnest($3::text[], $4::text[]) AS t(sku, variant_id)
 WHERE p.config_id = $1 AND p.product_key = $2 AND p.sku = t.sku
 """
 FORGET_VARIANTS = "DELETE FROM products WHERE config_id = $1 AND product_key = $2 AND sku = ANY($3::text[])"
+
+
+SELECT_UPDATES = """
+SELECT product_key, shopify_product_id, skus, input FROM run_products
+WHERE run_id = $1 AND action = 'update' AND outcome IS NULL AND shopify_product_id IS NOT NULL ORDER BY ordinal
+"""
+
+
+SET_STOCKED = """
+UPDATE products p SET stocked = t.stocked
+FROM unnest($2::text[], $3::boolean[]) AS t(sku, stocked)
+WHERE p.config_id = $1 AND p.sku = t.sku AND p.stocked IS DISTINCT FROM t.stocked
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class Activation:
+    """An existing variant to stock at the config's location, with the feed's quantity."""
+
+    sku: str
+    inventory_item_id: str
+    quantity: int
+
+
+async def read_before_updates(
+    conn: asyncpg.Connection[Any],
+    client: ShopifyClient,
+    *,
+    run_id: int,
+    config_id: str,
+    location_id: str | None,
+) -> list[Activation]:
+    """Compare every product the run updates with the shop, before anything is written.
+
+    Returns the variants to stock at `location_id` first: their quantities are left out of the productSet
+    line (Shopify refuses them there) and set by `inventoryActivate` instead."""
+    rows = {row["shopify_product_id"]: row for row in await conn.fetch(SELECT_UPDATES, run_id)}
+    if not rows or location_id is None:
+        return []
+    log.info("reading the products to update from the shop", products=len(rows))
+    found: set[str] = set()
+    notes: list[tuple[str, str | None, str]] = []
+    activations: list[Activation] = []
+    stocked: dict[str, bool] = {}
+    async for product_id, variants in iter_products_by_id(client, list(rows), location_id):
+        row = rows.get(product_id)
+        if row is None:
+            continue
+        found.add(product_id)
+        key, skus = row["product_key"], list(row["skus"])
+        product = {"variants": {"nodes": [{"id": v.variant_id, "sku": v.sku} for v in variants]}}
+        notes += [
+            (key, sku, message)
+            for sku, message in await _correct_variants(conn, config_id, key, skus, product)
+        ]
+        quantities = _feed_quantities(row["input"])
+        for variant in variants:
+            stocked[variant.sku] = variant.stocked
+            if not variant.stocked and variant.inventory_item_id and variant.sku in quantities:
+                activations.append(
+                    Activation(variant.sku, variant.inventory_item_id, quantities[variant.sku])
+                )
+    if stocked:
+        await conn.execute(SET_STOCKED, config_id, list(stocked), list(stocked.values()))
+    for product_id, row in rows.items():
+        if product_id not in found:
+            key, skus = row["product_key"], list(row["skus"])
+            await conn.execute(FORGET_PRODUCT, config_id, key)
+            await conn.execute(AS_CREATE, run_id, key)
+            message = f"product {key} ({product_id}) was deleted in the shop: created again"
+            notes.append((key, skus[0] if skus else None, message))
+    if notes:
+        await conn.executemany(
+            INSERT_LOG,
+            [
+                (config_id, run_id, "warning", sku, message, {"product_key": key})
+                for key, sku, message in notes
+            ],
+        )
+    return activations
+
+
+def _feed_quantities(product_input: dict[str, Any] | None) -> dict[str, int]:
+    """SKU -> the quantity the feed gives it (the productSet input's first inventory quantity)."""
+    quantities: dict[str, int] = {}
+    for variant in (product_input or {}).get("variants", []):
+        given = variant.get("inventoryQuantities") or []
+        if given and variant.get("sku"):
+            quantities[str(variant["sku"])] = int(given[0]["quantity"])
+    return quantities
 
 
 async def heal_stale(

@@ -46,8 +46,8 @@ async def context_changed(
                 run_id,
                 "warning",
                 None,
-                f"the variants this config wrote before are not stocked at location {context['location_id']} "
-                "in Shopify: their stock is written there once they are stocked there",
+                f"the variants this config wrote before are stocked at location {context['location_id']} as they "
+                "are written (inventoryActivate with the feed's quantity)",
                 None,
             )
         )

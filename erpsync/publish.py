@@ -32,7 +32,7 @@ from erpsync.db import regroup as regroup_store
 from erpsync.db import runs as run_store
 from erpsync.db.logs import INSERT_LOG
 from erpsync.errors import first_error
-from erpsync.heal import heal_stale
+from erpsync.heal import Activation, heal_stale, read_before_updates
 from erpsync.logs import get_logger
 from erpsync.record import REMOVAL_STATUS, Recorder
 from erpsync.shopify import documents
@@ -54,7 +54,10 @@ log = get_logger("erpsync.publish")
 ProgressHook = Callable[[dict[str, Any]], Awaitable[None]]
 # Below this many lines a file is not split further: an operation has a fixed start-up cost.
 MIN_LINES_PER_OPERATION = 1000
-DOCUMENTS = {doc.name: doc for doc in (documents.PRODUCT_SET_BULK, documents.PRODUCT_DELETE_BULK)}
+DOCUMENTS = {
+    doc.name: doc
+    for doc in (documents.PRODUCT_SET_BULK, documents.PRODUCT_DELETE_BULK, documents.INVENTORY_ACTIVATE_BULK)
+}
 
 
 def lines_per_file(total: int, concurrency: int) -> int:
@@ -74,6 +77,8 @@ async def write_step_files(
     concurrency: int,
     send_handle: bool,
     step: str,
+    activations: list[Activation] | None = None,
+    location_id: str | None = None,
 ) -> list[dict[str, Any]]:
     """One step's JSONL files, as the entries stored in `sync_runs.bulk_operations`."""
     phase = {"main": 1, "moves": 2}.get(step)
@@ -109,6 +114,18 @@ async def write_step_files(
             for row in deletions:
                 delete_writer.add(row["product_key"], delete_line(row["shopify_product_id"]))
         entries += [_entry(file, documents.PRODUCT_DELETE_BULK.name, step) for file in delete_writer.files]
+    if activations and location_id:
+        with BulkFileWriter(
+            directory, f"run-{run_id}-stock", max_lines=lines_per_file(len(activations), concurrency)
+        ) as stock_writer:
+            for activation in activations:
+                line = {
+                    "inventoryItemId": activation.inventory_item_id,
+                    "locationId": location_id,
+                    "available": activation.quantity,
+                }
+                stock_writer.add(activation.sku, line)
+        entries += [_entry(file, documents.INVENTORY_ACTIVATE_BULK.name, step) for file in stock_writer.files]
     return entries
 
 
@@ -162,10 +179,16 @@ async def publish_run(
     send_handle: bool,
     on_progress: ProgressHook | None = None,
     resuming: bool = False,
+    location_id: str | None = None,
 ) -> list[dict[str, Any]]:
     """Write and run every step in order, resuming the steps already written; returns all entries."""
     for step in STEPS:
+        activations: list[Activation] = []
         if not any(entry.get("step", "main") == step for entry in entries):
+            if step == "main":
+                activations = await read_before_updates(
+                    conn, client, run_id=run_id, config_id=config_id, location_id=location_id
+                )
             if step == "retry":
                 await heal_stale(conn, client, run_id=run_id, config_id=config_id)
             if step == "moves":
@@ -192,6 +215,8 @@ async def publish_run(
                 concurrency=concurrency,
                 send_handle=send_handle,
                 step=step,
+                activations=activations,
+                location_id=location_id,
             )
             if not written:
                 continue

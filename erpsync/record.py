@@ -132,6 +132,9 @@ class Recorder:
         self.lines_done = 0
 
     async def record(self, document: str, outcomes: list[LineOutcome], *, step: str = "main") -> None:
+        if document == "inventoryActivate":
+            await self.record_stock(outcomes)
+            return
         async with self.pool.acquire() as conn, conn.transaction():
             rows = await conn.fetch(SELECT_ACTIONS, self.run_id, [outcome.key for outcome in outcomes])
             actions = {row["product_key"]: (row["action"], list(row["skus"] or [])) for row in rows}
@@ -179,7 +182,33 @@ class Recorder:
         if self.on_progress is not None:
             await self.on_progress(progress)
 
+    async def record_stock(self, outcomes: list[LineOutcome]) -> None:
+        """Variants stocked at the location (line key: the SKU) are tracked as stocked; a refusal is logged."""
+        stocked = [outcome.key for outcome in outcomes if outcome.status == "ok"]
+        refused = [
+            (
+                self.config_id,
+                self.run_id,
+                "warning",
+                outcome.key,
+                f"SKU {outcome.key} could not be stocked at the config's location: {scrub(outcome.message)}",
+                None,
+            )
+            for outcome in outcomes
+            if outcome.status != "ok"
+        ]
+        async with self.pool.acquire() as conn, conn.transaction():
+            if stocked:
+                await conn.execute(MARK_STOCKED, self.config_id, stocked)
+            if refused:
+                await conn.executemany(INSERT_LOG, refused)
+            self.lines_done += len(outcomes)
+            await run_store.set_progress(
+                conn, self.run_id, {"bulk_lines_done": self.lines_done, "bulk_lines_total": self.total}
+            )
 
+
+MARK_STOCKED = "UPDATE products SET stocked = true WHERE config_id = $1 AND sku = ANY($2::text[])"
 SELECT_ACTIONS = (
     "SELECT product_key, action, skus FROM run_products WHERE run_id = $1 AND product_key = ANY($2)"
 )

@@ -308,6 +308,7 @@ class Run:
         self.allow_mass_delete = allow_mass_delete
         self.on_progress = on_progress
         self.counts: dict[str, Any] = {}
+        self.location_id: str | None = None  # where stock is written: the config's, else the shop's primary
         self.unchanged_unlisted = 0  # unchanged products that got no `run_products` row
         self.unmatched: list[str] = []  # hashes this config last wrote that no feed product matched
         self.stopwatch = Stopwatch()
@@ -376,6 +377,7 @@ class Run:
     async def _stages(self, client: ShopifyClient) -> SyncResult:
         facts = await shop_facts(client)
         location_id = self.config.location_id or facts.primary_location_id
+        self.location_id = location_id
         await self.settle_context(location_id=location_id, currency=facts.currency)
         outcome = await self.read_feed(location_id)
         if outcome.products == 0 and outcome.rows == 0:
@@ -477,6 +479,7 @@ class Run:
                 send_handle="handle" in self.config.mapping,
                 on_progress=self.on_progress,
                 resuming=resuming,
+                location_id=self.location_id,
             )
         except ErpsyncError as exc:
             return await self.fail(f"publishing failed: {exc}")
@@ -545,7 +548,12 @@ class Run:
             async with open_feed(self.config, policy=policy) as stream:
                 mapper = FeedMapper(self.config, feed=stream.name)
                 async for records in read_records(
-                    stream, name=stream.name, format=self.config.format, options=self.config.format_options
+                    stream,
+                    name=stream.name,
+                    format=self.config.format,
+                    options=self.config.format_options,
+                    max_rows=self.settings.sync.max_feed_rows,
+                    max_bytes=self.settings.sync.max_feed_bytes,
                 ):
                     await spool.keep(mapper.map_batch(records))
                     if time.monotonic() >= next_report:

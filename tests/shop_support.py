@@ -95,6 +95,27 @@ class Shop:
         product: dict[str, Any] = data["productSet"]["product"]
         return product
 
+    async def edit_variants_by_hand(
+        self, product_id: str, kept: list[dict[str, Any]], sizes: list[str], *, added: tuple[str, str]
+    ) -> None:
+        """What a merchant does in the admin: keep these variants (dropping the others), add one (SKU, size)."""
+        sku, size = added
+        variants: list[dict[str, Any]] = [
+            {"id": node["id"], "optionValues": [{"optionName": "Size", "name": value}]}
+            for node, value in zip(kept, sizes, strict=True)
+        ]
+        variants.append({"optionValues": [{"optionName": "Size", "name": size}], "sku": sku, "price": "5.00"})
+        edit = {
+            "productOptions": [{"name": "Size", "values": [{"name": value} for value in [*sizes, size]]}],
+            "variants": variants,
+        }
+        data = await self.graphql(
+            "mutation($i: ProductSetIdentifiers, $input: ProductSetInput!) { "
+            "productSet(identifier: $i, input: $input) { userErrors { message } } }",
+            {"i": {"id": product_id}, "input": edit},
+        )
+        assert data["productSet"]["userErrors"] == [], data
+
     async def mutations(self, name: str) -> int:
         stats = await self.simulator.stats()
         return int(stats["mutations"].get(name, 0))

@@ -215,10 +215,9 @@ async def test_feed_cut_inside_a_product_removes_no_variant(make_configs: MakeCo
     assert any("variant T3-XXL of product P3" in message and "held back" in message for message in warnings)
 
 
-async def test_location_change_rewrites_each_product_once(make_configs: MakeConfigs) -> None:
-    """Changing `location_id` is part of what a run compares: each product is written once, and the
-    variants Shopify does not stock at the new location are named in one warning rather than failing;
-    the run after it writes nothing."""
+async def test_location_change_writes_stock_at_the_new_location_once(make_configs: MakeConfigs) -> None:
+    """Changing `location_id` is part of what a run compares: each product is written once, its variants
+    are stocked at the new location with the feed's quantities, and the run after it writes nothing."""
     configs = await make_configs(location_names=("Main warehouse", "Second store"))
     feed = await configs.add("acme")
     feed.write(flat_rows(4))
@@ -231,9 +230,20 @@ async def test_location_change_rewrites_each_product_once(make_configs: MakeConf
     moved = await feed.sync()
     assert moved.status == "succeeded", moved
     assert moved.counts["updated"] == 4
+    assert await configs.shop.mutations("inventoryActivate") == 4
+    level = await configs.shop.graphql(
+        'query($l: ID!) { productVariants(first: 1, query: "sku:SKU-3") { nodes { inventoryItem { '
+        'inventoryLevel(locationId: $l) { quantities(names: ["available"]) { quantity } } } } } }',
+        {"l": second},
+    )
+    node = level["productVariants"]["nodes"][0]["inventoryItem"]["inventoryLevel"]
+    assert node["quantities"][0]["quantity"] == 3
     warnings = [row["message"] for row in await feed.logs("warning")]
     assert any("location_id changed" in message for message in warnings)
-    assert any(f"not stocked at location {second}" in message for message in warnings)
+    feed.write(flat_rows(4, price="12.00"))
+    again = await feed.sync()
+    assert again.counts["updated"] == 4
+    assert await configs.shop.mutations("inventoryActivate") == 4
     assert (await feed.sync()).counts["unchanged"] == 4
 
 
@@ -282,22 +292,7 @@ async def test_variant_removed_by_hand_heals_in_the_same_run(make_configs: MakeC
     await feed.sync()
     product = (await configs.shop.by_sku())["A-S"][0]
     kept = [node for node in product["variants"]["nodes"] if node["sku"] != "A-M"]
-    edit = {
-        "productOptions": [{"name": "Size", "values": [{"name": v} for v in ("S", "L", "XS")]}],
-        "variants": [
-            *(
-                {"id": node["id"], "optionValues": [{"optionName": "Size", "name": size}]}
-                for node, size in zip(kept, ("S", "L"), strict=True)
-            ),
-            {"optionValues": [{"optionName": "Size", "name": "XS"}], "sku": "HAND-XS", "price": "5.00"},
-        ],
-    }
-    data = await configs.shop.graphql(
-        "mutation($i: ProductSetIdentifiers, $input: ProductSetInput!) { productSet(identifier: $i, input: $input) "
-        "{ userErrors { message } } }",
-        {"i": {"id": product["id"]}, "input": edit},
-    )
-    assert data["productSet"]["userErrors"] == []
+    await configs.shop.edit_variants_by_hand(product["id"], kept, ["S", "L"], added=("HAND-XS", "XS"))
     feed.write(grouped_rows({"P1": ["A-S", "A-M", "A-L"], "P2": ["B-S"]}, price="24.00"))
     result = await feed.sync()
     assert result.status == "succeeded", result
@@ -330,3 +325,24 @@ async def test_product_deleted_by_hand_is_created_again_in_the_same_run(make_con
     assert again[0]["id"] != doomed["id"]
     assert again[0]["variants"]["nodes"][0]["price"] == "11.00"
     assert (await feed.sync()).counts["unchanged"] == 10
+
+
+async def test_variant_added_by_hand_is_named_before_an_update_removes_it(make_configs: MakeConfigs) -> None:
+    """A merchant adds a variant to a product erpsync owns; the next change of that product reads the shop
+    first and names the variant in the log before the feed's variant list replaces it."""
+    configs = await make_configs()
+    feed = await configs.add("acme", grouped=True)
+    feed.write(grouped_rows({"P1": ["A-S", "A-M"], "P2": ["B-S"]}))
+    await feed.sync()
+    product = (await configs.shop.by_sku())["A-S"][0]
+    existing = product["variants"]["nodes"]
+    await configs.shop.edit_variants_by_hand(product["id"], existing, ["S", "M"], added=("HAND-XS", "XS"))
+    feed.write(grouped_rows({"P1": ["A-S", "A-M"], "P2": ["B-S"]}, price="21.00"))
+    result = await feed.sync()
+    assert result.status == "succeeded", result
+    logged = await feed.logs("warning")
+    assert [row["sku"] for row in logged if "added in the shop" in row["message"]] == ["HAND-XS"]
+    after = (await configs.shop.by_sku())["A-S"][0]
+    assert after["id"] == product["id"]
+    assert sorted(v["sku"] for v in after["variants"]["nodes"]) == ["A-M", "A-S"]
+    assert [v["id"] for v in after["variants"]["nodes"]] == [node["id"] for node in existing]

@@ -195,6 +195,17 @@ PRODUCT_SET_BULK = Document(
     is_mutation=True,
 )
 
+# Stock an existing variant at the config's location with the feed's quantity: productSet takes stock for
+# an existing variant only where it is already stocked. https://shopify.dev/docs/api/admin-graphql/latest/mutations/inventoryActivate
+INVENTORY_ACTIVATE_BULK = Document(
+    "inventoryActivate",
+    "mutation call($inventoryItemId: ID!, $locationId: ID!, $available: Int) { "
+    "inventoryActivate(inventoryItemId: $inventoryItemId, locationId: $locationId, available: $available) { "
+    "inventoryLevel { id } userErrors { field message } } }",
+    estimated_cost=10,
+    is_mutation=True,
+)
+
 PRODUCT_DELETE_BULK = Document(
     "productDelete",
     "mutation call($input: ProductDeleteInput!) { productDelete(input: $input) { "
@@ -248,4 +259,5 @@ ALL_DOCUMENTS: tuple[Document, ...] = (
     BULK_OPERATION_CANCEL,
     PRODUCT_SET_BULK,
     PRODUCT_DELETE_BULK,
+    INVENTORY_ACTIVATE_BULK,
 )

@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
+import orjson
+
 from erpsync.ownership import OWNER_KEY, OWNER_NAMESPACE, OWNER_TYPE
 from erpsync.shopify import documents
 from erpsync.shopify.bulk import ProgressCallback
@@ -93,6 +95,52 @@ async def iter_shop_variants(
                 item = variant.data.get("inventoryItem") or {}
                 stocked = item.get("inventoryLevel") is not None
                 yield ShopVariant(str(sku), product.id, variant.id, handle, stocked)
+
+
+IDS_PER_EXPORT = 250  # keeps the search string short; bulk work itself costs no points
+PRODUCTS_BY_ID_TEMPLATE = """
+{ products(query: QUERY) { edges { node { id handle variants { edges { node {
+  id sku inventoryItem { id inventoryLevel(locationId: LOCATION) { id } } } } } } } } }
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class ShopVariantState:
+    """A variant as the shop has it now, and whether it is stocked where erpsync writes stock."""
+
+    variant_id: str
+    sku: str
+    inventory_item_id: str | None
+    stocked: bool
+
+
+async def iter_products_by_id(
+    client: ShopifyClient, product_ids: list[str], location_id: str
+) -> AsyncIterator[tuple[str, list[ShopVariantState]]]:
+    """Each of these products still in the shop with its variants, by bulk exports of `id:` searches.
+    https://shopify.dev/docs/api/usage/search-syntax"""
+    for start in range(0, len(product_ids), IDS_PER_EXPORT):
+        chunk = product_ids[start : start + IDS_PER_EXPORT]
+        search = " OR ".join(f"id:{gid.rsplit('/', 1)[-1]}" for gid in chunk)
+        query = PRODUCTS_BY_ID_TEMPLATE.replace("QUERY", orjson.dumps(search).decode()).replace(
+            "LOCATION", orjson.dumps(location_id).decode()
+        )
+        operation = await run_export(client, query)
+        async for product in iter_export(client, operation):
+            if product.data.get("__missing"):
+                continue
+            variants = []
+            for variant in product.children.get("ProductVariant", []):
+                item = variant.data.get("inventoryItem") or {}
+                variants.append(
+                    ShopVariantState(
+                        variant.id,
+                        str(variant.data.get("sku") or ""),
+                        item.get("id"),
+                        item.get("inventoryLevel") is not None,
+                    )
+                )
+            yield product.id, variants
 
 
 SKUS_PER_QUERY = 50

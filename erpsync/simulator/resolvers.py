@@ -20,14 +20,14 @@ from erpsync.simulator.custom_ids import (
     mutation_metafield_definition_create,
     query_metafield_definition,
 )
+from erpsync.simulator.inventory import mutation_inventory_activate, mutation_inventory_set_quantities
 from erpsync.simulator.product_rules import MutationOutcome
 from erpsync.simulator.products import (
-    inventory_set_quantities,
     product_delete,
     product_set,
 )
 from erpsync.simulator.schema import PreparedRequest, format_execution_error, load_schema
-from erpsync.simulator.state import BulkOperation, Product, Variant, format_datetime, utc_now
+from erpsync.simulator.state import BulkOperation, Product, Variant
 from erpsync.simulator.views import (
     View,
     bulk_operation_view,
@@ -336,37 +336,6 @@ def mutation_product_delete(info: ResolveInfo, **arguments: Any) -> View:
     }
 
 
-def mutation_inventory_set_quantities(info: ResolveInfo, **arguments: Any) -> View:
-    """``inventorySetQuantities(input)``."""
-    context = _count(info)
-    set_input = arguments["input"]
-    outcome = inventory_set_quantities(context.state, set_input)
-    group: View | None = None
-    if not outcome.user_errors:
-        now = format_datetime(utc_now())
-
-        def changes(_info: ResolveInfo, **_arguments: Any) -> list[View]:
-            return [
-                {
-                    "name": change["name"],
-                    "delta": change["delta"],
-                    "quantityAfterChange": change["quantityAfterChange"],
-                    "ledgerDocumentUri": None,
-                }
-                for change in outcome.changes
-            ]
-
-        group = {
-            "__typename": "InventoryAdjustmentGroup",
-            "id": f"gid://shopify/InventoryAdjustmentGroup/{uuid.uuid4().int % 10**12}",
-            "createdAt": now,
-            "reason": set_input["reason"],
-            "referenceDocumentUri": set_input.get("referenceDocumentUri"),
-            "changes": changes,
-        }
-    return {"inventoryAdjustmentGroup": group, "userErrors": outcome.user_errors}
-
-
 def _bulk_manager(info: ResolveInfo) -> Any:
     context = _count(info)
     if context.bulk is None or context.bulk_mutation:
@@ -408,6 +377,7 @@ MUTATION_ROOT: dict[str, Callable[..., Any]] = {
     "productSet": mutation_product_set,
     "productDelete": mutation_product_delete,
     "inventorySetQuantities": mutation_inventory_set_quantities,
+    "inventoryActivate": mutation_inventory_activate,
     "stagedUploadsCreate": mutation_staged_uploads_create,
     "bulkOperationRunMutation": mutation_bulk_operation_run_mutation,
     "bulkOperationRunQuery": mutation_bulk_operation_run_query,

@@ -1,0 +1,73 @@
+"""The inventory mutations: absolute quantities per item and location, and stocking an item somewhere.
+
+https://shopify.dev/docs/api/admin-graphql/latest/mutations/inventorySetQuantities ·
+https://shopify.dev/docs/api/admin-graphql/latest/mutations/inventoryActivate
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from erpsync.simulator.context import ExecutionContext, ResolveInfo
+from erpsync.simulator.products import inventory_set_quantities
+from erpsync.simulator.state import format_datetime, utc_now
+from erpsync.simulator.views import View, inventory_level_view
+
+
+def _count(info: ResolveInfo) -> ExecutionContext:
+    context: ExecutionContext = info.context
+    context.stats.mutations[info.field_name] += 1
+    return context
+
+
+def mutation_inventory_set_quantities(info: ResolveInfo, **arguments: Any) -> View:
+    """``inventorySetQuantities(input)``."""
+    context = _count(info)
+    set_input = arguments["input"]
+    outcome = inventory_set_quantities(context.state, set_input)
+    group: View | None = None
+    if not outcome.user_errors:
+        now = format_datetime(utc_now())
+
+        def changes(_info: ResolveInfo, **_arguments: Any) -> list[View]:
+            return [
+                {
+                    "name": change["name"],
+                    "delta": change["delta"],
+                    "quantityAfterChange": change["quantityAfterChange"],
+                    "ledgerDocumentUri": None,
+                }
+                for change in outcome.changes
+            ]
+
+        group = {
+            "__typename": "InventoryAdjustmentGroup",
+            "id": f"gid://shopify/InventoryAdjustmentGroup/{uuid.uuid4().int % 10**12}",
+            "createdAt": now,
+            "reason": set_input["reason"],
+            "referenceDocumentUri": set_input.get("referenceDocumentUri"),
+            "changes": changes,
+        }
+    return {"inventoryAdjustmentGroup": group, "userErrors": outcome.user_errors}
+
+
+def mutation_inventory_activate(info: ResolveInfo, **arguments: Any) -> View:
+    """``inventoryActivate(inventoryItemId, locationId, available)``: stock an item at a location.
+    https://shopify.dev/docs/api/admin-graphql/latest/mutations/inventoryActivate"""
+    context = _count(info)
+    state = context.state
+    item = state.find_inventory_item(arguments["inventoryItemId"])
+    location_id = arguments["locationId"]
+    if item is None or location_id not in state.locations:
+        which = "inventoryItemId" if item is None else "locationId"
+        return {
+            "inventoryLevel": None,
+            "userErrors": [{"field": [which], "message": f"The {which} is not valid."}],
+        }
+    levels = item.levels.setdefault(location_id, {"available": 0, "on_hand": 0})
+    if arguments.get("available") is not None:
+        levels["available"] = int(arguments["available"])
+        levels["on_hand"] = int(arguments["available"])
+    item.updated_at = utc_now()
+    return {"inventoryLevel": inventory_level_view(state, item, location_id), "userErrors": []}
