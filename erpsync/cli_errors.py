@@ -97,7 +97,7 @@ def _connection_cause(exc: BaseException) -> str | None:
     during), named; None when the chain holds none."""
     import asyncpg
 
-    from erpsync.sync import LockLost
+    from erpsync.locks import LockLost
 
     found: str | None = None
     seen: set[int] = set()

@@ -25,10 +25,10 @@ from erpsync.db.pool import create_pool
 from erpsync.errors import ErpsyncError, SettingsError
 from erpsync.jobs import create_worker
 from erpsync.logs import configure_logging, get_logger
+from erpsync.resume import resume_abandoned_runs
 from erpsync.scheduler import Scheduler
 from erpsync.settings import Settings, load_settings
 from erpsync.shopify.client import close_shared_sessions
-from erpsync.sync import resume_abandoned_runs
 from erpsync.systemd import notify, watchdog_interval
 
 LINGER = 2.0

@@ -19,10 +19,11 @@ from arq.utils import timestamp_ms
 
 from erpsync.constants import ARQ_QUEUE_NAME, SYNC_JOB_PREFIX
 from erpsync.db import runs as run_store
+from erpsync.locks import LockLost, SyncBusy, config_lock
 from erpsync.logs import get_logger
 from erpsync.metrics import observe_run
 from erpsync.settings import Settings
-from erpsync.sync import LockLost, SyncBusy, config_lock, run_sync
+from erpsync.sync import run_sync
 
 log = get_logger("erpsync.jobs")
 

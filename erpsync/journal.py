@@ -10,6 +10,7 @@ import asyncpg
 
 from erpsync.db.logs import INSERT_LOG
 from erpsync.db.owners import Conflict
+from erpsync.drafts import RowError
 from erpsync.logs import get_logger
 from erpsync.plan import Plan
 
@@ -95,3 +96,23 @@ async def planned(conn: asyncpg.Connection[Any], config_id: str, run_id: int, pl
         for sku in skus
     ][:LINE_LIMIT]
     await conn.executemany(INSERT_LOG, lines)
+
+
+async def row_errors(
+    conn: asyncpg.Connection[Any], config_id: str, run_id: int, errors: Sequence[RowError], *, feed: str
+) -> None:
+    """Each rejected row, naming the row, the field and the feed file."""
+    await conn.executemany(
+        INSERT_LOG,
+        [
+            (
+                config_id,
+                run_id,
+                "warning",
+                error.sku,
+                f"row {error.row}: {error.field}: {error.message}",
+                {"row": error.row, "field": error.field, "feed": feed},
+            )
+            for error in errors[:LINE_LIMIT]
+        ],
+    )

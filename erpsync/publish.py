@@ -34,6 +34,7 @@ from erpsync.db.logs import INSERT_LOG
 from erpsync.errors import first_error
 from erpsync.heal import Activation, heal_stale, read_before_updates
 from erpsync.logs import get_logger
+from erpsync.ownership import owner_metafield
 from erpsync.record import REMOVAL_STATUS, Recorder
 from erpsync.shopify import documents
 from erpsync.shopify.bulk import (
@@ -56,7 +57,12 @@ ProgressHook = Callable[[dict[str, Any]], Awaitable[None]]
 MIN_LINES_PER_OPERATION = 1000
 DOCUMENTS = {
     doc.name: doc
-    for doc in (documents.PRODUCT_SET_BULK, documents.PRODUCT_DELETE_BULK, documents.INVENTORY_ACTIVATE_BULK)
+    for doc in (
+        documents.PRODUCT_SET_BULK,
+        documents.PRODUCT_DELETE_BULK,
+        documents.INVENTORY_ACTIVATE_BULK,
+        documents.METAFIELDS_SET_BULK,
+    )
 }
 
 
@@ -114,6 +120,8 @@ async def write_step_files(
             for row in deletions:
                 delete_writer.add(row["product_key"], delete_line(row["shopify_product_id"]))
         entries += [_entry(file, documents.PRODUCT_DELETE_BULK.name, step) for file in delete_writer.files]
+    if step == "main":
+        entries += await _write_owner_marks(conn, run_id=run_id, config_id=config_id, directory=directory)
     if activations and location_id:
         with BulkFileWriter(
             directory, f"run-{run_id}-stock", max_lines=lines_per_file(len(activations), concurrency)
@@ -127,6 +135,20 @@ async def write_step_files(
                 stock_writer.add(activation.sku, line)
         entries += [_entry(file, documents.INVENTORY_ACTIVATE_BULK.name, step) for file in stock_writer.files]
     return entries
+
+
+async def _write_owner_marks(
+    conn: asyncpg.Connection[Any], *, run_id: int, config_id: str, directory: Path
+) -> list[dict[str, Any]]:
+    """`metafieldsSet` lines giving products tracked before erpsync marked its products their custom ID."""
+    rows = await conn.fetch(store.SELECT_UNMARKED, run_id, config_id)
+    if not rows:
+        return []
+    with BulkFileWriter(directory, f"run-{run_id}-mark", max_lines=len(rows)) as writer:
+        for row in rows:
+            mark = {**owner_metafield(row["owner_id"]), "ownerId": row["shopify_product_id"]}
+            writer.add(row["product_key"], {"metafields": [mark]})
+    return [_entry(file, documents.METAFIELDS_SET_BULK.name, "main") for file in writer.files]
 
 
 def _without_handle(product_input: dict[str, Any]) -> dict[str, Any]:

@@ -135,6 +135,9 @@ class Recorder:
         if document == "inventoryActivate":
             await self.record_stock(outcomes)
             return
+        if document == "metafieldsSet":
+            await self.record_marks(outcomes)
+            return
         async with self.pool.acquire() as conn, conn.transaction():
             rows = await conn.fetch(SELECT_ACTIONS, self.run_id, [outcome.key for outcome in outcomes])
             actions = {row["product_key"]: (row["action"], list(row["skus"] or [])) for row in rows}
@@ -206,6 +209,28 @@ class Recorder:
             await run_store.set_progress(
                 conn, self.run_id, {"bulk_lines_done": self.lines_done, "bulk_lines_total": self.total}
             )
+
+    async def record_marks(self, outcomes: list[LineOutcome]) -> None:
+        """Products whose custom ID is now in the shop (line key: the product key); a refusal is logged."""
+        marked = [outcome.key for outcome in outcomes if outcome.status == "ok"]
+        refused = [
+            (
+                self.config_id,
+                self.run_id,
+                "warning",
+                None,
+                f"product {outcome.key}: its erpsync id could not be set: {scrub(outcome.message)}",
+                {"product_key": outcome.key},
+            )
+            for outcome in outcomes
+            if outcome.status != "ok"
+        ]
+        async with self.pool.acquire() as conn, conn.transaction():
+            if marked:
+                await conn.execute(store.MARK_OWNER_WRITTEN, self.config_id, marked)
+            if refused:
+                await conn.executemany(INSERT_LOG, refused)
+            self.lines_done += len(outcomes)
 
 
 MARK_STOCKED = "UPDATE products SET stocked = true WHERE config_id = $1 AND sku = ANY($2::text[])"

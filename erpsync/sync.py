@@ -9,13 +9,10 @@ it had not yet sent anything).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import errno
 import shutil
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -32,20 +29,24 @@ from erpsync.db import run_context as context_store
 from erpsync.db import runs as run_store
 from erpsync.db.logs import INSERT_LOG
 from erpsync.drafts import HASH_VERSION, MapOutcome
-from erpsync.errors import ConfigError, ErpsyncError
+from erpsync.errors import ErpsyncError
 from erpsync.feeds import read_records
+from erpsync.locks import config_lock
 from erpsync.logs import bound_run, get_logger, register_secret, scrub
 from erpsync.mapping import FeedMapper
 from erpsync.models import SyncConfig, secret_paths
 from erpsync.ownership import shop_key
 from erpsync.plan import Plan, classify, plan_details
 from erpsync.publish import publish_run
+from erpsync.run_result import Stopwatch, SyncResult
 from erpsync.settings import Settings
 from erpsync.shopify.client import ShopifyClient, ShopTarget, shared_session
 from erpsync.shopify.shop import ensure_owner_definition, shop_facts
 from erpsync.sources import open_feed
 from erpsync.sources.policy import SourcePolicy
 from erpsync.spool import RunSpool
+
+__all__ = ["SyncResult", "resume_interrupted", "run_sync"]
 
 log = get_logger("erpsync.sync")
 
@@ -56,90 +57,11 @@ SELECT_QUEUED_RUN = (
 # Progress while reading is a committed row update: once a second is live enough for a watcher, where once
 # every 5,000 rows cost 100 commits (each waiting on the WAL flush) over a 500,000-row feed.
 PROGRESS_SECONDS = 1.0
-ROW_ERROR_LOG_LIMIT = 1000
 ProgressHook = Callable[[dict[str, Any]], Awaitable[None]]
 ClientFactory = Callable[[SyncConfig], ShopifyClient]
 
 
-class SyncBusy(ConfigError):
-    """Another process is syncing this config right now."""
-
-
 WORK_DISK_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EROFS, errno.EACCES})
-
-
-class LockLost(ErpsyncError):
-    """PostgreSQL cut the session holding a run's lock: the run stops; a worker's resumer finishes it."""
-
-
-@dataclass
-class SyncResult:
-    run_id: int
-    status: str
-    counts: dict[str, Any] = field(default_factory=dict)
-    plan: dict[str, Any] | None = None
-    error: str | None = None
-    details: dict[str, Any] | None = None
-    retryable: bool = False
-
-
-@dataclass
-class Stopwatch:
-    """Seconds per stage, in the order the stages ran."""
-
-    timings: dict[str, float] = field(default_factory=dict)
-    stage: str = ""
-    _started: float = field(default_factory=time.monotonic)
-
-    def enter(self, stage: str) -> tuple[str, float]:
-        now = time.monotonic()
-        finished, seconds = self.stage, now - self._started
-        if finished:
-            self.timings[finished] = round(self.timings.get(finished, 0.0) + seconds, 3)
-        self.stage, self._started = stage, now
-        return finished, seconds
-
-
-def config_lock_key(config_id: str) -> str:
-    return f"erpsync:config:{config_id}"
-
-
-@asynccontextmanager
-async def config_lock(pool: asyncpg.Pool[Any], config_id: str) -> AsyncIterator[asyncpg.Connection[Any]]:
-    """A connection holding the config's advisory lock; `SyncBusy` if another run holds it.
-
-    If PostgreSQL cuts that session the lock is gone and another worker may take the run over, so the
-    holder is stopped at once (`LockLost`) rather than carrying on beside it.
-    """
-    async with pool.acquire() as conn:
-        locked = await conn.fetchval("SELECT pg_try_advisory_lock(hashtext($1))", config_lock_key(config_id))
-        if not locked:
-            raise SyncBusy(f"config {config_id!r} is already being synced by another run")
-        holder = asyncio.current_task()
-        lost = False
-
-        def on_lost(_: object) -> None:
-            nonlocal lost
-            lost = True
-            if holder is not None:
-                holder.cancel()
-
-        conn.add_termination_listener(on_lost)
-        try:
-            yield conn  # type: ignore[misc]
-        except asyncio.CancelledError:
-            if not lost or holder is None or holder.uncancel() > 0:
-                raise
-            raise LockLost(
-                f"lost the PostgreSQL session holding config {config_id!r}'s lock; "
-                "the run is finished by a worker once PostgreSQL is back"
-            ) from None
-        finally:
-            # A session PostgreSQL cut took its locks with it; unlocking there would only raise over
-            # the error that cut it.
-            with contextlib.suppress(asyncpg.InterfaceError, asyncpg.PostgresConnectionError, OSError):
-                conn.remove_termination_listener(on_lost)
-                await conn.execute("SELECT pg_advisory_unlock(hashtext($1))", config_lock_key(config_id))
 
 
 def default_client(settings: Settings) -> ClientFactory:
@@ -242,34 +164,6 @@ async def resume_interrupted(
         return await run.finish_publishing(stale.bulk_operations, plan, resuming=True)
 
 
-SELECT_ABANDONED = "SELECT DISTINCT config_id FROM sync_runs WHERE status = 'running' AND NOT dry_run"
-
-
-async def resume_abandoned_runs(
-    settings: Settings, pool: asyncpg.Pool[Any], *, client_factory: ClientFactory | None = None
-) -> list[int]:
-    """At a worker's start: finish every run a dead process left `running` (skipping live ones)."""
-    box = SecretBox(settings.security.secret_key, settings.security.previous_keys)
-    make_client = client_factory or default_client(settings)
-    resumed: list[int] = []
-    for row in await pool.fetch(SELECT_ABANDONED):
-        config_id = row["config_id"]
-        try:
-            async with config_lock(pool, config_id) as conn:
-                config = (await config_store.get_config(conn, box, config_id)).config
-                for secret in secret_paths(config):
-                    register_secret(secret)
-                result = await resume_interrupted(settings, pool, conn, config, make_client)
-        except SyncBusy:
-            continue  # a live process holds it
-        except ErpsyncError as exc:
-            log.error("could not resume an abandoned run", config_id=config_id, error=str(exc))
-            continue
-        if result is not None:
-            resumed.append(result.run_id)
-    return resumed
-
-
 def _plan_fields(plan: dict[str, Any] | None) -> dict[str, Any]:
     if not plan:
         return {}
@@ -308,6 +202,9 @@ class Run:
         self.allow_mass_delete = allow_mass_delete
         self.on_progress = on_progress
         self.counts: dict[str, Any] = {}
+        self.rewrite_all = (
+            False  # a dry run that sees the write context changed: every product would be written
+        )
         self.location_id: str | None = None  # where stock is written: the config's, else the shop's primary
         self.unchanged_unlisted = 0  # unchanged products that got no `run_products` row
         self.unmatched: list[str] = []  # hashes this config last wrote that no feed product matched
@@ -427,7 +324,8 @@ class Run:
             self.stopwatch.enter("")
             return SyncResult(self.run_id, "dry_run", self._counts(plan), plan.as_json(), details=details)
         await self.stage("publish")
-        if plan.creates + plan.updates:
+        unmarked = int(await self.conn.fetchval(store.COUNT_UNMARKED, self.config.id))
+        if plan.creates + plan.updates + unmarked:
             await ensure_owner_definition(client)
         return await self.finish_publishing([], plan, client=client)
 
@@ -439,7 +337,13 @@ class Run:
             "currency": currency,
             "mapped": sorted(self.config.mapping),
         }
-        previous = await context_store.swap_context(self.conn, self.config.id, context)
+        if self.dry_run:
+            previous = await context_store.read_context(self.conn, self.config.id)
+            if previous is not None and previous != context:
+                # Inside the dry run's transaction, rolled back: shows every product as an update.
+                await self.conn.execute(context_store.FORGET_HASHES, self.config.id)
+        else:
+            previous = await context_store.swap_context(self.conn, self.config.id, context)
         await journal.context_changed(self.conn, self.config.id, self.run_id, previous, context)
 
     async def claim(self) -> None:
@@ -488,7 +392,7 @@ class Run:
                 await active.aclose()
         self.stopwatch.enter("")
         counts = self._counts(plan)
-        counts.update(await self._outcome_counts())
+        counts.update(await store.outcome_summary(self.conn, self.run_id))
         counts["bulk_operations"] = len(entries)
         counts["shopify_cost"] = round(active.stats.cost, 1)
         counts["seconds"] = self.stopwatch.timings
@@ -512,22 +416,6 @@ class Run:
             planned_removal=plan.removals,
         )
         return counts
-
-    async def _outcome_counts(self) -> dict[str, int]:
-        outcomes = await store.outcome_counts(self.conn, self.run_id)
-        written = {(action, outcome): n for (action, outcome), n in outcomes.items() if action != "unchanged"}
-        return {
-            "created": written.get(("create", "ok"), 0),
-            "updated": written.get(("update", "ok"), 0),
-            "deleted": sum(
-                n
-                for (action, outcome), n in written.items()
-                if outcome == "ok" and action in {"delete", "archive", "draft"}
-            ),
-            "failed": sum(n for (_, outcome), n in written.items() if outcome == "failed"),
-            # "pending": a line no result file mentioned, e.g. an operation canceled before it ran.
-            "unknown": sum(n for (_, outcome), n in written.items() if outcome in {"unknown", "pending"}),
-        }
 
     async def read_feed(self, location_id: str | None) -> MapOutcome:
         """Fetch, parse and map in one stream, each product kept by a `RunSpool` as it comes."""
@@ -577,19 +465,5 @@ class Run:
             variants=outcome.variants,
             feed_bytes=info.size,
         )
-        if outcome.errors:
-            await self.conn.executemany(
-                INSERT_LOG,
-                [
-                    (
-                        self.config.id,
-                        self.run_id,
-                        "warning",
-                        error.sku,
-                        f"row {error.row}: {error.field}: {error.message}",
-                        {"row": error.row, "field": error.field, "feed": info.name},
-                    )
-                    for error in outcome.errors[:ROW_ERROR_LOG_LIMIT]
-                ],
-            )
+        await journal.row_errors(self.conn, self.config.id, self.run_id, outcome.errors, feed=info.name)
         return outcome

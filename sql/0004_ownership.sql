@@ -49,3 +49,6 @@ ALTER TABLE run_products ADD COLUMN phase smallint NOT NULL DEFAULT 1;
 -- Why a line is sent again in the run's last step: 'handle' (another product holds it: sent without one)
 -- or 'stale' (an id erpsync tracked is gone from the shop: the product is read back first).
 ALTER TABLE run_products ADD COLUMN retry text CHECK (retry IN ('handle', 'stale'));
+-- Whether the product in the shop carries its custom ID already: products tracked before this migration
+-- do not, and get it by `metafieldsSet` (that metafield alone, nothing else rewritten), a run at a time.
+ALTER TABLE product_states ADD COLUMN owner_marked boolean NOT NULL DEFAULT false;

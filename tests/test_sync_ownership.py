@@ -227,6 +227,9 @@ async def test_location_change_writes_stock_at_the_new_location_once(make_config
     ]
     second = next(node["id"] for node in locations if node["name"] == "Second store")
     await feed.change(location_id=second)
+    preview = await feed.sync(dry_run=True)
+    assert preview.counts["planned_update"] == 4, preview
+    assert await configs.shop.mutations("inventoryActivate") == 0
     moved = await feed.sync()
     assert moved.status == "succeeded", moved
     assert moved.counts["updated"] == 4
@@ -346,3 +349,49 @@ async def test_variant_added_by_hand_is_named_before_an_update_removes_it(make_c
     assert after["id"] == product["id"]
     assert sorted(v["sku"] for v in after["variants"]["nodes"]) == ["A-M", "A-S"]
     assert [v["id"] for v in after["variants"]["nodes"]] == [node["id"] for node in existing]
+
+
+async def test_products_tracked_before_get_their_id_without_a_rewrite(make_configs: MakeConfigs) -> None:
+    """Products tracked before erpsync marked its products (no custom ID in the shop) get it by
+    `metafieldsSet` alone at the next run: no productSet is sent, other metafields stay, and the run after
+    sends nothing."""
+    configs = await make_configs()
+    feed = await configs.add("acme")
+    feed.write(flat_rows(5))
+    await feed.sync()
+    for product in await configs.shop.catalogue():
+        data = await configs.shop.graphql(
+            "mutation($i: ProductSetIdentifiers, $input: ProductSetInput!) { productSet(identifier: $i, "
+            "input: $input) { userErrors { message } } }",
+            {
+                "i": {"id": product["id"]},
+                "input": {
+                    "metafields": [
+                        {
+                            "namespace": "custom",
+                            "key": "care",
+                            "type": "single_line_text_field",
+                            "value": "Hand wash",
+                        }
+                    ]
+                },
+            },
+        )
+        assert data["productSet"]["userErrors"] == []
+    await configs.pool.execute("UPDATE product_states SET owner_marked = false")
+    assert all(product["metafield"] is None for product in await configs.shop.catalogue())
+    product_sets = await configs.shop.mutations("productSet")
+    result = await feed.sync()
+    assert result.status == "succeeded", result
+    assert await configs.shop.mutations("productSet") == product_sets
+    assert await configs.shop.mutations("metafieldsSet") == 5
+    catalogue = await configs.shop.catalogue()
+    assert sorted(p["metafield"]["value"] for p in catalogue) == sorted(
+        owner_id("acme", f"SKU-{n}") for n in range(1, 6)
+    )
+    care = await configs.shop.graphql(
+        '{ products(first: 10) { nodes { metafield(namespace: "custom", key: "care") { value } } } }'
+    )
+    assert {node["metafield"]["value"] for node in care["products"]["nodes"]} == {"Hand wash"}
+    await feed.sync()
+    assert await configs.shop.mutations("metafieldsSet") == 5

@@ -18,8 +18,9 @@ from erpsync.api.views import json_response
 from erpsync.db import configs as config_store
 from erpsync.db import runs as run_store
 from erpsync.jobs import enqueue_sync, queue_depth
+from erpsync.locks import SyncBusy
 from erpsync.scheduler import next_due
-from erpsync.sync import SyncBusy, run_sync
+from erpsync.sync import run_sync
 
 SELECT_STATUS = """
 SELECT c.id, c.enabled, c.config->>'schedule' AS schedule, (c.config->>'sync_frequency')::float8 AS hours,

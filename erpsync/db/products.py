@@ -149,6 +149,21 @@ ORDER BY rp.ordinal
 COUNT_WORK = """
 SELECT count(*) FROM run_products rp WHERE rp.run_id = $1 AND rp.action IN ('create', 'update') AND WORK_OF_STEP
 """.replace("WORK_OF_STEP", WORK_OF_STEP.format(phase="$2", retries="$3"))
+# Owned products whose shop copy lacks the custom ID (tracked before it existed), not written this run.
+SELECT_UNMARKED = """
+SELECT ps.product_key, ps.shopify_product_id, coalesce(ps.owner_id, OWNER_ID) AS owner_id
+FROM product_states ps
+WHERE ps.config_id = $2 AND ps.state = 'active' AND NOT ps.owner_marked
+  AND NOT EXISTS (SELECT 1 FROM run_products rp WHERE rp.run_id = $1 AND rp.product_key = ps.product_key
+                  AND rp.action IN ('create', 'update', 'delete', 'archive', 'draft'))
+ORDER BY ps.product_key
+""".replace("OWNER_ID", owner_id_sql("$2", "ps.product_key"))
+COUNT_UNMARKED = (
+    "SELECT count(*) FROM product_states WHERE config_id = $1 AND state = 'active' AND NOT owner_marked"
+)
+MARK_OWNER_WRITTEN = (
+    "UPDATE product_states SET owner_marked = true WHERE config_id = $1 AND product_key = ANY($2::text[])"
+)
 SELECT_REMOVALS = """
 SELECT product_key, action, shopify_product_id FROM run_products
 WHERE run_id = $1 AND action IN ('delete', 'archive', 'draft') ORDER BY product_key
@@ -157,16 +172,17 @@ WHERE run_id = $1 AND action IN ('delete', 'archive', 'draft') ORDER BY product_
 # Recording: a successful write stores the ids and the new hash; the product's vanished SKUs go.
 RECORD_WRITTEN_PRODUCTS = """
 INSERT INTO product_states (config_id, product_key, shopify_product_id, handle, content_hash, written, state,
-                            last_run_id, updated_at, owner_id)
+                            last_run_id, updated_at, owner_id, owner_marked)
 SELECT $2, rp.product_key, t.product_id, t.handle, rp.content_hash, rp.input, 'active', $1, now(),
-       OWNER_ID
+       OWNER_ID, rp.action = 'create' OR rp.input ? 'metafields'
 FROM unnest($3::text[], $4::text[], $5::text[]) AS t(product_key, product_id, handle)
 JOIN run_products rp ON rp.run_id = $1 AND rp.product_key = t.product_key
 ON CONFLICT (config_id, product_key) DO UPDATE
 SET shopify_product_id = EXCLUDED.shopify_product_id, handle = EXCLUDED.handle,
     content_hash = EXCLUDED.content_hash, written = EXCLUDED.written, state = 'active',
     last_run_id = EXCLUDED.last_run_id, updated_at = now(),
-    owner_id = coalesce(product_states.owner_id, EXCLUDED.owner_id)
+    owner_id = coalesce(product_states.owner_id, EXCLUDED.owner_id),
+    owner_marked = product_states.owner_marked OR EXCLUDED.owner_marked
 """.replace("OWNER_ID", owner_id_sql("$2", "rp.product_key"))
 RECORD_WRITTEN_VARIANTS = """
 INSERT INTO products (config_id, sku, product_key, shopify_product_id, shopify_variant_id, content_hash,
@@ -307,3 +323,20 @@ async def action_counts(conn: Executor, run_id: int) -> dict[str, int]:
 async def outcome_counts(conn: Executor, run_id: int) -> dict[tuple[str, str], int]:
     rows = await conn.fetch(COUNT_OUTCOMES, run_id)
     return {(row["action"], row["outcome"]): int(row["n"]) for row in rows if row["action"]}
+
+
+async def outcome_summary(conn: Executor, run_id: int) -> dict[str, int]:
+    """The run's written products by outcome: created, updated, deleted, failed, unknown."""
+    written = {key: n for key, n in (await outcome_counts(conn, run_id)).items() if key[0] != "unchanged"}
+    return {
+        "created": written.get(("create", "ok"), 0),
+        "updated": written.get(("update", "ok"), 0),
+        "deleted": sum(
+            n
+            for (action, outcome), n in written.items()
+            if outcome == "ok" and action in {"delete", "archive", "draft"}
+        ),
+        "failed": sum(n for (_, outcome), n in written.items() if outcome == "failed"),
+        # "pending": a line no result file mentioned, e.g. an operation canceled before it ran.
+        "unknown": sum(n for (_, outcome), n in written.items() if outcome in {"unknown", "pending"}),
+    }

@@ -24,6 +24,12 @@ FORGET_HASHES = (
 )
 
 
+async def read_context(conn: asyncpg.Connection[Any], config_id: str) -> dict[str, Any] | None:
+    """The stored context alone: a dry run compares with it and locks no row a real run writes."""
+    stored: dict[str, Any] | None = await conn.fetchval(SELECT_CONTEXT, config_id)
+    return stored
+
+
 async def swap_context(
     conn: asyncpg.Connection[Any], config_id: str, context: dict[str, Any]
 ) -> dict[str, Any] | None:

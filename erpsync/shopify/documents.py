@@ -206,6 +206,16 @@ INVENTORY_ACTIVATE_BULK = Document(
     is_mutation=True,
 )
 
+# The custom ID on a product tracked before erpsync marked its products: that metafield alone is set,
+# nothing else of the product is rewritten. https://shopify.dev/docs/api/admin-graphql/latest/mutations/metafieldsSet
+METAFIELDS_SET_BULK = Document(
+    "metafieldsSet",
+    "mutation call($metafields: [MetafieldsSetInput!]!) { metafieldsSet(metafields: $metafields) { "
+    "metafields { id } userErrors { field message code } } }",
+    estimated_cost=10,
+    is_mutation=True,
+)
+
 PRODUCT_DELETE_BULK = Document(
     "productDelete",
     "mutation call($input: ProductDeleteInput!) { productDelete(input: $input) { "
@@ -260,4 +270,5 @@ ALL_DOCUMENTS: tuple[Document, ...] = (
     PRODUCT_SET_BULK,
     PRODUCT_DELETE_BULK,
     INVENTORY_ACTIVATE_BULK,
+    METAFIELDS_SET_BULK,
 )

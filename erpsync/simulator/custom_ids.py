@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from erpsync.simulator.context import ExecutionContext, ResolveInfo
-from erpsync.simulator.state import MetafieldDefinition, Product, ShopState, utc_now
+from erpsync.simulator.state import Metafield, MetafieldDefinition, Product, ShopState, utc_now
 
 APP_NAMESPACE = "$app"
 ID_TYPE = "id"
@@ -144,3 +144,68 @@ def mutation_metafield_definition_create(info: ResolveInfo, **arguments: Any) ->
     )
     context.state.metafield_definitions[identity] = definition
     return {"createdDefinition": definition_view(definition), "userErrors": []}
+
+
+def mutation_metafields_set(info: ResolveInfo, **arguments: Any) -> View:
+    """``metafieldsSet(metafields)`` on products: all or nothing; an id-typed value another product holds
+    is ``TAKEN``. https://shopify.dev/docs/api/admin-graphql/latest/mutations/metafieldsSet"""
+    context: ExecutionContext = info.context
+    context.stats.mutations[info.field_name] += 1
+    state = context.state
+    errors: list[View] = []
+    for index, entry in enumerate(arguments["metafields"]):
+        product = state.products.get(entry["ownerId"])
+        if product is None:
+            errors.append(
+                {
+                    "field": ["metafields", str(index), "ownerId"],
+                    "message": "Owner does not exist.",
+                    "code": "INVALID",
+                    "elementIndex": index,
+                }
+            )
+        elif taken_custom_id(state, product.id, [entry]):
+            errors.append(
+                {
+                    "field": ["metafields", str(index), "value"],
+                    "message": "Value is already taken.",
+                    "code": "TAKEN",
+                    "elementIndex": index,
+                }
+            )
+    if errors:
+        return {"metafields": None, "userErrors": errors}
+    written: list[View] = []
+    now = utc_now()
+    for entry in arguments["metafields"]:
+        product = state.products[entry["ownerId"]]
+        namespace = entry.get("namespace") or APP_NAMESPACE
+        current = next(
+            (m for m in product.metafields if (m.namespace, m.key) == (namespace, entry["key"])), None
+        )
+        if current is None:
+            current = Metafield(
+                state.new_id("Metafield"),
+                namespace,
+                entry["key"],
+                entry.get("type") or "",
+                entry["value"],
+                now,
+                now,
+            )
+            product.metafields.append(current)
+        else:
+            current.value, current.updated_at = entry["value"], now
+            current.type = entry.get("type") or current.type
+        index_custom_ids(state, product)
+        written.append(
+            {
+                "__typename": "Metafield",
+                "id": current.id,
+                "namespace": namespace,
+                "key": current.key,
+                "value": current.value,
+                "type": current.type,
+            }
+        )
+    return {"metafields": written, "userErrors": []}

@@ -18,6 +18,7 @@ from erpsync.simulator.context import ExecutionContext, ResolveInfo
 from erpsync.simulator.custom_ids import (
     find_by_custom_id,
     mutation_metafield_definition_create,
+    mutation_metafields_set,
     query_metafield_definition,
 )
 from erpsync.simulator.inventory import mutation_inventory_activate, mutation_inventory_set_quantities
@@ -383,6 +384,7 @@ MUTATION_ROOT: dict[str, Callable[..., Any]] = {
     "bulkOperationRunQuery": mutation_bulk_operation_run_query,
     "bulkOperationCancel": mutation_bulk_operation_cancel,
     "metafieldDefinitionCreate": mutation_metafield_definition_create,
+    "metafieldsSet": mutation_metafields_set,
 }
 BULK_ONLY_MUTATIONS = frozenset({"bulkOperationRunMutation", "bulkOperationRunQuery"})
 
