@@ -73,6 +73,7 @@ async def read_before_updates(
     run_id: int,
     config_id: str,
     location_id: str | None,
+    export_above: int,
 ) -> list[Activation]:
     """Compare every product the run updates with the shop, before anything is written.
 
@@ -86,7 +87,9 @@ async def read_before_updates(
     notes: list[tuple[str, str | None, str]] = []
     activations: list[Activation] = []
     stocked: dict[str, bool] = {}
-    async for product_id, variants in iter_products_by_id(client, list(rows), location_id):
+    async for product_id, variants in iter_products_by_id(
+        client, list(rows), location_id, export_above=export_above
+    ):
         row = rows.get(product_id)
         if row is None:
             continue

@@ -202,6 +202,7 @@ async def publish_run(
     on_progress: ProgressHook | None = None,
     resuming: bool = False,
     location_id: str | None = None,
+    export_above: int = 200,
 ) -> list[dict[str, Any]]:
     """Write and run every step in order, resuming the steps already written; returns all entries."""
     for step in STEPS:
@@ -209,7 +210,12 @@ async def publish_run(
         if not any(entry.get("step", "main") == step for entry in entries):
             if step == "main":
                 activations = await read_before_updates(
-                    conn, client, run_id=run_id, config_id=config_id, location_id=location_id
+                    conn,
+                    client,
+                    run_id=run_id,
+                    config_id=config_id,
+                    location_id=location_id,
+                    export_above=export_above,
                 )
             if step == "retry":
                 await heal_stale(conn, client, run_id=run_id, config_id=config_id)

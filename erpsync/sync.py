@@ -384,6 +384,7 @@ class Run:
                 on_progress=self.on_progress,
                 resuming=resuming,
                 location_id=self.location_id,
+                export_above=self.settings.sync.sku_lookup_limit,
             )
         except ErpsyncError as exc:
             return await self.fail(f"publishing failed: {exc}")

@@ -330,10 +330,16 @@ async def test_product_deleted_by_hand_is_created_again_in_the_same_run(make_con
     assert (await feed.sync()).counts["unchanged"] == 10
 
 
-async def test_variant_added_by_hand_is_named_before_an_update_removes_it(make_configs: MakeConfigs) -> None:
+@pytest.mark.parametrize("lookup_limit", [200, 0], ids=["by-search", "by-export"])
+async def test_variant_added_by_hand_is_named_before_an_update_removes_it(
+    make_configs: MakeConfigs, lookup_limit: int
+) -> None:
     """A merchant adds a variant to a product erpsync owns; the next change of that product reads the shop
-    first and names the variant in the log before the feed's variant list replaces it."""
+    first and names the variant in the log before the feed's variant list replaces it — whether the
+    products are searched by id or found in one export of the whole shop."""
     configs = await make_configs()
+    sync_settings = configs.settings.sync.model_copy(update={"sku_lookup_limit": lookup_limit})
+    configs.settings = configs.settings.model_copy(update={"sync": sync_settings})
     feed = await configs.add("acme", grouped=True)
     feed.write(grouped_rows({"P1": ["A-S", "A-M"], "P2": ["B-S"]}))
     await feed.sync()

@@ -98,6 +98,12 @@ async def iter_shop_variants(
 
 
 IDS_PER_EXPORT = 250  # keeps the search string short; bulk work itself costs no points
+
+
+def _id_search(product_ids: list[str]) -> str:
+    return " OR ".join(f"id:{gid.rsplit('/', 1)[-1]}" for gid in product_ids)
+
+
 PRODUCTS_BY_ID_TEMPLATE = """
 { products(query: QUERY) { edges { node { id handle variants { edges { node {
   id sku inventoryItem { id inventoryLevel(locationId: LOCATION) { id } } } } } } } } }
@@ -115,19 +121,27 @@ class ShopVariantState:
 
 
 async def iter_products_by_id(
-    client: ShopifyClient, product_ids: list[str], location_id: str
+    client: ShopifyClient, product_ids: list[str], location_id: str, *, export_above: int
 ) -> AsyncIterator[tuple[str, list[ShopVariantState]]]:
-    """Each of these products still in the shop with its variants, by bulk exports of `id:` searches.
+    """Each of these products still in the shop with its variants, by bulk exports of `id:` searches
+    (one export of the whole shop past `export_above` products, `[sync] sku_lookup_limit`).
     https://shopify.dev/docs/api/usage/search-syntax"""
-    for start in range(0, len(product_ids), IDS_PER_EXPORT):
-        chunk = product_ids[start : start + IDS_PER_EXPORT]
-        search = " OR ".join(f"id:{gid.rsplit('/', 1)[-1]}" for gid in chunk)
-        query = PRODUCTS_BY_ID_TEMPLATE.replace("QUERY", orjson.dumps(search).decode()).replace(
-            "LOCATION", orjson.dumps(location_id).decode()
-        )
+    if len(product_ids) > export_above:
+        # Many updates (a changed location rewrites every product): one export of the whole shop costs
+        # less time than one per 250 products.
+        queries = [documents.product_export_query(location_id)]
+    else:
+        queries = [
+            PRODUCTS_BY_ID_TEMPLATE.replace(
+                "QUERY", orjson.dumps(_id_search(product_ids[start : start + IDS_PER_EXPORT])).decode()
+            ).replace("LOCATION", orjson.dumps(location_id).decode())
+            for start in range(0, len(product_ids), IDS_PER_EXPORT)
+        ]
+    wanted = set(product_ids)
+    for query in queries:
         operation = await run_export(client, query)
         async for product in iter_export(client, operation):
-            if product.data.get("__missing"):
+            if product.data.get("__missing") or product.id not in wanted:
                 continue
             variants = []
             for variant in product.children.get("ProductVariant", []):
