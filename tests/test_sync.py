@@ -12,6 +12,7 @@ from typing import Any
 import asyncpg
 import pytest
 from pydantic import SecretStr
+from shop_support import Shop as SimulatedShop
 from support import SIM_TOKEN, poll_until
 
 from erpsync.crypto import SecretBox
@@ -29,21 +30,8 @@ query { products(first: 50) { nodes { id handle title status
 FIELDS = ["sku", "title", "price", "stock"]
 
 
-class Shop:
-    """The simulated shop as a test sees it: raw GraphQL and the simulator's counters."""
-
-    def __init__(self, simulator: Any) -> None:
-        self.simulator = simulator
-
-    async def graphql(self, query: str, variables: dict[str, Any] | None = None) -> Any:
-        url = f"{self.simulator.base_url}/admin/api/2026-10/graphql.json"
-        headers = {"X-Shopify-Access-Token": SIM_TOKEN}
-        async with self.simulator.session.post(
-            url, json={"query": query, "variables": variables}, headers=headers
-        ) as r:
-            body = await r.json()
-        assert "errors" not in body, body
-        return body["data"]
+class Shop(SimulatedShop):
+    """The simulated shop as these tests see it: products by their first SKU, and the write counter."""
 
     async def products(self) -> dict[str, dict[str, Any]]:
         """Products by SKU of their first variant."""
