@@ -2,7 +2,7 @@
  *
  * All are optional: callers read them through erpsync/speedups.py, which holds None for each where
  * the package was built without a C compiler; erpsync then runs the pure-Python twin beside each caller
- * (erpsync/feeds/csv.py, erpsync/extract.py, erpsync/values.py, erpsync/seen.py, erpsync/drafts.py),
+ * (erpsync/feeds/csv.py, erpsync/mapping/extract.py, values.py, seen.py, drafts.py),
  * which gives the same results, slower. The tests run both and compare them
  * (tests/feeds/test_speedups.py and the `speedups` fixture in tests/feeds/conftest.py).
  *

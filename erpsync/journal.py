@@ -10,8 +10,8 @@ import asyncpg
 
 from erpsync.db.logs import INSERT_LOG
 from erpsync.db.owners import Conflict
-from erpsync.drafts import RowError
 from erpsync.logs import get_logger
+from erpsync.mapping.drafts import RowError
 from erpsync.plan import Plan
 
 log = get_logger("erpsync.journal")

@@ -18,10 +18,10 @@ import click
 import orjson
 from pydantic import ValidationError
 
-from erpsync.drafts import MapOutcome, ProductDraft
 from erpsync.errors import ErpsyncError
 from erpsync.feeds import read_records
 from erpsync.mapping import FeedMapper
+from erpsync.mapping.drafts import MapOutcome, ProductDraft
 from erpsync.models import SyncConfig
 from erpsync.sources import FeedInfo, open_feed
 from erpsync.sources.policy import SourcePolicy

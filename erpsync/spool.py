@@ -18,7 +18,7 @@ import asyncpg
 import orjson
 
 from erpsync.db import products as store
-from erpsync.drafts import ProductDraft
+from erpsync.mapping.drafts import ProductDraft
 from erpsync.shopify.inputs import product_set_input
 
 COPY_BATCH = 2000

@@ -28,12 +28,12 @@ from erpsync.db import regroup as regroup_store
 from erpsync.db import run_context as context_store
 from erpsync.db import runs as run_store
 from erpsync.db.logs import INSERT_LOG
-from erpsync.drafts import HASH_VERSION, MapOutcome
 from erpsync.errors import ErpsyncError
 from erpsync.feeds import read_records
 from erpsync.locks import config_lock
 from erpsync.logs import bound_run, get_logger, register_secret, scrub
 from erpsync.mapping import FeedMapper
+from erpsync.mapping.drafts import HASH_VERSION, MapOutcome
 from erpsync.models import SyncConfig, secret_paths
 from erpsync.ownership import shop_key
 from erpsync.plan import Plan, classify, plan_details

@@ -12,7 +12,7 @@ import unicodedata
 from collections.abc import Collection
 from typing import Any
 
-from erpsync.drafts import MetafieldDraft, ProductDraft, VariantDraft
+from erpsync.mapping.drafts import MetafieldDraft, ProductDraft, VariantDraft
 from erpsync.ownership import OWNER_KEY, OWNER_NAMESPACE, owner_identifier, owner_metafield
 
 # A single-variant product lives under option "Title" / value "Default Title".

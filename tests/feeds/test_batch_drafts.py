@@ -9,9 +9,9 @@ from typing import Any
 import pytest
 from feed_support import make_config
 
-from erpsync.drafts import MetafieldDraft, ProductDraft, VariantDraft, product_drafts
 from erpsync.feeds import iter_records, read_records
-from erpsync.seen import SeenIndex
+from erpsync.mapping.drafts import MetafieldDraft, ProductDraft, VariantDraft, product_drafts
+from erpsync.mapping.seen import SeenIndex
 
 MATERIAL = MetafieldDraft("custom", "material", "single_line_text_field", "cotton")
 GRADE = MetafieldDraft("custom", "grade", "number_integer", "7")

@@ -23,8 +23,8 @@ from erpsync.feeds import FeedFormatError, FeedLimitError, iter_records, read_re
 from erpsync.feeds.json import MAX_ELEMENT_BYTES, JsonArrayParser
 from erpsync.feeds.reader import MAX_FEED_BYTES, MAX_FEED_ROWS, PARSE_PIECE
 from erpsync.feeds.records import MAX_FIELD_SIZE
+from erpsync.mapping.seen import SeenIndex
 from erpsync.models import FormatOptions
-from erpsync.seen import SeenIndex
 from erpsync.settings import SyncSettings, load_settings
 from erpsync.sources.base import open_feed
 from erpsync.sources.policy import SourcePolicy

@@ -8,9 +8,9 @@ from typing import Any
 import pytest
 from feed_support import make_config
 
-from erpsync.drafts import MapOutcome, ProductDraft
 from erpsync.feeds import RecordBatch
 from erpsync.mapping import MAX_VARIANTS, FeedMapper
+from erpsync.mapping.drafts import MapOutcome, ProductDraft
 from erpsync.models import SyncConfig
 
 COLUMNS = ("parent", "sku", "name", "price", "rrp", "ean", "stock", "weight", "unit", "size", "color",

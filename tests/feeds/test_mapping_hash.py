@@ -10,7 +10,7 @@ from pathlib import Path
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from erpsync.drafts import MetafieldDraft, ProductDraft, VariantDraft
+from erpsync.mapping.drafts import MetafieldDraft, ProductDraft, VariantDraft
 
 TEXT = st.text(max_size=12)
 
@@ -69,7 +69,7 @@ def test_mapping_hash_stable_across_processes() -> None:
     code = (
         "import sys; sys.path.insert(0, 'tests/feeds');"
         "from test_mapping_hash import _product;"
-        "from erpsync.drafts import MetafieldDraft;"
+        "from erpsync.mapping.drafts import MetafieldDraft;"
         "print(_product(('b', 'a'), (MetafieldDraft('c', 'k', 'json', '1'),)).content_hash)"
     )
     here = _product(("a", "b"), (MetafieldDraft("c", "k", "json", "1"),)).content_hash

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from erpsync.values import ValueProblem, check_metafield, parse_integer, parse_money, split_list
+from erpsync.mapping.values import ValueProblem, check_metafield, parse_integer, parse_money, split_list
 
 
 @pytest.mark.parametrize(

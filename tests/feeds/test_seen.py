@@ -6,7 +6,7 @@ import random
 
 import pytest
 
-from erpsync.seen import SeenIndex
+from erpsync.mapping.seen import SeenIndex
 
 
 @pytest.mark.parametrize("seed", range(4))

@@ -19,11 +19,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from erpsync import _speedups, speedups
-from erpsync.drafts import HASH_VERSION, MetafieldDraft, ProductDraft, VariantDraft, product_encoding
 from erpsync.feeds.errors import FeedFormatError
 from erpsync.feeds.records import MAX_FIELD_SIZE
-from erpsync.seen import _add_hashes
-from erpsync.values import PLAIN_DECIMAL, PLAIN_INTEGER, PLAIN_MONEY
+from erpsync.mapping.drafts import HASH_VERSION, MetafieldDraft, ProductDraft, VariantDraft, product_encoding
+from erpsync.mapping.seen import _add_hashes
+from erpsync.mapping.values import PLAIN_DECIMAL, PLAIN_INTEGER, PLAIN_MONEY
 
 # Every character the splitter treats specially, some it must not, and the three string widths.
 ALPHABET = ["a", "b", " ", "\x00", ",", ";", "\t", "|", '"', "'", "\r", "\n", "\r\n", '""', "é", "€", "𝄞"]

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from erpsync.values import (
+from erpsync.mapping.values import (
     PLAIN_DECIMAL,
     PLAIN_INTEGER,
     PLAIN_MONEY,

@@ -26,13 +26,19 @@ from itertools import chain, compress, repeat
 from operator import add, eq, itemgetter, ne, sub
 from typing import Any, cast
 
-from erpsync.drafts import MapOutcome, MetafieldDraft, ProductDraft, RowError, VariantDraft, product_drafts
-from erpsync.extract import ColumnReader, column_reader, dict_extractor, path_getter, row_extractor
 from erpsync.feeds.errors import FeedLayoutError
 from erpsync.feeds.records import RecordBatch
-from erpsync.models import MetafieldMapping, SyncConfig
-from erpsync.seen import SeenIndex
-from erpsync.values import (
+from erpsync.mapping.drafts import (
+    MapOutcome,
+    MetafieldDraft,
+    ProductDraft,
+    RowError,
+    VariantDraft,
+    product_drafts,
+)
+from erpsync.mapping.extract import ColumnReader, column_reader, dict_extractor, path_getter, row_extractor
+from erpsync.mapping.seen import SeenIndex
+from erpsync.mapping.values import (
     PLAIN_DECIMAL,
     PLAIN_INTEGER,
     PLAIN_MONEY,
@@ -56,6 +62,7 @@ from erpsync.values import (
     strip_column,
     to_text,
 )
+from erpsync.models import MetafieldMapping, SyncConfig
 
 # https://shopify.dev/docs/api/admin-graphql/latest/mutations/productSet (VARIANTS_OVER_LIMIT)
 MAX_VARIANTS = 2048
