@@ -18,10 +18,11 @@ from pydantic import (
     model_validator,
 )
 
+from erpsync.feed_config import FieldRule, Grouping, PriceRule, WeightUnit
 from erpsync.logs import URL_PARAM, URL_PASSWORD, is_secret_param, mask_url, url_secrets
 
 ConnectionType = Literal["ftp", "ftps", "sftp", "http", "file"]
-FeedFormat = Literal["csv", "json", "jsonl", "xml"]
+FeedFormat = Literal["csv", "json", "jsonl", "xml", "xlsx", "ods"]
 DeletePolicy = Literal["delete", "archive", "draft", "ignore"]
 Compression = Literal["auto", "none", "gzip", "zip"]
 
@@ -74,6 +75,10 @@ PRODUCT_TARGETS: frozenset[str] = frozenset(
         "images",
         "seo_title",
         "seo_description",
+        # A product's option names, read from its first row (Shopify's CSV "Option1 Name" ...).
+        "option1.name",
+        "option2.name",
+        "option3.name",
     }
 )
 VARIANT_TARGETS: frozenset[str] = frozenset(
@@ -90,6 +95,8 @@ VARIANT_TARGETS: frozenset[str] = frozenset(
         "variant.option3",
         "variant.taxable",
         "variant.image",
+        # When a row has one, the sale price is the price and variant.price's value the compare-at price.
+        "variant.sale_price",
     }
 )
 MAPPING_TARGETS: frozenset[str] = PRODUCT_TARGETS | VARIANT_TARGETS
@@ -148,6 +155,11 @@ class FormatOptions(StrictModel):
     compression: Compression = "auto"
     decimal_comma: bool = False
     tags_separator: str = ","
+    # XLSX and ODS: the sheet to read, by name or 0-based index (default: the first).
+    sheet: str | int | None = None
+    # The longest cell read, in characters (CSV, XLSX) or bytes (JSON, XML strings); a longer one rejects
+    # its row. Shopify's longest field (a description) takes 512 KB, so 8 MiB leaves room for any real one.
+    max_cell_size: int = Field(default=8 * 1024 * 1024, ge=1024, le=64 * 1024 * 1024)
 
     @field_validator("encoding")
     @classmethod
@@ -220,7 +232,15 @@ class SyncConfig(StrictModel):
     format: FeedFormat | None = None
     format_options: FormatOptions = Field(default_factory=FormatOptions)
     mapping: dict[str, str] = Field(json_schema_extra=MAPPING_SCHEMA)
+    # Targets computed rather than read from one path: constants, first non-empty, value maps.
+    rules: dict[str, FieldRule] = Field(default_factory=dict)
     product_key: str | None = None
+    grouping: Grouping = Field(default_factory=Grouping)
+    price_rule: PriceRule | None = None
+    # The unit of a weight the feed gives without one; unset, such a weight is a row error, not kilograms.
+    default_weight_unit: WeightUnit | None = None
+    # Relative image paths ("/m/h/mh01.jpg") are resolved against this http(s) URL.
+    image_base_url: str | None = Field(default=None, max_length=2048, pattern=r"^https?://\S+$")
     options: list[str] = Field(default_factory=list, max_length=3)
     metafield_mappings: list[MetafieldMapping] = Field(default_factory=list)
     sync_frequency: float | None = Field(default=24.0, gt=0, le=24 * 366)
@@ -269,6 +289,14 @@ class SyncConfig(StrictModel):
                 raise ValueError(f"mapping target {target!r} has an empty source path")
         return value
 
+    @field_validator("rules")
+    @classmethod
+    def _rule_targets(cls, value: dict[str, FieldRule]) -> dict[str, FieldRule]:
+        unknown = sorted(set(value) - MAPPING_TARGETS)
+        if unknown:
+            raise ValueError(f"unknown rule target(s): {', '.join(unknown)}")
+        return value
+
     @model_validator(mode="after")
     def _credentials_for_connection(self) -> SyncConfig:
         creds = self.credentials
@@ -283,6 +311,9 @@ class SyncConfig(StrictModel):
                 raise FieldProblem("credentials.url", "credentials.url must be an http:// or https:// URL")
         elif kind == "file" and not creds.file_path:
             raise FieldProblem("credentials.filePath", "credentials.filePath is required for file")
+        both = sorted(set(self.mapping) & set(self.rules))
+        if both:
+            raise FieldProblem("rules", f"target(s) both mapped and given a rule: {', '.join(both)}")
         option_targets = [f"variant.option{i}" for i in range(1, 4) if f"variant.option{i}" in self.mapping]
         if len(option_targets) > len(self.options) and self.options:
             raise FieldProblem(
