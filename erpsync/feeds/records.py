@@ -7,6 +7,7 @@ row 1), for the other formats the 1-based position of the record in the feed.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -31,6 +32,31 @@ class RecordBatch:
     first_row: int
     records: list[Any]
     feed_rows: int | None = None
+    # Each record's row number, where they are not first_row, first_row + 1, ... (a feed regrouped).
+    rows: Sequence[int] | None = None
+    # Each record's first line in the file, where the format has lines (CSV, JSON Lines, XML).
+    lines: Sequence[int] | None = None
+
+    def row_of(self, index: int) -> int:
+        """The row number of the record at `index`."""
+        return self.rows[index] if self.rows is not None else self.first_row + index
+
+    def line_of(self, index: int) -> int | None:
+        """The file line of the record at `index`, if known."""
+        return self.lines[index] if self.lines is not None and index < len(self.lines) else None
+
+
+class CellProblem:
+    """A cell a parser or a rule could not give a value for (too long, say): in place of the value,
+    so that the mapping stage rejects that row with `message`, not the whole feed."""
+
+    __slots__ = ("message",)
+
+    def __init__(self, message: str) -> None:
+        self.message = message
+
+    def __repr__(self) -> str:
+        return f"CellProblem({self.message!r})"
 
 
 class RecordParser(Protocol):

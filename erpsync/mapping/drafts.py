@@ -202,6 +202,10 @@ class RowError:
     sku: str | None
     field: str
     message: str
+    # The line of the feed file the record starts on, where the format has lines and it is known.
+    line: int | None = None
+    # The product key of the row, where it had one: every rejected product is named by key and SKU.
+    key: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -217,3 +221,5 @@ class MapOutcome:
     errors_not_kept: int
     rejected_keys: frozenset[str]
     rejected_skus: frozenset[str]
+    # Mapped source paths that no record of the feed had: a typo in the mapping, or the wrong feed.
+    missing_paths: tuple[str, ...] = ()
