@@ -36,6 +36,38 @@ class RecordBatch:
     rows: Sequence[int] | None = None
     # Each record's first line in the file, where the format has lines (CSV, JSON Lines, XML).
     lines: Sequence[int] | None = None
+    # Set by whoever put a CellProblem in a record: the mapper then takes the row path, which reports it.
+    problems: bool = False
+
+    def numbers(self) -> Sequence[int]:
+        """Each record's row number: the batch's own, else consecutive from its first row."""
+        return (
+            self.rows if self.rows is not None else range(self.first_row, self.first_row + len(self.records))
+        )
+
+    def joined(self, batch: RecordBatch) -> RecordBatch:
+        """These records followed by `batch`'s (the mapper holds a product's rows back for the next batch)."""
+        records = self.records + batch.records
+        problems = self.problems or batch.problems
+        if self.rows is None and batch.rows is None and self.lines is None and batch.lines is None:
+            return RecordBatch(batch.columns, self.first_row, records, batch.feed_rows, problems=problems)
+        rows = [*self.numbers(), *batch.numbers()]
+        lines = None if self.lines is None or batch.lines is None else [*self.lines, *batch.lines]
+        return RecordBatch(batch.columns, self.first_row, records, batch.feed_rows, rows, lines, problems)
+
+    def split(self, count: int) -> tuple[RecordBatch, RecordBatch]:
+        """The batch without its last `count` records, and those records."""
+        cut = len(self.records) - count
+        numbers, lines, explicit = self.numbers(), self.lines, self.rows is not None
+        kept = RecordBatch(
+            self.columns, self.first_row, self.records[:cut], self.feed_rows,
+            numbers[:cut] if explicit else None, None if lines is None else lines[:cut], self.problems,
+        )  # fmt: skip
+        rest = RecordBatch(
+            self.columns, numbers[cut], self.records[cut:], None,
+            numbers[cut:] if explicit else None, None if lines is None else lines[cut:], self.problems,
+        )  # fmt: skip
+        return kept, rest
 
     def row_of(self, index: int) -> int:
         """The row number of the record at `index`."""

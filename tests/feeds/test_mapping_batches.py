@@ -73,7 +73,7 @@ def _batches(rows: list[Any], sizes: list[int], *, columns: tuple[str, ...] | No
 class RowByRowMapper(FeedMapper):
     """The mapper with its batch path switched off: the reference the batch path must match."""
 
-    def _map_columns(self, batch: Any, extract: Any) -> bool:
+    def _map_columns(self, batch: Any) -> bool:
         return False
 
 
@@ -82,8 +82,8 @@ class CountingMapper(FeedMapper):
 
     columnar = 0
 
-    def _map_columns(self, batch: Any, extract: Any) -> bool:
-        taken = super()._map_columns(batch, extract)
+    def _map_columns(self, batch: Any) -> bool:
+        taken = super()._map_columns(batch)
         self.columnar += taken
         return taken
 
@@ -102,7 +102,7 @@ def _config(**overrides: Any) -> SyncConfig:
         product_key="parent",
         options=["Size", "Color"],
         metafield_mappings=METAFIELDS,
-        **overrides,
+        **{"default_weight_unit": "kg", **overrides},
     )
 
 

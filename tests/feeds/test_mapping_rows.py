@@ -33,7 +33,7 @@ def _map(rows: list[str], **overrides: Any) -> tuple[list[Any], Any]:
         product_key="parent",
         options=["Size", "Color"],
         metafield_mappings=METAFIELDS,
-        **overrides,
+        **{"default_weight_unit": "kg", **overrides},
     )
     data = ("\n".join([HEADER, *rows]) + "\n").encode()
     columns, records = parse_bytes(data, "feed.csv")
@@ -127,7 +127,9 @@ def test_mapping_groups_variants_into_products() -> None:
 
 def test_mapping_late_duplicate_withdraws_emitted_product() -> None:
     """A SKU repeated far below withdraws the product already emitted, so the engine can drop it."""
-    config = make_config(mapping=MAPPING, product_key="parent", options=["Size", "Color"])
+    config = make_config(
+        mapping=MAPPING, product_key="parent", options=["Size", "Color"], default_weight_unit="kg"
+    )
     mapper = FeedMapper(config)
     columns = tuple(HEADER.split(","))
     first = mapper.map_batch(
