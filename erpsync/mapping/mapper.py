@@ -25,7 +25,8 @@ from erpsync.feeds.records import RecordBatch
 from erpsync.mapping.columns import ColumnPath
 from erpsync.mapping.drafts import MapOutcome, MetafieldDraft, ProductDraft
 from erpsync.mapping.extract import column_reader, dict_extractor, path_getter, row_extractor
-from erpsync.mapping.options import OptionsPart, option_name
+from erpsync.mapping.images import one_url
+from erpsync.mapping.options import OptionsPart, option_name, option_value
 from erpsync.mapping.rows import RowPath
 from erpsync.mapping.seen import SeenIndex
 from erpsync.mapping.state import (
@@ -44,7 +45,6 @@ from erpsync.mapping.values import (
     PlainColumn,
     StrippedColumn,
     TextColumn,
-    ValueProblem,
     check_metafield,
     parse_bool,
     parse_integer,
@@ -89,7 +89,7 @@ class FeedMapper(ColumnPath, RowPath, OptionsPart):
             "variant.inventory_quantity": PlainColumn(PLAIN_INTEGER, MemoTable(parse_integer), convert=int),
             "variant.weight_unit": MemoTable(parse_weight_unit),
             "variant.taxable": MemoTable(parse_bool),
-            "variant.image": MemoTable(_one_url),
+            "variant.image": MemoTable(one_url),
         }
         self._variant_fields = [
             (position, target, self._slot(mapping[target]), parser)
@@ -104,7 +104,7 @@ class FeedMapper(ColumnPath, RowPath, OptionsPart):
         mapped_options = [target for target in option_targets if target in mapping]
         self._option_slots = [self._slot(mapping[target]) for target in mapped_options]
         self._option_targets = mapped_options
-        self._option_values = StrippedColumn(MemoTable(clean_text_or_empty, empty=""))
+        self._option_values = StrippedColumn(MemoTable(option_value, empty=""))
         self._option_names = tuple(
             config.options[index] if index < len(config.options) else option_name(mapping[target])
             for index, target in enumerate(mapped_options)
@@ -387,20 +387,6 @@ def map_records(config: SyncConfig, batches: Iterable[RecordBatch]) -> tuple[lis
     outcome = mapper.outcome()
     dropped = outcome.rejected_keys
     return [product for product in products if product.key not in dropped], outcome
-
-
-def clean_text_or_empty(value: Any) -> str:
-    """An option value: trimmed text, "" when absent or not text."""
-    if value.__class__ is str:
-        return value.strip()
-    return safe_text(value) or ""
-
-
-def _one_url(value: Any) -> str:
-    urls = split_urls(value)
-    if len(urls) != 1:
-        raise ValueProblem("must be one http(s) URL")
-    return urls[0]
 
 
 __all__ = ["MAX_VARIANTS", "FeedMapper", "MapOutcome", "map_records"]

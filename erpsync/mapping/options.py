@@ -15,10 +15,18 @@ from typing import Any
 
 from erpsync.mapping.drafts import VariantDraft
 from erpsync.mapping.state import Group, MapperState
+from erpsync.mapping.values import safe_text
 
 _option_values_of = itemgetter(VariantDraft._fields.index("option_values"))
 # Shopify's name and value for "this product has no options" (its product CSV and its API).
 DEFAULT_OPTION = ("title", "default title")
+
+
+def option_value(value: Any) -> str:
+    """An option value: trimmed text, "" when absent or not text."""
+    if value.__class__ is str:
+        return value.strip()
+    return safe_text(value) or ""
 
 
 def option_name(path: str) -> str:

@@ -13,6 +13,7 @@ from typing import Any
 
 from erpsync.mapping.drafts import MetafieldDraft, ProductDraft, RowError, VariantDraft
 from erpsync.mapping.extract import ColumnReader
+from erpsync.mapping.images import gallery
 from erpsync.mapping.seen import SeenIndex
 from erpsync.mapping.values import MemoTable, StrippedColumn, TextColumn
 from erpsync.models import MetafieldMapping
@@ -230,6 +231,10 @@ class MapperState:
             message = f"product {group.key!r} has over {MAX_VARIANTS} variants, Shopify's limit"
             self._reject(group, extra.row, extra.sku, "product_key", message)
             return None
+        if not variants and not group.rejected:
+            self._reject(
+                group, group.first_row, None, "variant.sku", "has no SKU (its rows hold only images)"
+            )
         parsed = group.fields if group.fields is not None else self._parse_product(group)
         names = parsed[NAMES_FIELD] if parsed is not None else self._option_names
         options, variants = self._check_options(group, names)
@@ -287,9 +292,7 @@ def draft(
 ) -> ProductDraft:
     """The draft from `fields` as both paths give them: title, the PRODUCT_FIELDS, metafields, names;
     `more_images`, from the product's other rows, join its gallery in order, each image once."""
-    images = fields[IMAGES_FIELD]
-    if more_images:
-        images = tuple(dict.fromkeys((*images, *more_images)))
+    images = gallery(fields[IMAGES_FIELD], more_images)
     return ProductDraft(
         key, fields[0], fields[1], fields[2], fields[3], fields[4], fields[5], fields[6], fields[7], fields[8],
         images, options, tuple(variants), fields[10],
