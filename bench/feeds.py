@@ -122,7 +122,7 @@ async def pipeline(port: int, name: str) -> dict[str, Any]:
         "credentials": {"host": "127.0.0.1", "port": port, "username": "anonymous", "password": "bench@",
                         "filePath": f"/{name}"},
         "mapping": MAPPING, "product_key": "parent_sku", "options": ["Size", "Color"],
-        "metafield_mappings": METAFIELDS,
+        "metafield_mappings": METAFIELDS, "default_weight_unit": "kg",
     })  # fmt: skip
     started = time.perf_counter()
     products = 0

@@ -146,6 +146,7 @@ def config_for(feed: Path) -> SyncConfig:
                 }
             ],
             "max_delete_fraction": 0.5,
+            "default_weight_unit": "kg",
         }
     )
 
