@@ -1,0 +1,221 @@
+"""Regrouping: every feed shape turned into the one the mapper reads, a product's rows adjacent.
+
+The mapper is the one fast code path; this stage rewrites the other shapes into adjacent canonical
+batches and the config the mapper must read them with. `anywhere` and `parent` sort on disk
+(`sorting.ExternalSorter`), so memory stays flat however long the feed; `nested` flattens each
+product record at once. Every output record keeps its row number (and file line), so an error still
+names the merchant's row.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator
+from itertools import repeat
+from pathlib import Path
+from typing import Any, Protocol
+
+from erpsync.feed_config import Grouping
+from erpsync.feeds.errors import FeedLayoutError
+from erpsync.feeds.records import RecordBatch
+from erpsync.mapping.extract import path_getter
+from erpsync.mapping.sorting import ExternalSorter, dumped_size
+from erpsync.mapping.values import safe_text
+from erpsync.models import VARIANT_TARGETS, SyncConfig
+
+# Records per output batch: the size parsers hand the mapper.
+BATCH_RECORDS = 4096
+# The field the regrouped records carry their product's key in (a CSV column, a dict key).
+KEY_FIELD = "_erpsync_key"
+
+Getter = Callable[[Any], Any]
+# A record with where it came from: (row, line or None, record).
+Placed = tuple[int, int | None, Any]
+
+
+class GroupingStage(Protocol):
+    """One mode's regrouping, as `Regrouper` drives it."""
+
+    config: SyncConfig
+
+    def push(self, batch: RecordBatch) -> Iterator[RecordBatch]: ...
+
+    def finish(self) -> Iterator[RecordBatch]: ...
+
+    def close(self) -> None: ...
+
+
+class Regrouper:
+    """Batches of any grouping mode in, adjacent canonical batches out; `config` is what to map them with."""
+
+    def __init__(
+        self, config: SyncConfig, *, feed: str, work_dir: Path | None = None, run_bytes: int | None = None
+    ) -> None:
+        self._stage = _stage_for(config, feed=feed, work_dir=work_dir, run_bytes=run_bytes)
+        self.config = self._stage.config
+
+    @staticmethod
+    def needed(config: SyncConfig) -> bool:
+        """Whether the feed's records must be regrouped before mapping."""
+        return config.grouping.mode != "adjacent"
+
+    def push(self, batch: RecordBatch) -> Iterator[RecordBatch]:
+        """The canonical batches ready now (nested: at once; sorted modes: none before `finish`)."""
+        return self._stage.push(batch)
+
+    def finish(self) -> Iterator[RecordBatch]:
+        """The rest, streamed lazily from disk."""
+        return self._stage.finish()
+
+    def close(self) -> None:
+        """Remove the temporary files; call it also when the run fails."""
+        self._stage.close()
+
+
+def _stage_for(
+    config: SyncConfig, *, feed: str, work_dir: Path | None, run_bytes: int | None
+) -> GroupingStage:
+    mode = config.grouping.mode
+    sorter = ExternalSorter(work_dir=work_dir, **({} if run_bytes is None else {"run_bytes": run_bytes}))
+    if mode == "anywhere":
+        return AnywhereStage(config, feed=feed, sorter=sorter)
+    if mode == "parent":
+        from erpsync.mapping.parents import ListedChildrenStage, ParentLinkStage
+
+        if config.grouping.children:
+            second = ExternalSorter(
+                work_dir=work_dir, **({} if run_bytes is None else {"run_bytes": run_bytes})
+            )
+            return ListedChildrenStage(config, feed=feed, sorter=sorter, second=second)
+        return ParentLinkStage(config, feed=feed, sorter=sorter)
+    if mode == "nested":
+        from erpsync.mapping.nested import NestedStage
+
+        return NestedStage(config, feed=feed)
+    raise ValueError(f"grouping mode {mode!r} needs no regrouping")
+
+
+# -- shared parts ------------------------------------------------------------------------------
+
+
+def adjacent(config: SyncConfig, **update: Any) -> SyncConfig:
+    """`config` for the mapper: grouping adjacent, plus `update`."""
+    return config.model_copy(update={"grouping": Grouping(), **update})
+
+
+def text(value: Any) -> str:
+    """A key or SKU cell as the mapper reads it: trimmed text, "" where there is none."""
+    if value.__class__ is str:
+        return value.strip()
+    return safe_text(value) or ""
+
+
+def field_getter(path: str, columns: tuple[str, ...] | None, *, feed: str) -> Getter:
+    """Reads `path` of a record: a CSV column (a short row's missing cell is ""), or a dict path."""
+    if columns is None:
+        get = path_getter(path)
+        return lambda record: get(record) if record.__class__ is dict else None
+    if path not in columns:
+        shown = ", ".join(columns[:12]) + (" ..." if len(columns) > 12 else "")
+        raise FeedLayoutError(feed, f"column {path!r} not in the header ({shown}); check the mapping")
+    index = columns.index(path)
+    return lambda row: row[index] if index < len(row) else ""
+
+
+def key_getter(config: SyncConfig, columns: tuple[str, ...] | None, *, feed: str) -> Getter:
+    """A record's effective product key: its product_key cell trimmed, else its SKU."""
+    sku = field_getter(config.mapping["variant.sku"], columns, feed=feed)
+    if not config.product_key:
+        return lambda record: text(sku(record))
+    key = field_getter(config.product_key, columns, feed=feed)
+    return lambda record: text(key(record)) or text(sku(record))
+
+
+def placed(batch: RecordBatch) -> tuple[Iterable[int], Iterable[int | None]]:
+    """Each record's row number and file line, as `zip` takes them."""
+    count = len(batch.records)
+    rows: Iterable[int] = (
+        batch.rows if batch.rows is not None else range(batch.first_row, batch.first_row + count)
+    )
+    lines: Iterable[int | None]
+    if batch.lines is not None and len(batch.lines) >= count:
+        lines = batch.lines
+    elif batch.lines is not None:
+        lines = [batch.line_of(index) for index in range(count)]
+    else:
+        lines = repeat(None)
+    return rows, lines
+
+
+def product_sources(config: SyncConfig) -> list[str]:
+    """The paths the mapper reads from a product's first row only: product targets, their rules'
+    paths, product metafields."""
+    paths = [path for target, path in config.mapping.items() if target not in VARIANT_TARGETS]
+    for target, rule in config.rules.items():
+        if target not in VARIANT_TARGETS:
+            paths += [*([rule.path] if rule.path else []), *(rule.first or [])]
+    paths += [item.source_key for item in config.metafield_mappings if item.owner == "product"]
+    return list(dict.fromkeys(paths))
+
+
+def batches(
+    columns: tuple[str, ...] | None, records: Iterable[Placed], *, feed_rows: int | None = None
+) -> Iterator[RecordBatch]:
+    """Placed records cut into batches, each record's row and line kept."""
+    rows: list[int] = []
+    lines: list[int | None] = []
+    out: list[Any] = []
+    any_line = False
+    for row, line, record in records:
+        rows.append(row)
+        lines.append(line)
+        out.append(record)
+        any_line = any_line or line is not None
+        if len(out) >= BATCH_RECORDS:
+            yield _batch(columns, out, rows, lines if any_line else None, feed_rows)
+            rows, lines, out, feed_rows = [], [], [], None
+    if out:
+        yield _batch(columns, out, rows, lines if any_line else None, feed_rows)
+
+
+def _batch(
+    columns: tuple[str, ...] | None,
+    records: list[Any],
+    rows: list[int],
+    lines: list[int | None] | None,
+    feed_rows: int | None,
+) -> RecordBatch:
+    return RecordBatch(columns, rows[0], records, feed_rows, rows, lines)  # type: ignore[arg-type]
+
+
+# -- anywhere ----------------------------------------------------------------------------------
+
+
+class AnywhereStage:
+    """Rows sharing a key anywhere in the feed: sorted on disk by key, stable by row."""
+
+    def __init__(self, config: SyncConfig, *, feed: str, sorter: ExternalSorter) -> None:
+        self.config = adjacent(config)
+        self._source = config
+        self._feed = feed
+        self._sorter = sorter
+        self._columns: tuple[str, ...] | None = None
+        self._key: Getter | None = None
+
+    def push(self, batch: RecordBatch) -> Iterator[RecordBatch]:
+        if self._key is None:
+            self._columns = batch.columns
+            self._key = key_getter(self._source, batch.columns, feed=self._feed)
+        rows, lines = placed(batch)
+        items = list(zip(map(self._key, batch.records), rows, lines, batch.records, strict=False))
+        self._sorter.add(items, dumped_size(batch.records))
+        return iter(())
+
+    def finish(self) -> Iterator[RecordBatch]:
+        records = ((row, line, record) for _, row, line, record in self._sorter.sorted())
+        return batches(self._columns, records, feed_rows=self._sorter.items)
+
+    def close(self) -> None:
+        self._sorter.close()
+
+
+__all__ = ["BATCH_RECORDS", "KEY_FIELD", "Regrouper"]

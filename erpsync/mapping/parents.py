@@ -1,0 +1,275 @@
+"""Parent and child rows to adjacent products, joined on disk so memory stays flat.
+
+Two shapes. A child names its parent (WooCommerce's `Parent`: the parent's SKU, or `id:123` for the
+parent's `ID` when `grouping.parent_id` says so): one sort by the parent's reference brings each
+parent before its children, whichever came first. A parent lists its children (Magento's
+`configurable_variations`, `sku=MH01-XS-Black,size=XS,color=Black|...`, or plain SKUs): a first sort
+by child SKU joins each listing entry to its child row, a second by product key groups them.
+
+Either way a parent's product cells are copied onto its first child and the parent row is dropped (a
+parent is never a variant: its own price is ignored); a parent without children is a simple product.
+Every record carries its product's key in `KEY_FIELD`, the parent's key (its product_key cell, else
+its SKU), stable across runs. A child whose parent is not in the feed is rejected with the error
+"parent 'X' is not in the feed"; a child no parent lists is a product of its own. The listing's
+attributes are fields of the child named `<children field>.<attribute>`, for use as option values.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from itertools import groupby
+from operator import itemgetter
+from typing import Any
+
+from erpsync.feeds.records import CellProblem, RecordBatch
+from erpsync.mapping.grouping import (
+    KEY_FIELD,
+    Getter,
+    Placed,
+    adjacent,
+    batches,
+    field_getter,
+    key_getter,
+    placed,
+    product_sources,
+    text,
+)
+from erpsync.mapping.sorting import ExternalSorter, dumped_size
+from erpsync.models import SyncConfig
+
+PARENT, CHILD = 0, 1
+_first = itemgetter(0)
+_PLAIN_LIST = re.compile(r"[|,]")
+
+
+class _Shaper:
+    """Writes a product's key (and a child's listing attributes) into a record, and copies a parent's
+    product cells onto its first child."""
+
+    def __init__(self, config: SyncConfig, columns: tuple[str, ...] | None, extra: list[str]) -> None:
+        self.columns = None if columns is None else (*columns, KEY_FIELD, *extra)
+        self._width = 0 if columns is None else len(columns)
+        self._extra = extra
+        sources = product_sources(config)
+        if columns is None:
+            self._copied = list(
+                dict.fromkeys(part for path in sources for part in {path, path.split(".")[0]})
+            )
+        else:
+            self._positions = [columns.index(path) for path in sources if path in columns]
+
+    def shape(self, record: Any, key: Any, attrs: tuple[str, ...] | None) -> Any:
+        values = attrs if attrs is not None else ("",) * len(self._extra)
+        if self.columns is not None:
+            if len(record) < self._width:
+                record.extend([""] * (self._width - len(record)))
+            elif len(record) > self._width:
+                del record[self._width :]
+            record.append(key)
+            record.extend(values)
+        elif record.__class__ is dict:
+            record[KEY_FIELD] = key
+            record.update(zip(self._extra, values, strict=True))
+        return record
+
+    def copy_product(self, parent: Any, child: Any) -> None:
+        if self.columns is not None:
+            for position in self._positions:
+                child[position] = parent[position] if position < len(parent) else ""
+        elif parent.__class__ is dict and child.__class__ is dict:
+            for path in self._copied:
+                if path in parent:
+                    child[path] = parent[path]
+
+
+def _groups(
+    items: Iterator[tuple[Any, ...]], shaper: _Shaper, own_key: Getter, orphan: str | None
+) -> Iterator[Placed]:
+    """Items (group, kind, row, line, record, attrs) sorted: each group's parent, then its children."""
+    for group, members in groupby(items, _first):
+        parent: Any = None
+        children = False
+        for _, kind, row, line, record, attrs in members:
+            if kind == PARENT and parent is None and not children:
+                parent = record
+                parent_place = (row, line)
+                continue
+            if kind == PARENT:
+                # A second parent under one reference (a repeated SKU): a product of its own.
+                yield row, line, shaper.shape(record, own_key(record), None)
+                continue
+            if parent is None:
+                key: Any = group
+                if orphan is not None:
+                    key = CellProblem(orphan.format(group))
+                yield row, line, shaper.shape(record, key, attrs)
+                continue
+            if not children:
+                shaper.copy_product(parent, record)
+                children = True
+                key = own_key(parent)
+            yield row, line, shaper.shape(record, key, attrs)
+        if parent is not None and not children:
+            yield parent_place[0], parent_place[1], shaper.shape(parent, own_key(parent), None)
+
+
+class ParentLinkStage:
+    """Children name their parent in `grouping.parent`; one sort by the parent's reference."""
+
+    def __init__(self, config: SyncConfig, *, feed: str, sorter: ExternalSorter) -> None:
+        self.config = adjacent(config, product_key=KEY_FIELD)
+        self._source = config
+        self._feed = feed
+        self._sorter = sorter
+        self._shaper: _Shaper | None = None
+        self._items: Any = None
+
+    def _bind(self, columns: tuple[str, ...] | None) -> None:
+        config, feed = self._source, self._feed
+        grouping = config.grouping
+        assert grouping.parent is not None
+        self._shaper = _Shaper(config, columns, [])
+        self._key = key_getter(config, columns, feed=feed)
+        reference = field_getter(grouping.parent, columns, feed=feed)
+        by_id = grouping.parent_id is not None
+        own = field_getter(grouping.parent_id or config.mapping["variant.sku"], columns, feed=feed)
+
+        def item(record: Any) -> tuple[str, int]:
+            parent = text(reference(record))
+            if not parent:
+                return text(own(record)), PARENT
+            if by_id and parent[:3].lower() == "id:":
+                parent = parent[3:].strip()
+            return parent, CHILD
+
+        self._item = item
+
+    def push(self, batch: RecordBatch) -> Iterator[RecordBatch]:
+        if self._shaper is None:
+            self._bind(batch.columns)
+        rows, lines = placed(batch)
+        items = [
+            (*self._item(record), row, line, record, None)
+            for record, row, line in zip(batch.records, rows, lines, strict=False)
+        ]
+        self._sorter.add(items, dumped_size(batch.records))
+        return iter(())
+
+    def finish(self) -> Iterator[RecordBatch]:
+        if self._shaper is None:
+            return iter(())
+        orphan = "parent {!r} is not in the feed"
+        records = _groups(self._sorter.sorted(), self._shaper, self._key, orphan)
+        return batches(self._shaper.columns, records, feed_rows=self._sorter.items)
+
+    def close(self) -> None:
+        self._sorter.close()
+
+
+class ListedChildrenStage:
+    """A parent lists its children in `grouping.children`: joined by child SKU, then grouped by key."""
+
+    def __init__(
+        self, config: SyncConfig, *, feed: str, sorter: ExternalSorter, second: ExternalSorter
+    ) -> None:
+        self.config = adjacent(config, product_key=KEY_FIELD)
+        self._source = config
+        self._feed = feed
+        self._sorter = sorter
+        self._second = second
+        children = config.grouping.children
+        assert children is not None
+        prefix = f"{children}."
+        self._attributes = sorted(
+            {path[len(prefix) :] for path in _config_paths(config) if path.startswith(prefix)}
+        )
+        self._extra = [prefix + name for name in self._attributes]
+        self._shaper: _Shaper | None = None
+        self._bytes = 0
+
+    def _bind(self, columns: tuple[str, ...] | None) -> None:
+        config, feed = self._source, self._feed
+        assert config.grouping.children is not None
+        self._shaper = _Shaper(config, columns, self._extra)
+        self._key = key_getter(config, columns, feed=feed)
+        self._sku = field_getter(config.mapping["variant.sku"], columns, feed=feed)
+        self._listing = field_getter(config.grouping.children, columns, feed=feed)
+
+    def push(self, batch: RecordBatch) -> Iterator[RecordBatch]:
+        if self._shaper is None:
+            self._bind(batch.columns)
+        rows, lines = placed(batch)
+        items: list[tuple[Any, ...]] = []
+        for record, row, line in zip(batch.records, rows, lines, strict=False):
+            listing = self._listing(record)
+            if listing:
+                key = self._key(record)
+                for sku, attrs in self._entries(listing):
+                    items.append((sku, PARENT, row, None, key, attrs))
+            items.append((text(self._sku(record)), CHILD, row, line, record, bool(listing)))
+        size = dumped_size(batch.records)
+        self._bytes += size
+        self._sorter.add(items, size)
+        return iter(())
+
+    def _entries(self, listing: Any) -> list[tuple[str, tuple[str, ...]]]:
+        """(child SKU, attribute values) of each entry a parent lists."""
+        entries: list[dict[str, Any]] = []
+        if isinstance(listing, list):
+            entries = [entry if isinstance(entry, dict) else {"sku": entry} for entry in listing]
+        elif isinstance(listing, str) and "=" in listing:
+            for part in listing.split("|"):
+                pairs = (pair.partition("=") for pair in part.split(","))
+                entries.append({name.strip(): value.strip() for name, _, value in pairs})
+        elif isinstance(listing, str):
+            entries = [{"sku": sku} for sku in _PLAIN_LIST.split(listing)]
+        names = self._attributes
+        return [
+            (sku, tuple(text(entry.get(name)) for name in names))
+            for entry in entries
+            if (sku := text(entry.get("sku")))
+        ]
+
+    def finish(self) -> Iterator[RecordBatch]:
+        if self._shaper is None:
+            return iter(())
+        per_item = self._bytes // max(1, self._sorter.items)
+        chunk: list[tuple[Any, ...]] = []
+        for item in self._joined():
+            chunk.append(item)
+            if len(chunk) >= 4096:
+                self._second.add(chunk, per_item * len(chunk))
+                chunk = []
+        self._second.add(chunk, per_item * len(chunk))
+        self._sorter.close()
+        records = _groups(self._second.sorted(), self._shaper, self._key, None)
+        return batches(self._shaper.columns, records, feed_rows=self._second.items)
+
+    def _joined(self) -> Iterator[tuple[Any, ...]]:
+        """Rows by product key: a listed child under its parent's, any other row under its own."""
+        for _, members in groupby(self._sorter.sorted(), _first):
+            listed: tuple[Any, ...] | None = None
+            for _, kind, row, line, payload, extra in members:
+                if kind == PARENT:
+                    listed = listed or (payload, extra)
+                elif listed is not None and not extra:
+                    yield listed[0], CHILD, row, line, payload, listed[1]
+                else:
+                    yield self._key(payload), PARENT, row, line, payload, None
+
+    def close(self) -> None:
+        self._sorter.close()
+        self._second.close()
+
+
+def _config_paths(config: SyncConfig) -> list[str]:
+    """Every source path the config reads."""
+    paths = list(config.mapping.values())
+    for rule in config.rules.values():
+        paths += [*([rule.path] if rule.path else []), *(rule.first or [])]
+    paths += [item.source_key for item in config.metafield_mappings]
+    return paths
+
+
+__all__ = ["ListedChildrenStage", "ParentLinkStage"]
