@@ -28,8 +28,8 @@ BATCH_RECORDS = 4096
 KEY_FIELD = "_erpsync_key"
 
 Getter = Callable[[Any], Any]
-# A record with where it came from: (row, line or None, record).
-Placed = tuple[int, int | None, Any]
+# A record with where it came from and whether it may hold a CellProblem: (row, line or None, record, flag).
+Placed = tuple[int, int | None, Any, bool]
 
 
 class GroupingStage(Protocol):
@@ -160,21 +160,25 @@ def product_sources(config: SyncConfig) -> list[str]:
 def batches(
     columns: tuple[str, ...] | None, records: Iterable[Placed], *, feed_rows: int | None = None
 ) -> Iterator[RecordBatch]:
-    """Placed records cut into batches, each record's row and line kept."""
+    """Placed records cut into batches, each record's row and line kept; a batch holding a record that
+    may carry a CellProblem is marked, so the mapper takes the row path that reports it."""
     rows: list[int] = []
     lines: list[int | None] = []
     out: list[Any] = []
-    any_line = False
-    for row, line, record in records:
+    any_line = problems = False
+    for row, line, record, flagged in records:
         rows.append(row)
         lines.append(line)
         out.append(record)
         any_line = any_line or line is not None
+        problems = problems or flagged
         if len(out) >= BATCH_RECORDS:
-            yield _batch(columns, out, rows, lines if any_line else None, feed_rows)
-            rows, lines, out, feed_rows = [], [], [], None
+            yield _batch(
+                columns, out, rows, lines if any_line else None, feed_rows=feed_rows, problems=problems
+            )
+            rows, lines, out, feed_rows, problems = [], [], [], None, False
     if out:
-        yield _batch(columns, out, rows, lines if any_line else None, feed_rows)
+        yield _batch(columns, out, rows, lines if any_line else None, feed_rows=feed_rows, problems=problems)
 
 
 def _batch(
@@ -182,9 +186,11 @@ def _batch(
     records: list[Any],
     rows: list[int],
     lines: list[int | None] | None,
+    *,
     feed_rows: int | None,
+    problems: bool,
 ) -> RecordBatch:
-    return RecordBatch(columns, rows[0], records, feed_rows, rows, lines)  # type: ignore[arg-type]
+    return RecordBatch(columns, rows[0], records, feed_rows, rows, lines, problems)  # type: ignore[arg-type]
 
 
 # -- anywhere ----------------------------------------------------------------------------------
@@ -206,12 +212,21 @@ class AnywhereStage:
             self._columns = batch.columns
             self._key = key_getter(self._source, batch.columns, feed=self._feed)
         rows, lines = placed(batch)
-        items = list(zip(map(self._key, batch.records), rows, lines, batch.records, strict=False))
+        items = list(
+            zip(
+                map(self._key, batch.records),
+                rows,
+                lines,
+                batch.records,
+                repeat(batch.problems),
+                strict=False,
+            )
+        )
         self._sorter.add(items, dumped_size(batch.records))
         return iter(())
 
     def finish(self) -> Iterator[RecordBatch]:
-        records = ((row, line, record) for _, row, line, record in self._sorter.sorted())
+        records = ((row, line, record, flagged) for _, row, line, record, flagged in self._sorter.sorted())
         return batches(self._columns, records, feed_rows=self._sorter.items)
 
     def close(self) -> None:

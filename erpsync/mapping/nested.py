@@ -16,7 +16,7 @@ from typing import Any
 
 from erpsync.feeds.records import RecordBatch
 from erpsync.mapping.extract import path_getter
-from erpsync.mapping.grouping import KEY_FIELD, adjacent, batches, placed, text
+from erpsync.mapping.grouping import KEY_FIELD, Placed, adjacent, batches, placed, text
 from erpsync.models import VARIANT_TARGETS, SyncConfig
 
 
@@ -62,10 +62,10 @@ class NestedStage:
 
     def push(self, batch: RecordBatch) -> Iterator[RecordBatch]:
         rows, lines = placed(batch)
-        out: list[tuple[int, int | None, Any]] = []
+        out: list[Placed] = []
         for product, row, line in zip(batch.records, rows, lines, strict=False):
             for variant_record in self._flatten(product):
-                out.append((row, line, variant_record))
+                out.append((row, line, variant_record, batch.problems))
         yield from batches(None, out, feed_rows=batch.feed_rows)
 
     def _flatten(self, product: Any) -> list[dict[str, Any]]:

@@ -86,32 +86,35 @@ class _Shaper:
 def _groups(
     items: Iterator[tuple[Any, ...]], shaper: _Shaper, own_key: Getter, orphan: str | None
 ) -> Iterator[Placed]:
-    """Items (group, kind, row, line, record, attrs) sorted: each group's parent, then its children."""
+    """Items (group, kind, row, line, record, attrs, flag) sorted: each group's parent, then its
+    children; `orphan` is the error of a child whose parent is not in the feed, None to keep it."""
     for group, members in groupby(items, _first):
         parent: Any = None
         children = False
-        for _, kind, row, line, record, attrs in members:
+        for _, kind, row, line, record, attrs, flagged in members:
             if kind == PARENT and parent is None and not children:
-                parent = record
-                parent_place = (row, line)
+                parent, parent_place = record, (row, line, flagged)
                 continue
             if kind == PARENT:
                 # A second parent under one reference (a repeated SKU): a product of its own.
-                yield row, line, shaper.shape(record, own_key(record), None)
+                yield row, line, shaper.shape(record, own_key(record), None), flagged
                 continue
             if parent is None:
-                key: Any = group
-                if orphan is not None:
-                    key = CellProblem(orphan.format(group))
-                yield row, line, shaper.shape(record, key, attrs)
+                if orphan is None:
+                    yield row, line, shaper.shape(record, group, attrs), flagged
+                else:
+                    yield row, line, shaper.shape(record, CellProblem(orphan.format(group)), attrs), True
                 continue
             if not children:
                 shaper.copy_product(parent, record)
                 children = True
                 key = own_key(parent)
-            yield row, line, shaper.shape(record, key, attrs)
+                yield row, line, shaper.shape(record, key, attrs), flagged or parent_place[2]
+                continue
+            yield row, line, shaper.shape(record, key, attrs), flagged
         if parent is not None and not children:
-            yield parent_place[0], parent_place[1], shaper.shape(parent, own_key(parent), None)
+            row, line, flagged = parent_place
+            yield row, line, shaper.shape(parent, own_key(parent), None), flagged
 
 
 class ParentLinkStage:
@@ -150,7 +153,7 @@ class ParentLinkStage:
             self._bind(batch.columns)
         rows, lines = placed(batch)
         items = [
-            (*self._item(record), row, line, record, None)
+            (*self._item(record), row, line, record, None, batch.problems)
             for record, row, line in zip(batch.records, rows, lines, strict=False)
         ]
         self._sorter.add(items, dumped_size(batch.records))
@@ -206,8 +209,8 @@ class ListedChildrenStage:
             if listing:
                 key = self._key(record)
                 for sku, attrs in self._entries(listing):
-                    items.append((sku, PARENT, row, None, key, attrs))
-            items.append((text(self._sku(record)), CHILD, row, line, record, bool(listing)))
+                    items.append((sku, PARENT, row, None, key, attrs, False))
+            items.append((text(self._sku(record)), CHILD, row, line, record, bool(listing), batch.problems))
         size = dumped_size(batch.records)
         self._bytes += size
         self._sorter.add(items, size)
@@ -250,13 +253,13 @@ class ListedChildrenStage:
         """Rows by product key: a listed child under its parent's, any other row under its own."""
         for _, members in groupby(self._sorter.sorted(), _first):
             listed: tuple[Any, ...] | None = None
-            for _, kind, row, line, payload, extra in members:
+            for _, kind, row, line, payload, extra, flagged in members:
                 if kind == PARENT:
                     listed = listed or (payload, extra)
                 elif listed is not None and not extra:
-                    yield listed[0], CHILD, row, line, payload, listed[1]
+                    yield listed[0], CHILD, row, line, payload, listed[1], flagged
                 else:
-                    yield self._key(payload), PARENT, row, line, payload, None
+                    yield self._key(payload), PARENT, row, line, payload, None, flagged
 
     def close(self) -> None:
         self._sorter.close()
