@@ -26,6 +26,8 @@ from erpsync.mapping.columns import ColumnPath
 from erpsync.mapping.drafts import MapOutcome, MetafieldDraft, ProductDraft
 from erpsync.mapping.extract import column_reader, dict_extractor, path_getter, row_extractor
 from erpsync.mapping.images import one_url
+from erpsync.mapping.metafield_values import check_metafield
+from erpsync.mapping.money import parse_money, parse_weight, parse_weight_unit
 from erpsync.mapping.options import OptionsPart, option_name, option_value
 from erpsync.mapping.rows import RowPath
 from erpsync.mapping.seen import SeenIndex
@@ -45,13 +47,9 @@ from erpsync.mapping.values import (
     PlainColumn,
     StrippedColumn,
     TextColumn,
-    check_metafield,
     parse_bool,
     parse_integer,
-    parse_money,
     parse_status,
-    parse_weight,
-    parse_weight_unit,
     safe_text,
     split_list,
     split_urls,

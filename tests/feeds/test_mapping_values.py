@@ -6,7 +6,9 @@ from typing import Any
 
 import pytest
 
-from erpsync.mapping.values import ValueProblem, check_metafield, parse_integer, parse_money, split_list
+from erpsync.mapping.metafield_values import check_metafield
+from erpsync.mapping.money import parse_money
+from erpsync.mapping.values import ValueProblem, parse_integer, split_list
 
 
 @pytest.mark.parametrize(
@@ -14,7 +16,7 @@ from erpsync.mapping.values import ValueProblem, check_metafield, parse_integer,
     [("19.9", False, "19.90"), ("19.90", False, "19.90"), ("20", False, "20.00"), ("0019.999", False, "19.999"),
      ("1,234.5", False, "1234.50"), (" 7.10 ", False, "7.10"), (19.9, False, "19.90"), (5, False, "5.00"),
      (0.1, False, "0.10"), ("19,9", True, "19.90"), ("1.234,56", True, "1234.56"), ("1 234,5", True, "1234.50"),
-     ("0", False, "0.00"), ("12.500", False, "12.50")],
+     ("0", False, "0.00"), ("12.500", False, "12.50"), ("1.234,5", False, "1234.50"), ("€5", False, "5.00")],
 )  # fmt: skip
 def test_mapping_money(raw: Any, decimal_comma: bool, expected: str) -> None:
     """Prices reach Shopify as exact decimal strings, with or without a decimal comma."""
@@ -23,8 +25,8 @@ def test_mapping_money(raw: Any, decimal_comma: bool, expected: str) -> None:
 
 @pytest.mark.parametrize(
     ("raw", "decimal_comma"),
-    [("19,90", False), ("1.234,5", False), ("abc", False), ("-1", False), ("1e3", False), (True, False),
-     (float("nan"), False), ("", False), ("1,2345", False), ("1.5", True), ("€5", False)],
+    [("19,90", False), ("1.234.5", False), ("abc", False), ("-1", False), ("1e3", False), (True, False),
+     (float("nan"), False), ("", False), ("1,2345", False), ("1.5", True), ("5 XYZ", False), ("€", False)],
 )  # fmt: skip
 def test_mapping_money_refused(raw: Any, decimal_comma: bool) -> None:
     """Ambiguous, negative or non-numeric prices are refused rather than guessed (19,90 is never 1990)."""

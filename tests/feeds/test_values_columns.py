@@ -9,6 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from erpsync.mapping.money import parse_decimal, parse_money
 from erpsync.mapping.values import (
     PLAIN_DECIMAL,
     PLAIN_INTEGER,
@@ -19,9 +20,7 @@ from erpsync.mapping.values import (
     TextColumn,
     ValueProblem,
     is_plain,
-    parse_decimal,
     parse_integer,
-    parse_money,
 )
 
 money = partial(parse_money, decimal_comma=False)
