@@ -10,7 +10,7 @@ names the merchant's row.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
-from itertools import repeat
+from itertools import islice, repeat
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -18,7 +18,7 @@ from erpsync.feed_config import Grouping
 from erpsync.feeds.errors import FeedLayoutError
 from erpsync.feeds.records import RecordBatch
 from erpsync.mapping.extract import path_getter
-from erpsync.mapping.sorting import ExternalSorter, dumped_size
+from erpsync.mapping.sorting import ExternalSorter
 from erpsync.mapping.values import safe_text
 from erpsync.models import VARIANT_TARGETS, SyncConfig
 
@@ -26,8 +26,11 @@ from erpsync.models import VARIANT_TARGETS, SyncConfig
 BATCH_RECORDS = 4096
 # The field the regrouped records carry their product's key in (a CSV column, a dict key).
 KEY_FIELD = "_erpsync_key"
+# Joins a CSV row's cells while it is sorted (ASCII unit separator; a row holding one is kept as a list).
+SEPARATOR = "\x1f"
 
 Getter = Callable[[Any], Any]
+BatchGetter = Callable[[list[Any]], list[str]]
 # A record with where it came from and whether it may hold a CellProblem: (row, line or None, record, flag).
 Placed = tuple[int, int | None, Any, bool]
 
@@ -130,6 +133,24 @@ def key_getter(config: SyncConfig, columns: tuple[str, ...] | None, *, feed: str
     return lambda record: text(key(record)) or text(sku(record))
 
 
+def keys_reader(config: SyncConfig, columns: tuple[str, ...] | None, *, feed: str) -> BatchGetter:
+    """`key_getter` for a whole batch in C-level passes: the sort key of every record."""
+    sku = field_getter(config.mapping["variant.sku"], columns, feed=feed)
+    key = field_getter(config.product_key, columns, feed=feed) if config.product_key else sku
+
+    def keys(records: list[Any]) -> list[str]:
+        raw = list(map(key, records))
+        try:
+            stripped = list(map(str.strip, raw))
+        except TypeError:
+            stripped = list(map(text, raw))
+        if key is sku or all(stripped):
+            return stripped
+        return [found or text(sku(record)) for found, record in zip(stripped, records, strict=True)]
+
+    return keys
+
+
 def placed(batch: RecordBatch) -> tuple[Iterable[int], Iterable[int | None]]:
     """Each record's row number and file line, as `zip` takes them."""
     count = len(batch.records)
@@ -157,40 +178,50 @@ def product_sources(config: SyncConfig) -> list[str]:
     return list(dict.fromkeys(paths))
 
 
+def pack(records: list[Any], columns: tuple[str, ...] | None) -> list[Any]:
+    """CSV rows as one string each while they wait on disk: a fifth of the objects to marshal, hold
+    and collect. Rows with the separator in a cell, or a CellProblem, stay lists."""
+    if columns is None:
+        return records
+    try:
+        joined = list(map(SEPARATOR.join, records))
+    except TypeError:
+        return records
+    if sum(map(str.count, joined, repeat(SEPARATOR))) != sum(map(len, records)) - len(records):
+        return records
+    return joined
+
+
+def unpack(record: Any) -> Any:
+    """A record as `pack` took it."""
+    return record.split(SEPARATOR) if record.__class__ is str else record
+
+
 def batches(
-    columns: tuple[str, ...] | None, records: Iterable[Placed], *, feed_rows: int | None = None
-) -> Iterator[RecordBatch]:
-    """Placed records cut into batches, each record's row and line kept; a batch holding a record that
-    may carry a CellProblem is marked, so the mapper takes the row path that reports it."""
-    rows: list[int] = []
-    lines: list[int | None] = []
-    out: list[Any] = []
-    any_line = problems = False
-    for row, line, record, flagged in records:
-        rows.append(row)
-        lines.append(line)
-        out.append(record)
-        any_line = any_line or line is not None
-        problems = problems or flagged
-        if len(out) >= BATCH_RECORDS:
-            yield _batch(
-                columns, out, rows, lines if any_line else None, feed_rows=feed_rows, problems=problems
-            )
-            rows, lines, out, feed_rows, problems = [], [], [], None, False
-    if out:
-        yield _batch(columns, out, rows, lines if any_line else None, feed_rows=feed_rows, problems=problems)
-
-
-def _batch(
     columns: tuple[str, ...] | None,
-    records: list[Any],
-    rows: list[int],
-    lines: list[int | None] | None,
+    items: Iterator[tuple[Any, ...]],
     *,
-    feed_rows: int | None,
-    problems: bool,
-) -> RecordBatch:
-    return RecordBatch(columns, rows[0], records, feed_rows, rows, lines, problems)  # type: ignore[arg-type]
+    feed_rows: int | None = None,
+    at: tuple[int, int, int, int] = (0, 1, 2, 3),
+    packed: bool = False,
+) -> Iterator[RecordBatch]:
+    """Items cut into batches: `at` gives where each holds its row, line, record and whether it may
+    hold a CellProblem (its batch is then marked, so the mapper takes the row path that reports it);
+    `packed` records are unpacked."""
+    row_at, line_at, record_at, flag_at = at
+    while chunk := list(islice(items, BATCH_RECORDS)):
+        fields = list(zip(*chunk, strict=True))
+        records = list(fields[record_at])
+        if packed:
+            try:
+                records = list(map(str.split, records, repeat(SEPARATOR)))
+            except TypeError:
+                records = list(map(unpack, records))
+        rows, lines = fields[row_at], fields[line_at]
+        yield RecordBatch(
+            columns, rows[0], records, feed_rows, rows, lines if any(lines) else None, any(fields[flag_at])
+        )
+        feed_rows = None
 
 
 # -- anywhere ----------------------------------------------------------------------------------
@@ -205,29 +236,30 @@ class AnywhereStage:
         self._feed = feed
         self._sorter = sorter
         self._columns: tuple[str, ...] | None = None
-        self._key: Getter | None = None
+        self._key: BatchGetter | None = None
 
     def push(self, batch: RecordBatch) -> Iterator[RecordBatch]:
         if self._key is None:
             self._columns = batch.columns
-            self._key = key_getter(self._source, batch.columns, feed=self._feed)
+            self._key = keys_reader(self._source, batch.columns, feed=self._feed)
         rows, lines = placed(batch)
         items = list(
             zip(
-                map(self._key, batch.records),
+                self._key(batch.records),
                 rows,
                 lines,
-                batch.records,
+                pack(batch.records, batch.columns),
                 repeat(batch.problems),
                 strict=False,
             )
         )
-        self._sorter.add(items, dumped_size(batch.records))
+        self._sorter.add(items, self._sorter.size_of(batch.records))
         return iter(())
 
     def finish(self) -> Iterator[RecordBatch]:
-        records = ((row, line, record, flagged) for _, row, line, record, flagged in self._sorter.sorted())
-        return batches(self._columns, records, feed_rows=self._sorter.items)
+        return batches(
+            self._columns, self._sorter.sorted(), feed_rows=self._sorter.items, at=(1, 2, 3, 4), packed=True
+        )
 
     def close(self) -> None:
         self._sorter.close()

@@ -66,7 +66,7 @@ class NestedStage:
         for product, row, line in zip(batch.records, rows, lines, strict=False):
             for variant_record in self._flatten(product):
                 out.append((row, line, variant_record, batch.problems))
-        yield from batches(None, out, feed_rows=batch.feed_rows)
+        yield from batches(None, iter(out), feed_rows=batch.feed_rows)
 
     def _flatten(self, product: Any) -> list[dict[str, Any]]:
         if product.__class__ is not dict:

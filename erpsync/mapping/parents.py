@@ -31,11 +31,13 @@ from erpsync.mapping.grouping import (
     batches,
     field_getter,
     key_getter,
+    pack,
     placed,
     product_sources,
     text,
+    unpack,
 )
-from erpsync.mapping.sorting import ExternalSorter, dumped_size
+from erpsync.mapping.sorting import ExternalSorter
 from erpsync.models import SyncConfig
 
 PARENT, CHILD = 0, 1
@@ -91,7 +93,8 @@ def _groups(
     for group, members in groupby(items, _first):
         parent: Any = None
         children = False
-        for _, kind, row, line, record, attrs, flagged in members:
+        for _, kind, row, line, packed, attrs, flagged in members:
+            record = unpack(packed)
             if kind == PARENT and parent is None and not children:
                 parent, parent_place = record, (row, line, flagged)
                 continue
@@ -153,10 +156,12 @@ class ParentLinkStage:
             self._bind(batch.columns)
         rows, lines = placed(batch)
         items = [
-            (*self._item(record), row, line, record, None, batch.problems)
-            for record, row, line in zip(batch.records, rows, lines, strict=False)
+            (*self._item(record), row, line, packed, None, batch.problems)
+            for record, packed, row, line in zip(
+                batch.records, pack(batch.records, batch.columns), rows, lines, strict=False
+            )
         ]
-        self._sorter.add(items, dumped_size(batch.records))
+        self._sorter.add(items, self._sorter.size_of(batch.records))
         return iter(())
 
     def finish(self) -> Iterator[RecordBatch]:
@@ -204,14 +209,15 @@ class ListedChildrenStage:
             self._bind(batch.columns)
         rows, lines = placed(batch)
         items: list[tuple[Any, ...]] = []
-        for record, row, line in zip(batch.records, rows, lines, strict=False):
+        packed = pack(batch.records, batch.columns)
+        for record, kept, row, line in zip(batch.records, packed, rows, lines, strict=False):
             listing = self._listing(record)
             if listing:
                 key = self._key(record)
                 for sku, attrs in self._entries(listing):
                     items.append((sku, PARENT, row, None, key, attrs, False))
-            items.append((text(self._sku(record)), CHILD, row, line, record, bool(listing), batch.problems))
-        size = dumped_size(batch.records)
+            items.append((text(self._sku(record)), CHILD, row, line, kept, bool(listing), batch.problems))
+        size = self._sorter.size_of(batch.records)
         self._bytes += size
         self._sorter.add(items, size)
         return iter(())
@@ -259,7 +265,7 @@ class ListedChildrenStage:
                 elif listed is not None and not extra:
                     yield listed[0], CHILD, row, line, payload, listed[1], flagged
                 else:
-                    yield self._key(payload), PARENT, row, line, payload, None, flagged
+                    yield self._key(unpack(payload)), PARENT, row, line, payload, None, flagged
 
     def close(self) -> None:
         self._sorter.close()
