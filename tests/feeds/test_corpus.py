@@ -75,6 +75,8 @@ def check_product(where: str, want: dict[str, Any], got: ProductDraft) -> list[s
         problems.append(f"{where}.tags: expected {sorted(want['tags'])!r}, got {sorted(got.tags)!r}")
     if "description_contains" in want and want["description_contains"] not in (got.description or ""):
         problems.append(f"{where}.description: {want['description_contains']!r} not in {got.description!r}")
+    if "description_length" in want and len(got.description or "") != want["description_length"]:
+        problems.append(f"{where}.description: {len(got.description or '')} characters, not {want['description_length']}")
     if "variants" in want:
         wanted_skus = [variant["sku"] for variant in want["variants"]]
         got_skus = [variant.sku for variant in got.variants]
