@@ -20,6 +20,7 @@ from collections.abc import Callable, Iterable, Sequence
 from functools import partial
 from typing import Any
 
+from erpsync.feed_config import PriceRule
 from erpsync.feeds.errors import FeedLayoutError
 from erpsync.feeds.records import RecordBatch
 from erpsync.mapping.columns import ColumnPath
@@ -27,7 +28,7 @@ from erpsync.mapping.drafts import MapOutcome, MetafieldDraft, ProductDraft
 from erpsync.mapping.extract import column_reader, dict_extractor, path_getter, row_extractor
 from erpsync.mapping.images import one_url
 from erpsync.mapping.metafield_values import check_metafield
-from erpsync.mapping.money import parse_money, parse_weight, parse_weight_unit
+from erpsync.mapping.money import money_parser, parse_weight, parse_weight_unit
 from erpsync.mapping.options import OptionsPart, option_name, option_value
 from erpsync.mapping.rows import RowPath
 from erpsync.mapping.seen import SeenIndex
@@ -68,7 +69,8 @@ class FeedMapper(ColumnPath, RowPath, OptionsPart):
         self._sources: list[str] = []
         mapping = config.mapping
         options = config.format_options
-        money = partial(parse_money, decimal_comma=options.decimal_comma)
+        rule = config.price_rule
+        prices = set(rule.applies_to) if rule is not None else set()
         self._decimal_comma = options.decimal_comma
         self._separator = options.tags_separator
         self._sku_slot = self._slot(mapping["variant.sku"])
@@ -81,8 +83,8 @@ class FeedMapper(ColumnPath, RowPath, OptionsPart):
         ]
         # Position in the parsed list, target, parser; positions follow _VARIANT_FIELDS.
         variant_parsers: dict[str, ColumnParser] = {
-            "variant.price": self._money_column(money),
-            "variant.compare_at_price": self._money_column(money),
+            "variant.price": self._money_column(rule if "price" in prices else None),
+            "variant.compare_at_price": self._money_column(rule if "compare_at_price" in prices else None),
             "variant.barcode": TextColumn(),
             "variant.inventory_quantity": PlainColumn(PLAIN_INTEGER, MemoTable(parse_integer), convert=int),
             "variant.weight_unit": MemoTable(parse_weight_unit),
@@ -219,10 +221,11 @@ class FeedMapper(ColumnPath, RowPath, OptionsPart):
         ]
         return variant_slots, product_slots
 
-    def _money_column(self, money: Parser) -> ColumnParser:
-        """Prices: plain "19.90" columns pass as they are, unless decimals are written with a comma."""
-        memo = MemoTable(money)
-        return memo if self._decimal_comma else PlainColumn(PLAIN_MONEY, memo)
+    def _money_column(self, rule: PriceRule | None) -> ColumnParser:
+        """Prices: plain "19.90" columns pass as they are, unless decimals are written with a comma or
+        a price rule changes them; others are checked against the shop's currency."""
+        memo = MemoTable(money_parser(decimal_comma=self._decimal_comma, currency=self._currency, rule=rule))
+        return memo if self._decimal_comma or rule is not None else PlainColumn(PLAIN_MONEY, memo)
 
     def _optional_slot(self, mapping: dict[str, str], target: str) -> int | None:
         return self._slot(mapping[target]) if target in mapping else None

@@ -11,12 +11,12 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from types import TracebackType
-from typing import Any
 
 from erpsync.feeds.records import RecordBatch
 from erpsync.mapping.drafts import MapOutcome, ProductDraft
 from erpsync.mapping.grouping import Regrouper
 from erpsync.mapping.mapper import FeedMapper
+from erpsync.mapping.rules import RuleStage
 from erpsync.models import SyncConfig
 
 
@@ -38,7 +38,9 @@ class FeedPipeline:
         )
         if self._regrouper is not None:
             config = self._regrouper.config
-        self._rules: Any = None
+        self._rules = RuleStage(config) if RuleStage.needed(config) else None
+        if self._rules is not None:
+            config = self._rules.config
         self._mapper = FeedMapper(config, feed=feed, max_errors=max_errors, currency=currency)
 
     def push(self, batch: RecordBatch) -> list[ProductDraft]:
