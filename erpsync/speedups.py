@@ -17,7 +17,6 @@ plain_column: Callable[[list[Any], int], bool] | None = None
 add_hashes: (
     Callable[[array[int], Sequence[str], Sequence[int], Sequence[int]], list[tuple[int, int, int]]] | None
 ) = None
-encode_products: Callable[[Sequence[Sequence[Any]], int], list[bytes] | None] | None = None
 
 with contextlib.suppress(ImportError):
     from erpsync import _speedups
@@ -26,6 +25,5 @@ with contextlib.suppress(ImportError):
     columns_of = _speedups.columns_of
     plain_column = _speedups.plain_column
     add_hashes = _speedups.add_hashes
-    encode_products = _speedups.encode_products
 
-NAMES = ("split_records", "columns_of", "plain_column", "add_hashes", "encode_products")
+NAMES = ("split_records", "columns_of", "plain_column", "add_hashes")

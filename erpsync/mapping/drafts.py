@@ -1,7 +1,7 @@
 """The products the mapping stage emits, frozen, each with a content hash for change detection.
 
-The hash is xxh3_128 over a canonical orjson encoding of every field that is written to Shopify
-(`encode_products` in erpsync/_speedups.c writes the same bytes a batch at a time):
+The hash is xxh3_128 over a canonical orjson encoding of every field that is written to Shopify,
+written by `product_encodings` alone, for one product or a batch's columns:
 the same product gives the same hash in every process and run, any synced change gives another.
 Tags and metafields are sorted (Shopify keeps no order for them), so their feed order never
 matters; variant and image order do matter (positions, featured image). Row numbers are not hashed.
@@ -19,8 +19,6 @@ from typing import Any, NamedTuple
 
 import orjson
 import xxhash
-
-from erpsync import speedups
 
 # Bump when the encoding below changes, so every product is rewritten once rather than never.
 HASH_VERSION = 1
@@ -110,12 +108,10 @@ _PRODUCT_FIELDS = tuple(item.name for item in fields(ProductDraft) if item.init)
 _new_object = object.__new__
 _SETTERS = tuple(ProductDraft.__dict__[name].__set__ for name in _PRODUCT_FIELDS)
 _SET_HASH = ProductDraft.__dict__["content_hash"].__set__
-_dumps_with_tuples = partial(orjson.dumps, default=tuple)
-
-
-def _metafields(metafields: tuple[MetafieldDraft, ...]) -> list[tuple[str, ...]]:
-    # Plain tuples: orjson does not serialize tuple subclasses.
-    return [tuple(item) for item in sorted(metafields)]
+# orjson hands every tuple subclass to `default`; by the time it runs the only ones left are the
+# variants, so `default` drops each one's `row` in C instead of a slice and a list per product.
+_dumps = partial(orjson.dumps, default=_WITHOUT_ROW)
+_plain_tuples = partial(map, tuple)
 
 
 def product_hash(product: ProductDraft) -> str:
@@ -124,36 +120,32 @@ def product_hash(product: ProductDraft) -> str:
 
 
 def product_encoding(product: ProductDraft) -> bytes:
-    """The canonical bytes a product's hash is taken of; `encode_products` writes the same in C."""
-    # Every variant field but the last (`row`); metafields sorted so their order never matters.
-    # Without variant metafields (the usual case) one C-level map slices them all the same way.
-    variants: list[tuple[object, ...]]
-    if any(map(_VARIANT_METAFIELDS, product.variants)):
-        variants = [
-            (*variant[:-2], _metafields(variant.metafields)) if variant.metafields else variant[:-1]
-            for variant in product.variants
-        ]
-    else:
-        variants = list(map(_WITHOUT_ROW, product.variants))
-    return orjson.dumps(
-        (
-            HASH_VERSION,
-            product.key,
-            product.title,
-            product.description,
-            product.vendor,
-            product.product_type,
-            product.status,
-            product.handle,
-            product.seo_title,
-            product.seo_description,
-            sorted(set(product.tags)),
-            product.images,
-            product.options,
-            variants,
-            _metafields(product.metafields),
-        )
-    )
+    """The canonical bytes a product's hash is taken of (`product_encodings` for one product)."""
+    return next(product_encodings([[getattr(product, name)] for name in _PRODUCT_FIELDS]))
+
+
+def product_encodings(columns: Sequence[Sequence[Any]]) -> Iterator[bytes]:
+    """The bytes each product's hash is taken of, from its fields a column each; the one encoding.
+
+    `[HASH_VERSION, key, ..., seo_description, sorted(set(tags)), images, options, variants,
+    sorted(metafields)]` as orjson writes it, each variant without `row` and its metafields sorted.
+    Metafields become plain tuples first: `default` would take a MetafieldDraft for a variant.
+    """
+    (key, title, description, vendor, product_type, status, handle, seo_title, seo_description, tags, images,
+     options, variants, metafields) = columns  # fmt: skip
+    if any(map(_VARIANT_METAFIELDS, chain.from_iterable(variants))):
+        variants = list(map(_variants_with_metafields, variants))
+    encodings = zip(
+        repeat(HASH_VERSION), key, title, description, vendor, product_type, status, handle, seo_title,
+        seo_description, map(sorted, map(set, tags)), images, options, variants,
+        map(list, map(_plain_tuples, map(sorted, metafields))),
+    )  # fmt: skip
+    return map(_dumps, encodings)
+
+
+def _variants_with_metafields(variants: tuple[VariantDraft, ...]) -> list[tuple[object, ...]]:
+    """A product's variants as plain tuples without `row`, their metafields sorted plain tuples."""
+    return [(*variant[:-2], sorted(map(tuple, variant.metafields))) for variant in variants]
 
 
 def product_drafts(columns: Sequence[Sequence[Any]]) -> list[ProductDraft]:
@@ -161,37 +153,13 @@ def product_drafts(columns: Sequence[Sequence[Any]]) -> list[ProductDraft]:
 
     For the mapping's batch path: the drafts are filled and hashed a column at a time by C-level
     maps, where one `__init__` and `product_hash` call per product was most of its per-product cost.
-    The hashes are those `product_hash` gives, byte for byte.
     """
     products: list[ProductDraft] = list(map(_new_object, repeat(ProductDraft, len(columns[0]))))
     # The slots' own setters: no attribute lookup per value, half the cost of object.__setattr__.
     for setter, column in zip(_SETTERS, columns, strict=True):
         deque(map(setter, products, column), maxlen=0)
-    deque(map(_SET_HASH, products, _hashes(columns, products)), maxlen=0)
+    deque(map(_SET_HASH, products, map(xxhash.xxh3_128_hexdigest, product_encodings(columns))), maxlen=0)
     return products
-
-
-def _hashes(columns: Sequence[Sequence[Any]], products: list[ProductDraft]) -> Iterator[str]:
-    """`product_hash` of each product. The encodings come from erpsync._speedups where it was built,
-    else from orjson, C-level too when no metafield order needs sorting out."""
-    encode = speedups.encode_products
-    if encode is not None and (written := encode(columns, HASH_VERSION)) is not None:
-        return map(xxhash.xxh3_128_hexdigest, written)
-    (key, title, description, vendor, product_type, status, handle, seo_title, seo_description, tags, images,
-     options, variants, metafields) = columns  # fmt: skip
-    if max(map(len, metafields), default=0) > 1 or any(
-        map(_VARIANT_METAFIELDS, chain.from_iterable(variants))
-    ):
-        return map(product_hash, products)
-    # A lone product metafield is encoded as `_metafields` gives it: `default=tuple` turns the
-    # MetafieldDraft (which orjson does not serialize) into the plain tuple.
-    encodings = zip(
-        repeat(HASH_VERSION), key, title, description, vendor, product_type, status, handle, seo_title,
-        seo_description, map(sorted, map(set, tags)), images, options,
-        map(list, map(map, repeat(_WITHOUT_ROW), variants)), metafields,
-    )  # fmt: skip
-    encoded = map(_dumps_with_tuples, encodings)
-    return map(xxhash.xxh3_128_hexdigest, encoded)
 
 
 @dataclass(frozen=True, slots=True)

@@ -2,26 +2,26 @@
 
 A difference would be silent and costly: a cell split one way on a machine with a C compiler and
 another way without it would change a product's hash, and so rewrite it, or garble a field.
+Where the package was built without a C compiler the comparisons are skipped; the rest of the feed
+tests then run on the Python twins alone.
 """
 
 from __future__ import annotations
 
 import csv
-import dataclasses
 import io
 import random
 from array import array
-from typing import Any
+from types import ModuleType
 
 import pytest
 from feed_support import parse_bytes
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from erpsync import _speedups, speedups
+from erpsync import speedups
 from erpsync.feeds.errors import FeedFormatError
 from erpsync.feeds.records import MAX_FIELD_SIZE
-from erpsync.mapping.drafts import HASH_VERSION, MetafieldDraft, ProductDraft, VariantDraft, product_encoding
 from erpsync.mapping.seen import _add_hashes
 from erpsync.mapping.values import PLAIN_DECIMAL, PLAIN_INTEGER, PLAIN_MONEY
 
@@ -30,11 +30,17 @@ ALPHABET = ["a", "b", " ", "\x00", ",", ";", "\t", "|", '"', "'", "\r", "\n", "\
 DIALECTS = [(",", '"'), (";", "'"), ("\t", '"'), ("|", "'"), ("é", "€")]
 
 
-def test_every_caller_gets_the_built_loops() -> None:
+@pytest.fixture(scope="module")
+def c_loops() -> ModuleType:
+    """erpsync._speedups, or a skip where it was not built."""
+    return pytest.importorskip("erpsync._speedups", reason="erpsync._speedups was not built (no C compiler)")
+
+
+def test_every_caller_gets_the_built_loops(c_loops: ModuleType) -> None:
     """The switch the callers read holds the C loops when they were built: a lost import would leave
     every feed on the slower Python twins without a word."""
     for name in speedups.NAMES:
-        assert getattr(speedups, name) is getattr(_speedups, name)
+        assert getattr(speedups, name) is getattr(c_loops, name)
 
 
 def stdlib_records(text: str, delimiter: str, quotechar: str) -> list[list[str]]:
@@ -47,15 +53,15 @@ def stdlib_records(text: str, delimiter: str, quotechar: str) -> list[list[str]]
     text=st.lists(st.sampled_from(ALPHABET), max_size=60).map("".join),
     dialect=st.sampled_from(DIALECTS),
 )
-def test_split_records_is_the_stdlib_reader(text: str, dialect: tuple[str, str]) -> None:
+def test_split_records_is_the_stdlib_reader(c_loops: ModuleType, text: str, dialect: tuple[str, str]) -> None:
     """Quotes opened, doubled, closed early or never; line breaks of every kind, inside and out."""
     delimiter, quotechar = dialect
-    assert _speedups.split_records(text, delimiter, quotechar, 131_072) == stdlib_records(
+    assert c_loops.split_records(text, delimiter, quotechar, 131_072) == stdlib_records(
         text, delimiter, quotechar
     )
 
 
-def test_split_records_on_a_real_feed_is_the_stdlib_reader() -> None:
+def test_split_records_on_a_real_feed_is_the_stdlib_reader(c_loops: ModuleType) -> None:
     """A long generated feed with quoted commas, doubled quotes and multi-line cells."""
     generator = random.Random(5)  # noqa: S311 - a fixed seed for a reproducible feed
     lines = ["sku,title,description,price"]
@@ -63,7 +69,7 @@ def test_split_records_on_a_real_feed_is_the_stdlib_reader() -> None:
         description = generator.choice(["plain", '"with, comma"', '"two\r\nlines"', '"5"" wide"', ""])
         lines.append(f"S{index},Größe {index} €,{description},{generator.randint(1, 9999) / 100}")
     text = "\r\n".join(lines)
-    assert _speedups.split_records(text, ",", '"', 131_072) == stdlib_records(text, ",", '"')
+    assert c_loops.split_records(text, ",", '"', 131_072) == stdlib_records(text, ",", '"')
 
 
 @pytest.mark.parametrize(
@@ -71,9 +77,11 @@ def test_split_records_on_a_real_feed_is_the_stdlib_reader() -> None:
     [("sku\nABCDEF\n", 5), ('sku\n"AB""CDE"\n', 5), ('sku\n"ABC"DEF\n', 5)],
     ids=["field over the limit", "quoted field over the limit", "field over the limit after its quotes"],
 )
-def test_split_records_leaves_what_the_stdlib_refuses_to_it(text: str, limit: int) -> None:
+def test_split_records_leaves_what_the_stdlib_refuses_to_it(
+    c_loops: ModuleType, text: str, limit: int
+) -> None:
     """None, so the stdlib reader runs and its own error reaches the operator."""
-    assert _speedups.split_records(text, ",", '"', limit) is None
+    assert c_loops.split_records(text, ",", '"', limit) is None
     previous = csv.field_size_limit(limit)
     try:
         with pytest.raises(csv.Error):
@@ -82,9 +90,9 @@ def test_split_records_leaves_what_the_stdlib_refuses_to_it(text: str, limit: in
         csv.field_size_limit(previous)
 
 
-def test_split_records_fields_at_the_limit_are_kept() -> None:
+def test_split_records_fields_at_the_limit_are_kept(c_loops: ModuleType) -> None:
     """The stdlib refuses a field only past the limit, not at it."""
-    assert _speedups.split_records('sku\nABCDE\n"AB""C"\n', ",", '"', 5) == [["sku"], ["ABCDE"], ['AB"C']]
+    assert c_loops.split_records('sku\nABCDE\n"AB""C"\n', ",", '"', 5) == [["sku"], ["ABCDE"], ['AB"C']]
 
 
 @pytest.mark.usefixtures("speedups")
@@ -100,7 +108,7 @@ def test_a_field_over_the_size_limit_is_named_with_its_row() -> None:
 
 
 @pytest.mark.parametrize("seed", range(3))
-def test_add_hashes_fills_the_table_the_python_loop_fills(seed: int) -> None:
+def test_add_hashes_fills_the_table_the_python_loop_fills(c_loops: ModuleType, seed: int) -> None:
     """Same repeats reported, same slots written: an index filled by either is the same index."""
     generator = random.Random(seed)  # noqa: S311 - a fixed seed for reproducible batches
     table_c, table_py = array("q", [0]) * 4096, array("q", [0]) * 4096
@@ -109,89 +117,41 @@ def test_add_hashes_fills_the_table_the_python_loop_fills(seed: int) -> None:
         texts = [f"K{generator.randrange(1500)}" for _ in range(generator.randint(0, 60))]
         rows = range(row, row + len(texts))
         ordinals = [generator.randrange(1 << 31) for _ in texts]
-        assert _speedups.add_hashes(table_c, texts, rows, ordinals) == _add_hashes(
+        assert c_loops.add_hashes(table_c, texts, rows, ordinals) == _add_hashes(
             table_py, texts, rows, ordinals
         )
         assert table_c == table_py
         row += len(texts)
 
 
-def test_add_hashes_refuses_a_table_it_cannot_probe() -> None:
+def test_add_hashes_refuses_a_table_it_cannot_probe(c_loops: ModuleType) -> None:
     """A table of the wrong type or size is a programming error, caught before any slot is written."""
     with pytest.raises(TypeError, match="array"):
-        _speedups.add_hashes(array("q", [0]) * 48, ["A"], [2], [0])
+        c_loops.add_hashes(array("q", [0]) * 48, ["A"], [2], [0])
     with pytest.raises(TypeError, match="array"):
-        _speedups.add_hashes(array("i", [0]) * 64, ["A"], [2], [0])
+        c_loops.add_hashes(array("i", [0]) * 64, ["A"], [2], [0])
     with pytest.raises(ValueError, match="length"):
-        _speedups.add_hashes(array("q", [0]) * 64, ["A", "B"], [2], [0, 1])
+        c_loops.add_hashes(array("q", [0]) * 64, ["A", "B"], [2], [0, 1])
 
 
-# Any text a feed can carry: control characters, quotes, backslashes, accents and astral symbols.
-ANY_TEXT = st.text(st.characters(blacklist_categories=["Cs"]), max_size=20)
-OPTIONAL_TEXT = st.none() | ANY_TEXT
-METAFIELD = st.builds(MetafieldDraft, ANY_TEXT, ANY_TEXT, ANY_TEXT, ANY_TEXT)
-VARIANT = st.builds(
-    VariantDraft,
-    ANY_TEXT, OPTIONAL_TEXT, OPTIONAL_TEXT, OPTIONAL_TEXT,
-    st.none() | st.integers(min_value=-(2**63), max_value=2**63 - 1),
-    OPTIONAL_TEXT, OPTIONAL_TEXT, st.lists(ANY_TEXT, max_size=3).map(tuple), st.none() | st.booleans(),
-    OPTIONAL_TEXT, st.lists(METAFIELD, max_size=3).map(tuple), st.integers(min_value=1, max_value=10**6),
-)  # fmt: skip
-PRODUCT = st.builds(
-    ProductDraft,
-    ANY_TEXT, ANY_TEXT, *[OPTIONAL_TEXT] * 7, st.lists(ANY_TEXT, max_size=5).map(tuple),
-    st.lists(ANY_TEXT, max_size=3).map(tuple), st.lists(ANY_TEXT, max_size=3).map(tuple),
-    st.lists(VARIANT, min_size=1, max_size=4).map(tuple), st.lists(METAFIELD, max_size=3).map(tuple),
-)  # fmt: skip
-
-
-PRODUCT_FIELDS = [field.name for field in dataclasses.fields(ProductDraft) if field.init]
-
-
-def _columns(products: list[ProductDraft]) -> list[list[Any]]:
-    return [[getattr(product, name) for product in products] for name in PRODUCT_FIELDS]
-
-
-@settings(max_examples=120, deadline=None)
-@given(products=st.lists(PRODUCT, max_size=4))
-def test_encode_products_writes_the_bytes_orjson_writes(products: list[ProductDraft]) -> None:
-    """Byte for byte, so a product's hash is the same whether erpsync was built with C or not:
-    otherwise every product would be rewritten once after a rebuild."""
-    assert _speedups.encode_products(_columns(products), HASH_VERSION) == [
-        product_encoding(product) for product in products
-    ]
-
-
-@pytest.mark.parametrize(
-    ("field", "value"),
-    [("title", 1.5), ("vendor", "\ud800"), ("description", 2**64)],
-    ids=["float", "lone surrogate", "int over 64 bits"],
-)
-def test_encode_products_leaves_what_drafts_never_hold_to_orjson(field: str, value: Any) -> None:
-    """None rather than a guess: the caller encodes with orjson, which agrees or raises its own error."""
-    base = _columns([ProductDraft("P1", "Tee", *[None] * 7, (), (), (), (), ())])
-    base[PRODUCT_FIELDS.index(field)] = [value]
-    assert _speedups.encode_products(base, HASH_VERSION) is None
-
-
-def test_columns_of_reads_csv_records_as_the_transpose_does() -> None:
+def test_columns_of_reads_csv_records_as_the_transpose_does(c_loops: ModuleType) -> None:
     """The positions asked for, a column each; a short row gives None so the caller pads it."""
     records = [["A", "1", "x", "p"], ["B", "2", "y", "q"], ["C", "3", "z", "r"]]
     transposed = list(zip(*records, strict=True))
-    assert _speedups.columns_of(records, (3, 0)) == {3: list(transposed[3]), 0: list(transposed[0])}
-    assert _speedups.columns_of([*records, ["D", "4"]], (3, 0)) is None
-    assert _speedups.columns_of([], (1,)) == {1: []}
+    assert c_loops.columns_of(records, (3, 0)) == {3: list(transposed[3]), 0: list(transposed[0])}
+    assert c_loops.columns_of([*records, ["D", "4"]], (3, 0)) is None
+    assert c_loops.columns_of([], (1,)) == {1: []}
 
 
-def test_columns_of_reads_keyed_records_as_dict_get_does() -> None:
+def test_columns_of_reads_keyed_records_as_dict_get_does(c_loops: ModuleType) -> None:
     """A missing key reads None; a record that is not an object raises, as `dict.get` would."""
     records = [{"sku": "A", "price": 1.5}, {"sku": "B"}, {"price": None}]
-    assert _speedups.columns_of(records, ("sku", "price")) == {
+    assert c_loops.columns_of(records, ("sku", "price")) == {
         "sku": ["A", "B", None],
         "price": [1.5, None, None],
     }
     with pytest.raises(TypeError, match="record 1 is not an object"):
-        _speedups.columns_of([{"sku": "A"}, ["B"]], ("sku",))
+        c_loops.columns_of([{"sku": "A"}, ["B"]], ("sku",))
 
 
 NUMBERISH = st.lists(
@@ -201,7 +161,7 @@ NUMBERISH = st.lists(
 
 @settings(max_examples=500, deadline=None)
 @given(column=st.lists(NUMBERISH.map("".join), max_size=6), form=st.sampled_from([0, 1, 2]))
-def test_plain_column_agrees_with_the_patterns(column: list[str], form: int) -> None:
+def test_plain_column_agrees_with_the_patterns(c_loops: ModuleType, column: list[str], form: int) -> None:
     """A column is taken as it is only where the regex would take it: otherwise a price like "1.5"
     would reach Shopify unnormalized, or "١٢" (Arabic-Indic digits) as a quantity."""
     lines = [PLAIN_MONEY, PLAIN_DECIMAL, PLAIN_INTEGER][form]
@@ -209,13 +169,13 @@ def test_plain_column_agrees_with_the_patterns(column: list[str], form: int) -> 
     expected = all("\n" not in value for value in column) and (
         not joined or lines.fullmatch(joined) is not None
     )
-    assert _speedups.plain_column(column, form) is expected
+    assert c_loops.plain_column(column, form) is expected
 
 
-def test_plain_column_refuses_values_that_are_not_text() -> None:
+def test_plain_column_refuses_values_that_are_not_text(c_loops: ModuleType) -> None:
     """A JSON number or null goes through the parsers, never straight to Shopify."""
-    assert _speedups.plain_column(["1.00", None], 0) is False
-    assert _speedups.plain_column(["1.00", 1.0], 0) is False
-    assert _speedups.plain_column([], 2) is True
-    assert _speedups.plain_column(["", "", "-1234567890"], 2) is True
-    assert _speedups.plain_column(["1234567890123456"], 2) is False
+    assert c_loops.plain_column(["1.00", None], 0) is False
+    assert c_loops.plain_column(["1.00", 1.0], 0) is False
+    assert c_loops.plain_column([], 2) is True
+    assert c_loops.plain_column(["", "", "-1234567890"], 2) is True
+    assert c_loops.plain_column(["1234567890123456"], 2) is False
