@@ -12,7 +12,9 @@ import orjson
 from erpsync.cli_context import Context, pass_context, run
 from erpsync.cli_errors import DATABASE_LOST_EXIT, fail, handle_errors, lost_connection
 
+# Listed in the command's help: keep both in step.
 EXIT_STATUS = {"succeeded": 0, "dry_run": 0, "failed": 1, "needs_attention": 2, "partial": 3}
+SHOWN_REJECTED = 10  # rejected products printed; the JSON result and the logs hold the rest
 
 
 @click.command("sync")
@@ -25,8 +27,15 @@ EXIT_STATUS = {"succeeded": 0, "dry_run": 0, "failed": 1, "needs_attention": 2, 
 def sync_command(ctx: Context, config_id: str, dry_run: bool, allow_mass_delete: bool, as_json: bool) -> None:
     """Run one sync of CONFIG_ID in the foreground; the exit status says how it ended.
 
-    Exit status: 0 succeeded (or a dry run), 1 failed, 2 needs attention, 3 partial, 4 PostgreSQL was lost
-    mid-run: the run is kept, and the next `erpsync sync CONFIG_ID` resumes it.
+    \b
+    Exit status:
+      0  succeeded: every row of the feed is in the shop as the feed says (or a dry run)
+      1  failed: nothing was written or deleted (the feed could not be read, every row
+         was rejected or it gave no product), or publishing failed; the reason is printed
+      2  needs attention: deletes were held back by the guard (--allow-mass-delete)
+      3  partial: rows were rejected, or products failed or conflict; each is named
+      4  PostgreSQL was lost mid-run: the run is kept, and the next
+         `erpsync sync CONFIG_ID` resumes it
     """
     from erpsync.db.pool import create_pool
     from erpsync.sync import run_sync
@@ -157,9 +166,26 @@ def render_result(result: Any) -> str:
             if isinstance(counts.get(key), int | float)
         )
     )
+    lines.extend(rejected_lines(counts))
     if counts.get("seconds"):
         lines.append(
             "  seconds: "
             + ", ".join(f"{stage} {seconds:.1f}" for stage, seconds in counts["seconds"].items())
         )
     return "\n".join(lines)
+
+
+def rejected_lines(counts: dict[str, Any]) -> list[str]:
+    """The rejected products by key and SKUs with their first error, then the map stage's warnings."""
+    named = counts.get("rejected_products", [])
+    lines = []
+    total = len(named) + int(counts.get("rejected_products_more") or 0)
+    if named:
+        lines.append(f"  rejected products ({total:,}, not written):")
+    for product in named[:SHOWN_REJECTED]:
+        skus = f" (SKU {', '.join(product['skus'])})" if product["skus"] else ""
+        lines.append(f"    {product['key']}{skus}: {product['error'] or 'rejected'}")
+    if total > SHOWN_REJECTED:
+        lines.append(f"    ... and {total - SHOWN_REJECTED:,} more (in the run's logs)")
+    lines.extend(f"  warning: {warning}" for warning in counts.get("warnings", []))
+    return lines

@@ -11,7 +11,8 @@ import asyncpg
 from erpsync.db.logs import INSERT_LOG
 from erpsync.db.owners import Conflict
 from erpsync.logs import get_logger
-from erpsync.mapping.drafts import RowError
+from erpsync.mapping.drafts import MapOutcome
+from erpsync.outcome import describe_error
 from erpsync.plan import Plan
 
 log = get_logger("erpsync.journal")
@@ -98,21 +99,49 @@ async def planned(conn: asyncpg.Connection[Any], config_id: str, run_id: int, pl
     await conn.executemany(INSERT_LOG, lines)
 
 
-async def row_errors(
-    conn: asyncpg.Connection[Any], config_id: str, run_id: int, errors: Sequence[RowError], *, feed: str
+async def mapped(
+    conn: asyncpg.Connection[Any],
+    config_id: str,
+    run_id: int,
+    outcome: MapOutcome,
+    counts: dict[str, Any],
+    *,
+    feed: str,
 ) -> None:
-    """Each rejected row, naming the row, the field and the feed file."""
-    await conn.executemany(
-        INSERT_LOG,
-        [
+    """Each rejected row where it is in the file, each rejected product by key and SKUs, each warning."""
+    lines: list[tuple[Any, ...]] = [
+        (
+            config_id,
+            run_id,
+            "warning",
+            error.sku,
+            describe_error(error, feed),
+            {
+                "row": error.row,
+                "line": error.line,
+                "field": error.field,
+                "feed": feed,
+                "product_key": error.key,
+            },
+        )
+        for error in outcome.errors[:LINE_LIMIT]
+    ]
+    for product in counts.get("rejected_products", []):
+        skus = f" (SKU {', '.join(product['skus'])})" if product["skus"] else ""
+        why = f": {product['error']}" if product["error"] else ""
+        lines.append(
             (
                 config_id,
                 run_id,
                 "warning",
-                error.sku,
-                f"row {error.row}: {error.field}: {error.message}",
-                {"row": error.row, "field": error.field, "feed": feed},
+                product["skus"][0] if product["skus"] else None,
+                f"product {product['key']!r}{skus} rejected, not written{why}",
+                {"product_key": product["key"], "skus": product["skus"]},
             )
-            for error in errors[:LINE_LIMIT]
-        ],
-    )
+        )
+    if more := counts.get("rejected_products_more"):
+        lines.append((config_id, run_id, "warning", None, f"... and {more:,} more rejected products", None))
+    lines += [(config_id, run_id, "warning", None, line, None) for line in counts.get("warnings", [])]
+    if outcome.rejected_rows:
+        log.warning("rows rejected", rows=outcome.rejected_rows, products=len(outcome.rejected_keys))
+    await conn.executemany(INSERT_LOG, lines)

@@ -20,9 +20,10 @@ from pydantic import ValidationError
 
 from erpsync.errors import ErpsyncError
 from erpsync.feeds import read_records
-from erpsync.mapping import FeedMapper
 from erpsync.mapping.drafts import MapOutcome, ProductDraft
+from erpsync.mapping.pipeline import FeedPipeline
 from erpsync.models import SyncConfig
+from erpsync.outcome import describe_error, missing_path_warnings, rejected_products
 from erpsync.sources import FeedInfo, open_feed
 from erpsync.sources.policy import SourcePolicy
 
@@ -46,24 +47,26 @@ async def preview_feed(
     """Fetch, parse and map the whole feed; keep only the first `limit` products."""
     kept: list[ProductDraft] = []
     async with open_feed(config, policy=policy) as stream:
-        mapper = FeedMapper(config, feed=stream.name)
+        pipeline = FeedPipeline(config, feed=stream.name)  # no shop: prices are not checked for its currency
         batches = read_records(stream, name=stream.name, format=config.format, options=config.format_options)
         async for batch in batches:
-            for product in mapper.map_batch(batch):
-                if len(kept) < limit:
-                    kept.append(product)
-        for product in mapper.finish():
-            if len(kept) < limit:
-                kept.append(product)
+            kept.extend(pipeline.push(batch)[: limit - len(kept)])
+        kept.extend(pipeline.finish()[: limit - len(kept)])
         info = stream.info()
-    outcome = mapper.outcome()
+    outcome = pipeline.outcome()
     products = tuple(product for product in kept if product.key not in outcome.rejected_keys)
     return Preview(feed=info, products=products, outcome=outcome)
 
 
-def preview_document(preview: Preview) -> dict[str, Any]:
-    """The `--json` document: counts, products as they will be sent, and the row errors."""
+def feed_name(preview: Preview) -> str:
+    return preview.feed.name if preview.feed is not None else "feed"
+
+
+def preview_document(preview: Preview, config: SyncConfig) -> dict[str, Any]:
+    """The `--json` document: counts, products as they will be sent, row errors, rejected products, warnings."""
     outcome = preview.outcome
+    feed = feed_name(preview)
+    named, more = rejected_products(outcome, feed)
     return {
         "counts": {
             "rows": outcome.rows,
@@ -73,9 +76,20 @@ def preview_document(preview: Preview) -> dict[str, Any]:
         },
         "products": [product_document(product) for product in preview.products],
         "errors": [
-            {"row": error.row, "sku": error.sku, "field": error.field, "message": error.message}
+            {
+                "row": error.row,
+                "line": error.line,
+                "sku": error.sku,
+                "product_key": error.key,
+                "field": error.field,
+                "message": error.message,
+                "text": describe_error(error, feed),
+            }
             for error in outcome.errors
         ],
+        "rejected_products": named,
+        "rejected_products_more": more,
+        "warnings": missing_path_warnings(outcome, config),
     }
 
 
@@ -90,8 +104,8 @@ def product_document(product: ProductDraft) -> dict[str, Any]:
     return document
 
 
-def render_text(preview: Preview) -> str:
-    """The human-readable preview."""
+def render_text(preview: Preview, config: SyncConfig) -> str:
+    """The human-readable preview: products, then row errors where they are in the file, then warnings."""
     lines: list[str] = []
     for product in preview.products:
         lines.append(
@@ -113,12 +127,13 @@ def render_text(preview: Preview) -> str:
     if outcome.errors:
         lines.append("")
         lines.append("Row errors:")
-        lines.extend(
-            f"  row {error.row}  {error.sku or '(no SKU)'}  {error.field}: {error.message}"
-            for error in outcome.errors
-        )
+        lines.extend(f"  {describe_error(error, feed_name(preview))}" for error in outcome.errors)
         if outcome.errors_not_kept:
             lines.append(f"  ... and {outcome.errors_not_kept} more")
+    if warnings := missing_path_warnings(outcome, config):
+        lines.append("")
+        lines.append("Warnings:")
+        lines.extend(f"  {warning}" for warning in warnings)
     lines.append("")
     lines.append(
         f"{outcome.rows} rows, {outcome.products} products, {outcome.variants} variants, "
@@ -173,9 +188,9 @@ def make_preview_command(load_config: ConfigLoader | None = None) -> click.Comma
             click.echo(f"erpsync preview: {error}", err=True)
             sys.exit(1)
         if as_json:
-            click.echo(orjson.dumps(preview_document(result)).decode())
+            click.echo(orjson.dumps(preview_document(result, config)).decode())
         else:
-            click.echo(render_text(result))
+            click.echo(render_text(result, config))
 
     return preview
 

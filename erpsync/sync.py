@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import errno
 import shutil
-import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -29,22 +28,20 @@ from erpsync.db import run_context as context_store
 from erpsync.db import runs as run_store
 from erpsync.db.logs import INSERT_LOG
 from erpsync.errors import ErpsyncError
-from erpsync.feeds import read_records
+from erpsync.interrupted import resume_interrupted
 from erpsync.locks import config_lock
 from erpsync.logs import bound_run, get_logger, register_secret, scrub
-from erpsync.mapping import FeedMapper
 from erpsync.mapping.drafts import HASH_VERSION, MapOutcome
 from erpsync.models import SyncConfig, secret_paths
+from erpsync.outcome import map_counts, no_product_reason, run_status
 from erpsync.ownership import shop_key
 from erpsync.plan import Plan, classify, plan_details
 from erpsync.publish import publish_run
+from erpsync.reading import read_feed
 from erpsync.run_result import Stopwatch, SyncResult
 from erpsync.settings import Settings
 from erpsync.shopify.client import ShopifyClient, ShopTarget, shared_session
 from erpsync.shopify.shop import ensure_owner_definition, shop_facts
-from erpsync.sources import open_feed
-from erpsync.sources.policy import SourcePolicy
-from erpsync.spool import RunSpool
 
 __all__ = ["SyncResult", "resume_interrupted", "run_sync"]
 
@@ -54,9 +51,6 @@ SELECT_STATUS = "SELECT status FROM sync_runs WHERE id = $1"
 SELECT_QUEUED_RUN = (
     "SELECT id FROM sync_runs WHERE config_id = $1 AND status = 'queued' AND NOT dry_run ORDER BY id LIMIT 1"
 )
-# Progress while reading is a committed row update: once a second is live enough for a watcher, where once
-# every 5,000 rows cost 100 commits (each waiting on the WAL flush) over a 500,000-row feed.
-PROGRESS_SECONDS = 1.0
 ProgressHook = Callable[[dict[str, Any]], Awaitable[None]]
 ClientFactory = Callable[[SyncConfig], ShopifyClient]
 
@@ -128,54 +122,6 @@ async def run_sync(
             return await make_run(run_id, dry=False).execute()
 
 
-async def resume_interrupted(
-    settings: Settings,
-    pool: asyncpg.Pool[Any],
-    conn: asyncpg.Connection[Any],
-    config: SyncConfig,
-    make_client: ClientFactory,
-) -> SyncResult | None:
-    """Finish a run left `running` by a dead process: poll its operations and record their results."""
-    stale = await run_store.get_running(conn, config.id)
-    if stale is None:
-        return None
-    with bound_run(config.id, stale.id):
-        if stale.stage != "publish" or not stale.bulk_operations:
-            log.warning("closing a run interrupted before it wrote anything", stage=stale.stage)
-            await run_store.finish_run(
-                conn, stale.id, "failed", {}, "interrupted before publishing; nothing was written"
-            )
-            await conn.execute(store.CLEAR_RUN_PRODUCTS, stale.id)
-            return None
-        log.info("resuming an interrupted run", operations=len(stale.bulk_operations))
-        run = Run(
-            settings,
-            pool,
-            conn,
-            config=config,
-            run_id=stale.id,
-            make_client=make_client,
-            dry_run=False,
-            allow_mass_delete=stale.allow_mass_delete,
-        )
-        run.counts.update(stale.counts)
-        run.stopwatch.timings.update(stale.timings)
-        plan = Plan(**_plan_fields(stale.plan))
-        return await run.finish_publishing(stale.bulk_operations, plan, resuming=True)
-
-
-def _plan_fields(plan: dict[str, Any] | None) -> dict[str, Any]:
-    if not plan:
-        return {}
-    return {
-        "creates": plan.get("create", 0),
-        "updates": plan.get("update", 0),
-        "unchanged": plan.get("unchanged", 0),
-        "conflicts": plan.get("conflict", 0),
-        "held": plan.get("held", 0),
-    }
-
-
 class Run:
     """The stages of one run, in order; state kept in PostgreSQL at every step that matters."""
 
@@ -209,6 +155,7 @@ class Run:
         self.unchanged_unlisted = 0  # unchanged products that got no `run_products` row
         self.unmatched: list[str] = []  # hashes this config last wrote that no feed product matched
         self.stopwatch = Stopwatch()
+        self.feed_name = "feed"  # the feed file's name once read, for row errors
         self.work_dir = Path(settings.sync.work_dir) / "runs" / str(run_id)
         self.spool_path = self.work_dir / "inputs.jsonl"
 
@@ -276,9 +223,10 @@ class Run:
         location_id = self.config.location_id or facts.primary_location_id
         self.location_id = location_id
         await self.settle_context(location_id=location_id, currency=facts.currency)
-        outcome = await self.read_feed(location_id)
-        if outcome.products == 0 and outcome.rows == 0:
-            log.warning("the feed has no rows")
+        outcome = await self.read_feed(location_id, facts.currency)
+        if (reason := no_product_reason(outcome, self.feed_name)) is not None:
+            # Before adopt, plan and publish: no Shopify write, no deletion, whatever the guard would allow.
+            return await self.fail(reason)
         await self.stage("adopt")
         await self.claim()
         rekeys = await regroup_store.rekey_regrouped(
@@ -397,10 +345,11 @@ class Run:
         counts["bulk_operations"] = len(entries)
         counts["shopify_cost"] = round(active.stats.cost, 1)
         counts["seconds"] = self.stopwatch.timings
-        failed = counts["failed"] + counts["unknown"] + counts.get("conflicts", 0)
-        status = "partial" if failed else ("needs_attention" if plan.guard.reason else "succeeded")
-        if failed and plan.guard.reason:
-            status = "needs_attention"
+        status = run_status(
+            failed=counts["failed"] + counts["unknown"] + counts.get("conflicts", 0),
+            rows_rejected=int(counts.get("rows_rejected") or 0),
+            guard_reason=plan.guard.reason,
+        )
         await owner_store.release_stale_claims(self.conn, run_id=self.run_id, config_id=self.config.id)
         await run_store.finish_run(self.conn, self.run_id, status, counts, plan.guard.reason)
         await self.conn.execute(store.CLEAR_RUN_PRODUCTS, self.run_id)
@@ -418,53 +367,27 @@ class Run:
         )
         return counts
 
-    async def read_feed(self, location_id: str | None) -> MapOutcome:
-        """Fetch, parse and map in one stream, each product kept by a `RunSpool` as it comes."""
-        await self.conn.execute(store.CLEAR_RUN_PRODUCTS, self.run_id)
-        # About 100 bytes a tracked product in memory; the classification itself stays in SQL.
-        spool = RunSpool(
+    async def read_feed(self, location_id: str | None, currency: str | None) -> MapOutcome:
+        """Fetch, parse and map; the map stage's counts, rejected products and warnings go to the result."""
+        read = await read_feed(
             self.conn,
+            self.settings,
+            self.config,
             run_id=self.run_id,
-            path=self.spool_path,
-            known=await store.known_hashes(self.conn, self.config.id),
-            mapped=frozenset(self.config.mapping),
+            work_dir=self.work_dir,
+            spool_path=self.spool_path,
             location_id=location_id,
+            currency=currency,
             dry_run=self.dry_run,
+            progress=self.progress,
         )
-        next_report = time.monotonic()  # the first batch is shown at once, then once a second
-        try:
-            policy = SourcePolicy.of(self.settings.sync)
-            async with open_feed(self.config, policy=policy) as stream:
-                mapper = FeedMapper(self.config, feed=stream.name)
-                async for records in read_records(
-                    stream,
-                    name=stream.name,
-                    format=self.config.format,
-                    options=self.config.format_options,
-                    max_rows=self.settings.sync.max_feed_rows,
-                    max_bytes=self.settings.sync.max_feed_bytes,
-                ):
-                    await spool.keep(mapper.map_batch(records))
-                    if time.monotonic() >= next_report:
-                        next_report = time.monotonic() + PROGRESS_SECONDS
-                        await self.progress({"rows_read": mapper.rows, "products_mapped": spool.ordinal})
-                await spool.keep(mapper.finish())
-                info = stream.info()
-        finally:
-            spool.close()
-        await spool.finish()
-        self.unchanged_unlisted = spool.unchanged_unlisted
-        self.unmatched = spool.unmatched
-        ordinal = spool.ordinal
-        outcome = mapper.outcome()
-        await run_store.set_feed(self.conn, self.run_id, info.sha256, info.size)
-        await self.progress({"rows_read": outcome.rows, "products_mapped": ordinal})
-        self.counts.update(
-            rows_read=outcome.rows,
-            rows_rejected=outcome.rejected_rows,
-            products=outcome.products,
-            variants=outcome.variants,
-            feed_bytes=info.size,
+        self.unchanged_unlisted = read.unchanged_unlisted
+        self.unmatched = read.unmatched
+        self.feed_name = read.info.name
+        outcome = read.outcome
+        await run_store.set_feed(self.conn, self.run_id, read.info.sha256, read.info.size)
+        self.counts.update(map_counts(outcome, self.config, read.info.name), feed_bytes=read.info.size)
+        await journal.mapped(
+            self.conn, self.config.id, self.run_id, outcome, self.counts, feed=read.info.name
         )
-        await journal.row_errors(self.conn, self.config.id, self.run_id, outcome.errors, feed=info.name)
         return outcome

@@ -51,9 +51,14 @@ def test_preview_json(tmp_path: Path) -> None:
     assert document["counts"] == {"rows": 4, "products": 2, "variants": 3, "rejected_rows": 1}
     assert [product["key"] for product in document["products"]] == ["P1"]
     assert [variant["price"] for variant in document["products"][0]["variants"]] == ["19.90", "19.90"]
-    assert document["errors"] == [
-        {"row": 4, "sku": "T1", "field": "variant.price", "message": "-1 is negative"}
-    ]
+    [error] = document["errors"]
+    assert {key: error[key] for key in ("row", "sku", "product_key", "field", "message")} == {
+        "row": 4, "sku": "T1", "product_key": "P2", "field": "variant.price", "message": "-1 is negative"
+    }  # fmt: skip
+    assert error["text"].endswith("feed.csv record 4, SKU 'T1', variant.price: -1 is negative") or error[
+        "text"
+    ].startswith(f"feed.csv line {error['line']} (record 4)")
+    assert document["rejected_products"] == [{"key": "P2", "skus": ["T1"], "error": error["text"]}]
 
 
 def test_preview_text(tmp_path: Path) -> None:
@@ -63,7 +68,7 @@ def test_preview_text(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     assert "Tee  [P1]" in result.output
     assert "    S2  19.90  M  stock 4" in result.output
-    assert "row 4  T1  variant.price: -1 is negative" in result.output
+    assert "SKU 'T1', variant.price: -1 is negative" in result.output
     assert result.output.strip().endswith("4 rows, 2 products, 3 variants, 1 rejected rows")
 
 
