@@ -26,7 +26,7 @@ from erpsync.feeds.errors import FeedLayoutError
 from erpsync.feeds.records import CellProblem, RecordBatch
 from erpsync.mapping.extract import path_getter, row_extractor
 from erpsync.mapping.options import option_name
-from erpsync.mapping.values import ValueProblem, to_text
+from erpsync.mapping.values import MEMO_SIZE, ValueProblem, to_text
 from erpsync.models import SyncConfig
 
 Getter = Callable[[Any], Any]
@@ -92,42 +92,44 @@ class RuleStage:
         """The batch with every record's computed cells: appended to a CSV row (a copy, padded to the
         header's width; `columns` extended), added to a copy of a keyed record. Records that are not
         objects pass unchanged, for the mapper to report."""
-        if not batch.records:
+        records = batch.records
+        if not self._outputs:
             return batch
         if batch.columns is not None:
-            return self._push_rows(batch, batch.columns)
-        getters = self._dict_getters
-        records: list[Any] = []
-        problems = batch.problems
-        for record in batch.records:
-            if record.__class__ is not dict:
-                records.append(record)
-                continue
-            cells = [get(record) for get in getters]
-            if not problems:
-                problems = any(cell.__class__ is CellProblem for cell in cells)
-            copy = record.copy()
-            copy.update(zip(self._names, cells, strict=True))
-            records.append(copy)
-        return dataclasses.replace(batch, records=records, problems=problems)
+            columns = batch.columns
+            if columns != self._columns:
+                self._compile(columns)
+            width = len(columns)
+            if records and (min(map(len, records)) != width or max(map(len, records)) != width):
+                records = [(row + [""] * (width - len(row)))[:width] for row in records]
+            cells = [list(map(get, records)) for get in self._row_getters]
+            records = list(map(operator.add, records, map(list, zip(*cells, strict=True))))
+            return self._with(batch, records, cells, columns + self._names)
+        if not records:
+            return batch
+        objects = [record for record in records if record.__class__ is dict]
+        cells = [list(map(get, objects)) for get in self._dict_getters]
+        added = iter(zip(*cells, strict=True))
+        names = self._names
+        records = [
+            {**record, **dict(zip(names, next(added), strict=True))} if record.__class__ is dict else record
+            for record in records
+        ]
+        return self._with(batch, records, cells, None)
 
-    def _push_rows(self, batch: RecordBatch, columns: tuple[str, ...]) -> RecordBatch:
-        if columns != self._columns:
-            self._compile(columns)
-        getters, width = self._row_getters, len(columns)
-        records: list[Any] = []
-        problems = batch.problems
-        for record in batch.records:
-            row = record if len(record) == width else (record + [""] * (width - len(record)))[:width]
-            cells = [get(row) for get in getters]
-            if not problems:
-                problems = any(cell.__class__ is CellProblem for cell in cells)
-            records.append(row + cells)
-        return dataclasses.replace(batch, columns=columns + self._names, records=records, problems=problems)
+    @staticmethod
+    def _with(
+        batch: RecordBatch, records: list[Any], cells: list[list[Any]], columns: tuple[str, ...] | None
+    ) -> RecordBatch:
+        """`batch` with the new records; flagged if a computed cell is a CellProblem (the mapper then
+        takes its row path, which reports it)."""
+        problems = batch.problems or any(CellProblem in map(type, column) for column in cells)
+        return dataclasses.replace(batch, columns=columns, records=records, problems=problems)
 
     def _compile(self, columns: tuple[str, ...]) -> None:
         """Getters for this header, once: a path the header lacks is fatal, as for the mapping."""
-        row_extractor(self._paths, columns, feed=self._feed)
+        if self._paths:
+            row_extractor(self._paths, columns, feed=self._feed)
         if any(name in columns for name in self._names):
             raise FeedLayoutError(self._feed, "the header has a field named like a computed value")
         positions = {name: index for index, name in enumerate(columns)}
@@ -224,7 +226,20 @@ def rule_build(rule: FieldRule) -> Build:
         return base
     table = {key.strip().lower(): value for key, value in rule.map.items()}
     default = rule.default
-    return _then(base, lambda value: map_value(value, table, default))
+    # Feeds repeat the values a map reads (stock statuses, flags): each text is mapped once.
+    memo: dict[str, Any] = {}
+
+    def mapped(value: Any) -> Any:
+        if value.__class__ is not str:
+            return map_value(value, table, default)
+        found = memo.get(value)
+        if found is None:
+            if len(memo) >= MEMO_SIZE:
+                memo.clear()
+            found = memo[value] = map_value(value, table, default)
+        return found
+
+    return _then(base, mapped)
 
 
 def map_value(value: Any, table: dict[str, str], default: str | None) -> Any:
@@ -261,13 +276,22 @@ def sale_builds(sale: Build, price: Build | None, compare: Build | None) -> tupl
 
         def value(record: Any) -> Any:
             found = get_sale(record)
+            if found.__class__ is str:
+                return found if found and not found.isspace() else get_price(record)
             return get_price(record) if is_empty(found) else found
 
         return value
 
     def build_compare(read: Reader, empty: Any) -> Getter:
         get_sale, get_price, get_compare = both(read, empty)
-        return lambda record: get_compare(record) if is_empty(get_sale(record)) else get_price(record)
+
+        def value(record: Any) -> Any:
+            found = get_sale(record)
+            if found.__class__ is str:
+                return get_price(record) if found and not found.isspace() else get_compare(record)
+            return get_compare(record) if is_empty(found) else get_price(record)
+
+        return value
 
     return build_price, build_compare
 
