@@ -6,7 +6,16 @@ from earlier chunks has no such break, so only the new chunk is searched: a long
 length once, not once per chunk. The records are then split by `erpsync._speedups.split_records`,
 which gives what `csv.reader` gives in under half its time; where that C module was not built, or
 the text is one the stdlib reader refuses (its error is the one reported), `csv.reader` itself
-splits them. Blank lines are skipped; a cell may hold up to `MAX_FIELD_SIZE` characters.
+splits them. Blank lines are skipped.
+
+A cell may hold up to `format_options.max_cell_size` characters (8 MiB by default, far past the stdlib
+reader's 128 KiB default, which real HTML descriptions exceed). A longer one is rare: the C splitter
+then gives up on that batch, which the stdlib reader splits instead, and the cell becomes a
+CellProblem that rejects its row only. A record still open past `MAX_RECORD_CHARS` (or twice the cell
+limit) is broken quoting, fatal for the feed.
+
+Each batch carries its records' first lines in the file where they are not their row numbers: a
+quoted cell holding line breaks moves every later record down a line or more.
 """
 
 from __future__ import annotations
@@ -14,8 +23,11 @@ from __future__ import annotations
 import codecs
 import csv
 import io
+import operator
+from typing import Any
 
 from erpsync import speedups
+from erpsync.feeds.cells import oversized
 from erpsync.feeds.errors import FeedEncodingError, FeedFormatError
 from erpsync.feeds.records import MAX_FIELD_SIZE, RecordBatch
 
@@ -34,8 +46,11 @@ class CsvParser:
         quotechar: str = '"',
         encoding: str = "utf-8",
         has_header: bool = True,
+        max_cell_size: int = MAX_FIELD_SIZE,
     ) -> None:
         self._feed = feed
+        self._limit = max_cell_size
+        self._max_record = max(MAX_RECORD_CHARS, 2 * max_cell_size)
         self._delimiter = delimiter
         self._quotechar = quotechar
         self._encoding = encoding
@@ -50,6 +65,8 @@ class CsvParser:
         self._pending_newline = False
         self._offset = 0
         self._next_row = 2 if has_header else 1
+        # The file line the next record starts on (the header's, before it is read).
+        self._next_line = 1
 
     @property
     def columns(self) -> tuple[str, ...] | None:
@@ -96,7 +113,7 @@ class CsvParser:
         self._pending_chars += len(text)
         self._pending_quotes += text.count(self._quotechar)
         self._pending_newline = self._pending_newline or "\n" in text
-        if self._pending_chars > MAX_RECORD_CHARS:
+        if self._pending_chars > self._max_record:
             raise FeedFormatError(
                 self._feed, f"a record near row {self._next_row} never ends (unbalanced quotes?)"
             )
@@ -128,36 +145,62 @@ class CsvParser:
                 return 0
             end, quotes = before, quotes - 1
 
-    def _read(self, text: str) -> list[list[str]]:
-        """The stdlib reader's records: the reference `split_records` matches, and its errors."""
+    def _read(self, text: str) -> list[list[Any]]:
+        """The stdlib reader's records, cells past the cell limit as CellProblems; its errors."""
         reader = csv.reader(
             io.StringIO(text, newline=""), delimiter=self._delimiter, quotechar=self._quotechar
         )
         # The stdlib's limit is process-wide: set to the feeds' own for this read only.
-        previous = csv.field_size_limit(MAX_FIELD_SIZE)
+        previous = csv.field_size_limit(self._max_record)
         try:
-            return list(filter(None, reader))  # blank lines give empty rows
+            records: list[list[Any]] = list(filter(None, reader))  # blank lines give empty rows
         except csv.Error as exc:
             raise FeedFormatError(self._feed, f"not valid CSV near row {self._next_row} ({exc})") from exc
         finally:
             csv.field_size_limit(previous)
+        limit = self._limit
+        for record in records:
+            if max(map(len, record)) > limit:
+                record[:] = [oversized(len(cell), limit) if len(cell) > limit else cell for cell in record]
+        return records
 
     def _parse(self, text: str) -> RecordBatch | None:
-        records = None
+        records: list[list[Any]] | None = None
         if speedups.split_records is not None:
-            records = speedups.split_records(text, self._delimiter, self._quotechar, MAX_FIELD_SIZE)
+            records = speedups.split_records(text, self._delimiter, self._quotechar, self._limit)
         if records is None:
             records = self._read(text)
+        newline = "\n" if "\n" in text else "\r"
+        lines = self._lines_of(records, text.count(newline), newline)
         if self._columns is None:
             if self._has_header:
                 if not records:
                     return None
                 self._columns = tuple(name.strip() for name in records[0])
                 records = records[1:]
+                lines = lines[1:] if lines is not None else None
             elif records:
                 self._columns = tuple(str(index) for index in range(1, len(records[0]) + 1))
         if not records:
             return None
         first_row = self._next_row
         self._next_row += len(records)
-        return RecordBatch(self._columns, first_row, records)
+        return RecordBatch(self._columns, first_row, records, lines=lines)
+
+    def _lines_of(self, records: list[list[Any]], newlines: int, newline: str) -> list[int] | None:
+        """Each record's first line, None while every record is one line and lines equal rows."""
+        line = self._next_line
+        self._next_line += newlines
+        header = 1 if self._columns is None and self._has_header else 0
+        if newlines == len(records) and line == self._next_row - header:
+            return None
+        count = operator.methodcaller("count", newline)
+        lines: list[int] = []
+        for record in records:
+            lines.append(line)
+            line += 1 + sum(map(count, filter(_is_text, record)))
+        return lines
+
+
+def _is_text(cell: object) -> bool:
+    return isinstance(cell, str)

@@ -18,7 +18,14 @@ _EXTENSIONS: dict[str, FeedFormat] = {
     ".jsonl": "jsonl",
     ".ndjson": "jsonl",
     ".xml": "xml",
+    ".xlsx": "xlsx",
+    ".xlsm": "xlsx",
+    ".ods": "ods",
 }
+_WORKBOOKS: tuple[FeedFormat, ...] = ("xlsx", "ods")
+# A zip's first local header: the signature, then the member name's length at 26 and the name at 30.
+_ZIP_NAME_AT = 30
+_ODS_MIMETYPE = b"application/vnd.oasis.opendocument.spreadsheet"
 _COMPRESSED_EXTENSIONS: dict[str, CompressionKind] = {".gz": "gzip", ".gzip": "gzip", ".zip": "zip"}
 _BOMS = (b"\xef\xbb\xbf", b"\xff\xfe", b"\xfe\xff")
 # Bytes needed to recognise a format; fewer only when the whole feed is shorter.
@@ -37,6 +44,28 @@ def resolve_compression(configured: Compression, *, name: str, head: bytes, feed
             raise FeedFormatError(feed, f"the file is {sniffed}-compressed but compression is 'none'")
         raise FeedCompressionError(feed, f"the file is not {configured}-compressed")
     return configured
+
+
+def workbook_format(configured: FeedFormat | None, *, name: str, head: bytes) -> FeedFormat | None:
+    """ "xlsx" or "ods" if the config, the file name or a zip's first member says so, else None."""
+    if configured is not None:
+        return configured if configured in _WORKBOOKS else None
+    named = format_from_name(name)
+    if named is not None:
+        return named if named in _WORKBOOKS else None
+    return sniff_workbook(head)
+
+
+def sniff_workbook(head: bytes) -> FeedFormat | None:
+    """The workbook a zip's first member gives away: ODS stores `mimetype` first, XLSX writers
+    (Excel, LibreOffice, openpyxl) `[Content_Types].xml`."""
+    if sniff_compression(head) != "zip" or len(head) < _ZIP_NAME_AT:
+        return None
+    length = int.from_bytes(head[26:28], "little")
+    member = head[_ZIP_NAME_AT : _ZIP_NAME_AT + length]
+    if member == b"mimetype" and _ODS_MIMETYPE in head:
+        return "ods"
+    return "xlsx" if member == b"[Content_Types].xml" else None
 
 
 def format_from_name(name: str) -> FeedFormat | None:
@@ -66,7 +95,7 @@ def sniff_format(head: bytes) -> FeedFormat:
 
 def resolve_format(configured: FeedFormat | None, *, name: str, head: bytes, feed: str) -> FeedFormat:
     """The format to parse with, checked against the first bytes."""
-    chosen = configured or format_from_name(name) or sniff_format(head)
+    chosen = configured or format_from_name(name) or sniff_workbook(head) or sniff_format(head)
     check_claim(chosen, head, feed=feed)
     return chosen
 
@@ -74,6 +103,12 @@ def resolve_format(configured: FeedFormat | None, *, name: str, head: bytes, fee
 def check_claim(claimed: FeedFormat, head: bytes, *, feed: str) -> None:
     """Refuse a feed whose first bytes cannot start a file of the claimed format."""
     if not head.strip():
+        return
+    if claimed in _WORKBOOKS:
+        if sniff_compression(head) != "zip":
+            raise FeedFormatError(
+                feed, f"not {claimed.upper()}: it starts like {_describe(_strip_bom(head).lstrip())}"
+            )
         return
     if sniff_compression(head) != "none":
         raise FeedFormatError(feed, "the file is compressed but was not decompressed (check compression)")

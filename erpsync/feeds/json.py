@@ -9,6 +9,10 @@ a nested object the slice does not parse as a list of values, and the tokenizer 
 Every scan resumes where the last one stopped, inside a string too, and the fast path is left out
 while a record larger than `_FAST_CARRY` is pending: the work stays linear in the feed's size, so a
 record holding a 10 MB description costs what 10 MB of small records cost, not a rescan per chunk.
+
+A string longer than `max_cell_size` becomes a CellProblem that rejects its record only (the records
+of a parse larger than the limit are walked for it); one past `MAX_ELEMENT_BYTES` is broken quoting,
+fatal. A records_path that matches nothing is fatal too, and names the keys found where it stops.
 """
 
 from __future__ import annotations
@@ -19,7 +23,8 @@ from typing import Any
 
 import orjson
 
-from erpsync.feeds.errors import FeedFormatError
+from erpsync.feeds.cells import cap_strings, names_shown
+from erpsync.feeds.errors import FeedFormatError, FeedLayoutError
 from erpsync.feeds.records import MAX_FIELD_SIZE, RecordBatch
 
 # Whole strings (escapes included), a lone quote (a string the buffer cuts), or a structural byte.
@@ -40,8 +45,13 @@ _PREFIX, _BODY, _TRAILER, _DONE = range(4)
 class JsonArrayParser:
     """Push parser yielding the elements of one JSON array as they complete."""
 
-    def __init__(self, *, feed: str, records_path: str | None = None) -> None:
+    def __init__(
+        self, *, feed: str, records_path: str | None = None, max_cell_size: int = MAX_FIELD_SIZE
+    ) -> None:
         self._feed = feed
+        self._limit = max_cell_size
+        # The keys seen at each level along records_path, for the error if it matches nothing.
+        self._keys: list[list[str]] = []
         self._path = tuple(records_path.split(".")) if records_path else ()
         self._state = _PREFIX
         self._buffer = bytearray()
@@ -89,14 +99,24 @@ class JsonArrayParser:
             self._walk_trailer()
         if self._state == _PREFIX:
             if self._path:
-                where = ".".join(self._path)
-                raise FeedFormatError(self._feed, f"no array at records_path {where!r} in the JSON")
+                raise FeedLayoutError(self._feed, self._nothing_matched())
             raise FeedFormatError(self._feed, "the JSON holds no records array")
         if self._state == _BODY:
             raise FeedFormatError(self._feed, "the JSON ends inside the records array (truncated file?)")
         if self._state == _TRAILER:
             raise FeedFormatError(self._feed, "the JSON ends before its closing brackets (truncated file?)")
         return self._batch(records)
+
+    def _nothing_matched(self) -> str:
+        """Where records_path stops matching, and the keys the JSON has there instead."""
+        where = "the top-level object"
+        for level, part in enumerate(self._path):
+            names = self._keys[level] if level < len(self._keys) else []
+            if part not in names or level == len(self._path) - 1:
+                break
+            where = repr(".".join(self._path[: level + 1]))
+        path = ".".join(self._path)
+        return f"records_path {path!r} matches nothing; {where} holds: {names_shown(names)}"
 
     def _batch(self, records: list[Any]) -> RecordBatch | None:
         if not records:
@@ -135,11 +155,11 @@ class JsonArrayParser:
         return -1
 
     def _check_string(self, start: int, end: int) -> None:
-        if end - start > MAX_FIELD_SIZE:
+        if end - start > MAX_ELEMENT_BYTES:
             where = f"record {self._next_row + self._commas}" if self._state == _BODY else "the JSON"
             raise FeedFormatError(
                 self._feed,
-                f"{where} holds a string longer than {MAX_FIELD_SIZE:,} bytes, starting at byte "
+                f"{where} holds a string longer than {MAX_ELEMENT_BYTES:,} bytes, starting at byte "
                 f"{self._offset + start:,}; no product field is that long (broken quoting, or not a feed?)",
             )
 
@@ -195,7 +215,8 @@ class JsonArrayParser:
             self._last_string = token
         elif token == b":":
             if self._frames and self._last_string is not None:
-                self._frames[-1][1] = orjson.loads(self._last_string)
+                self._frames[-1][1] = key = orjson.loads(self._last_string)
+                self._note_key(key)
         elif token in (b"{", b"["):
             if token == b"[" and self._path and not self._frames:
                 raise FeedFormatError(self._feed, "the JSON is an array; records_path must not be set")
@@ -212,6 +233,20 @@ class JsonArrayParser:
                 self._frames.pop()
             return not self._frames
         return False
+
+    def _note_key(self, key: str) -> None:
+        """Remember a key on records_path's way (the frames above it follow the path)."""
+        level = len(self._frames) - 1
+        if level >= len(self._path) or not self._frames[level][0]:
+            return
+        if all(
+            frame[0] and frame[1] == part
+            for frame, part in zip(self._frames[:level], self._path, strict=False)
+        ):
+            while len(self._keys) <= level:
+                self._keys.append([])
+            if key not in self._keys[level] and len(self._keys[level]) < 100:
+                self._keys[level].append(key)
 
     def _at_records_path(self) -> bool:
         if len(self._frames) != len(self._path):
@@ -287,6 +322,8 @@ class JsonArrayParser:
                 return False
             row = self._next_row + len(records)
             raise FeedFormatError(self._feed, f"not valid JSON at or after record {row} ({exc})") from exc
+        if cut > self._limit:
+            parsed = [cap_strings(record, self._limit) for record in parsed]
         records.extend(parsed)
         return True
 

@@ -13,16 +13,17 @@ from collections.abc import AsyncIterable, AsyncIterator, Iterable, Iterator
 
 from erpsync.feeds.compression import Decompressor, open_decompressor
 from erpsync.feeds.csv import CsvParser
-from erpsync.feeds.detect import SNIFF_BYTES, resolve_compression, resolve_format
+from erpsync.feeds.detect import SNIFF_BYTES, resolve_compression, resolve_format, workbook_format
 from erpsync.feeds.errors import FeedLimitError
 from erpsync.feeds.json import JsonArrayParser
 from erpsync.feeds.jsonl import JsonLinesParser
 from erpsync.feeds.records import RecordBatch, RecordParser
+from erpsync.feeds.sheets import SheetParser
 from erpsync.feeds.xml import XmlParser
 from erpsync.models import FeedFormat, FormatOptions
 
-# Enough compressed bytes to see a gzip or zip signature.
-_MAGIC_BYTES = 4
+# Enough raw bytes to see a gzip or zip signature, and a zip's first member name (an XLSX or ODS).
+_MAGIC_BYTES = 128
 # Sources read large blocks (256 KiB over FTP), but the parser gets at most this much at a time:
 # a batch's records then fit in a 2-core box's 512 KiB L2 cache while the mapping stage walks them
 # column by column, and the feed's row rate nearly doubles (bench/feeds.py, issue 5).
@@ -34,8 +35,11 @@ MAX_FEED_BYTES = 10_000_000_000
 _RAISE_THE_CAP = "raise the cap, or set it to 0 for none, if the feed is meant to be this large"
 
 
-def make_parser(kind: FeedFormat, options: FormatOptions, *, feed: str) -> RecordParser:
+def make_parser(
+    kind: FeedFormat, options: FormatOptions, *, feed: str, spool_dir: str | None = None
+) -> RecordParser | SheetParser:
     """The parser for one format, configured from the config's format options."""
+    limit = options.max_cell_size
     if kind == "csv":
         return CsvParser(
             feed=feed,
@@ -43,12 +47,22 @@ def make_parser(kind: FeedFormat, options: FormatOptions, *, feed: str) -> Recor
             quotechar=options.quotechar,
             encoding=options.encoding,
             has_header=options.has_header,
+            max_cell_size=limit,
         )
     if kind == "json":
-        return JsonArrayParser(feed=feed, records_path=options.records_path)
+        return JsonArrayParser(feed=feed, records_path=options.records_path, max_cell_size=limit)
     if kind == "jsonl":
-        return JsonLinesParser(feed=feed)
-    return XmlParser(feed=feed, records_path=options.records_path)
+        return JsonLinesParser(feed=feed, max_cell_size=limit)
+    if kind in ("xlsx", "ods"):
+        return SheetParser(
+            feed=feed,
+            kind=kind,
+            sheet=options.sheet,
+            has_header=options.has_header,
+            max_cell_size=limit,
+            spool_dir=spool_dir,
+        )
+    return XmlParser(feed=feed, records_path=options.records_path, max_cell_size=limit)
 
 
 class FeedDecoder:
@@ -63,15 +77,18 @@ class FeedDecoder:
         size: int | None = None,
         max_rows: int | None = MAX_FEED_ROWS,
         max_bytes: int | None = MAX_FEED_BYTES,
+        spool_dir: str | None = None,
     ) -> None:
         self.name = name
+        # Where a workbook (XLSX, ODS) is spooled until it can be read: a zip needs random access.
+        self._spool_dir = spool_dir
         self.format: FeedFormat | None = None
         self._configured_format = format
         self._options = options
         self._raw_head = b""
         self._plain_head = b""
         self._decompressor: Decompressor | None = None
-        self._parser: RecordParser | None = None
+        self._parser: RecordParser | SheetParser | None = None
         # The feed's size in raw bytes, if the source announced it; None once the first batch is out.
         self._size = size
         self._raw_bytes = 0
@@ -93,8 +110,9 @@ class FeedDecoder:
         self._raw_bytes += len(data)
         yield from self._decompress(data)
 
-    def close(self) -> list[RecordBatch]:
-        """The raw bytes are over: flush every stage and check nothing was cut short."""
+    def close(self) -> Iterator[RecordBatch]:
+        """The raw bytes are over: flush every stage and check nothing was cut short. A workbook's
+        rows are all read here, so its batches are yielded one at a time as the caller asks."""
         batches: list[RecordBatch] = []
         if self._decompressor is None:
             data, self._raw_head = self._raw_head, b""
@@ -107,9 +125,15 @@ class FeedDecoder:
             self._parser = self._open_parser(head)
             self._keep(self._parser.feed(head), batches)
         self._keep(self._parser.close(), batches)
-        return batches
+        yield from batches
+        if isinstance(self._parser, SheetParser):
+            for batch in self._parser.batches():
+                self._count(batch)
+                yield batch
 
     def _open_decompressor(self, head: bytes) -> Decompressor:
+        if workbook_format(self._configured_format, name=self.name, head=head) is not None:
+            return open_decompressor("none", feed=self.name)  # the zip is the workbook itself
         kind = resolve_compression(self._options.compression, name=self.name, head=head, feed=self.name)
         self._compression = kind
         return open_decompressor(kind, feed=self.name)
@@ -122,9 +146,9 @@ class FeedDecoder:
             self._plain_bytes += len(piece)
             yield from self._parse(piece)
 
-    def _open_parser(self, head: bytes) -> RecordParser:
+    def _open_parser(self, head: bytes) -> RecordParser | SheetParser:
         self.format = resolve_format(self._configured_format, name=self.name, head=head, feed=self.name)
-        return make_parser(self.format, self._options, feed=self.name)
+        return make_parser(self.format, self._options, feed=self.name, spool_dir=self._spool_dir)
 
     def _parse(self, piece: bytes) -> Iterator[RecordBatch]:
         if self._parser is None:
@@ -193,10 +217,12 @@ async def read_records(
     options: FormatOptions,
     max_rows: int | None = MAX_FEED_ROWS,
     max_bytes: int | None = MAX_FEED_BYTES,
+    spool_dir: str | None = None,
 ) -> AsyncIterator[RecordBatch]:
     """Record batches from a stream of raw chunks; raises a FeedError if the feed is not readable,
     a FeedLimitError past `max_rows` rows or `max_bytes` decompressed bytes (`[sync]`'s caps).
 
+    An XLSX or ODS feed is spooled to a temporary file in `spool_dir` (default: the system's).
     A source stream that announces its size (`expected_size`, as `FeedStream` does) lets the first
     batch carry an estimate of the feed's row count.
     """
@@ -208,6 +234,7 @@ async def read_records(
         size=size if isinstance(size, int) else None,
         max_rows=max_rows,
         max_bytes=max_bytes,
+        spool_dir=spool_dir,
     )
     if isinstance(chunks, AsyncIterable):
         async for chunk in chunks:
@@ -229,9 +256,12 @@ def iter_records(
     options: FormatOptions,
     max_rows: int | None = MAX_FEED_ROWS,
     max_bytes: int | None = MAX_FEED_BYTES,
+    spool_dir: str | None = None,
 ) -> Iterator[RecordBatch]:
     """The synchronous twin of `read_records`, for local files and benchmarks."""
-    decoder = FeedDecoder(name=name, format=format, options=options, max_rows=max_rows, max_bytes=max_bytes)
+    decoder = FeedDecoder(
+        name=name, format=format, options=options, max_rows=max_rows, max_bytes=max_bytes, spool_dir=spool_dir
+    )
     for chunk in chunks:
         yield from decoder.feed(chunk)
     yield from decoder.close()

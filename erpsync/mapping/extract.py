@@ -8,6 +8,7 @@ batch path reads whole columns instead (`column_reader`): one C-level `map` per 
 from __future__ import annotations
 
 import operator
+import re
 from collections.abc import Callable, Iterable
 from functools import partial
 from itertools import repeat
@@ -17,11 +18,30 @@ from erpsync import speedups
 from erpsync.feeds.errors import FeedLayoutError
 
 
+def is_plain(path: str) -> bool:
+    """A path that is one key of the record, read with a bare `dict.get`."""
+    return "." not in path and "[" not in path
+
+
+# One step of a path: a key (or list index), optionally `[@attribute=value]`, value quoted or not.
+_STEP = re.compile(r"""([^.\[\]]+)(?:\[@([^=\]]+)=(?:"([^"]*)"|'([^']*)'|([^\]]*))\])?(?:\.|$)""")
+
+
 def path_getter(path: str) -> Callable[[dict[str, Any]], Any]:
-    """A getter for a dot path; a key that itself contains dots is tried first."""
-    parts = path.split(".")
-    if len(parts) == 1:
+    """A getter for a dot path; a key that itself contains dots is tried first.
+
+    Paths: `a.b` walks nested objects; `a.0` takes a list's first element (and an element that occurs
+    once, as XML's repeated elements do when there is only one); `a.b` through a list gives the list
+    of every element's `b`; `a[@lang=eng]` keeps the first element of `a` whose attribute `lang` is
+    `eng`. An element that holds only attributes and text (`<DESCRIPTION_SHORT lang="eng">…`) gives
+    its text.
+    """
+    if is_plain(path):
         return operator.methodcaller("get", path)
+    steps = _steps(path)
+    if steps is None or any(wanted is not None for _, _, wanted in steps):
+        return partial(_walk_steps, path, steps or [])
+    parts = [name for name, _, _ in steps]
 
     def get(record: dict[str, Any]) -> Any:
         if path in record:
@@ -29,19 +49,76 @@ def path_getter(path: str) -> Callable[[dict[str, Any]], Any]:
         value: Any = record
         for part in parts:
             if isinstance(value, dict):
-                value = value.get(part)
-            elif isinstance(value, list) and part.isdigit() and int(part) < len(value):
-                value = value[int(part)]
+                # "0" of an element that occurs once is that element: XML gives a list only for many.
+                value = value.get(part, value if part == "0" else None)
+            elif isinstance(value, list):
+                value = _through_list(value, part)
             else:
                 return None
-        return value
+        return _text_of(value) if isinstance(value, (dict, list)) else value
 
     return get
 
 
+def _steps(path: str) -> list[tuple[str, str, str | None]] | None:
+    """The path as (key, attribute, wanted value) steps; None for a path that is not of this syntax."""
+    steps: list[tuple[str, str, str | None]] = []
+    position = 0
+    while position < len(path):
+        match = _STEP.match(path, position)
+        if match is None:
+            return None
+        name, attribute, *quoted = match.groups()
+        wanted = next((text for text in quoted if text is not None), None)
+        steps.append((name, attribute or "", wanted if attribute else None))
+        position = match.end()
+    return steps
+
+
+def _walk_steps(path: str, steps: list[tuple[str, str, str | None]], record: dict[str, Any]) -> Any:
+    """The slower walk of a path with `[@attribute=value]` steps (or one only read as a plain key)."""
+    if path in record or not steps:
+        return record.get(path)
+    value: Any = record
+    for name, attribute, wanted in steps:
+        if isinstance(value, dict):
+            value = value.get(name, value if name == "0" else None)
+        elif isinstance(value, list):
+            value = _through_list(value, name)
+        else:
+            return None
+        if wanted is not None:
+            key = f"@{attribute}"
+            candidates = value if isinstance(value, list) else [value]
+            value = next(
+                (item for item in candidates if isinstance(item, dict) and item.get(key) == wanted), None
+            )
+    return _text_of(value) if isinstance(value, (dict, list)) else value
+
+
+def _through_list(items: list[Any], part: str) -> Any:
+    """A key applied to a list: an index, or the key read from every element (None if none has it)."""
+    if part.isdigit():
+        return items[int(part)] if int(part) < len(items) else None
+    found: list[Any] = []
+    for item in items:
+        if isinstance(item, dict) and (value := item.get(part)) is not None:
+            found.extend(value) if isinstance(value, list) else found.append(value)
+    return found or None
+
+
+def _text_of(value: Any) -> Any:
+    """An XML element with only attributes and text as its text; other values as they are."""
+    if isinstance(value, list):
+        return [_text_of(item) for item in value]
+    if isinstance(value, dict) and value and all(key[0] == "@" or key == "#text" for key in value):
+        return value.get("#text")
+    return value
+
+
 def dict_extractor(sources: list[str]) -> Callable[[Any], tuple[Any, ...]]:
     """`dict.get` over flat paths in one C-level map; dot paths through `path_getter`."""
-    flat = [path for path in sources if "." not in path]
+    flat = [path for path in sources if is_plain(path)]
     if len(flat) == len(sources):
 
         def extract_flat(record: dict[str, Any]) -> tuple[Any, ...]:
@@ -125,7 +202,7 @@ def column_reader(
     flat: list[tuple[int, str]] = []
     for slot in wanted:
         path = sources[slot]
-        if "." in path:
+        if not is_plain(path):
             readers.append((slot, partial(_map_list, path_getter(path))))
         elif take is not None:
             flat.append((slot, path))

@@ -22,7 +22,6 @@ from erpsync.errors import SettingsError
 from erpsync.feeds import FeedFormatError, FeedLimitError, iter_records, read_records
 from erpsync.feeds.json import MAX_ELEMENT_BYTES, JsonArrayParser
 from erpsync.feeds.reader import MAX_FEED_BYTES, MAX_FEED_ROWS, PARSE_PIECE
-from erpsync.feeds.records import MAX_FIELD_SIZE
 from erpsync.mapping.seen import SeenIndex
 from erpsync.models import FormatOptions
 from erpsync.settings import SyncSettings, load_settings
@@ -270,7 +269,8 @@ def _chunks_counted(head: bytes, pulled: list[int], *, piece: bytes, count: int)
 
 
 def test_json_string_over_the_field_cap_is_refused_at_the_cap() -> None:
-    """A 100 MB string is refused once it passes 8 MiB, naming its record and where it starts; the
+    """A 100 MB string is refused once it passes 64 MiB (more than any cell may hold: a cell over
+    max_cell_size but under this only rejects its row), naming its record and where it starts; the
     rest of the feed is never read."""
     pulled: list[int] = []
     chunks = _chunks_counted(
@@ -279,10 +279,10 @@ def test_json_string_over_the_field_cap_is_refused_at_the_cap() -> None:
     with pytest.raises(FeedFormatError) as caught:
         list(iter_records(chunks, name="feed.json", format=None, options=FormatOptions()))
     assert str(caught.value) == (
-        f"feed.json: record 2 holds a string longer than {MAX_FIELD_SIZE:,} bytes, starting at byte 43; "
+        f"feed.json: record 2 holds a string longer than {MAX_ELEMENT_BYTES:,} bytes, starting at byte 43; "
         "no product field is that long (broken quoting, or not a feed?)"
     )
-    assert sum(pulled) <= MAX_FIELD_SIZE + 2 * MiB
+    assert sum(pulled) <= MAX_ELEMENT_BYTES + 2 * MiB
 
 
 @pytest.mark.parametrize(

@@ -16,6 +16,7 @@ from erpsync.feeds import (
     FeedEncodingError,
     FeedError,
     FeedFormatError,
+    FeedLayoutError,
     UnsafeFeedError,
 )
 
@@ -40,7 +41,7 @@ FATAL_CASES: list[tuple[str, bytes, str, dict[str, Any], type[FeedError], str]] 
      "not valid JSON"),
     ("trailing garbage", b'[{"sku": "A"}] x', "feed.json", {}, FeedFormatError, "after the end"),
     ("missing records_path", b'{"data": [{"sku": "A"}]}', "feed.json", {"records_path": "items"},
-     FeedFormatError, "records_path"),
+     FeedLayoutError, "records_path 'items' matches nothing; the top-level object holds: data"),
     ("object without records_path", b'{"data": [1]}', "feed.json", {}, FeedFormatError, "records_path"),
     ("records_path on array", b'[{"a": 1}]', "feed.json", {"records_path": "a"}, FeedFormatError, "array"),
     ("bad jsonl line", b'{"sku": "A"}\n{"sku": \n{"sku": "C"}\n', "feed.jsonl", {}, FeedFormatError, "record 2"),
@@ -49,8 +50,8 @@ FATAL_CASES: list[tuple[str, bytes, str, dict[str, Any], type[FeedError], str]] 
     ("unclosed quote", b'sku,name\nA,"never closed\n', "feed.csv", {}, FeedFormatError, "quoted field"),
     ("xml doctype", b'<?xml version="1.0"?><!DOCTYPE r [<!ENTITY e "x">]><r><i>&e;</i></r>', "feed.xml", {},
      UnsafeFeedError, "DOCTYPE"),
-    ("xml external dtd", b'<!DOCTYPE r SYSTEM "file:///etc/passwd"><r/>', "feed.xml", {}, UnsafeFeedError,
-     "DOCTYPE"),
+    ("xml entity from the dtd", b'<!DOCTYPE r SYSTEM "file:///etc/passwd"><r><i>&e;</i></r>', "feed.xml", {},
+     UnsafeFeedError, "only its DTD defines"),
     ("xml undefined entity", b"<r><i>&nope;</i></r>", "feed.xml", {}, FeedFormatError, "undefined entity"),
     ("xml truncated", b"<r><i><sku>A</sku></i><i>", "feed.xml", {}, FeedFormatError, "well-formed"),
     ("gzip truncated", gzip.compress(b"sku\nA\n" * 1000)[:-20], "feed.csv.gz", {}, FeedCompressionError,
