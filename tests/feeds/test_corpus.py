@@ -11,6 +11,7 @@ would see go wrong in the shop.
 
 from __future__ import annotations
 
+import importlib.util
 import json
 from pathlib import Path
 from typing import Any
@@ -171,3 +172,26 @@ def test_every_family_has_a_recipe() -> None:
     for config_path in sorted(CORPUS.glob("*/config*.json")):
         config = json.loads(config_path.read_text(encoding="utf-8"))
         assert config in shown, f"{config_path.relative_to(CORPUS)} is not shown in the README's Feed recipes"
+
+
+@pytest.mark.parametrize(
+    ("workbook", "rows_name"), [("products.xlsx", "ROWS"), ("bad_price.xlsx", "BAD_ROWS")]
+)
+def test_corpus_workbooks_hold_the_script_rows(workbook: str, rows_name: str) -> None:
+    """The committed workbooks are what make_xlsx.py writes, so a change to its rows that was not run
+    through the script is caught here rather than tested against a stale file."""
+    from openpyxl import load_workbook
+
+    folder = CORPUS / "xlsx"
+    spec = importlib.util.spec_from_file_location("make_xlsx", folder / "make_xlsx.py")
+    assert spec is not None
+    assert spec.loader is not None
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    book = load_workbook(folder / workbook, read_only=True)
+    try:
+        assert book.sheetnames == ["Info", "Products"]
+        rows = [tuple(row) for row in book["Products"].iter_rows(values_only=True)]
+    finally:
+        book.close()
+    assert rows == [script.HEADER, *getattr(script, rows_name)], f"{workbook}: run make_xlsx.py again"

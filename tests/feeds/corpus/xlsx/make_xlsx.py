@@ -1,10 +1,11 @@
 """Writes products.xlsx beside this script: an ERP's spreadsheet export, as the corpus test reads it.
 
-Run `python tests/feeds/corpus/xlsx/make_xlsx.py` after changing the rows below; the workbook is
-committed so the test needs no step of its own. What makes it awkward, as real exports are: an
+Run `python tests/feeds/corpus/xlsx/make_xlsx.py` after changing the rows below; the workbooks are
+committed so the test needs no step of its own (tests/feeds/test_corpus.py checks they hold these rows). What makes it awkward, as real exports are: an
 "Info" sheet first (the feed is the "Products" sheet, read by name), prices and weights as numbers
 (19.9, not "19.90"), stock as integers, an EAN stored as a number, an empty cell for a missing
-compare-at price, and one description of several thousand characters.
+compare-at price, and one description of several thousand characters. bad_price.xlsx is the same
+with the price an ERP writes for an item sold on request: text in a numeric column.
 """
 
 from __future__ import annotations
@@ -44,7 +45,13 @@ ROWS: list[tuple[object, ...]] = [
 ]  # fmt: skip
 
 
-def build() -> Workbook:
+# The bottle's price as an ERP writes it for an item sold on request.
+BAD_ROWS: list[tuple[object, ...]] = [
+    (*row[:8], "auf Anfrage", *row[9:]) if row[0] == "NL-BTL-750" else row for row in ROWS
+]
+
+
+def build(rows: list[tuple[object, ...]]) -> Workbook:
     """The workbook: the "Info" sheet an ERP writes first, then the "Products" sheet."""
     book = Workbook()
     info = book.active
@@ -55,13 +62,14 @@ def build() -> Workbook:
     info.append(("Currency", "EUR"))
     products = book.create_sheet("Products")
     products.append(HEADER)
-    for row in ROWS:
+    for row in rows:
         products.append(row)
     return book
 
 
 def main() -> None:
-    build().save(HERE / "products.xlsx")
+    build(ROWS).save(HERE / "products.xlsx")
+    build(BAD_ROWS).save(HERE / "bad_price.xlsx")
 
 
 if __name__ == "__main__":
