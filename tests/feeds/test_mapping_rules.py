@@ -243,3 +243,15 @@ def test_short_csv_rows_and_missing_rule_columns() -> None:
     assert all(len(row) == 4 for row in out.records)
     with pytest.raises(FeedLayoutError, match="'name'"):
         RuleStage(config).push(RecordBatch(("sku", "alt"), 2, [["A", "B"]]))
+
+
+def test_constants_on_csv_and_an_empty_batch() -> None:
+    """A rule reading no field still fills every row; a batch without rows still names the computed columns."""
+    config = make_config(rules={"vendor": {"const": "Acme"}})
+    stage = RuleStage(config)
+    out = stage.push(RecordBatch(("name", "sku", "price"), 2, [["Tee", "A", "1.00"], ["Mug", "B", "2.00"]]))
+    assert [row[-1] for row in out.records] == ["Acme", "Acme"]
+    empty = stage.push(RecordBatch(("name", "sku", "price"), 4, []))
+    assert empty.columns == ("name", "sku", "price", cell_name("vendor"))
+    assert empty.records == []
+    assert stage.config.mapping["vendor"] == cell_name("vendor")
