@@ -20,9 +20,9 @@ from pathlib import Path
 from typing import IO, Any
 
 # Marshal bytes of items kept before a run is spilled; the objects take ~3-4x this in memory.
-RUN_BYTES = 8 * 1024 * 1024
+RUN_BYTES = 4 * 1024 * 1024
 # Marshal bytes per block of a run file: what one run holds in memory while merging.
-BLOCK_BYTES = 256 * 1024
+BLOCK_BYTES = 64 * 1024
 MAX_FAN_IN = 64
 # Batches between two measures of a batch's spilled size; the others are taken to be alike.
 SIZE_SAMPLE = 8
