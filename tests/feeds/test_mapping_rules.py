@@ -255,3 +255,25 @@ def test_constants_on_csv_and_an_empty_batch() -> None:
     assert empty.columns == ("name", "sku", "price", cell_name("vendor"))
     assert empty.records == []
     assert stage.config.mapping["vendor"] == cell_name("vendor")
+
+
+def test_sale_price_and_images_given_by_rules() -> None:
+    """A sale price a rule picks works like a mapped one; a rule's image paths are resolved too."""
+    config = make_config(
+        mapping={"variant.sku": "sku", "variant.price": "price"},
+        rules={
+            "variant.sale_price": {"first": ["promo", "special"]},
+            "images": {"path": "gallery", "map": {"none": ""}},
+        },
+        image_base_url="https://shop.test/img",
+    )
+    records = [
+        {"sku": "A", "price": "10", "special": "8", "gallery": "a.jpg b.jpg"},
+        {"sku": "B", "price": "10", "gallery": "NONE"},
+    ]
+    out = RuleStage(config).push(RecordBatch(None, 1, records))
+    price, compare, images = (cell_name(t) for t in ("variant.price", "variant.compare_at_price", "images"))
+    assert [(r[price], r[compare], r[images]) for r in out.records] == [
+        ("8", "10", "https://shop.test/img/a.jpg https://shop.test/img/b.jpg"),
+        ("10", None, ""),
+    ]
