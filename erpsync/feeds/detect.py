@@ -25,6 +25,7 @@ _EXTENSIONS: dict[str, FeedFormat] = {
 _WORKBOOKS: tuple[FeedFormat, ...] = ("xlsx", "ods")
 # A zip's first local header: the signature, then the member name's length at 26 and the name at 30.
 _ZIP_NAME_AT = 30
+_XLSX_PARTS = (b"docProps/", b"_rels/", b"xl/")
 _ODS_MIMETYPE = b"application/vnd.oasis.opendocument.spreadsheet"
 _COMPRESSED_EXTENSIONS: dict[str, CompressionKind] = {".gz": "gzip", ".gzip": "gzip", ".zip": "zip"}
 _BOMS = (b"\xef\xbb\xbf", b"\xff\xfe", b"\xfe\xff")
@@ -57,15 +58,16 @@ def workbook_format(configured: FeedFormat | None, *, name: str, head: bytes) ->
 
 
 def sniff_workbook(head: bytes) -> FeedFormat | None:
-    """The workbook a zip's first member gives away: ODS stores `mimetype` first, XLSX writers
-    (Excel, LibreOffice, openpyxl) `[Content_Types].xml`."""
+    """The workbook a zip's first member gives away: ODS stores `mimetype` first; an XLSX package
+    (Office Open XML) starts with `[Content_Types].xml` (Excel, LibreOffice) or a part under
+    `docProps/`, `_rels/` or `xl/` (openpyxl)."""
     if sniff_compression(head) != "zip" or len(head) < _ZIP_NAME_AT:
         return None
     length = int.from_bytes(head[26:28], "little")
     member = head[_ZIP_NAME_AT : _ZIP_NAME_AT + length]
     if member == b"mimetype" and _ODS_MIMETYPE in head:
         return "ods"
-    return "xlsx" if member == b"[Content_Types].xml" else None
+    return "xlsx" if member == b"[Content_Types].xml" or member.startswith(_XLSX_PARTS) else None
 
 
 def format_from_name(name: str) -> FeedFormat | None:

@@ -67,10 +67,10 @@ class RowPath(MapperState):
     def _image_row(self, group: Group, row: int, values: tuple[Any, ...]) -> bool:
         """A row with no SKU and nothing but images (and its product key): its images join the gallery."""
         image_slots = [slot for slot in (self._images_slot, self._variant_image_slot) if slot is not None]
-        if not image_slots or all(values[slot] in {None, ""} for slot in image_slots):
+        if not image_slots or all(values[slot] in (None, "") for slot in image_slots):
             return False
         for slot in self._variant_value_slots:
-            if slot not in image_slots and values[slot] not in {None, ""}:
+            if slot not in image_slots and values[slot] not in (None, ""):
                 return False
         if self._variant_image_slot is not None:
             self._more_images(group, row, None, values[self._variant_image_slot])
@@ -178,3 +178,8 @@ class RowPath(MapperState):
         if self._name_slots:
             names = product_names(names, [values[slot] for _, slot in self._name_slots])
         return (title, *fields, metafields, names)
+
+
+def _blank(value: Any) -> bool:
+    """No value: absent or an empty string (a JSON list or object is a value, and unhashable)."""
+    return value is None or (value.__class__ is str and not value)
