@@ -8,6 +8,7 @@ mapper alone.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from types import TracebackType
@@ -42,9 +43,13 @@ class FeedPipeline:
         if self._rules is not None:
             config = self._rules.config
         self._mapper = FeedMapper(config, feed=feed, max_errors=max_errors, currency=currency)
+        # The feed's records: a regrouped feed maps another number of rows (no parent rows, one row
+        # per nested variant), but the merchant counts the feed's.
+        self._records = 0
 
     def push(self, batch: RecordBatch) -> list[ProductDraft]:
         """Map one batch; the products it completed."""
+        self._records += len(batch.records)
         if self._regrouper is None:
             return self._map(batch)
         return self._map_all(self._regrouper.push(batch))
@@ -79,12 +84,15 @@ class FeedPipeline:
 
     @property
     def rows(self) -> int:
-        """Records mapped so far, for progress."""
-        return self._mapper.rows
+        """Records read so far, for progress."""
+        return self._records
 
     def outcome(self) -> MapOutcome:
         """Counts and errors so far (complete after `finish`)."""
-        return self._mapper.outcome()
+        outcome = self._mapper.outcome()
+        if self._regrouper is None:
+            return outcome
+        return dataclasses.replace(outcome, rows=self._records)
 
     def _map(self, batch: RecordBatch) -> list[ProductDraft]:
         if self._rules is not None:
