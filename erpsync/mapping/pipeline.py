@@ -39,7 +39,7 @@ class FeedPipeline:
         )
         if self._regrouper is not None:
             config = self._regrouper.config
-        self._rules = RuleStage(config) if RuleStage.needed(config) else None
+        self._rules = RuleStage(config, feed=feed) if RuleStage.needed(config) else None
         if self._rules is not None:
             config = self._rules.config
         self._mapper = FeedMapper(config, feed=feed, max_errors=max_errors, currency=currency)
