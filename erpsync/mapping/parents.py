@@ -19,7 +19,6 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from itertools import groupby
-from operator import itemgetter
 from typing import Any
 
 from erpsync.feeds.records import CellProblem, RecordBatch
@@ -41,7 +40,14 @@ from erpsync.mapping.sorting import ExternalSorter
 from erpsync.models import SyncConfig
 
 PARENT, CHILD = 0, 1
-_first = itemgetter(0)
+# A sort key is the group's name, NUL, then what orders its members (kind, and row where needed).
+_KINDS = ("\x000", "\x001")
+
+
+def _group_of(item: tuple[Any, ...]) -> str:
+    return item[0].rpartition("\x00")[0]  # type: ignore[no-any-return]
+
+
 _PLAIN_LIST = re.compile(r"[|,]")
 
 
@@ -90,7 +96,7 @@ def _groups(
 ) -> Iterator[Placed]:
     """Items (group, kind, row, line, record, attrs, flag) sorted: each group's parent, then its
     children; `orphan` is the error of a child whose parent is not in the feed, None to keep it."""
-    for group, members in groupby(items, _first):
+    for group, members in groupby(items, _group_of):
         parent: Any = None
         children = False
         for _, kind, row, line, packed, attrs, flagged in members:
@@ -144,10 +150,10 @@ class ParentLinkStage:
         def item(record: Any) -> tuple[str, int]:
             parent = text(reference(record))
             if not parent:
-                return text(own(record)), PARENT
+                return text(own(record)) + _KINDS[PARENT], PARENT
             if by_id and parent[:3].lower() == "id:":
                 parent = parent[3:].strip()
-            return parent, CHILD
+            return parent + _KINDS[CHILD], CHILD
 
         self._item = item
 
@@ -215,8 +221,18 @@ class ListedChildrenStage:
             if listing:
                 key = self._key(record)
                 for sku, attrs in self._entries(listing):
-                    items.append((sku, PARENT, row, None, key, attrs, False))
-            items.append((text(self._sku(record)), CHILD, row, line, kept, bool(listing), batch.problems))
+                    items.append((sku + _KINDS[PARENT], PARENT, row, None, key, attrs, False))
+            items.append(
+                (
+                    text(self._sku(record)) + _KINDS[CHILD],
+                    CHILD,
+                    row,
+                    line,
+                    kept,
+                    bool(listing),
+                    batch.problems,
+                )
+            )
         size = self._sorter.size_of(batch.records)
         self._bytes += size
         self._sorter.add(items, size)
@@ -257,15 +273,23 @@ class ListedChildrenStage:
 
     def _joined(self) -> Iterator[tuple[Any, ...]]:
         """Rows by product key: a listed child under its parent's, any other row under its own."""
-        for _, members in groupby(self._sorter.sorted(), _first):
+        for _, members in groupby(self._sorter.sorted(), _group_of):
             listed: tuple[Any, ...] | None = None
             for _, kind, row, line, payload, extra, flagged in members:
                 if kind == PARENT:
                     listed = listed or (payload, extra)
                 elif listed is not None and not extra:
-                    yield listed[0], CHILD, row, line, payload, listed[1], flagged
+                    yield f"{listed[0]}\x001{row:012}", CHILD, row, line, payload, listed[1], flagged
                 else:
-                    yield self._key(unpack(payload)), PARENT, row, line, payload, None, flagged
+                    yield (
+                        f"{self._key(unpack(payload))}\x000{row:012}",
+                        PARENT,
+                        row,
+                        line,
+                        payload,
+                        None,
+                        flagged,
+                    )
 
     def close(self) -> None:
         self._sorter.close()

@@ -137,3 +137,12 @@ def test_a_missing_key_column_stops_the_feed_at_once(tmp_path: Path) -> None:
     assert list(tmp_path.iterdir()) == []
     assert not Regrouper.needed(make_config())
     assert Regrouper.needed(_config())
+
+
+def test_many_runs_on_disk_give_the_same_products_as_one_in_memory(tmp_path: Path) -> None:
+    data = _merchant_feed()
+    in_memory, _ = map_feed(*regroup(_config(), _batches(data)))
+    # One run per row: past the merge's fan-in, runs are merged in stages first.
+    on_disk, _ = map_feed(*regroup(_config(), _batches(data, size=1), work_dir=tmp_path, run_bytes=1))
+    assert on_disk == in_memory
+    assert list(tmp_path.iterdir()) == []
