@@ -13,12 +13,13 @@ REJECTED_LIMIT = 100
 
 
 def describe_error(error: RowError, feed: str) -> str:
-    """`products.csv line 14 (record 13), SKU 'A-1', variant.price: …`: where to look, and what is wrong."""
+    """`products.csv line 15 (row 14), SKU 'A-1', variant.price: …`: where to look, and what is wrong.
+
+    The row is the merchant's count (the spreadsheet row of a CSV, the record's position otherwise); the
+    line, where the format has lines, differs from it once a cell spans lines."""
     feed = feed.rstrip("/").rsplit("/", 1)[-1] or feed  # the file's name, not its whole path or URL
     place = (
-        f"{feed} line {error.line} (record {error.row})"
-        if error.line is not None
-        else f"{feed} record {error.row}"
+        f"{feed} line {error.line} (row {error.row})" if error.line is not None else f"{feed} row {error.row}"
     )
     sku = f", SKU {error.sku!r}" if error.sku else ""
     return f"{place}{sku}, {error.field}: {error.message}"
