@@ -25,8 +25,6 @@ import zipfile
 from collections.abc import Iterator
 from typing import IO, Any
 
-from defusedxml import DefusedXmlException
-
 from erpsync.feeds.cells import names_shown, oversized
 from erpsync.feeds.errors import FeedFormatError, FeedLayoutError
 from erpsync.feeds.ods import ods_rows, ods_sheet_names
@@ -136,7 +134,7 @@ class SheetParser:
     def _ods_rows(self, archive: zipfile.ZipFile) -> Iterator[tuple[int, tuple[Any, ...]]]:
         try:
             names = ods_sheet_names(archive)
-        except (KeyError, SyntaxError, DefusedXmlException) as exc:
+        except (KeyError, SyntaxError) as exc:
             raise FeedFormatError(self._feed, f"not a readable ODS workbook ({exc})") from exc
         yield from ods_rows(archive, self._pick(names))
 
