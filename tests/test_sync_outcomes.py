@@ -14,11 +14,12 @@ from typing import Any
 import asyncpg
 import orjson
 import pytest
+from aiohttp.test_utils import TestClient, TestServer
 from shop_support import ConfigFeed, Configs, flat_rows
-from support import erpsync_env
+from support import API_TOKEN, erpsync_env
 
+from erpsync.api.app import init_app
 from erpsync.db.pool import create_pool
-from erpsync.db.runs import get_run
 from erpsync.settings import DatabaseSettings, Settings
 
 MakeFeed = Callable[..., Awaitable[ConfigFeed]]
@@ -52,7 +53,7 @@ async def shop_state(feed: ConfigFeed) -> list[tuple[str, str, str]]:
 
 async def test_rejected_rows_make_the_run_partial_and_are_named(make_feed: MakeFeed) -> None:
     """One bad price: the other products are written, the run is `partial`, and the rejected product is
-    named by key and SKU with its error in the result, the stored run and the logs."""
+    named by key and SKU with its error in the result, `GET /runs/{id}` and the logs."""
     feed = await make_feed()
     rows = flat_rows(4)
     rows[2]["price"] = "1O.00"
@@ -67,10 +68,11 @@ async def test_rejected_rows_make_the_run_partial_and_are_named(make_feed: MakeF
     assert "row 4" in rejected["error"]  # the header is row 1
     assert "SKU 'SKU-3', variant.price" in rejected["error"]
     assert result.counts["rejected_products_more"] == 0
-    stored = await get_run(feed.configs.pool, result.run_id)
-    assert stored is not None
-    assert stored.status == "partial"
-    assert stored.counts["rejected_products"] == [rejected]
+    server = TestServer(init_app(feed.configs.settings), host="127.0.0.1")
+    async with TestClient(server, headers={"Authorization": f"Bearer {API_TOKEN}"}) as client:
+        stored = await (await client.get(f"/runs/{result.run_id}")).json()
+    assert stored["status"] == "partial"
+    assert stored["counts"]["rejected_products"] == [rejected]
     messages = [row["message"] for row in await feed.logs("warning")]
     assert any(message.startswith("product 'SKU-3' (SKU SKU-3) rejected") for message in messages), messages
     assert sorted(sku for _, sku, _ in await shop_state(feed)) == ["SKU-1", "SKU-2", "SKU-4"]
