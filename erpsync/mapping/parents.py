@@ -40,6 +40,7 @@ from erpsync.mapping.sorting import ExternalSorter
 from erpsync.models import SyncConfig
 
 PARENT, CHILD = 0, 1
+ENTRY_BYTES = 96
 # A sort key is the group's name, NUL, then what orders its members (kind, and row where needed).
 _KINDS = ("\x000", "\x001")
 
@@ -200,7 +201,7 @@ class ListedChildrenStage:
         )
         self._extra = [prefix + name for name in self._attributes]
         self._shaper: _Shaper | None = None
-        self._bytes = 0
+        self._bytes = self._records = 0
 
     def _bind(self, columns: tuple[str, ...] | None) -> None:
         config, feed = self._source, self._feed
@@ -235,7 +236,9 @@ class ListedChildrenStage:
             )
         size = self._sorter.size_of(batch.records)
         self._bytes += size
-        self._sorter.add(items, size)
+        self._records += len(batch.records)
+        # Each listing entry is an item too: about ENTRY_BYTES spilled, several times that held.
+        self._sorter.add(items, size + ENTRY_BYTES * (len(items) - len(batch.records)))
         return iter(())
 
     def _entries(self, listing: Any) -> list[tuple[str, tuple[str, ...]]]:
@@ -259,7 +262,8 @@ class ListedChildrenStage:
     def finish(self) -> Iterator[RecordBatch]:
         if self._shaper is None:
             return iter(())
-        per_item = self._bytes // max(1, self._sorter.items)
+        # Counted twice: the second sort's runs fill while the first's merge still holds its blocks.
+        per_item = 2 * self._bytes // max(1, self._records)
         chunk: list[tuple[Any, ...]] = []
         for item in self._joined():
             chunk.append(item)
