@@ -1,4 +1,4 @@
-"""Feeds: a source's raw bytes to batches of records (CSV, JSON, JSON Lines, XML; gzip or zip)."""
+"""Feeds: a source's raw bytes to batches of records (CSV, JSON, JSON Lines, XML, XLSX, ODS; gzip or zip)."""
 
 from __future__ import annotations
 

@@ -170,8 +170,11 @@ class CsvParser:
             records = speedups.split_records(text, self._delimiter, self._quotechar, self._limit)
         if records is None:
             records = self._read(text)
-        newline = "\n" if "\n" in text else "\r"
-        lines = self._lines_of(records, text.count(newline), newline)
+        newline = "\n"
+        if not (newlines := text.count(newline)):
+            newline = "\r"
+            newlines = text.count(newline)
+        lines = self._lines_of(records, newlines, newline)
         if self._columns is None:
             if self._has_header:
                 if not records:

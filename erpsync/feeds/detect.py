@@ -48,7 +48,10 @@ def resolve_compression(configured: Compression, *, name: str, head: bytes, feed
 
 
 def workbook_format(configured: FeedFormat | None, *, name: str, head: bytes) -> FeedFormat | None:
-    """ "xlsx" or "ods" if the config, the file name or a zip's first member says so, else None."""
+    """xlsx or ods if the bytes are a zip and the config, the file name or the zip's first member
+    says it is a workbook, else None (a gzipped workbook is decompressed first)."""
+    if sniff_compression(head) != "zip":
+        return None
     if configured is not None:
         return configured if configured in _WORKBOOKS else None
     named = format_from_name(name)

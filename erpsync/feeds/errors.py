@@ -5,8 +5,8 @@
         ├── FeedFormatError           the bytes do not parse as the declared or detected format
         │   ├── FeedEncodingError     the text cannot be decoded with the configured encoding
         │   ├── FeedCompressionError  a gzip or zip stream is broken, or not compressed as claimed
-        │   └── UnsafeFeedError       an XML DOCTYPE or entity declaration (refused, never expanded)
-        ├── FeedLayoutError           the mapped columns or fields are not in the feed at all
+        │   └── UnsafeFeedError       an XML internal DTD subset or entity (refused, never expanded)
+        ├── FeedLayoutError           the mapped columns, records_path or sheet are not in the feed at all
         └── FeedLimitError            more rows or decompressed bytes than `[sync]` allows a feed
 
 None is retryable: fetching the same bytes again gives the same answer.
@@ -39,7 +39,7 @@ class FeedCompressionError(FeedFormatError):
 
 
 class UnsafeFeedError(FeedFormatError):
-    """The XML declares a DOCTYPE or entities, which are refused rather than expanded."""
+    """The XML has an internal DTD subset or entities, which are refused rather than expanded."""
 
 
 class FeedLayoutError(FeedError):

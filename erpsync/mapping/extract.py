@@ -1,7 +1,8 @@
 """Reading a record's fields by source path, as one tuple per record in the mapping's slot order.
 
 CSV rows are read with one `operator.itemgetter` call per row (the columns are fixed by the header);
-dict records with `dict.get` over the paths, dot paths walking nested objects and lists. The mapping's
+dict records with `dict.get` over the paths, dot paths walking nested objects and lists (`path_getter`
+gives the syntax: `a.0.b`, `a.b` through a list, `a[@lang=eng]`). The mapping's
 batch path reads whole columns instead (`column_reader`): one C-level `map` per field, no per-row tuple.
 """
 

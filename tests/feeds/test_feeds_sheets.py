@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import gzip
 import io
 import zipfile
 from pathlib import Path
@@ -171,3 +172,8 @@ def test_batches_come_lazily_and_the_spool_is_removed(tmp_path: Path) -> None:
     assert (first.row_of(0), first.records[0]) == (2, ["S0"])
     assert sum(len(batch.records) for batch in rest) == 1200 - len(first.records)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_gzipped_workbook_is_decompressed_first() -> None:
+    data = gzip.compress(xlsx({"S": [["sku"], ["G-1"]]}))
+    assert read(data, "export.xlsx.gz") == [(2, ("sku",), ["G-1"])]
