@@ -274,7 +274,9 @@ def runs_command(ctx: Context, config_id: str | None, limit: int, as_json: bool)
         started = item.started_at.strftime("%Y-%m-%d %H:%M:%S") if item.started_at else "-"
         counts = item.counts
         summary = " ".join(
-            f"{key}={counts[key]}" for key in ("created", "updated", "deleted", "failed") if counts.get(key)
+            f"{key}={counts[key]}"
+            for key in ("created", "updated", "deleted", "failed", "rows_rejected")
+            if counts.get(key)
         )
         click.echo(
             f"{item.id:>6} {item.config_id:<20} {item.status:<16} {started:<20} {summary or item.error or ''}"

@@ -124,7 +124,11 @@ class SyncQueued(BaseModel):
 
 
 class RunOut(BaseModel):
-    """A run: its status and stage, counts, seconds per stage, progress while running, bulk operations."""
+    """A run: its status and stage, counts, seconds per stage, progress while running, bulk operations.
+
+    `counts.rejected_products` names up to 100 products the feed's rows rejected (key, SKUs, first error;
+    `counts.rejected_products_more` the rest) and `counts.warnings` the map stage's warnings.
+    """
 
     model_config = ConfigDict(extra="allow")
 

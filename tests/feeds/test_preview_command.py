@@ -55,9 +55,10 @@ def test_preview_json(tmp_path: Path) -> None:
     assert {key: error[key] for key in ("row", "sku", "product_key", "field", "message")} == {
         "row": 4, "sku": "T1", "product_key": "P2", "field": "variant.price", "message": "-1 is negative"
     }  # fmt: skip
-    assert error["text"].endswith("feed.csv record 4, SKU 'T1', variant.price: -1 is negative") or error[
-        "text"
-    ].startswith(f"feed.csv line {error['line']} (record 4)")
+    assert error["text"].startswith("feed.csv ")
+    assert error["text"].endswith("row 4, SKU 'T1', variant.price: -1 is negative") or error["text"].endswith(
+        "row 4), SKU 'T1', variant.price: -1 is negative"
+    )
     assert document["rejected_products"] == [{"key": "P2", "skus": ["T1"], "error": error["text"]}]
 
 
