@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from itertools import groupby
+from itertools import groupby, repeat
 from typing import Any
 
 from erpsync.feeds.records import CellProblem, RecordBatch
@@ -243,16 +243,20 @@ class ListedChildrenStage:
 
     def _entries(self, listing: Any) -> list[tuple[str, tuple[str, ...]]]:
         """(child SKU, attribute values) of each entry a parent lists."""
-        entries: list[dict[str, Any]] = []
-        if isinstance(listing, list):
-            entries = [entry if isinstance(entry, dict) else {"sku": entry} for entry in listing]
-        elif isinstance(listing, str) and "=" in listing:
-            for part in listing.split("|"):
-                pairs = (pair.partition("=") for pair in part.split(","))
-                entries.append({name.strip(): value.strip() for name, _, value in pairs})
-        elif isinstance(listing, str):
-            entries = [{"sku": sku} for sku in _PLAIN_LIST.split(listing)]
         names = self._attributes
+        if isinstance(listing, str) and "=" in listing:
+            found: list[tuple[str, tuple[str, ...]]] = []
+            for part in listing.split("|"):
+                pairs = map(str.partition, part.split(","), repeat("="))
+                entry = {name.strip(): value.strip() for name, _, value in pairs}
+                if sku := entry.get("sku"):
+                    found.append((sku, tuple([entry.get(name, "") for name in names])))
+            return found
+        if isinstance(listing, str):
+            return [(sku, ("",) * len(names)) for part in _PLAIN_LIST.split(listing) if (sku := part.strip())]
+        if not isinstance(listing, list):
+            return []
+        entries = [entry if isinstance(entry, dict) else {"sku": entry} for entry in listing]
         return [
             (sku, tuple(text(entry.get(name)) for name in names))
             for entry in entries

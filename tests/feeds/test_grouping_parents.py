@@ -40,7 +40,7 @@ MAGENTO_ROWS = [
     'MH01-XS-Blue,simple,Chaz Hoodie-XS-Blue,54.00,"color=Blue,size=XS",,',
     "24-MB01,simple,Joust Duffle Bag,34.00,,,A bag",
     'MH01,configurable,Chaz Kangeroo Hoodie,99.00,,"sku=MH01-XS-Black,size=XS,color=Black|'
-    'sku=MH01-XS-Blue,size=XS,color=Blue|sku=MH01-XL-Red,size=XL,color=Red",Ideal for cold weather',
+    'sku=MH01-XS-Blue, size=XS, color=Light Blue|sku=MH01-XL-Red,size=XL,color=Red",Ideal for cold weather',
     "MH02-S,simple,Teton Hoodie-S,70.00,size=S,,",
 ]
 MAGENTO_MAPPING = {
@@ -127,7 +127,7 @@ def test_magento_configurable_lists_its_children_after_them(tmp_path: Path) -> N
         (variant.sku, variant.price, variant.option_values, variant.row) for variant in hoodie.variants
     ] == [
         ("MH01-XS-Black", "52.00", ("XS", "Black"), 2),
-        ("MH01-XS-Blue", "54.00", ("XS", "Blue"), 3),
+        ("MH01-XS-Blue", "54.00", ("XS", "Light Blue"), 3),
     ]
     assert [variant.sku for variant in products["24-MB01"].variants] == ["24-MB01"]
     assert [variant.sku for variant in products["MH02-S"].variants] == ["MH02-S"], "listed by no parent"
