@@ -47,13 +47,17 @@ async def preview_feed(
     """Fetch, parse and map the whole feed; keep only the first `limit` products."""
     kept: list[ProductDraft] = []
     async with open_feed(config, policy=policy) as stream:
-        pipeline = FeedPipeline(config, feed=stream.name)  # no shop: prices are not checked for its currency
-        batches = read_records(stream, name=stream.name, format=config.format, options=config.format_options)
-        async for batch in batches:
-            kept.extend(pipeline.push(batch)[: limit - len(kept)])
-        kept.extend(pipeline.finish()[: limit - len(kept)])
+        # No shop: prices are not checked for its currency.
+        with FeedPipeline(config, feed=stream.name) as pipeline:
+            batches = read_records(
+                stream, name=stream.name, format=config.format, options=config.format_options
+            )
+            async for batch in batches:
+                kept.extend(pipeline.push(batch)[: limit - len(kept)])
+            for ready in pipeline.drain():
+                kept.extend(ready[: limit - len(kept)])
+            outcome = pipeline.outcome()
         info = stream.info()
-    outcome = pipeline.outcome()
     products = tuple(product for product in kept if product.key not in outcome.rejected_keys)
     return Preview(feed=info, products=products, outcome=outcome)
 

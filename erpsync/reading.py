@@ -65,24 +65,29 @@ async def read_feed(
     try:
         policy = SourcePolicy.of(settings.sync)
         async with open_feed(config, policy=policy) as stream:
-            pipeline = FeedPipeline(config, feed=stream.name, currency=currency, work_dir=work_dir)
-            async for records in read_records(
-                stream,
-                name=stream.name,
-                format=config.format,
-                options=config.format_options,
-                max_rows=settings.sync.max_feed_rows,
-                max_bytes=settings.sync.max_feed_bytes,
-            ):
-                await spool.keep(pipeline.push(records))
-                if time.monotonic() >= next_report:
-                    next_report = time.monotonic() + PROGRESS_SECONDS
-                    await progress({"rows_read": pipeline.rows, "products_mapped": spool.ordinal})
-            await spool.keep(pipeline.finish())
+            with FeedPipeline(config, feed=stream.name, currency=currency, work_dir=work_dir) as pipeline:
+                async for records in read_records(
+                    stream,
+                    name=stream.name,
+                    format=config.format,
+                    options=config.format_options,
+                    max_rows=settings.sync.max_feed_rows,
+                    max_bytes=settings.sync.max_feed_bytes,
+                ):
+                    await spool.keep(pipeline.push(records))
+                    if time.monotonic() >= next_report:
+                        next_report = time.monotonic() + PROGRESS_SECONDS
+                        await progress({"rows_read": pipeline.rows, "products_mapped": spool.ordinal})
+                # A regrouped feed's products come now, from its sorted runs: a batch at a time.
+                for ready in pipeline.drain():
+                    await spool.keep(ready)
+                    if time.monotonic() >= next_report:
+                        next_report = time.monotonic() + PROGRESS_SECONDS
+                        await progress({"rows_read": pipeline.rows, "products_mapped": spool.ordinal})
+                outcome = pipeline.outcome()
             info = stream.info()
     finally:
         spool.close()
     await spool.finish()
-    outcome = pipeline.outcome()
     await progress({"rows_read": outcome.rows, "products_mapped": spool.ordinal})
     return FeedRead(outcome, info, spool.ordinal, spool.unchanged_unlisted, spool.unmatched)
