@@ -233,7 +233,7 @@ async def pipeline(port: int, name: str, scenario: str, without: list[str]) -> d
         checksum += sum(int(product.content_hash, 16) for product in ready)
 
     with tempfile.TemporaryDirectory(prefix="erpsync-bench-work-") as work:
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), time.process_time()
         async with open_feed(config) as stream:
             with FeedPipeline(config, feed=stream.name, work_dir=Path(work)) as mapper:
                 async for batch in read_records(
@@ -244,7 +244,7 @@ async def pipeline(port: int, name: str, scenario: str, without: list[str]) -> d
                     count(ready)
                 outcome = mapper.outcome()
             info = stream.info()
-        seconds = time.perf_counter() - started
+        seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
     return {
         "rows": outcome.rows,
         "products": products,
@@ -252,6 +252,7 @@ async def pipeline(port: int, name: str, scenario: str, without: list[str]) -> d
         "checksum": checksum % (1 << 128),
         "rejected": outcome.rejected_rows,
         "seconds": seconds,
+        "cpu_seconds": cpu,
         "bytes": info.size,
         "peak_rss_mb": peak_rss_mb(),
     }
@@ -298,7 +299,8 @@ def report(label: str, count: int, result: dict[str, Any], base: float, against:
     """One line of the table, and what went wrong if the products are not the expected ones."""
     print(
         f"{label:22} {count:>9} {result['bytes'] / 1e6:>6.0f} {result['rows'] / result['seconds']:>12,.0f} "
-        f"{result['rate']:>12,.0f} {result['rate'] / base:>6.2f} {against:>9} {result['peak_rss_mb']:>8.0f}",
+        f"{result['rate']:>12,.0f} {result['rate'] / base:>6.2f} {against:>9} {result['cpu_seconds']:>6.2f} "
+        f"{result['peak_rss_mb']:>8.0f}",
         flush=True,
     )
     if result["rejected"] or result["variants"] != count:
@@ -310,7 +312,7 @@ def report(label: str, count: int, result: dict[str, Any], base: float, against:
 def run(port: int, directory: Path, arguments: argparse.Namespace) -> None:
     """Every size and scenario, or the C-loop ablation."""
     print(f"{'scenario':22} {'variants':>9} {'MB':>6} {'records/s':>12} {'variants/s':>12} {'ratio':>6} "
-          f"{'to':>9} {'RSS MB':>8}")  # fmt: skip
+          f"{'to':>9} {'CPU s':>6} {'RSS MB':>8}")  # fmt: skip
     for count in arguments.rows:
         scenarios = ["adjacent"] if arguments.ablate else arguments.scenarios
         paths = generate(directory, count, scenarios)
@@ -339,7 +341,8 @@ def run(port: int, directory: Path, arguments: argparse.Namespace) -> None:
 
 
 def ablate(port: int, path: Path, count: int) -> None:
-    """Each C loop off in turn, each run between two with every loop on: its share of the stage."""
+    """Each C loop off in turn, each run between two with every loop on: its share of the stage, by
+    wall time and by the process's CPU time (steadier on a shared machine)."""
     from erpsync import speedups
 
     built = [name for name in speedups.NAMES if getattr(speedups, name) is not None]
@@ -349,8 +352,10 @@ def ablate(port: int, path: Path, count: int) -> None:
         result = measure(port, path, "adjacent", [name])
         after = measure(port, path, "adjacent", [])
         base = (previous["rate"] + after["rate"]) / 2
+        cpu = (previous["cpu_seconds"] + after["cpu_seconds"]) / 2
         report(f"without {name}", count, result, base, "all on")
         report("all C loops", count, after, base, "all on")
+        print(f"  {name}: {result['cpu_seconds'] / cpu:.2f}x the CPU time without it", flush=True)
         previous = after
 
 

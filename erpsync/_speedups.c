@@ -2,7 +2,7 @@
  *
  * All are optional: callers read them through erpsync/speedups.py, which holds None for each where
  * the package was built without a C compiler; erpsync then runs the pure-Python twin beside each caller
- * (erpsync/feeds/csv.py, erpsync/mapping/extract.py, values.py, seen.py),
+ * (erpsync/feeds/csv.py, erpsync/mapping/seen.py),
  * which gives the same results, slower. The tests run both and compare them
  * (tests/feeds/test_speedups.py and the `speedups` fixture in tests/feeds/conftest.py).
  *
@@ -22,9 +22,7 @@
  * add_hashes: the probing loop of erpsync.seen.SeenIndex, over the same table with the same
  * hashes, so a table filled by either is the same table.
  *
- * columns_of: a batch's records read a column at a time.
- *
- * plain_column: whether a column of prices or quantities is already in the form erpsync writes.
+ * Only loops that bench/feeds.py shows paying for themselves are here (see README, Performance).
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -436,204 +434,10 @@ done:
 }
 
 
-/* ---- columns_of: a batch's records read column by column -------------------------------- */
-
-/* columns_of(records, fields) -> {field: [value, ...]} or None
- *
- * CSV records are lists and `fields` their positions: None if a record is too short to hold
- * them all (the caller pads). Keyed records are dicts and `fields` their keys: a missing key
- * gives None; a record that is not a dict raises TypeError, as `dict.get` does.
- */
-static PyObject *
-columns_of(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
-{
-    (void)module;
-    if (nargs != 2 || !PyList_CheckExact(args[0]) || !PyTuple_CheckExact(args[1])) {
-        PyErr_SetString(PyExc_TypeError, "columns_of(records: list, fields: tuple)");
-        return NULL;
-    }
-    PyObject *records = args[0], *fields = args[1];
-    Py_ssize_t count = PyList_GET_SIZE(records), width = PyTuple_GET_SIZE(fields);
-    int keyed = width > 0 && PyUnicode_Check(PyTuple_GET_ITEM(fields, 0));
-    Py_ssize_t positions[64];
-    if (width > 64) {
-        PyErr_SetString(PyExc_ValueError, "at most 64 fields");
-        return NULL;
-    }
-    for (Py_ssize_t field = 0; field < width && !keyed; field++) {
-        positions[field] = PyLong_AsSsize_t(PyTuple_GET_ITEM(fields, field));
-        if (positions[field] < 0) {
-            if (!PyErr_Occurred()) {
-                PyErr_SetString(PyExc_ValueError, "positions must not be negative");
-            }
-            return NULL;
-        }
-    }
-    PyObject *lists[64];
-    for (Py_ssize_t field = 0; field < width; field++) {
-        lists[field] = PyList_New(count);
-        if (lists[field] == NULL) {
-            while (field--) {
-                Py_DECREF(lists[field]);
-            }
-            return NULL;
-        }
-    }
-    PyObject *result = NULL;
-    for (Py_ssize_t index = 0; index < count; index++) {
-        PyObject *record = PyList_GET_ITEM(records, index);
-        if (keyed) {
-            if (!PyDict_Check(record)) {
-                PyErr_Format(PyExc_TypeError, "record %zd is not an object", index);
-                goto done;
-            }
-            for (Py_ssize_t field = 0; field < width; field++) {
-                PyObject *value = PyDict_GetItemWithError(record, PyTuple_GET_ITEM(fields, field));
-                if (value == NULL) {
-                    if (PyErr_Occurred()) {
-                        goto done;
-                    }
-                    value = Py_None;
-                }
-                Py_INCREF(value);
-                PyList_SET_ITEM(lists[field], index, value);
-            }
-        }
-        else {
-            if (!PyList_CheckExact(record)) {
-                PyErr_Format(PyExc_TypeError, "record %zd is not a list", index);
-                goto done;
-            }
-            for (Py_ssize_t field = 0; field < width; field++) {
-                if (positions[field] >= PyList_GET_SIZE(record)) {
-                    result = Py_None; /* a short row: the caller pads it */
-                    Py_INCREF(result);
-                    goto done;
-                }
-                PyObject *value = PyList_GET_ITEM(record, positions[field]);
-                Py_INCREF(value);
-                PyList_SET_ITEM(lists[field], index, value);
-            }
-        }
-    }
-    result = PyDict_New();
-    for (Py_ssize_t field = 0; result != NULL && field < width; field++) {
-        if (PyDict_SetItem(result, PyTuple_GET_ITEM(fields, field), lists[field]) < 0) {
-            Py_CLEAR(result);
-        }
-    }
-done:
-    /* Lists cut short hold NULL slots, which list deallocation skips. */
-    for (Py_ssize_t field = 0; field < width; field++) {
-        Py_DECREF(lists[field]);
-    }
-    return result;
-}
-
-/* ---- plain_column: a column of numbers already in the form erpsync would write --------- */
-
-enum { PLAIN_MONEY, PLAIN_DECIMAL, PLAIN_INTEGER };
-
-static int
-is_digit(Py_UCS4 c)
-{
-    return c >= '0' && c <= '9';
-}
-
-/* Whether `text` (not empty) is in `form`, as the patterns of erpsync.values spell them:
- * money (?:0|[1-9][0-9]*)\.[0-9]{2}, decimal (?:0|[1-9][0-9]*)(?:\.[0-9]+)?, integer -?[0-9]{1,15}. */
-static int
-in_form(PyObject *text, int form)
-{
-    Py_ssize_t length = PyUnicode_GET_LENGTH(text);
-    int kind = PyUnicode_KIND(text);
-    const void *data = PyUnicode_DATA(text);
-    Py_ssize_t at = 0;
-    if (form == PLAIN_INTEGER) {
-        if (PyUnicode_READ(kind, data, 0) == '-') {
-            at = 1;
-        }
-        Py_ssize_t digits = length - at;
-        if (digits < 1 || digits > 15) {
-            return 0;
-        }
-        for (; at < length; at++) {
-            if (!is_digit(PyUnicode_READ(kind, data, at))) {
-                return 0;
-            }
-        }
-        return 1;
-    }
-    /* The whole part: 0, or digits not starting with 0. */
-    Py_UCS4 first = PyUnicode_READ(kind, data, 0);
-    if (first == '0') {
-        at = 1;
-    }
-    else if (first >= '1' && first <= '9') {
-        for (at = 1; at < length && is_digit(PyUnicode_READ(kind, data, at)); at++) {
-        }
-    }
-    else {
-        return 0;
-    }
-    if (at == length) {
-        return form == PLAIN_DECIMAL;
-    }
-    if (PyUnicode_READ(kind, data, at) != '.') {
-        return 0;
-    }
-    Py_ssize_t fraction = length - at - 1;
-    if (form == PLAIN_MONEY ? fraction != 2 : fraction < 1) {
-        return 0;
-    }
-    for (at++; at < length; at++) {
-        if (!is_digit(PyUnicode_READ(kind, data, at))) {
-            return 0;
-        }
-    }
-    return 1;
-}
-
-/* plain_column(column, form) -> bool: every value an empty string or a string in the form. */
-static PyObject *
-plain_column(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
-{
-    (void)module;
-    if (nargs != 2 || !PyList_CheckExact(args[0])) {
-        PyErr_SetString(PyExc_TypeError, "plain_column(column: list, form: int)");
-        return NULL;
-    }
-    long form = PyLong_AsLong(args[1]);
-    if (form == -1 && PyErr_Occurred()) {
-        return NULL;
-    }
-    if (form < PLAIN_MONEY || form > PLAIN_INTEGER) {
-        PyErr_SetString(PyExc_ValueError, "form must be 0 (money), 1 (decimal) or 2 (integer)");
-        return NULL;
-    }
-    PyObject *column = args[0];
-    for (Py_ssize_t index = 0; index < PyList_GET_SIZE(column); index++) {
-        PyObject *value = PyList_GET_ITEM(column, index);
-        if (!PyUnicode_Check(value)) {
-            Py_RETURN_FALSE;
-        }
-        if (PyUnicode_GET_LENGTH(value) && !in_form(value, (int)form)) {
-            Py_RETURN_FALSE;
-        }
-    }
-    Py_RETURN_TRUE;
-}
-
 static PyMethodDef methods[] = {
     {"add_hashes", (PyCFunction)(void (*)(void))add_hashes, METH_FASTCALL,
      "add_hashes(table, texts, rows, ordinals) -> list of (index, first row, first ordinal)\n\n"
      "SeenIndex.add_many's probing loop over its table."},
-    {"plain_column", (PyCFunction)(void (*)(void))plain_column, METH_FASTCALL,
-     "plain_column(column, form) -> bool\n\n"
-     "Whether every value is empty or already in the form: 0 money, 1 decimal, 2 integer."},
-    {"columns_of", (PyCFunction)(void (*)(void))columns_of, METH_FASTCALL,
-     "columns_of(records, fields) -> {field: [value, ...]}, or None for a short CSV row\n\n"
-     "The given positions (CSV) or keys (JSON) of every record, a column each."},
     {"split_records", (PyCFunction)(void (*)(void))split_records, METH_FASTCALL,
      "split_records(text, delimiter, quotechar, field_limit) -> list of records, or None\n\n"
      "The non-blank records of `text` as csv.reader gives them, or None where it would raise."},

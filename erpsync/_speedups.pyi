@@ -2,7 +2,6 @@
 
 from array import array
 from collections.abc import Sequence
-from typing import Any
 
 def split_records(
     text: str, delimiter: str, quotechar: str, field_limit: int, /
@@ -10,5 +9,3 @@ def split_records(
 def add_hashes(
     table: array[int], texts: Sequence[str], rows: Sequence[int], ordinals: Sequence[int], /
 ) -> list[tuple[int, int, int]]: ...
-def columns_of(records: list[Any], fields: tuple[Any, ...], /) -> dict[Any, list[Any]] | None: ...
-def plain_column(column: list[Any], form: int, /) -> bool: ...

@@ -9,11 +9,8 @@ from __future__ import annotations
 import contextlib
 from array import array
 from collections.abc import Callable, Sequence
-from typing import Any
 
 split_records: Callable[[str, str, str, int], list[list[str]] | None] | None = None
-columns_of: Callable[[list[Any], tuple[Any, ...]], dict[Any, list[Any]] | None] | None = None
-plain_column: Callable[[list[Any], int], bool] | None = None
 add_hashes: (
     Callable[[array[int], Sequence[str], Sequence[int], Sequence[int]], list[tuple[int, int, int]]] | None
 ) = None
@@ -22,8 +19,6 @@ with contextlib.suppress(ImportError):
     from erpsync import _speedups
 
     split_records = _speedups.split_records
-    columns_of = _speedups.columns_of
-    plain_column = _speedups.plain_column
     add_hashes = _speedups.add_hashes
 
-NAMES = ("split_records", "columns_of", "plain_column", "add_hashes")
+NAMES = ("split_records", "add_hashes")

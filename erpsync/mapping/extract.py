@@ -15,7 +15,6 @@ from functools import partial
 from itertools import repeat
 from typing import Any
 
-from erpsync import speedups
 from erpsync.feeds.errors import FeedLayoutError
 
 
@@ -173,25 +172,19 @@ def column_reader(
 ) -> ColumnReader:
     """Reads the given slots of a whole batch as columns (slot → values in record order).
 
-    CSV: `columns_of` in C, else one `zip(*records)` transpose; a short row anywhere sends the batch
-    through `extract`, which pads it. Keyed records: flat paths by `columns_of`, else `dict.get`
-    mapped over the batch (TypeError for a record that is not an object: the caller takes the
-    row-by-row path); `path_getter` for dot paths.
+    CSV: one `zip(*records)` transpose; a short row anywhere sends the batch through `extract`,
+    which pads it. Keyed records: flat paths by `dict.get` mapped over the batch (TypeError for a
+    record that is not an object: the caller takes the row-by-row path); `path_getter` for dot paths.
     """
-    take = speedups.columns_of  # as built now: a reader never mixes the two ways
     wanted = sorted(set(slots))
     if columns is not None:
         positions = [(slot, columns.index(sources[slot])) for slot in wanted]
         needed = max((position for _, position in positions), default=-1) + 1
-        at = tuple(position for _, position in positions)
 
         def read_rows(records: list[Any]) -> dict[int, list[Any]]:
             if not positions or not records:
                 return {slot: [] for slot in wanted}
-            if take is not None:
-                if (found := take(records, at)) is not None:
-                    return {slot: found[position] for slot, position in positions}
-            elif min(map(len, records)) >= needed:
+            if min(map(len, records)) >= needed:
                 # One C-level transpose of every cell: ~3x cheaper than an itemgetter map per column.
                 transposed = list(zip(*records, strict=False))
                 return {slot: list(transposed[position]) for slot, position in positions}
@@ -200,24 +193,15 @@ def column_reader(
 
         return read_rows
     readers: list[tuple[int, Callable[[list[Any]], list[Any]]]] = []
-    flat: list[tuple[int, str]] = []
     for slot in wanted:
         path = sources[slot]
         if not is_plain(path):
             readers.append((slot, partial(_map_list, path_getter(path))))
-        elif take is not None:
-            flat.append((slot, path))
         else:
             readers.append((slot, partial(_get_all, path)))
-    keys = tuple(path for _, path in flat)
 
     def read_keyed(records: list[Any]) -> dict[int, list[Any]]:
-        values = {slot: read(records) for slot, read in readers}
-        if keys and take is not None:
-            found = take(records, keys)
-            assert found is not None  # only a short CSV row gives None
-            values.update((slot, found[path]) for slot, path in flat)
-        return values
+        return {slot: read(records) for slot, read in readers}
 
     return read_keyed
 

@@ -14,8 +14,6 @@ from decimal import Decimal, InvalidOperation
 from typing import Any, Protocol
 from urllib.parse import urlsplit
 
-from erpsync import speedups
-
 
 class ValueProblem(ValueError):
     """A feed value that cannot become the Shopify value its field needs."""
@@ -95,11 +93,7 @@ def is_plain(lines: re.Pattern[str], column: list[Any]) -> bool:
     """Whether every value is empty or a string that `lines` accepts as it is, in C-level passes.
 
     False for any value that is not a string (None, a JSON number) or that holds a line break.
-    The three forms below are checked by erpsync._speedups where it was built, without joining.
     """
-    check = speedups.plain_column
-    if check is not None and column.__class__ is list and (form := _C_FORMS.get(lines)) is not None:
-        return check(column, form)
     try:
         joined = "\n".join(column)
     except TypeError:
@@ -118,8 +112,6 @@ def is_plain(lines: re.Pattern[str], column: list[Any]) -> bool:
 PLAIN_MONEY = plain_lines(r"(?:0|[1-9][0-9]*+)\.[0-9][0-9]")
 PLAIN_DECIMAL = plain_lines(r"(?:0|[1-9][0-9]*+)(?:\.[0-9]++)?+")
 PLAIN_INTEGER = plain_lines(r"-?+[0-9]{1,15}+")
-# Their numbers in erpsync/_speedups.c's plain_column.
-_C_FORMS = {PLAIN_MONEY: 0, PLAIN_DECIMAL: 1, PLAIN_INTEGER: 2}
 
 
 class PlainColumn:
