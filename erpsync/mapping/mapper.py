@@ -26,6 +26,7 @@ from erpsync.feeds.records import RecordBatch
 from erpsync.mapping.columns import ColumnPath
 from erpsync.mapping.drafts import MapOutcome, MetafieldDraft, ProductDraft
 from erpsync.mapping.extract import column_reader, dict_extractor, path_getter, row_extractor
+from erpsync.mapping.grouping import KEY_FIELD
 from erpsync.mapping.images import one_url
 from erpsync.mapping.metafield_values import check_metafield
 from erpsync.mapping.money import money_parser, parse_weight, parse_weight_unit
@@ -129,6 +130,9 @@ class FeedMapper(ColumnPath, RowPath, OptionsPart):
         self._targets = {
             self._sources.index(path): target for target, path in mapping.items() if path in self._sources
         }
+        if self._key_slot is not None:
+            # A regrouped feed's key is computed: a problem with it is one of the grouping's.
+            self._targets[self._key_slot] = "grouping" if config.product_key == KEY_FIELD else "product_key"
         self._unseen = set(range(len(self._sources)))
         self._numbers: Sequence[int] = ()
         self._lines: Sequence[int] | None = None

@@ -1,7 +1,7 @@
 """Parent and child rows to adjacent products, joined on disk so memory stays flat.
 
-Two shapes. A child names its parent (WooCommerce's `Parent`: the parent's SKU, or `id:123` for the
-parent's `ID` when `grouping.parent_id` says so): one sort by the parent's reference brings each
+Two shapes. A child names its parent (WooCommerce's `Parent`: the parent's SKU, or `id:123` for a
+parent without a SKU, whose `ID` field `grouping.parent_id` names): one sort by the parent's reference brings each
 parent before its children, whichever came first. A parent lists its children (Magento's
 `configurable_variations`, `sku=MH01-XS-Black,size=XS,color=Black|...`, or plain SKUs): a first sort
 by child SKU joins each listing entry to its child row, a second by product key groups them.
@@ -145,15 +145,23 @@ class ParentLinkStage:
         self._shaper = _Shaper(config, columns, [])
         self._key = key_getter(config, columns, feed=feed)
         reference = field_getter(grouping.parent, columns, feed=feed)
-        by_id = grouping.parent_id is not None
-        own = field_getter(grouping.parent_id or config.mapping["variant.sku"], columns, feed=feed)
+        sku = field_getter(config.mapping["variant.sku"], columns, feed=feed)
+        ident = field_getter(grouping.parent_id, columns, feed=feed) if grouping.parent_id else None
+
+        def name(record: Any) -> str:
+            """How children name this parent, as WooCommerce's exporter writes it: its SKU, or
+            `id:` and its `parent_id` field for a parent without a SKU."""
+            own = text(sku(record))
+            if own or ident is None:
+                return own
+            return "id:" + text(ident(record))
 
         def item(record: Any) -> tuple[str, int]:
             parent = text(reference(record))
             if not parent:
-                return text(own(record)) + _KINDS[PARENT], PARENT
-            if by_id and parent[:3].lower() == "id:":
-                parent = parent[3:].strip()
+                return name(record) + _KINDS[PARENT], PARENT
+            if ident is not None and parent[:3].lower() == "id:":
+                parent = "id:" + parent[3:].strip()
             return parent + _KINDS[CHILD], CHILD
 
         self._item = item

@@ -15,15 +15,16 @@ from erpsync.mapping.grouping import Regrouper
 from erpsync.mapping.pipeline import map_feed
 
 WOO_HEADER = "ID,Type,SKU,Name,Parent,Regular price,Attribute 1 name,Attribute 1 value(s),Description"
+# As WooCommerce's exporter writes `Parent`: the parent's SKU, or `id:` and its ID when it has none.
 WOO_ROWS = [
-    "11,variation,TEE-S,Tee - S,id:10,19.90,Size,S,",
-    "12,variation,TEE-M,Tee - M,id:10,21.00,Size,M,",
+    "11,variation,TEE-S,Tee - S,TEE,19.90,Size,S,",
+    "12,variation,TEE-M,Tee - M,TEE,21.00,Size,M,",
     '10,variable,TEE,Tee,,,Size,"S, M",Soft cotton',
     "20,simple,MUG,Mug,,5.00,,,A mug",
     '30,variable,HOOD,Hoodie,,,Size,"M, L",Warm',
-    "31,variation,HOOD-M,Hoodie - M,id:30,39.00,Size,M,",
+    "31,variation,HOOD-M,Hoodie - M,HOOD,39.00,Size,M,",
     "41,variation,GONE-S,Gone - S,id:40,9.00,Size,S,",
-    "32,variation,HOOD-L,Hoodie - L,id:30,41.00,Size,L,",
+    "32,variation,HOOD-L,Hoodie - L,HOOD,41.00,Size,L,",
 ]
 WOO_MAPPING = {
     "title": "Name",
@@ -92,7 +93,7 @@ def test_woocommerce_variations_before_and_after_their_parent(tmp_path: Path) ->
     skus = {variant.sku for product in products.values() for variant in product.variants}
     assert not skus & {"TEE", "HOOD"}, "a parent row is never a variant"
     assert [(error.row, error.sku, error.message) for error in outcome.errors] == [
-        (8, "GONE-S", "parent '40' is not in the feed")
+        (8, "GONE-S", "parent 'id:40' is not in the feed")
     ]
     assert list(tmp_path.iterdir()) == []
 
