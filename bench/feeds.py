@@ -169,18 +169,13 @@ def generate(directory: Path, count: int, scenarios: list[str]) -> dict[str, Pat
         elif name == "nested":
             with path.open("wb") as handle:
                 handle.writelines(nested_lines(count))
-        elif name == "jsonl":
-            with path.open("wb") as handle:
-                for row in rows(count):
-                    handle.write(orjson.dumps(dict(zip(FIELDS, row, strict=True))) + b"\n")
         else:
+            objects = (orjson.dumps(dict(zip(FIELDS, row, strict=True))) for row in rows(count))
             with path.open("wb") as handle:
-                handle.write(b"[")
-                for index, row in enumerate(rows(count)):
-                    handle.write(
-                        (b",\n" if index else b"\n") + orjson.dumps(dict(zip(FIELDS, row, strict=True)))
-                    )
-                handle.write(b"\n]\n")
+                if name == "jsonl":
+                    handle.writelines(line + b"\n" for line in objects)
+                else:
+                    handle.write(b"[\n" + b",\n".join(objects) + b"\n]\n")
     return paths
 
 
