@@ -16,7 +16,7 @@ row path (rows.py) maps it; both give the same drafts, hashes and errors.
 from __future__ import annotations
 
 from array import array
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from functools import partial
 from typing import Any
 
@@ -382,16 +382,4 @@ class FeedMapper(ColumnPath, RowPath, OptionsPart):
             )
 
 
-def map_records(config: SyncConfig, batches: Iterable[RecordBatch]) -> tuple[list[ProductDraft], MapOutcome]:
-    """Map a whole feed of adjacent products held in memory; for tests and small previews."""
-    mapper = FeedMapper(config)
-    products: list[ProductDraft] = []
-    for batch in batches:
-        products.extend(mapper.map_batch(batch))
-    products.extend(mapper.finish())
-    outcome = mapper.outcome()
-    dropped = outcome.rejected_keys
-    return [product for product in products if product.key not in dropped], outcome
-
-
-__all__ = ["MAX_VARIANTS", "FeedMapper", "MapOutcome", "map_records"]
+__all__ = ["MAX_VARIANTS", "FeedMapper", "MapOutcome"]

@@ -10,7 +10,7 @@ from feed_support import make_config, parse_bytes
 
 from erpsync.feeds import RecordBatch
 from erpsync.feeds.records import CellProblem
-from erpsync.mapping import FeedMapper, map_records
+from erpsync.mapping import FeedMapper, map_feed
 
 # Shopify's product CSV (help.shopify.com/en/manual/products/import-export/using-csv): a product's
 # first row holds its fields, the next rows its other variants, rows with only Image Src more images.
@@ -35,7 +35,7 @@ def _shopify(**overrides: Any) -> tuple[list[Any], Any]:
         mapping=SHOPIFY_MAPPING, product_key="Handle", **{"default_weight_unit": "g", **overrides}
     )
     columns, records = parse_bytes(SHOPIFY_CSV, "products_export.csv")
-    return map_records(config, [RecordBatch(columns, 2, records)])
+    return map_feed(config, [RecordBatch(columns, 2, records)])
 
 
 @pytest.mark.usefixtures("speedups")
@@ -84,7 +84,7 @@ def test_a_product_with_only_image_rows_is_rejected_by_name() -> None:
         product_key="Handle",
     )
     columns, records = parse_bytes(data, "products_export.csv")
-    products, outcome = map_records(config, [RecordBatch(columns, 2, records)])
+    products, outcome = map_feed(config, [RecordBatch(columns, 2, records)])
     assert products == []
     assert outcome.rejected_keys == {"ghost"}
     assert "only images" in outcome.errors[0].message
@@ -106,7 +106,7 @@ def test_an_unreadable_cell_rejects_its_row_only() -> None:
         ],
         ["P3", "C-1", "Cap", "7.00"],
     ]
-    products, outcome = map_records(config, [RecordBatch(columns, 2, records, problems=True)])
+    products, outcome = map_feed(config, [RecordBatch(columns, 2, records, problems=True)])
     assert [product.key for product in products] == ["P1", "P3"]
     (error,) = outcome.errors
     assert (error.row, error.sku, error.field, error.key) == (3, "B-1", "title", "P2")
@@ -135,6 +135,6 @@ def test_a_mapped_path_no_record_has_is_reported() -> None:
         mapping={"title": "name", "variant.sku": "sku", "variant.price": "price", "vendor": "brand"}
     )
     records = [{"sku": "A", "name": "Tee", "price": "1.00"}, {"sku": "B", "name": "Cap", "price": "2.00"}]
-    products, outcome = map_records(config, [RecordBatch(None, 1, records)])
+    products, outcome = map_feed(config, [RecordBatch(None, 1, records)])
     assert len(products) == 2
     assert outcome.missing_paths == ("brand",)

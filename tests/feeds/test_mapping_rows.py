@@ -8,7 +8,7 @@ import pytest
 from feed_support import make_config, parse_bytes
 
 from erpsync.feeds import FeedLayoutError, RecordBatch
-from erpsync.mapping import MAX_VARIANTS, FeedMapper, map_records
+from erpsync.mapping import MAX_VARIANTS, FeedMapper, map_feed
 
 HEADER = "parent,sku,name,price,size,color,stock,material,weight,rrp"
 MAPPING = {
@@ -37,7 +37,7 @@ def _map(rows: list[str], **overrides: Any) -> tuple[list[Any], Any]:
     )
     data = ("\n".join([HEADER, *rows]) + "\n").encode()
     columns, records = parse_bytes(data, "feed.csv")
-    return map_records(config, [RecordBatch(columns, 2, records)])
+    return map_feed(config, [RecordBatch(columns, 2, records)])
 
 
 GOOD = "P1,S1,Tee,19.90,S,Red,3,5,0.2,25"
@@ -148,13 +148,13 @@ def test_mapping_missing_column_is_fatal() -> None:
     config = make_config()
     columns, records = parse_bytes(b"sku;name;price\nA;x;1\n", "feed.csv")
     with pytest.raises(FeedLayoutError, match="not in the header"):
-        map_records(config, [RecordBatch(columns, 2, records)])
+        map_feed(config, [RecordBatch(columns, 2, records)])
 
 
 def test_mapping_keyed_records_without_sku_field_is_fatal() -> None:
     """JSON records none of which has the SKU field mean a wrong records_path or mapping, not bad rows."""
     with pytest.raises(FeedLayoutError, match="SKU field"):
-        map_records(make_config(), [RecordBatch(None, 1, [{"id": 1}, {"id": 2}])])
+        map_feed(make_config(), [RecordBatch(None, 1, [{"id": 1}, {"id": 2}])])
 
 
 def test_mapping_dot_paths_and_non_objects() -> None:
@@ -168,7 +168,7 @@ def test_mapping_dot_paths_and_non_objects() -> None:
          "media": {"images": ["https://x.test/a.jpg", "https://x.test/b.jpg"]}, "tags": "b, a,b,", "brand.name": "Acme"},
         "not an object",
     ]  # fmt: skip
-    products, outcome = map_records(config, [RecordBatch(None, 1, records)])
+    products, outcome = map_feed(config, [RecordBatch(None, 1, records)])
     (product,) = products
     assert (product.title, product.variants[0].price, product.vendor) == ("Tee", "1234.50", "Acme")
     assert product.images == ("https://x.test/a.jpg", "https://x.test/b.jpg")
@@ -187,7 +187,7 @@ def test_mapping_product_fields() -> None:
     record = {"t": "Tee", "s": "A", "p": "1.234,5", "st": "Draft", "v": "Acme", "ty": "Shirts", "b": 4006381333931,
               "tx": "no", "im": "https://x.test/a.jpg|https://x.test/b.jpg", "d": "<p>Soft</p>", "h": "tee",
               "w": "0,25", "wu": "g"}  # fmt: skip
-    (product,), _ = map_records(config, [RecordBatch(None, 1, [record])])
+    (product,), _ = map_feed(config, [RecordBatch(None, 1, [record])])
     variant = product.variants[0]
     assert (product.status, product.vendor, product.product_type, product.handle) == (
         "DRAFT",
@@ -212,6 +212,6 @@ def test_mapping_product_field_errors(field: str, value: str, fragment: str) -> 
                  "variant.taxable": "tx", "variant.weight_unit": "wu"},
     )  # fmt: skip
     record = {"t": "Tee", "s": "A", "p": "1", field: value}
-    products, outcome = map_records(config, [RecordBatch(None, 1, [record])])
+    products, outcome = map_feed(config, [RecordBatch(None, 1, [record])])
     assert products == []
     assert fragment in outcome.errors[0].message
