@@ -88,15 +88,7 @@ class RowPath(MapperState):
     def _variant(self, row: int, sku: str, values: tuple[Any, ...], group: Group) -> VariantDraft | None:
         # price, compare_at_price, barcode, inventory_quantity, weight_unit, taxable, image
         parsed: list[Any] = [None] * 7
-        ok = True
-        for position, target, slot, parser in self._variant_fields:
-            raw = values[slot]
-            if raw is None or raw == "":
-                continue
-            try:
-                parsed[position] = parser.parse(raw)
-            except ValueProblem as problem:
-                ok = self._reject(group, row, sku, target, str(problem))
+        ok = self._parse_fields(parsed, self._variant_fields, values, row, sku, group)
         if self._price_required and parsed[0] is None and ok:
             ok = self._reject(group, row, sku, "variant.price", "is empty")
         weight = unit = None
@@ -117,6 +109,27 @@ class RowPath(MapperState):
             sku, price, compare_at, barcode, quantity, weight, unit or weight_unit, option_values, taxable, image,
             metafields, row,
         )  # fmt: skip
+
+    def _parse_fields(  # noqa: PLR0917 - the row's context, as every row-path method takes it
+        self,
+        into: list[Any],
+        parsers: list[tuple[int, str, int, Any]],
+        values: tuple[Any, ...],
+        row: int,
+        sku: str | None,
+        group: Group,
+    ) -> bool:
+        """Parse the row's non-empty cells into `into` by position; False if one was rejected."""
+        ok = True
+        for position, target, slot, parser in parsers:
+            raw = values[slot]
+            if raw is None or raw == "":
+                continue
+            try:
+                into[position] = parser.parse(raw)
+            except ValueProblem as problem:
+                ok = self._reject(group, row, sku, target, str(problem))
+        return ok
 
     def _metafields(
         self,
@@ -163,14 +176,7 @@ class RowPath(MapperState):
                 self._reject(group, row, sku, "title", str(problem))
             if title is None and not group.rejected:
                 self._reject(group, row, sku, "title", "is empty")
-        for position, target, slot, parser in self._product_parsers:
-            raw = values[slot]
-            if raw is None or raw == "":
-                continue
-            try:
-                fields[position] = parser.parse(raw)
-            except ValueProblem as problem:
-                self._reject(group, row, sku, target, str(problem))
+        self._parse_fields(fields, self._product_parsers, values, row, sku, group)
         metafields = self._metafields(self._product_metafields, values, row, sku, group)
         if group.rejected or metafields is None or title is None:
             return None
