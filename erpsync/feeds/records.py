@@ -35,7 +35,7 @@ class RecordBatch:
     # Each record's row number, where they are not first_row, first_row + 1, ... (a feed regrouped).
     rows: Sequence[int] | None = None
     # Each record's first line in the file, where the format has lines (CSV, JSON Lines, XML).
-    lines: Sequence[int] | None = None
+    lines: Sequence[int | None] | None = None
     # Set by whoever put a CellProblem in a record: the mapper then takes the row path, which reports it.
     problems: bool = False
 
@@ -52,7 +52,10 @@ class RecordBatch:
         if self.rows is None and batch.rows is None and self.lines is None and batch.lines is None:
             return RecordBatch(batch.columns, self.first_row, records, batch.feed_rows, problems=problems)
         rows = [*self.numbers(), *batch.numbers()]
-        lines = None if self.lines is None or batch.lines is None else [*self.lines, *batch.lines]
+        lines = None
+        if self.lines is not None or batch.lines is not None:
+            # A record whose line is unknown holds None, so each keeps its own.
+            lines = [*map(self.line_of, range(len(self.records))), *map(batch.line_of, range(len(batch.records)))]
         return RecordBatch(batch.columns, self.first_row, records, batch.feed_rows, rows, lines, problems)
 
     def split(self, count: int) -> tuple[RecordBatch, RecordBatch]:

@@ -9,8 +9,9 @@ names the merchant's row.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 from itertools import islice, repeat
+from operator import add
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -18,16 +19,17 @@ from erpsync.feed_config import Grouping
 from erpsync.feeds.errors import FeedLayoutError
 from erpsync.feeds.records import RecordBatch
 from erpsync.mapping.extract import path_getter
+from erpsync.mapping.items import END, ROW_DIGITS, SEPARATOR, Decoded, encode, escaped, slices
 from erpsync.mapping.sorting import ExternalSorter
 from erpsync.mapping.values import safe_text
 from erpsync.models import VARIANT_TARGETS, SyncConfig
 
 # Records per output batch: the size parsers hand the mapper.
-BATCH_RECORDS = 4096
+BATCH_RECORDS = 256
 # The field the regrouped records carry their product's key in (a CSV column, a dict key).
 KEY_FIELD = "_erpsync_key"
-# Joins a CSV row's cells while it is sorted (ASCII unit separator; a row holding one is kept as a list).
-SEPARATOR = "\x1f"
+# The first column of a regrouped CSV row: its sort item's head, which the mapper does not read.
+HEAD_FIELD = "_erpsync_head"
 
 Getter = Callable[[Any], Any]
 BatchGetter = Callable[[list[Any]], list[str]]
@@ -82,7 +84,8 @@ def _stage_for(
     if mode == "anywhere":
         return AnywhereStage(config, feed=feed, sorter=sorter)
     if mode == "parent":
-        from erpsync.mapping.parents import ListedChildrenStage, ParentLinkStage
+        from erpsync.mapping.parent_link import ParentLinkStage
+        from erpsync.mapping.parents import ListedChildrenStage
 
         if config.grouping.children:
             second = ExternalSorter(
@@ -151,22 +154,6 @@ def keys_reader(config: SyncConfig, columns: tuple[str, ...] | None, *, feed: st
     return keys
 
 
-def placed(batch: RecordBatch) -> tuple[Iterable[int], Iterable[int | None]]:
-    """Each record's row number and file line, as `zip` takes them."""
-    count = len(batch.records)
-    rows: Iterable[int] = (
-        batch.rows if batch.rows is not None else range(batch.first_row, batch.first_row + count)
-    )
-    lines: Iterable[int | None]
-    if batch.lines is not None and len(batch.lines) >= count:
-        lines = batch.lines
-    elif batch.lines is not None:
-        lines = [batch.line_of(index) for index in range(count)]
-    else:
-        lines = repeat(None)
-    return rows, lines
-
-
 def product_sources(config: SyncConfig) -> list[str]:
     """The paths the mapper reads from a product's first row only: product targets, their rules'
     paths, product metafields."""
@@ -176,20 +163,6 @@ def product_sources(config: SyncConfig) -> list[str]:
             paths += [*([rule.path] if rule.path else []), *(rule.first or [])]
     paths += [item.source_key for item in config.metafield_mappings if item.owner == "product"]
     return list(dict.fromkeys(paths))
-
-
-def pack(records: list[Any], columns: tuple[str, ...] | None) -> list[Any]:
-    """CSV rows as one string each while they wait on disk: a fifth of the objects to marshal, hold
-    and collect. Rows with the separator in a cell, or a CellProblem, stay lists."""
-    if columns is None:
-        return records
-    try:
-        joined = list(map(SEPARATOR.join, records))
-    except TypeError:
-        return records
-    if sum(map(str.count, joined, repeat(SEPARATOR))) != sum(map(len, records)) - len(records):
-        return records
-    return joined
 
 
 def unpack(record: Any) -> Any:
@@ -228,7 +201,7 @@ def batches(
 
 
 class AnywhereStage:
-    """Rows sharing a key anywhere in the feed: sorted on disk by key, stable by row."""
+    """Rows sharing a key anywhere in the feed: sorted on disk by key, then row."""
 
     def __init__(self, config: SyncConfig, *, feed: str, sorter: ExternalSorter) -> None:
         self.config = adjacent(config)
@@ -237,29 +210,27 @@ class AnywhereStage:
         self._sorter = sorter
         self._columns: tuple[str, ...] | None = None
         self._key: BatchGetter | None = None
+        self._packed = True
 
     def push(self, batch: RecordBatch) -> Iterator[RecordBatch]:
         if self._key is None:
-            self._columns = batch.columns
+            self._columns = None if batch.columns is None else (HEAD_FIELD, *batch.columns)
             self._key = keys_reader(self._source, batch.columns, feed=self._feed)
-        rows, lines = placed(batch)
-        items = list(
-            zip(
-                self._key(batch.records),
-                rows,
-                lines,
-                pack(batch.records, batch.columns),
-                repeat(batch.problems),
-                strict=False,
-            )
-        )
-        self._sorter.add(items, self._sorter.size_of(batch.records))
+        keys = list(map(add, escaped(self._key(batch.records)), repeat(END)))
+        items, packed = encode(keys, batch)
+        self._packed = self._packed and packed
+        self._sorter.add(items, self._sorter.size_of(items))
         return iter(())
 
     def finish(self) -> Iterator[RecordBatch]:
-        return batches(
-            self._columns, self._sorter.sorted(), feed_rows=self._sorter.items, at=(1, 2, 3, 4), packed=True
-        )
+        feed_rows: int | None = self._sorter.items
+        for chunk in slices(self._sorter.sorted(), BATCH_RECORDS):
+            found = Decoded(chunk, packed=self._packed, head_tail=ROW_DIGITS)
+            rows = found.rows
+            yield RecordBatch(
+                self._columns, rows[0], found.records, feed_rows, rows, found.lines, found.problems
+            )
+            feed_rows = None
 
     def close(self) -> None:
         self._sorter.close()

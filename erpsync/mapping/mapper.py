@@ -135,8 +135,8 @@ class FeedMapper(ColumnPath, RowPath, OptionsPart):
             self._targets[self._key_slot] = "grouping" if config.product_key == KEY_FIELD else "product_key"
         self._unseen = set(range(len(self._sources)))
         self._numbers: Sequence[int] = ()
-        self._lines: Sequence[int] | None = None
-        self._line_at: dict[int, int] | None = None
+        self._lines: Sequence[int | None] | None = None
+        self._line_at: dict[int, int | None] | None = None
         self._init_counts(max_errors)
 
     def _init_counts(self, max_errors: int) -> None:

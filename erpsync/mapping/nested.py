@@ -16,7 +16,8 @@ from typing import Any
 
 from erpsync.feeds.records import RecordBatch
 from erpsync.mapping.extract import path_getter
-from erpsync.mapping.grouping import KEY_FIELD, Placed, adjacent, batches, placed, text
+from erpsync.mapping.grouping import KEY_FIELD, Placed, adjacent, batches, text
+from erpsync.mapping.items import placed
 from erpsync.models import VARIANT_TARGETS, SyncConfig
 
 

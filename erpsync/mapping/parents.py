@@ -1,17 +1,13 @@
-"""Parent and child rows to adjacent products, joined on disk so memory stays flat.
+"""A parent that lists its children (Magento), joined to them on disk so memory stays flat.
 
-Two shapes. A child names its parent (WooCommerce's `Parent`: the parent's SKU, or `id:123` for a
-parent without a SKU, whose `ID` field `grouping.parent_id` names): one sort by the parent's reference brings each
-parent before its children, whichever came first. A parent lists its children (Magento's
-`configurable_variations`, `sku=MH01-XS-Black,size=XS,color=Black|...`, or plain SKUs): a first sort
-by child SKU joins each listing entry to its child row, a second by product key groups them.
-
-Either way a parent's product cells are copied onto its first child and the parent row is dropped (a
-parent is never a variant: its own price is ignored); a parent without children is a simple product.
-Every record carries its product's key in `KEY_FIELD`, the parent's key (its product_key cell, else
-its SKU), stable across runs. A child whose parent is not in the feed is rejected with the error
-"parent 'X' is not in the feed"; a child no parent lists is a product of its own. The listing's
-attributes are fields of the child named `<children field>.<attribute>`, for use as option values.
+The listing is Magento's `configurable_variations`, `sku=MH01-XS-Black,size=XS,color=Black|...`, or
+plain SKUs. A first sort by child SKU joins each listing entry to its child row, a second by product
+key groups them; a parent's product cells are copied onto its first child and the parent row is
+dropped (a parent is never a variant: its own price is ignored); a parent without children is a
+simple product; a child no parent lists is a product of its own. Every record carries its product's
+key in `KEY_FIELD`, the parent's key (its product_key cell, else its SKU), stable across runs. The
+listing's attributes are fields of the child named `<children field>.<attribute>`, for use as
+option values. Children that name their parent instead are parent_link.py's.
 """
 
 from __future__ import annotations
@@ -21,7 +17,7 @@ from collections.abc import Iterator
 from itertools import groupby, repeat
 from typing import Any
 
-from erpsync.feeds.records import CellProblem, RecordBatch
+from erpsync.feeds.records import RecordBatch
 from erpsync.mapping.grouping import (
     KEY_FIELD,
     Getter,
@@ -30,12 +26,11 @@ from erpsync.mapping.grouping import (
     batches,
     field_getter,
     key_getter,
-    pack,
-    placed,
     product_sources,
     text,
     unpack,
 )
+from erpsync.mapping.items import pack, placed
 from erpsync.mapping.sorting import ExternalSorter
 from erpsync.models import SyncConfig
 
@@ -84,6 +79,8 @@ class _Shaper:
 
     def copy_product(self, parent: Any, child: Any) -> None:
         if self.columns is not None:
+            if len(child) < self._width:
+                child.extend([""] * (self._width - len(child)))
             for position in self._positions:
                 child[position] = parent[position] if position < len(parent) else ""
         elif parent.__class__ is dict and child.__class__ is dict:
@@ -92,11 +89,9 @@ class _Shaper:
                     child[path] = parent[path]
 
 
-def _groups(
-    items: Iterator[tuple[Any, ...]], shaper: _Shaper, own_key: Getter, orphan: str | None
-) -> Iterator[Placed]:
+def _groups(items: Iterator[tuple[Any, ...]], shaper: _Shaper, own_key: Getter) -> Iterator[Placed]:
     """Items (group, kind, row, line, record, attrs, flag) sorted: each group's parent, then its
-    children; `orphan` is the error of a child whose parent is not in the feed, None to keep it."""
+    children; a child without a parent is a product of its own."""
     for group, members in groupby(items, _group_of):
         parent: Any = None
         children = False
@@ -110,10 +105,7 @@ def _groups(
                 yield row, line, shaper.shape(record, own_key(record), None), flagged
                 continue
             if parent is None:
-                if orphan is None:
-                    yield row, line, shaper.shape(record, group, attrs), flagged
-                else:
-                    yield row, line, shaper.shape(record, CellProblem(orphan.format(group)), attrs), True
+                yield row, line, shaper.shape(record, group, attrs), flagged
                 continue
             if not children:
                 shaper.copy_product(parent, record)
@@ -125,69 +117,6 @@ def _groups(
         if parent is not None and not children:
             row, line, flagged = parent_place
             yield row, line, shaper.shape(parent, own_key(parent), None), flagged
-
-
-class ParentLinkStage:
-    """Children name their parent in `grouping.parent`; one sort by the parent's reference."""
-
-    def __init__(self, config: SyncConfig, *, feed: str, sorter: ExternalSorter) -> None:
-        self.config = adjacent(config, product_key=KEY_FIELD)
-        self._source = config
-        self._feed = feed
-        self._sorter = sorter
-        self._shaper: _Shaper | None = None
-        self._items: Any = None
-
-    def _bind(self, columns: tuple[str, ...] | None) -> None:
-        config, feed = self._source, self._feed
-        grouping = config.grouping
-        assert grouping.parent is not None
-        self._shaper = _Shaper(config, columns, [])
-        self._key = key_getter(config, columns, feed=feed)
-        reference = field_getter(grouping.parent, columns, feed=feed)
-        sku = field_getter(config.mapping["variant.sku"], columns, feed=feed)
-        ident = field_getter(grouping.parent_id, columns, feed=feed) if grouping.parent_id else None
-
-        def name(record: Any) -> str:
-            """How children name this parent, as WooCommerce's exporter writes it: its SKU, or
-            `id:` and its `parent_id` field for a parent without a SKU."""
-            own = text(sku(record))
-            if own or ident is None:
-                return own
-            return "id:" + text(ident(record))
-
-        def item(record: Any) -> tuple[str, int]:
-            parent = text(reference(record))
-            if not parent:
-                return name(record) + _KINDS[PARENT], PARENT
-            if ident is not None and parent[:3].lower() == "id:":
-                parent = "id:" + parent[3:].strip()
-            return parent + _KINDS[CHILD], CHILD
-
-        self._item = item
-
-    def push(self, batch: RecordBatch) -> Iterator[RecordBatch]:
-        if self._shaper is None:
-            self._bind(batch.columns)
-        rows, lines = placed(batch)
-        items = [
-            (*self._item(record), row, line, packed, None, batch.problems)
-            for record, packed, row, line in zip(
-                batch.records, pack(batch.records, batch.columns), rows, lines, strict=False
-            )
-        ]
-        self._sorter.add(items, self._sorter.size_of(batch.records))
-        return iter(())
-
-    def finish(self) -> Iterator[RecordBatch]:
-        if self._shaper is None:
-            return iter(())
-        orphan = "parent {!r} is not in the feed"
-        records = _groups(self._sorter.sorted(), self._shaper, self._key, orphan)
-        return batches(self._shaper.columns, records, feed_rows=self._sorter.items)
-
-    def close(self) -> None:
-        self._sorter.close()
 
 
 class ListedChildrenStage:
@@ -225,7 +154,8 @@ class ListedChildrenStage:
         rows, lines = placed(batch)
         items: list[tuple[Any, ...]] = []
         packed = pack(batch.records, batch.columns)
-        for record, kept, row, line in zip(batch.records, packed, rows, lines, strict=False):
+        kept_records = batch.records if packed is None else packed
+        for record, kept, row, line in zip(batch.records, kept_records, rows, lines, strict=False):
             listing = self._listing(record)
             if listing:
                 key = self._key(record)
@@ -284,7 +214,7 @@ class ListedChildrenStage:
                 chunk = []
         self._second.add(chunk, per_item * len(chunk))
         self._sorter.close()
-        records = _groups(self._second.sorted(), self._shaper, self._key, None)
+        records = _groups(self._second.sorted(), self._shaper, self._key)
         return batches(self._shaper.columns, records, feed_rows=self._second.items)
 
     def _joined(self) -> Iterator[tuple[Any, ...]]:
@@ -321,4 +251,4 @@ def _config_paths(config: SyncConfig) -> list[str]:
     return paths
 
 
-__all__ = ["ListedChildrenStage", "ParentLinkStage"]
+__all__ = ["ListedChildrenStage"]

@@ -1,39 +1,43 @@
-"""An external sort of tuples, so that regrouping a feed costs disk, not memory.
+"""An external sort, so that regrouping a feed costs disk, not memory.
 
-Items are tuples sorted by their first field, a string, ties kept in the order items were added
-(a stable sort and a stable merge: comparing strings alone is ~3x faster than whole tuples, and
-callers add items in row order or put what breaks ties in the string). Items gather in memory up to a byte budget, are sorted and
-spilled as a run of marshal blocks (the fastest serialiser of lists of str and plain dicts), and the
-runs are merged with `heapq.merge`, one block per run in memory. Past `MAX_FAN_IN` runs the oldest
-are merged into one first, so a huge feed never holds more than that many blocks at once.
+Items are strings (or tuples) sorted in their natural order; callers make every item unique where
+order among equals matters (the regrouping stages put the row number after the key), so no
+stability is needed. Items gather in memory up to a byte budget, are sorted and spilled as a run of
+marshal blocks (the fastest serialiser of lists of str), and the runs are merged a slice at a time:
+everything up to the smallest last item of the blocks in hand is taken from each block with
+`bisect` and sorted together, which Timsort does in C as a merge of the sorted pieces — several
+times faster than `heapq.merge`, a Python generator that costs a heap step per item. Past
+`MAX_FAN_IN` runs the oldest are merged into one first, so a huge feed never holds more than that
+many blocks at once.
 """
 
 from __future__ import annotations
 
-import heapq
 import marshal
 import pickle
 import shutil
 import struct
 import tempfile
+from bisect import bisect_right
 from collections.abc import Iterable, Iterator
-from operator import itemgetter
+from itertools import chain
 from pathlib import Path
 from typing import IO, Any
 
-# Marshal bytes of items kept before a run is spilled; the objects take ~3-4x this in memory.
+# Marshal bytes of items kept before a run is spilled; the objects take ~2-4x this in memory.
 RUN_BYTES = 4 * 1024 * 1024
 # Marshal bytes per block of a run file: what one run holds in memory while merging.
 BLOCK_BYTES = 64 * 1024
 MAX_FAN_IN = 64
+# Items per slice handed on from an in-memory sort.
+SLICE = 4096
 # Batches between two measures of a batch's spilled size; the others are taken to be alike.
 SIZE_SAMPLE = 8
 _LENGTH = struct.Struct("<I")
-_sort_key = itemgetter(0)
 
 
 class ExternalSorter:
-    """Add batches of tuples; `sorted` streams them all back in tuple order. `close` removes the files."""
+    """Add batches of items; `sorted` streams them all back in order. `close` removes the files."""
 
     def __init__(
         self, *, work_dir: Path | None = None, run_bytes: int = RUN_BYTES, block_bytes: int = BLOCK_BYTES
@@ -41,7 +45,7 @@ class ExternalSorter:
         self._work_dir = work_dir
         self._run_bytes = run_bytes
         self._block_bytes = block_bytes
-        self._items: list[tuple[Any, ...]] = []
+        self._items: list[Any] = []
         self._held = 0
         self._dir: Path | None = None
         self._runs: list[Path] = []
@@ -63,7 +67,7 @@ class ExternalSorter:
             self._measured_records += len(records)
         return self._measured_bytes * len(records) // max(1, self._measured_records)
 
-    def add(self, items: list[tuple[Any, ...]], size: int) -> None:
+    def add(self, items: list[Any], size: int) -> None:
         """Add items whose marshal size is about `size` bytes."""
         self._items.extend(items)
         self.items += len(items)
@@ -71,21 +75,24 @@ class ExternalSorter:
         if self._held >= self._run_bytes:
             self._spill()
 
-    def sorted(self) -> Iterator[tuple[Any, ...]]:
+    def sorted(self) -> Iterator[Any]:
         """Every item added, in order; the runs on disk are read lazily."""
+        return chain.from_iterable(self.slices())
+
+    def slices(self) -> Iterator[list[Any]]:
+        """`sorted`, as consecutive lists."""
         if not self._runs:
             items, self._items = self._items, []
-            items.sort(key=_sort_key)
-            return iter(items)
+            items.sort()
+            return (items[start : start + SLICE] for start in range(0, len(items), SLICE))
         if self._items:
             self._spill()
         while len(self._runs) > MAX_FAN_IN:
             first, self._runs = self._runs[:MAX_FAN_IN], self._runs[MAX_FAN_IN:]
-            # In front: its items were added first, so they win ties.
-            self._runs.insert(0, self._write(heapq.merge(*map(_read_run, first), key=_sort_key)))
+            self._runs.insert(0, self._write(merge_slices(list(map(_read_run, first)))))
             for path in first:
                 path.unlink()
-        return heapq.merge(*map(_read_run, self._runs), key=_sort_key)
+        return merge_slices(list(map(_read_run, self._runs)))
 
     def close(self) -> None:
         """Remove every run file; safe to call more than once."""
@@ -97,17 +104,46 @@ class ExternalSorter:
 
     def _spill(self) -> None:
         items, self._items, self._held = self._items, [], 0
-        items.sort(key=_sort_key)
-        self._runs.append(self._write(iter(items)))
+        items.sort()
+        self._runs.append(self._write(iter([items])))
 
-    def _write(self, items: Iterator[tuple[Any, ...]]) -> Path:
+    def _write(self, slices: Iterator[list[Any]]) -> Path:
         if self._dir is None:
             self._dir = Path(tempfile.mkdtemp(prefix="erpsync-sort-", dir=self._work_dir))
         self._count += 1
         path = self._dir / f"run-{self._count}"
         with path.open("wb") as out:
-            _write_blocks(out, items, self._block_bytes)
+            _write_blocks(out, slices, self._block_bytes)
         return path
+
+
+def merge_slices(runs: list[Iterator[list[Any]]]) -> Iterator[list[Any]]:
+    """Sorted runs, each given as consecutive sorted blocks, merged into consecutive sorted slices."""
+    heads: list[list[Any]] = []  # [block, offset, run] of each run not yet exhausted
+    for run in runs:
+        if (block := next(run, None)) is not None:
+            heads.append([block, 0, run])
+    while len(heads) > 1:
+        bound = min(head[0][-1] for head in heads)
+        out: list[Any] = []
+        kept: list[list[Any]] = []
+        for head in heads:
+            block, offset, run = head
+            cut = bisect_right(block, bound, offset)
+            out += block[offset:cut]
+            if cut < len(block):
+                head[1] = cut
+                kept.append(head)
+            elif (block := next(run, None)) is not None:
+                head[0], head[1] = block, 0
+                kept.append(head)
+        out.sort()
+        yield out
+        heads = kept
+    if heads:
+        block, offset, run = heads[0]
+        yield block[offset:]
+        yield from run
 
 
 def dumped_size(value: Any) -> int:
@@ -118,7 +154,7 @@ def dumped_size(value: Any) -> int:
         return len(pickle.dumps(value, pickle.HIGHEST_PROTOCOL))
 
 
-def _dump(block: list[tuple[Any, ...]]) -> bytes:
+def _dump(block: list[Any]) -> bytes:
     """A block, marked M for marshal or P for pickle: a cell a parser could not read is a
     `CellProblem`, which marshal refuses, so only the blocks holding one pay for pickle."""
     try:
@@ -127,35 +163,36 @@ def _dump(block: list[tuple[Any, ...]]) -> bytes:
         return b"P" + pickle.dumps(block, pickle.HIGHEST_PROTOCOL)
 
 
-def _write_blocks(out: IO[bytes], items: Iterable[tuple[Any, ...]], block_bytes: int) -> None:
+def _write_blocks(out: IO[bytes], slices: Iterable[list[Any]], block_bytes: int) -> None:
     """Blocks of about `block_bytes`, sized from the last block's bytes per item, each after its
     length: `marshal.loads` of a block read whole is far faster than `marshal.load` from a file."""
     per_block = 256
-    block: list[tuple[Any, ...]] = []
-    for item in items:
-        block.append(item)
-        if len(block) >= per_block:
-            size = _write_block(out, block)
+    pending: list[Any] = []
+    for piece in slices:
+        pending += piece
+        start = 0
+        while len(pending) - start >= per_block:
+            size = _write_block(out, pending[start : start + per_block])
+            start += per_block
             per_block = max(16, min(65536, per_block * block_bytes // size))
-            block = []
-    if block:
-        _write_block(out, block)
+        del pending[:start]
+    if pending:
+        _write_block(out, pending)
 
 
-def _write_block(out: IO[bytes], block: list[tuple[Any, ...]]) -> int:
+def _write_block(out: IO[bytes], block: list[Any]) -> int:
     data = _dump(block)
     out.write(_LENGTH.pack(len(data)))
     out.write(data)
     return len(data)
 
 
-def _read_run(path: Path) -> Iterator[tuple[Any, ...]]:
+def _read_run(path: Path) -> Iterator[list[Any]]:
     with path.open("rb") as run:
         while head := run.read(_LENGTH.size):
             data = memoryview(run.read(_LENGTH.unpack(head)[0]))
             loads = marshal.loads if data[0] == ord("M") else pickle.loads
-            block: list[tuple[Any, ...]] = loads(data[1:])
-            yield from block
+            yield loads(data[1:])
 
 
-__all__ = ["ExternalSorter", "dumped_size"]
+__all__ = ["ExternalSorter", "dumped_size", "merge_slices"]

@@ -134,8 +134,8 @@ class MapperState:
     _rejected_skus: set[str]
     # The rows and file lines of the batch being mapped, for the lines errors name.
     _numbers: Sequence[int]
-    _lines: Sequence[int] | None
-    _line_at: dict[int, int] | None
+    _lines: Sequence[int | None] | None
+    _line_at: dict[int, int | None] | None
 
     # -- parts other modules provide ---------------------------------------------------------
 
