@@ -55,7 +55,10 @@ class RecordBatch:
         lines = None
         if self.lines is not None or batch.lines is not None:
             # A record whose line is unknown holds None, so each keeps its own.
-            lines = [*map(self.line_of, range(len(self.records))), *map(batch.line_of, range(len(batch.records)))]
+            lines = [
+                *map(self.line_of, range(len(self.records))),
+                *map(batch.line_of, range(len(batch.records))),
+            ]
         return RecordBatch(batch.columns, self.first_row, records, batch.feed_rows, rows, lines, problems)
 
     def split(self, count: int) -> tuple[RecordBatch, RecordBatch]:
