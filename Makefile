@@ -7,10 +7,10 @@ BIN := $(VENV)/bin
 
 install: $(VENV)/.installed
 
-$(VENV)/.installed: pyproject.toml erpsync/_speedups.c
+$(VENV)/.installed: pyproject.toml shopify-simulator/pyproject.toml erpsync/_speedups.c
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet -e ./shopify-simulator -e '.[dev]'
 	touch $@
 
 services:

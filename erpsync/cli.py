@@ -241,13 +241,35 @@ async def load_stored_config(config_id: str) -> tuple[SyncConfig, SourcePolicy]:
     return config, SourcePolicy.of(settings.sync)
 
 
+SIMULATOR_MISSING = (
+    "the Shopify simulator is not installed: pip install 'erpsync[demo]' "
+    "(from a checkout: pip install -e ./shopify-simulator)"
+)
+
+
+def _simulator_command() -> click.Command:
+    """The simulator's own command where its distribution is installed (the `demo` and `dev`
+    extras), else one that says how to install it: production installs leave it out."""
+    try:
+        from shopify_simulator.command import simulator_command
+    except ImportError:
+
+        @click.command("simulator", context_settings={"ignore_unknown_options": True})
+        @click.argument("arguments", nargs=-1, type=click.UNPROCESSED)
+        def missing(arguments: tuple[str, ...]) -> None:
+            """Run a Shopify Admin API simulator (needs the `demo` extra)."""
+            raise click.ClickException(SIMULATOR_MISSING)
+
+        return missing
+    return simulator_command
+
+
 def _register_subcommands() -> None:
     """Commands that live beside the subsystem they drive."""
     from erpsync.cli_sync import sync_command
     from erpsync.preview import make_preview_command
-    from erpsync.simulator.command import simulator_command
 
-    main.add_command(simulator_command, name="simulator")
+    main.add_command(_simulator_command(), name="simulator")
     main.add_command(make_preview_command(load_stored_config), name="preview")
     main.add_command(sync_command, name="sync")
 
@@ -289,7 +311,12 @@ def runs_command(ctx: Context, config_id: str | None, limit: int, as_json: bool)
 @handle_errors
 def demo_command(ctx: Context, products: int) -> None:
     """Simulator + local FTP + sample feed: one full sync, a changed feed, a second sync."""
-    from erpsync.demo import run_demo
+    try:
+        from erpsync.demo import run_demo
+    except ImportError as error:
+        if (error.name or "").split(".")[0] != "shopify_simulator":
+            raise
+        raise click.ClickException(SIMULATOR_MISSING) from None
 
     report = run(run_demo(ctx.settings, products=products, say=click.echo))
     if report.second.status != "succeeded":

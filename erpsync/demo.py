@@ -26,8 +26,8 @@ from erpsync.db.pool import connect, create_pool, describe_dsn
 from erpsync.errors import DatabaseError
 from erpsync.models import SyncConfig
 from erpsync.settings import DatabaseSettings, Settings, ShopifySettings, SyncSettings
-from erpsync.simulator.server import SimulatorOptions, create_app
 from erpsync.sync import SyncResult, run_sync
+from shopify_simulator.server import SimulatorOptions, create_app
 
 DEMO_DATABASE = "erpsync_demo"
 # Demo credentials for servers that live only as long as the demo, on loopback.

@@ -3,13 +3,13 @@
 The simulator validates every incoming document against Shopify's real schema, not an imitation of it.
 The published introspection result (``../shared/shopify/admin_2026-10.introspection.json.gz``) is too big
 to commit and carries prose we do not need, so this script strips every description and prints the
-whole schema as SDL into ``erpsync/simulator/schema.graphql`` (about 0.8 MB). Deprecation reasons and
+whole schema as SDL into ``shopify-simulator/shopify_simulator/schema.graphql`` (about 0.8 MB). Deprecation reasons and
 directives (``@oneOf``, ``@idempotent``) are kept: they are part of the contract, not prose.
 
 Run it from the repository root whenever the pinned API version changes::
 
     .venv/bin/python scripts/trim_schema.py \\
-        ../shared/shopify/admin_2026-10.introspection.json.gz erpsync/simulator/schema.graphql
+        ../shared/shopify/admin_2026-10.introspection.json.gz shopify-simulator/shopify_simulator/schema.graphql
 
 Both arguments are optional and default to the paths above. The output is deterministic, so a re-run on
 the same input leaves ``git diff`` empty.
@@ -27,7 +27,7 @@ from graphql import build_client_schema, build_schema, print_schema
 
 REPOSITORY_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_SOURCE = REPOSITORY_ROOT.parent / "shared" / "shopify" / "admin_2026-10.introspection.json.gz"
-DEFAULT_TARGET = REPOSITORY_ROOT / "erpsync" / "simulator" / "schema.graphql"
+DEFAULT_TARGET = REPOSITORY_ROOT / "shopify-simulator" / "shopify_simulator" / "schema.graphql"
 API_VERSION_HEADER = "# Shopify Admin GraphQL API {version}, descriptions removed by scripts/trim_schema.py\n"
 
 

@@ -169,7 +169,7 @@ async def start_shopify() -> AsyncIterator[Any]:
     """Start Shopify simulators (options as keyword arguments); all stopped at the end of the test."""
     import aiohttp
 
-    from erpsync.simulator.server import SimulatorOptions, create_app
+    from shopify_simulator.server import SimulatorOptions, create_app
 
     started: list[RunningSimulator] = []
 

@@ -10,7 +10,7 @@ from graphql.execution.values import get_variable_values
 from graphql.language import OperationDefinitionNode
 
 from erpsync.shopify import documents
-from erpsync.simulator.schema import load_schema
+from shopify_simulator.schema import load_schema
 
 
 @pytest.fixture(scope="module")

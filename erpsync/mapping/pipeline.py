@@ -90,6 +90,12 @@ class FeedPipeline:
     def outcome(self) -> MapOutcome:
         """Counts and errors so far (complete after `finish`)."""
         outcome = self._mapper.outcome()
+        if self._rules is not None and outcome.rows:
+            # The mapper sees a computed cell, not the feed's fields it was computed from.
+            computed = set(self._rules.computed)
+            given = [path for path in outcome.missing_paths if path not in computed]
+            missing = tuple(dict.fromkeys([*given, *self._rules.missing_paths()]))
+            outcome = dataclasses.replace(outcome, missing_paths=missing)
         if self._regrouper is None:
             return outcome
         return dataclasses.replace(outcome, rows=self._records)

@@ -80,6 +80,18 @@ class RuleStage:
             update={"mapping": mapping, "rules": {}, "options": _option_names(config, builds)}
         )
         self._dict_getters = [build(path_getter, None) for _, build in self._outputs]
+        # Keyed feeds: the paths computed cells read that no record has yet given a value for.
+        self._unseen = {path: path_getter(path) for path in self._paths}
+
+    @property
+    def computed(self) -> tuple[str, ...]:
+        """The names the computed cells go by in the mapper's config."""
+        return self._names
+
+    def missing_paths(self) -> tuple[str, ...]:
+        """The paths computed cells read that no keyed record had a value for (a CSV header
+        without one is refused at once instead)."""
+        return tuple(sorted(self._unseen)) if self._columns is None else ()
 
     @staticmethod
     def needed(config: SyncConfig) -> bool:
@@ -109,6 +121,9 @@ class RuleStage:
             return batch
         objects = [record for record in records if record.__class__ is dict]
         cells = [list(map(get, objects)) for get in self._dict_getters]
+        for path, get in list(self._unseen.items()):
+            if not all(map(is_empty, map(get, objects))):
+                del self._unseen[path]
         added = iter(zip(*cells, strict=True))
         names = self._names
         records = [

@@ -138,3 +138,20 @@ def test_a_mapped_path_no_record_has_is_reported() -> None:
     products, outcome = map_feed(config, [RecordBatch(None, 1, records)])
     assert len(products) == 2
     assert outcome.missing_paths == ("brand",)
+
+
+def test_a_path_only_a_rule_reads_is_reported_by_its_own_name() -> None:
+    """A rule's paths are the feed's fields too: one that no record has is named as the merchant
+    wrote it (`brand.name`, `label`), never as the computed cell the mapper reads."""
+    config = make_config(
+        mapping={"variant.sku": "sku", "variant.price": "price"},
+        rules={
+            "title": {"first": ["name", "label"]},
+            "vendor": {"path": "brand.name"},
+            "product_type": {"const": "Tee"},
+        },
+    )
+    records = [{"sku": "A", "price": "1.00", "name": "Tee"}, {"sku": "B", "price": "2.00", "name": "Cap"}]
+    products, outcome = map_feed(config, [RecordBatch(None, 1, records)])
+    assert [(product.title, product.product_type) for product in products] == [("Tee", "Tee"), ("Cap", "Tee")]
+    assert outcome.missing_paths == ("brand.name", "label")

@@ -15,7 +15,7 @@ import aiohttp
 import pytest
 from aiohttp.test_utils import TestServer
 
-from erpsync.simulator.server import SimulatorOptions, create_app
+from shopify_simulator.server import SimulatorOptions, create_app
 
 TOKEN = "shpat_test_token"
 VERSION = "2026-10"

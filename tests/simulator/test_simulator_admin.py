@@ -8,7 +8,7 @@ import aiohttp
 import pytest
 from click.testing import CliRunner
 
-from erpsync.simulator.command import simulator_command
+from shopify_simulator.command import simulator_command
 
 
 async def test_stats_count_requests_mutations_and_cost(simulator):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import aiohttp
 
-from erpsync.simulator.schema import SCHEMA_PATH, load_schema
+from shopify_simulator.schema import SCHEMA_PATH, load_schema
 
 COUNT_PRODUCTS = "{ products(first: 250) { nodes { id } } }"
 

@@ -13,9 +13,9 @@ from typing import Any, TypeVar
 
 from graphql import GraphQLError
 
-from erpsync.simulator.context import ExecutionContext, ResolveInfo
-from erpsync.simulator.search import FieldGetter, matches, parse_search, unknown_fields
-from erpsync.simulator.state import (
+from shopify_simulator.context import ExecutionContext, ResolveInfo
+from shopify_simulator.search import FieldGetter, matches, parse_search, unknown_fields
+from shopify_simulator.state import (
     BulkOperation,
     InventoryItem,
     Location,

@@ -30,7 +30,7 @@ from graphql import (
 )
 from graphql.execution.values import VariableValues, get_argument_values, get_variable_values
 
-from erpsync.simulator.schema import PreparedRequest
+from shopify_simulator.schema import PreparedRequest
 
 MUTATION_COST = 10
 # Costs Shopify documents for particular fields (examples from the bulk import guide).

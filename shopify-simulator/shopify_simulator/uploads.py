@@ -17,11 +17,11 @@ from xml.sax.saxutils import escape
 import orjson
 from aiohttp import BodyPartReader, web
 
-from erpsync.simulator.options import SimulatorOptions
-from erpsync.simulator.state import ShopState, utc_now
+from shopify_simulator.options import SimulatorOptions
+from shopify_simulator.state import ShopState, utc_now
 
 if TYPE_CHECKING:
-    from erpsync.simulator.bulk import BulkManager
+    from shopify_simulator.bulk import BulkManager
 
 REQUIRED_PARAMETERS = ("key", "policy", "x-goog-signature")
 READ_CHUNK = 1 << 16

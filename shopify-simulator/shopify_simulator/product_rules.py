@@ -11,9 +11,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from erpsync.simulator.custom_ids import find_by_custom_id, is_id_metafield
-from erpsync.simulator.options import SimulatorOptions
-from erpsync.simulator.state import Product, ShopState
+from shopify_simulator.custom_ids import find_by_custom_id, is_id_metafield
+from shopify_simulator.options import SimulatorOptions
+from shopify_simulator.state import Product, ShopState
 
 MAX_OPTIONS = 3  # "maximum of 3 per product" (schema, ProductSetInput.productOptions)
 MAX_VARIANTS = 2048  # https://shopify.dev/docs/api/admin-graphql/latest/mutations/productSet

@@ -2,7 +2,7 @@
 
 Where Shopify does not document a behaviour (``../shared/docs/shopify-contract.md`` calls it
 **unconfirmed**), the simulator's choice is an option here so that tests can pin either reading.
-``erpsync.simulator.server`` re-exports ``SimulatorOptions``.
+``shopify_simulator.server`` re-exports ``SimulatorOptions``.
 """
 
 from __future__ import annotations

@@ -11,10 +11,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from erpsync.simulator.custom_ids import index_custom_ids, taken_custom_id
-from erpsync.simulator.handles import free_handle, handle_from_title, unique_handle
-from erpsync.simulator.options import SimulatorOptions
-from erpsync.simulator.product_rules import (
+from shopify_simulator.custom_ids import index_custom_ids, taken_custom_id
+from shopify_simulator.handles import free_handle, handle_from_title, unique_handle
+from shopify_simulator.options import SimulatorOptions
+from shopify_simulator.product_rules import (
     CUSTOM_ID_DEFAULT_NAMESPACE,
     MutationOutcome,
     UserErrorBody,
@@ -23,7 +23,7 @@ from erpsync.simulator.product_rules import (
     resolve_target,
     user_error,
 )
-from erpsync.simulator.state import (
+from shopify_simulator.state import (
     InventoryItem,
     Metafield,
     OptionValue,

@@ -9,9 +9,9 @@ import re
 import unicodedata
 from typing import Any
 
-from erpsync.simulator.options import SimulatorOptions
-from erpsync.simulator.product_rules import user_error
-from erpsync.simulator.state import Product, ShopState
+from shopify_simulator.options import SimulatorOptions
+from shopify_simulator.product_rules import user_error
+from shopify_simulator.state import Product, ShopState
 
 
 def handle_from_title(title: str) -> str:

@@ -12,14 +12,14 @@ from pathlib import Path
 
 import click
 
-from erpsync.simulator.options import SimulatorOptions
+from shopify_simulator.options import SimulatorOptions
 
 
 async def serve(options: SimulatorOptions, *, host: str, port: int) -> None:
     """Serve until a stop signal; the app's cleanup stops bulk operations and saves ``--state``."""
     from aiohttp import web
 
-    from erpsync.simulator.server import create_app
+    from shopify_simulator.server import create_app
 
     app = create_app(options)
     runner = web.AppRunner(app, handle_signals=False)

@@ -13,7 +13,7 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from erpsync.simulator.state import parse_datetime
+from shopify_simulator.state import parse_datetime
 
 _TOKEN = re.compile(r"""-?[\w.]+:(?:[<>]=?)?(?:'[^']*'|"[^"]*"|\S+)|'[^']*'|"[^"]*"|\S+""")
 _TERM = re.compile(r"""^(?P<negated>-)?(?P<field>[\w.]+):(?P<op>[<>]=?)?(?P<value>.*)$""")

@@ -28,13 +28,13 @@ from graphql import (
     visit,
 )
 
-from erpsync.simulator.context import ExecutionContext
-from erpsync.simulator.cost import _fields, _fragments, _node_selections, is_connection
-from erpsync.simulator.schema import PreparedRequest, load_schema
-from erpsync.simulator.state import BulkOperation
+from shopify_simulator.context import ExecutionContext
+from shopify_simulator.cost import _fields, _fragments, _node_selections, is_connection
+from shopify_simulator.schema import PreparedRequest, load_schema
+from shopify_simulator.state import BulkOperation
 
 if TYPE_CHECKING:
-    from erpsync.simulator.bulk import BulkManager
+    from shopify_simulator.bulk import BulkManager
 
 logger = logging.getLogger(__name__)
 
@@ -217,7 +217,7 @@ async def run_query_export(
     group_objects: bool,
 ) -> None:
     """Execute the query over the whole shop, then write its JSONL at the configured rate."""
-    from erpsync.simulator.resolvers import execute_prepared
+    from shopify_simulator.resolvers import execute_prepared
 
     await asyncio.sleep(0)
     operation.status = "RUNNING"

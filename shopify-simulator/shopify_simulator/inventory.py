@@ -9,10 +9,10 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from erpsync.simulator.context import ExecutionContext, ResolveInfo
-from erpsync.simulator.products import inventory_set_quantities
-from erpsync.simulator.state import format_datetime, utc_now
-from erpsync.simulator.views import View, inventory_level_view
+from shopify_simulator.context import ExecutionContext, ResolveInfo
+from shopify_simulator.products import inventory_set_quantities
+from shopify_simulator.state import format_datetime, utc_now
+from shopify_simulator.views import View, inventory_level_view
 
 
 def _count(info: ResolveInfo) -> ExecutionContext:

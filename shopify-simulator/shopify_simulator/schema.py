@@ -31,7 +31,7 @@ from graphql import (
 from graphql.utilities import type_from_ast
 from graphql.utilities.validate_input_value import validate_input_value
 
-from erpsync.simulator.state import parse_datetime
+from shopify_simulator.state import parse_datetime
 
 SCHEMA_PATH = Path(__file__).with_name("schema.graphql")
 SCHEMA_VERSION = "2026-10"

@@ -21,18 +21,18 @@ from typing import Any
 import orjson
 from graphql import FieldNode
 
-from erpsync.simulator.context import ExecutionContext
-from erpsync.simulator.export import run_query_export, validate_bulk_query
-from erpsync.simulator.options import SimulatorOptions
-from erpsync.simulator.schema import (
+from shopify_simulator.context import ExecutionContext
+from shopify_simulator.export import run_query_export, validate_bulk_query
+from shopify_simulator.options import SimulatorOptions
+from shopify_simulator.schema import (
     PreparedRequest,
     RequestRefused,
     coerce_variables,
     load_schema,
     prepare_document,
 )
-from erpsync.simulator.state import BulkOperation, ShopState, StagedFile, utc_now
-from erpsync.simulator.stats import Faults, Stats
+from shopify_simulator.state import BulkOperation, ShopState, StagedFile, utc_now
+from shopify_simulator.stats import Faults, Stats
 
 STAGED_UPLOAD_PATH = "/_staged/upload"
 RESULT_PATH_PREFIX = "/_files/bulk/"
@@ -179,7 +179,7 @@ class BulkManager:
             return None, _user_error(
                 ["mutation"], f"{name} cannot run in a bulk operation.", "INVALID_MUTATION"
             )
-        from erpsync.simulator.resolvers import MUTATION_ROOT
+        from shopify_simulator.resolvers import MUTATION_ROOT
 
         if name not in MUTATION_ROOT:
             return None, _user_error(
@@ -223,7 +223,7 @@ class BulkManager:
         self.faults.fail_bulk_after_lines = None
         lines = content.decode("utf-8").splitlines()
         self._start(operation, self._run_mutation_lines(operation, prepared, lines, context, fail_after))
-        from erpsync.simulator.views import bulk_operation_view
+        from shopify_simulator.views import bulk_operation_view
 
         return {"bulkOperation": bulk_operation_view(operation, context), "userErrors": []}
 
@@ -259,7 +259,7 @@ class BulkManager:
 
     def _run_line(self, prepared: PreparedRequest, line: str, context: ExecutionContext) -> dict[str, Any]:
         """One JSONL line as one request; JSON and variable errors are this line's top-level errors."""
-        from erpsync.simulator.resolvers import execute_prepared
+        from shopify_simulator.resolvers import execute_prepared
 
         try:
             variables = orjson.loads(line)
@@ -362,7 +362,7 @@ class BulkManager:
         self._start(
             operation, run_query_export(self, operation, prepared, context, group_objects=group_objects)
         )
-        from erpsync.simulator.views import bulk_operation_view
+        from shopify_simulator.views import bulk_operation_view
 
         return {"bulkOperation": bulk_operation_view(operation, context), "userErrors": []}
 
@@ -370,7 +370,7 @@ class BulkManager:
 
     def cancel(self, context: ExecutionContext, operation_id: str) -> dict[str, Any]:
         """``bulkOperationCancel``: CANCELING now, CANCELED when the task stops; finished ones stay as they are."""
-        from erpsync.simulator.views import bulk_operation_view
+        from shopify_simulator.views import bulk_operation_view
 
         operation = self.state.bulk_operations.get(operation_id)
         if operation is None:

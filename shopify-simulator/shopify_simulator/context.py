@@ -7,12 +7,12 @@ from typing import TYPE_CHECKING, Any, TypeAlias
 
 from graphql import GraphQLResolveInfo
 
-from erpsync.simulator.options import SimulatorOptions
-from erpsync.simulator.state import ShopState
-from erpsync.simulator.stats import Faults, Stats
+from shopify_simulator.options import SimulatorOptions
+from shopify_simulator.state import ShopState
+from shopify_simulator.stats import Faults, Stats
 
 if TYPE_CHECKING:
-    from erpsync.simulator.bulk import BulkManager
+    from shopify_simulator.bulk import BulkManager
 
 
 @dataclass

@@ -14,22 +14,22 @@ from typing import Any
 
 from graphql import ExecutionResult, GraphQLError, execute_sync
 
-from erpsync.simulator.context import ExecutionContext, ResolveInfo
-from erpsync.simulator.custom_ids import (
+from shopify_simulator.context import ExecutionContext, ResolveInfo
+from shopify_simulator.custom_ids import (
     find_by_custom_id,
     mutation_metafield_definition_create,
     mutation_metafields_set,
     query_metafield_definition,
 )
-from erpsync.simulator.inventory import mutation_inventory_activate, mutation_inventory_set_quantities
-from erpsync.simulator.product_rules import MutationOutcome
-from erpsync.simulator.products import (
+from shopify_simulator.inventory import mutation_inventory_activate, mutation_inventory_set_quantities
+from shopify_simulator.product_rules import MutationOutcome
+from shopify_simulator.products import (
     product_delete,
     product_set,
 )
-from erpsync.simulator.schema import PreparedRequest, format_execution_error, load_schema
-from erpsync.simulator.state import BulkOperation, Product, Variant
-from erpsync.simulator.views import (
+from shopify_simulator.schema import PreparedRequest, format_execution_error, load_schema
+from shopify_simulator.state import BulkOperation, Product, Variant
+from shopify_simulator.views import (
     View,
     bulk_operation_view,
     connection,

@@ -12,8 +12,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from erpsync.simulator.context import ExecutionContext, ResolveInfo
-from erpsync.simulator.state import Metafield, MetafieldDefinition, Product, ShopState, utc_now
+from shopify_simulator.context import ExecutionContext, ResolveInfo
+from shopify_simulator.state import Metafield, MetafieldDefinition, Product, ShopState, utc_now
 
 APP_NAMESPACE = "$app"
 ID_TYPE = "id"

@@ -20,16 +20,16 @@ from typing import Any
 import orjson
 from aiohttp import web
 
-from erpsync.simulator.bulk import RESULT_PATH_PREFIX, STAGED_UPLOAD_PATH, BulkManager
-from erpsync.simulator.context import ExecutionContext
-from erpsync.simulator.cost import CostCalculator
-from erpsync.simulator.options import SimulatorOptions
-from erpsync.simulator.resolvers import execute_prepared
-from erpsync.simulator.schema import RequestRefused, load_schema, prepare_request
-from erpsync.simulator.state import ShopState, load_state, new_shop_state, save_state
-from erpsync.simulator.stats import FAULT_KEYS, Faults, Stats
-from erpsync.simulator.throttle import LeakyBucket
-from erpsync.simulator.uploads import handle_staged_upload
+from shopify_simulator.bulk import RESULT_PATH_PREFIX, STAGED_UPLOAD_PATH, BulkManager
+from shopify_simulator.context import ExecutionContext
+from shopify_simulator.cost import CostCalculator
+from shopify_simulator.options import SimulatorOptions
+from shopify_simulator.resolvers import execute_prepared
+from shopify_simulator.schema import RequestRefused, load_schema, prepare_request
+from shopify_simulator.state import ShopState, load_state, new_shop_state, save_state
+from shopify_simulator.stats import FAULT_KEYS, Faults, Stats
+from shopify_simulator.throttle import LeakyBucket
+from shopify_simulator.uploads import handle_staged_upload
 
 __all__ = ["SIMULATOR_KEY", "Simulator", "SimulatorOptions", "create_app"]
 
