@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 import orjson
@@ -13,7 +13,15 @@ from pydantic import ValidationError
 
 from erpsync import __version__
 from erpsync.cli_context import Context, pass_context, run
-from erpsync.cli_errors import config_problems, fail, handle_errors
+from erpsync.cli_errors import (
+    EX_CONFIG,
+    EX_DATAERR,
+    UsageExit,
+    config_problems,
+    exit_statuses_help,
+    fail,
+    handle_errors,
+)
 from erpsync.logs import register_secret, scrub
 
 if TYPE_CHECKING:
@@ -23,7 +31,9 @@ if TYPE_CHECKING:
 T = TypeVar("T")
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(
+    cls=UsageExit, context_settings={"help_option_names": ["-h", "--help"]}, epilog=exit_statuses_help()
+)
 @click.option(
     "--config",
     "config_file",
@@ -108,7 +118,7 @@ def rotate_key(ctx: Context) -> None:
     from erpsync.db.configs import rotate_secrets
 
     if ctx.settings.security.secret_key is None:
-        fail("set [security] secret_key to the new key, and the old one in previous_keys")
+        fail("set [security] secret_key to the new key, and the old one in previous_keys", status=EX_CONFIG)
     count = with_store(ctx, rotate_secrets)
     click.echo(
         f"re-encrypted the credentials of {count} config(s) with the current key; "
@@ -119,6 +129,17 @@ def rotate_key(ctx: Context) -> None:
 @main.group()
 def configs() -> None:
     """Manage sync configs (directly in PostgreSQL)."""
+
+
+def storable_id(config_id: str) -> str:
+    """`config_id`, or ConfigNotFound for text PostgreSQL cannot hold (a NUL, bytes that are not
+    UTF-8): no stored config has such an id."""
+    from erpsync.api.text import text_problem
+    from erpsync.errors import ConfigNotFound
+
+    if text_problem(config_id):
+        raise ConfigNotFound(config_id)
+    return config_id
 
 
 def with_store(ctx: Context, action: Callable[..., Awaitable[T]]) -> T:
@@ -173,7 +194,7 @@ def configs_show(ctx: Context, config_id: str, as_json: bool) -> None:
     from erpsync.api.views import stored_view
     from erpsync.db.configs import get_config
 
-    stored = with_store(ctx, lambda conn, box: get_config(conn, box, config_id))
+    stored = with_store(ctx, lambda conn, box: get_config(conn, box, storable_id(config_id)))
     click.echo(orjson.dumps(stored_view(stored), option=orjson.OPT_INDENT_2).decode())
 
 
@@ -190,14 +211,14 @@ def configs_apply(ctx: Context, file: Path) -> None:
     try:
         data = orjson.loads(file.read_bytes())
     except orjson.JSONDecodeError as exc:
-        fail(f"{file} is not valid JSON: {exc}")
+        fail(f"{file} is not valid JSON: {exc}", status=EX_DATAERR)
     unstorable = problem_path(data)  # PostgreSQL would refuse it: say which field, before connecting
     if unstorable:
-        fail(f"{file} is not a valid sync config: {unstorable[0]}: {unstorable[1]}")
+        fail(f"{file} is not a valid sync config: {unstorable[0]}: {unstorable[1]}", status=EX_DATAERR)
     try:
         config = SyncConfig.model_validate(data)
     except ValidationError as exc:
-        fail(f"{file} is not a valid sync config: {config_problems(exc)}")
+        fail(f"{file} is not a valid sync config: {config_problems(exc)}", status=EX_DATAERR)
     created = with_store(ctx, lambda conn, box: apply_config(conn, box, config))
     click.echo(f"{'created' if created else 'updated'} sync config {config.id!r}")
 
@@ -210,7 +231,7 @@ def configs_delete(ctx: Context, config_id: str) -> None:
     """Delete a sync config and its tracking rows (the Shopify products stay)."""
     from erpsync.db.configs import delete_config
 
-    with_store(ctx, lambda conn, box: delete_config(conn, config_id))
+    with_store(ctx, lambda conn, box: delete_config(conn, storable_id(config_id)))
     click.echo(f"deleted sync config {config_id!r}")
 
 
@@ -282,9 +303,16 @@ def _register_subcommands() -> None:
 @handle_errors
 def runs_command(ctx: Context, config_id: str | None, limit: int, as_json: bool) -> None:
     """List recent runs, of every config or of CONFIG_ID."""
+    from erpsync.db.configs import require_config
     from erpsync.db.runs import list_runs
 
-    runs = with_store(ctx, lambda conn, box: list_runs(conn, config_id, limit=limit))
+    async def find(conn: Any, box: Any) -> list[Any]:
+        found = await list_runs(conn, config_id and storable_id(config_id), limit=limit)
+        if config_id is not None and not found:
+            await require_config(conn, config_id)
+        return found
+
+    runs = with_store(ctx, find)
     if as_json:
         click.echo(orjson.dumps([item.as_json() for item in runs], option=orjson.OPT_INDENT_2).decode())
         return

@@ -10,7 +10,7 @@ from __future__ import annotations
 import functools
 import sys
 from collections.abc import Callable, Iterator
-from typing import NoReturn, ParamSpec, TypeVar
+from typing import Any, NoReturn, ParamSpec, TypeVar
 
 import click
 from pydantic import ValidationError
@@ -21,8 +21,40 @@ from erpsync.logs import scrub
 P = ParamSpec("P")
 T = TypeVar("T")
 
+# Exit statuses: erpsync's own for how a run ended, sysexits(3) values where that convention has one.
+EXIT_FAILED = 1
+EXIT_NEEDS_ATTENTION = 2
+EXIT_PARTIAL = 3
+EX_USAGE = 64
+EX_DATAERR = 65
+EX_NOT_FOUND = 66  # EX_NOINPUT
+EX_UNAVAILABLE = 69
+EX_TEMPFAIL = 75
+EX_CONFIG = 78
 # `erpsync sync` ends with this when PostgreSQL went away mid-run: the run is kept and resumes next time.
-DATABASE_LOST_EXIT = 4
+DATABASE_LOST_EXIT = EX_TEMPFAIL
+EXIT_STATUSES = (
+    (0, "success (a sync: every row is in the shop as the feed says; or a dry run)"),
+    (
+        EXIT_FAILED,
+        "failed: the reason is printed (a sync: nothing was written or deleted, or publishing failed)",
+    ),
+    (EXIT_NEEDS_ATTENTION, "needs attention: a sync's deletes were held back by the guard"),
+    (EXIT_PARTIAL, "partial: rows were rejected, or products failed; each is named"),
+    (EX_USAGE, "usage error: an unknown command or option, a missing argument"),
+    (EX_DATAERR, "invalid input: a config file that is not valid JSON or not a valid config"),
+    (EX_NOT_FOUND, "not found: no sync config with that id"),
+    (EX_UNAVAILABLE, "unavailable: PostgreSQL cannot be reached"),
+    (EX_TEMPFAIL, "try again: the config is syncing elsewhere, or PostgreSQL was lost mid-run (it resumes)"),
+    (EX_CONFIG, "settings error: a bad setting, or a secret key that cannot decrypt stored credentials"),
+)
+
+
+def exit_statuses_help() -> str:
+    """The exit statuses as `--help` prints them (click keeps lines after a \\b as they are)."""
+    return "\b\nExit status:\n" + "\n".join(f"  {code:>2}  {meaning}" for code, meaning in EXIT_STATUSES)
+
+
 REFUSED_INPUT_MESSAGE = "PostgreSQL cannot store the input given (a NUL character, text that is not UTF-8, or a number out of range)"
 
 
@@ -46,20 +78,57 @@ def handle_errors(func: Callable[P, T]) -> Callable[P, T]:
         try:
             return func(*args, **kwargs)
         except ErpsyncError as exc:
-            fail(str(exc))
+            fail(str(exc), status=exit_status(exc))
         except ValidationError as exc:
-            fail(f"invalid sync config: {config_problems(exc)}")
+            fail(f"invalid sync config: {config_problems(exc)}", status=EX_DATAERR)
         except KeyboardInterrupt:
             fail("interrupted")
         except Exception as exc:
             if refused_input(exc):
-                fail(REFUSED_INPUT_MESSAGE)
+                fail(REFUSED_INPUT_MESSAGE, status=EX_DATAERR)
             cause = lost_connection(exc)
             if cause is None:
                 raise
-            fail(f"lost the connection to PostgreSQL ({cause})", status=DATABASE_LOST_EXIT)
+            fail(f"lost the connection to PostgreSQL ({cause})", status=EX_UNAVAILABLE)
 
     return wrapper
+
+
+def exit_status(exc: BaseException) -> int:
+    """The documented exit status for an error erpsync raised on purpose."""
+    from erpsync.errors import ConfigError, ConfigNotFound, DatabaseError, SecretKeyError, SettingsError
+    from erpsync.locks import SyncBusy
+
+    if isinstance(exc, ConfigNotFound):
+        return EX_NOT_FOUND
+    if isinstance(exc, SyncBusy):
+        return EX_TEMPFAIL
+    if isinstance(exc, SettingsError | SecretKeyError):
+        return EX_CONFIG
+    if isinstance(exc, ConfigError):
+        return EX_DATAERR
+    if isinstance(exc, DatabaseError):
+        return EX_UNAVAILABLE
+    return EXIT_FAILED
+
+
+class UsageExit(click.Group):
+    """A group whose usage errors (an unknown command or option, a missing argument) exit with
+    EX_USAGE, not click's 2, which `erpsync sync` gives to a run that needs attention."""
+
+    def make_context(self, *args: Any, **kwargs: Any) -> click.Context:
+        try:
+            return super().make_context(*args, **kwargs)
+        except click.UsageError as error:
+            error.exit_code = EX_USAGE  # type: ignore[misc]  # an instance's own, as click reads it
+            raise
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except click.UsageError as error:
+            error.exit_code = EX_USAGE  # type: ignore[misc]  # an instance's own, as click reads it
+            raise
 
 
 def refused_input(exc: BaseException) -> bool:

@@ -10,10 +10,20 @@ import click
 import orjson
 
 from erpsync.cli_context import Context, pass_context, run
-from erpsync.cli_errors import DATABASE_LOST_EXIT, fail, handle_errors, lost_connection
+from erpsync.cli_errors import (
+    DATABASE_LOST_EXIT,
+    EXIT_FAILED,
+    EXIT_NEEDS_ATTENTION,
+    EXIT_PARTIAL,
+    fail,
+    handle_errors,
+    lost_connection,
+)
 
 # Listed in the command's help: keep both in step.
-EXIT_STATUS = {"succeeded": 0, "dry_run": 0, "failed": 1, "needs_attention": 2, "partial": 3}
+EXIT_STATUS = {
+    "succeeded": 0, "dry_run": 0, "failed": EXIT_FAILED, "needs_attention": EXIT_NEEDS_ATTENTION, "partial": EXIT_PARTIAL
+}  # fmt: skip
 SHOWN_REJECTED = 10  # rejected products printed; the JSON result and the logs hold the rest
 
 
@@ -29,26 +39,46 @@ def sync_command(ctx: Context, config_id: str, dry_run: bool, allow_mass_delete:
 
     \b
     Exit status:
-      0  succeeded: every row of the feed is in the shop as the feed says (or a dry run)
-      1  failed: nothing was written or deleted (the feed could not be read, every row
-         was rejected or it gave no product), or publishing failed; the reason is printed
-      2  needs attention: deletes were held back by the guard (--allow-mass-delete)
-      3  partial: rows were rejected, or products failed or conflict; each is named
-      4  PostgreSQL was lost mid-run: the run is kept, and the next
-         `erpsync sync CONFIG_ID` resumes it
+       0  succeeded: every row of the feed is in the shop as the feed says (or a dry run)
+       1  failed: nothing was written or deleted (the feed could not be read, every row
+          was rejected or it gave no product), or publishing failed; the reason is printed
+       2  needs attention: deletes were held back by the guard (--allow-mass-delete)
+       3  partial: rows were rejected, or products failed or conflict; each is named
+      64  usage error
+      66  no sync config with that id
+      69  PostgreSQL cannot be reached: nothing was started
+      75  the config is syncing elsewhere; or PostgreSQL was lost mid-run: the run is
+          kept, and the next `erpsync sync CONFIG_ID` resumes it
+      78  a bad setting
     """
-    from erpsync.db.pool import create_pool
+    import asyncpg
+
+    from erpsync.cli import storable_id
+    from erpsync.db.pool import create_pool, describe_dsn
+    from erpsync.errors import DatabaseError
     from erpsync.sync import run_sync
 
     settings = ctx.settings
+    config_id = storable_id(config_id)
     interactive = sys.stdout.isatty() and not as_json
 
     async def show_progress(values: dict[str, Any]) -> None:
         if interactive:
             click.echo(f"\r\x1b[2K{progress_line(values)}", nl=False)
 
+    opened = False
+
     async def go() -> Any:
+        nonlocal opened
         pool = await create_pool(settings.database)
+        try:
+            async with pool.acquire():  # PostgreSQL answers: from here a lost connection keeps a run
+                opened = True
+        except (OSError, TimeoutError, asyncpg.PostgresError) as exc:
+            await close_pool(pool)
+            raise DatabaseError(
+                f"cannot connect to PostgreSQL at {describe_dsn(settings.database.url)}: {exc}"
+            ) from exc
         try:
             return await run_sync(
                 settings,
@@ -66,7 +96,7 @@ def sync_command(ctx: Context, config_id: str, dry_run: bool, allow_mass_delete:
         result = run(go())
     except Exception as exc:
         cause = lost_connection(exc)
-        if cause is None:
+        if cause is None or not opened:
             raise
         fail(
             f"lost PostgreSQL while syncing {config_id!r} ({cause}); the run is kept: run "
@@ -91,7 +121,7 @@ def sync_command(ctx: Context, config_id: str, dry_run: bool, allow_mass_delete:
         )
     else:
         click.echo(render_result(result))
-    sys.exit(EXIT_STATUS.get(result.status, 1))
+    sys.exit(EXIT_STATUS.get(result.status, EXIT_FAILED))
 
 
 async def close_pool(pool: Any) -> None:

@@ -18,6 +18,7 @@ import click
 import orjson
 from pydantic import ValidationError
 
+from erpsync.cli_errors import EX_DATAERR, EX_NOT_FOUND, exit_status, fail
 from erpsync.errors import ErpsyncError
 from erpsync.feeds import read_records
 from erpsync.mapping.drafts import MapOutcome, ProductDraft
@@ -155,9 +156,9 @@ def load_config_file(path: Path) -> SyncConfig:
             f"{'.'.join(str(part) for part in item['loc']) or 'config'}: {item['msg']}"
             for item in error.errors()
         )
-        raise click.ClickException(f"{path}: invalid config ({problems})") from None
+        fail(f"{path}: invalid config ({problems})", status=EX_DATAERR)
     except OSError as error:
-        raise click.ClickException(f"{path}: {error.strerror}") from None
+        fail(f"{path}: {error.strerror}", status=EX_NOT_FOUND if isinstance(error, FileNotFoundError) else 1)
 
 
 def make_preview_command(load_config: ConfigLoader | None = None) -> click.Command:
@@ -180,12 +181,12 @@ def make_preview_command(load_config: ConfigLoader | None = None) -> click.Comma
         if path.suffix == ".json" or path.exists():
             config = load_config_file(path)
         elif load_config is None:
-            raise click.ClickException(f"{target}: not a config file (config ids need the database)")
+            fail(f"{target}: not a config file (config ids need the database)", status=EX_NOT_FOUND)
         else:
             try:
                 config, policy = asyncio.run(load_config(target))
             except ErpsyncError as error:
-                raise click.ClickException(str(error)) from None
+                fail(str(error), status=exit_status(error))
         try:
             result = asyncio.run(preview_feed(config, limit=limit, policy=policy))
         except ErpsyncError as error:

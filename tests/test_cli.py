@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -115,7 +116,7 @@ def test_apply_bad_file_is_one_clear_line(
     path = tmp_path / "bad.json"
     path.write_text(content)
     result = erpsync(cli_env, "configs", "apply", str(path))
-    assert result.returncode == 1
+    assert result.returncode == 65  # EX_DATAERR
     assert expected in result.stderr
     assert "Traceback" not in result.stderr
     assert erpsync(cli_env, "configs", "list").stdout.strip() == "no sync configs"
@@ -161,7 +162,7 @@ def test_apply_with_a_nul_names_the_field(cli_env: dict[str, str], make_config: 
     path = tmp_path / "nul.json"
     path.write_text(json.dumps(make_config(name="bad\u0000name")))
     result = erpsync(cli_env, "configs", "apply", str(path))
-    assert result.returncode == 1
+    assert result.returncode == 65  # EX_DATAERR
     assert result.stderr.strip().splitlines() == [
         f"erpsync: {path} is not a valid sync config: name: NUL characters are not allowed in text"
     ]
@@ -170,7 +171,7 @@ def test_apply_with_a_nul_names_the_field(cli_env: dict[str, str], make_config: 
 
 def test_id_postgres_cannot_store_is_one_line(cli_env: dict[str, str]) -> None:
     """An id that is not UTF-8 (bytes from a mangled shell argument) ends `configs show`, `sync` and
-    `preview` with one line and status 1, never a traceback."""
+    `preview` with one line and status 66 (no such config), never a traceback."""
     for command in (["configs", "show"], ["configs", "delete"], ["sync"], ["runs"], ["preview"]):
         result = subprocess.run(
             [sys.executable.encode(), b"-m", b"erpsync", *(part.encode() for part in command), b"bad\xffid"],
@@ -180,16 +181,18 @@ def test_id_postgres_cannot_store_is_one_line(cli_env: dict[str, str]) -> None:
             check=False,
         )
         stderr = result.stderr.decode(errors="replace")
-        assert result.returncode == 1, (command, stderr)
+        assert result.returncode == 66, (command, stderr)
         assert len(stderr.strip().splitlines()) == 1, (command, stderr)
         assert "Traceback" not in stderr
 
 
 def test_show_unknown_id_fails_cleanly(cli_env: dict[str, str]) -> None:
-    """Asking for a config that does not exist says so, exit status 1."""
-    result = erpsync(cli_env, "configs", "show", "nope")
-    assert result.returncode == 1
-    assert "no sync config with id 'nope'" in result.stderr
+    """Asking for a config that does not exist says so, exit status 66 (EX_NOINPUT), for every
+    command that takes an id: `runs` of an unknown config no longer says "no runs" and succeeds."""
+    for command in (["configs", "show"], ["configs", "delete"], ["runs"], ["sync"], ["preview"]):
+        result = erpsync(cli_env, *command, "nope")
+        assert result.returncode == 66, (command, result.stderr)
+        assert result.stderr.strip().splitlines() == ["erpsync: no sync config with id 'nope'"], command
 
 
 def test_migrate_reports_up_to_date(cli_env: dict[str, str]) -> None:
@@ -253,7 +256,7 @@ def test_serve_answers_and_stops_on_sigterm(cli_env: dict[str, str]) -> None:
 def test_serve_refuses_public_host_without_token(cli_env: dict[str, str]) -> None:
     """Asking to listen on all interfaces without a token fails at once with one line."""
     result = erpsync({**cli_env, "ERPSYNC_API__HOST": "0.0.0.0"}, "serve")
-    assert result.returncode == 1
+    assert result.returncode == 78  # EX_CONFIG
     assert "api.token" in result.stderr
     assert "Traceback" not in result.stderr
 
@@ -328,14 +331,14 @@ def test_rotate_key_reencrypts_with_the_new_key(
     assert erpsync(rotating, "configs", "show", "acme-main").returncode == 0  # old key still accepted
     only_new = {**cli_env, "ERPSYNC_SECURITY__SECRET_KEY": new_key}
     refused = erpsync(only_new, "configs", "show", "acme-main")
-    assert refused.returncode == 1
+    assert refused.returncode == 78  # EX_CONFIG: the key cannot decrypt
     assert "cannot be decrypted" in refused.stderr
     rotated = erpsync(rotating, "rotate-key")
     assert rotated.returncode == 0, rotated.stderr
     assert "1 config(s)" in rotated.stdout
     assert erpsync(only_new, "configs", "show", "acme-main").returncode == 0
     assert (
-        erpsync(cli_env, "configs", "show", "acme-main").returncode == 1
+        erpsync(cli_env, "configs", "show", "acme-main").returncode == 78
     )  # the old key alone no longer opens it
 
 
@@ -356,3 +359,23 @@ def test_terminal_progress_line(values: dict[str, int], shown: str) -> None:
     from erpsync.cli_sync import progress_line
 
     assert progress_line(values) == shown
+
+
+def test_exit_statuses_are_distinct_and_listed(cli_env: dict[str, str]) -> None:
+    """Each way a command can end has its own status, listed in `--help`: a usage error is 64
+    (sysexits' EX_USAGE), never click's 2, which `erpsync sync` gives to a run held for attention;
+    PostgreSQL out of reach is 69, and a sync that could not start says so instead of promising that
+    a run "is kept"."""
+    listed = erpsync(cli_env, "--help").stdout
+    for code in (0, 1, 2, 3, 64, 65, 66, 69, 75, 78):
+        assert re.search(rf"^\s+{code}\s+\w", listed, re.MULTILINE), (code, listed)
+    for command in (["bogus"], ["configs", "show"], ["sync", "--nope", "acme"], ["runs", "--limit", "0"]):
+        assert erpsync(cli_env, *command).returncode == 64, command
+    unreachable = {**cli_env, "DATABASE_URL": "postgresql://postgres@127.0.0.1:9/nowhere"}
+    for command in (["sync", "acme"], ["runs"], ["configs", "list"]):
+        result = erpsync(unreachable, *command)
+        assert result.returncode == 69, (command, result.stderr)
+        assert result.stderr.strip().splitlines() == [
+            "erpsync: cannot connect to PostgreSQL at postgres@127.0.0.1:9/nowhere: "
+            "[Errno 111] Connect call failed ('127.0.0.1', 9)"
+        ], command

@@ -117,7 +117,7 @@ def test_bad_setting_at_startup_is_one_line_without_traceback(tmp_path: Path) ->
         timeout=60,
         check=False,
     )
-    assert result.returncode == 1
+    assert result.returncode == 78  # EX_CONFIG
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1, result.stderr
     assert "api.port" in lines[0]

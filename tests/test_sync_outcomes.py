@@ -145,13 +145,16 @@ async def run_cli(env: dict[str, str], *args: str) -> subprocess.CompletedProces
 async def test_sync_exit_status_follows_the_run(
     make_feed: MakeFeed, settings: Settings, tmp_path: Path
 ) -> None:
-    """`erpsync sync` exits 0 succeeded, 3 partial, 2 needs attention, 1 failed — as `--help` lists them."""
+    """`erpsync sync` exits 0 succeeded, 3 partial, 2 needs attention, 1 failed — as `--help` lists them,
+    with the sysexits codes beside them (a usage error is 64, not click's 2, which means "held")."""
     feed = await make_feed()
     simulator_url = feed.configs.settings.shopify.base_url
     env = erpsync_env(settings, tmp_path, shop_url=simulator_url, ERPSYNC_SYNC__MAX_DELETE_FRACTION="0.2")
     help_text = (await run_cli(env, "sync", "--help")).stdout
-    for line in ("0  succeeded", "1  failed", "2  needs attention", "3  partial", "4  PostgreSQL was lost"):
+    for line in ("0  succeeded", "1  failed", "2  needs attention", "3  partial", "64  usage error",
+                 "66  no sync config", "69  PostgreSQL cannot be reached", "75  the config is syncing"):  # fmt: skip
         assert line in help_text, help_text
+    assert (await run_cli(env, "sync")).returncode == 64
 
     feed.write(flat_rows(5))
     done = await run_cli(env, "sync", "acme")

@@ -27,6 +27,7 @@ class StoredConfig:
 SELECT_CONFIGS = """
 SELECT id, config, secrets, created_at, updated_at FROM product_sync_configs ORDER BY id
 """
+CONFIG_EXISTS = "SELECT 1 FROM product_sync_configs WHERE id = $1"
 SELECT_CONFIG = """
 SELECT id, config, secrets, created_at, updated_at FROM product_sync_configs WHERE id = $1
 """
@@ -166,6 +167,12 @@ async def get_config(conn: Executor, box: SecretBox, config_id: str) -> StoredCo
     if row is None:
         raise ConfigNotFound(config_id)
     return _row_to_stored(row, box)
+
+
+async def require_config(conn: Executor, config_id: str) -> None:
+    """Raise ConfigNotFound unless a config has this id (its secrets are not read)."""
+    if await conn.fetchval(CONFIG_EXISTS, config_id) is None:
+        raise ConfigNotFound(config_id)
 
 
 async def insert_config(conn: Executor, box: SecretBox, config: SyncConfig) -> StoredConfig | None:

@@ -105,7 +105,7 @@ def test_preview_invalid_config(tmp_path: Path) -> None:
         json.dumps({"id": "x", "name": "x", "connection_type": "file", "credentials": {}, "mapping": {}})
     )
     result = CliRunner().invoke(preview_command, [str(path)])
-    assert result.exit_code == 1
+    assert result.exit_code == 65  # EX_DATAERR
     assert "invalid config" in result.output
 
 
@@ -123,5 +123,5 @@ def test_preview_config_id_through_loader(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     assert orjson.loads(result.output)["counts"]["products"] == 2
     unknown = CliRunner().invoke(preview_command, ["preview-test"])
-    assert unknown.exit_code == 1
+    assert unknown.exit_code == 66  # not found
     assert "need the database" in unknown.output
