@@ -4,20 +4,16 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Awaitable, Callable
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 import orjson
-from pydantic import ValidationError
 
 from erpsync import __version__
 from erpsync.cli_context import Context, pass_context, run
 from erpsync.cli_errors import (
     EX_CONFIG,
-    EX_DATAERR,
     UsageExit,
-    config_problems,
     exit_statuses_help,
     fail,
     handle_errors,
@@ -126,11 +122,6 @@ def rotate_key(ctx: Context) -> None:
     )
 
 
-@main.group()
-def configs() -> None:
-    """Manage sync configs (directly in PostgreSQL)."""
-
-
 def storable_id(config_id: str) -> str:
     """`config_id`, or ConfigNotFound for text PostgreSQL cannot hold (a NUL, bytes that are not
     UTF-8): no stored config has such an id."""
@@ -157,82 +148,6 @@ def with_store(ctx: Context, action: Callable[..., Awaitable[T]]) -> T:
             await conn.close()
 
     return run(go())
-
-
-@configs.command("list")
-@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
-@pass_context
-@handle_errors
-def configs_list(ctx: Context, as_json: bool) -> None:
-    """List sync configs."""
-    from erpsync.api.views import stored_view
-    from erpsync.db.configs import list_configs
-
-    stored = with_store(ctx, list_configs)
-    if as_json:
-        click.echo(orjson.dumps([stored_view(item) for item in stored], option=orjson.OPT_INDENT_2).decode())
-        return
-    if not stored:
-        click.echo("no sync configs")
-        return
-    click.echo(f"{'ID':<24} {'ENABLED':<8} {'SOURCE':<7} {'EVERY':<10} NAME")
-    for item in stored:
-        config = item.config
-        every = config.schedule or f"{config.sync_frequency:g}h"
-        click.echo(
-            f"{config.id:<24} {config.enabled!s:<8} {config.connection_type:<7} {every:<10} {config.name}"
-        )
-
-
-@configs.command("show")
-@click.argument("config_id")
-@click.option("--json", "as_json", is_flag=True, help="Print JSON (the default; kept for symmetry).")
-@pass_context
-@handle_errors
-def configs_show(ctx: Context, config_id: str, as_json: bool) -> None:
-    """Show one sync config, secrets masked."""
-    from erpsync.api.views import stored_view
-    from erpsync.db.configs import get_config
-
-    stored = with_store(ctx, lambda conn, box: get_config(conn, box, storable_id(config_id)))
-    click.echo(orjson.dumps(stored_view(stored), option=orjson.OPT_INDENT_2).decode())
-
-
-@configs.command("apply")
-@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@pass_context
-@handle_errors
-def configs_apply(ctx: Context, file: Path) -> None:
-    """Create or replace the sync config in a JSON FILE (absent or "***" secrets keep their stored value)."""
-    from erpsync.api.text import problem_path
-    from erpsync.db.configs import apply_config
-    from erpsync.models import SyncConfig
-
-    try:
-        data = orjson.loads(file.read_bytes())
-    except orjson.JSONDecodeError as exc:
-        fail(f"{file} is not valid JSON: {exc}", status=EX_DATAERR)
-    unstorable = problem_path(data)  # PostgreSQL would refuse it: say which field, before connecting
-    if unstorable:
-        fail(f"{file} is not a valid sync config: {unstorable[0]}: {unstorable[1]}", status=EX_DATAERR)
-    try:
-        config = SyncConfig.model_validate(data)
-    except ValidationError as exc:
-        fail(f"{file} is not a valid sync config: {config_problems(exc)}", status=EX_DATAERR)
-    created = with_store(ctx, lambda conn, box: apply_config(conn, box, config))
-    click.echo(f"{'created' if created else 'updated'} sync config {config.id!r}")
-
-
-@configs.command("delete")
-@click.argument("config_id")
-@pass_context
-@handle_errors
-def configs_delete(ctx: Context, config_id: str) -> None:
-    """Delete a sync config and its tracking rows (the Shopify products stay)."""
-    from erpsync.db.configs import delete_config
-
-    with_store(ctx, lambda conn, box: delete_config(conn, storable_id(config_id)))
-    click.echo(f"deleted sync config {config_id!r}")
 
 
 async def load_stored_config(config_id: str) -> tuple[SyncConfig, SourcePolicy]:
@@ -287,9 +202,11 @@ def _simulator_command() -> click.Command:
 
 def _register_subcommands() -> None:
     """Commands that live beside the subsystem they drive."""
+    from erpsync.cli_configs import configs
     from erpsync.cli_sync import sync_command
     from erpsync.preview import make_preview_command
 
+    main.add_command(configs, name="configs")
     main.add_command(_simulator_command(), name="simulator")
     main.add_command(make_preview_command(load_stored_config), name="preview")
     main.add_command(sync_command, name="sync")

@@ -77,7 +77,12 @@ class Daemon:
             )
             log.info("worker started", max_jobs=settings.worker.max_jobs)
         if self.roles["scheduler"]:
-            self.scheduler = Scheduler(self.pool, self.redis)
+            self.scheduler = Scheduler(
+                self.pool,
+                self.redis,
+                first_run=self.settings.sync.first_run,
+                journal_days=self.settings.sync.journal_days,
+            )
             self.scheduler.start()
             log.info("scheduler started")
         notify("READY=1\nSTATUS=serving")

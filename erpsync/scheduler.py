@@ -20,6 +20,7 @@ from arq import ArqRedis
 from redis.exceptions import RedisError
 
 from erpsync.constants import SCHEDULER_LOCK_ID
+from erpsync.db.retention import prune_history
 from erpsync.jobs import enqueue_sync, requeue_orphans
 from erpsync.logs import get_logger
 
@@ -27,7 +28,7 @@ log = get_logger("erpsync.scheduler")
 
 RECONCILE_SECONDS = 5.0
 SELECT_SCHEDULES = """
-SELECT c.id, c.config->>'schedule' AS schedule, (c.config->>'sync_frequency')::float8 AS hours,
+SELECT c.id, c.config->>'schedule' AS schedule, (c.config->>'sync_frequency')::float8 AS hours, c.enabled_at,
        (SELECT max(coalesce(r.started_at, r.queued_at)) FROM sync_runs r
         WHERE r.config_id = c.id AND NOT r.dry_run) AS last_start
 FROM product_sync_configs c
@@ -35,28 +36,52 @@ WHERE c.enabled
 """
 
 
+# How often the leader prunes runs and log lines past `[sync] journal_days`.
+PRUNE_EVERY = timedelta(hours=1)
+
+
 def next_due(
-    *, hours: float | None, cron: str | None, last_start: datetime | None, now: datetime
+    *,
+    hours: float | None,
+    cron: str | None,
+    last_start: datetime | None,
+    now: datetime,
+    enabled_at: datetime | None = None,
+    first_run: str = "now",
 ) -> datetime:
-    """When a config should next run: its interval or cron after its last run's start; now if never run."""
-    if last_start is None:
+    """When a config should next run: its interval or cron after its last run's start. A config that
+    never ran runs now, or with `first_run="schedule"` one interval after it was created or enabled
+    (as is one enabled again since its last run)."""
+    base = last_start
+    if first_run == "schedule" and enabled_at is not None and (base is None or enabled_at > base):
+        base = enabled_at
+    if base is None:
         return now
     if cron:
         trigger = CronTrigger.from_crontab(cron, timezone=UTC)
-        fire: datetime | None = trigger.get_next_fire_time(None, last_start + timedelta(seconds=1))
+        fire: datetime | None = trigger.get_next_fire_time(None, base + timedelta(seconds=1))
         return fire if fire is not None else now + timedelta(days=3650)
-    return last_start + timedelta(hours=hours or 24.0)
+    return base + timedelta(hours=hours or 24.0)
 
 
 class Scheduler:
     """Keeps one DateTrigger per enabled config pointing at its next due time, while it leads."""
 
     def __init__(
-        self, pool: asyncpg.Pool[Any], redis: ArqRedis, *, reconcile_seconds: float = RECONCILE_SECONDS
+        self,
+        pool: asyncpg.Pool[Any],
+        redis: ArqRedis,
+        *,
+        reconcile_seconds: float = RECONCILE_SECONDS,
+        first_run: str = "now",
+        journal_days: int = 90,
     ):
         self.pool = pool
         self.redis = redis
         self.reconcile_seconds = reconcile_seconds
+        self.first_run = first_run
+        self.journal_days = journal_days
+        self._pruned_at: datetime | None = None
         self.scheduler = AsyncIOScheduler(timezone=UTC)
         self._lock_conn: Any = None
         self._due: dict[str, datetime] = {}
@@ -123,11 +148,19 @@ class Scheduler:
             log.warning("scheduler cannot read configs or the queue", error=str(exc))
             return
         now = datetime.now(UTC)
+        await self._prune(now)
         seen = set()
         for row in rows:
             config_id = row["id"]
             seen.add(config_id)
-            due = next_due(hours=row["hours"], cron=row["schedule"], last_start=row["last_start"], now=now)
+            due = next_due(
+                hours=row["hours"],
+                cron=row["schedule"],
+                last_start=row["last_start"],
+                now=now,
+                enabled_at=row["enabled_at"],
+                first_run=self.first_run,
+            )
             if due <= now:
                 await self.fire(config_id)
                 continue
@@ -143,6 +176,19 @@ class Scheduler:
                 )
         for config_id in set(self._due) - seen:
             self._unschedule(config_id)
+
+    async def _prune(self, now: datetime) -> None:
+        """Drop runs and log lines past `journal_days`, once per PRUNE_EVERY, while leading."""
+        if self._pruned_at is not None and now - self._pruned_at < PRUNE_EVERY:
+            return
+        self._pruned_at = now
+        try:
+            runs, lines = await prune_history(self.pool, now - timedelta(days=self.journal_days))
+        except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError) as exc:
+            log.warning("could not prune old runs and log lines", error=str(exc))
+            return
+        if runs or lines:
+            log.info("pruned old runs and log lines", runs=runs, log_lines=lines, days=self.journal_days)
 
     async def fire(self, config_id: str) -> None:
         """Queue a sync (a no-op when one is queued or running already)."""

@@ -100,6 +100,12 @@ class SyncSettings(Section):
     # long HTML descriptions, and still reads in minutes.
     max_feed_rows: int = Field(default=5_000_000, ge=0)
     max_feed_bytes: int = Field(default=10_000_000_000, ge=0)
+    # What a new or re-enabled config does first: "now" queues its first run at once; "schedule" waits
+    # one interval (or the next cron time) after it was created or enabled.
+    first_run: Literal["now", "schedule"] = "now"
+    # Runs and log lines older than this are pruned by the scheduling process (each config keeps its
+    # latest run and its latest succeeded run).
+    journal_days: int = Field(default=90, ge=1)
 
 
 class SecuritySettings(Section):

@@ -116,9 +116,30 @@ def build_openapi() -> dict[str, Any]:
                 "requestBody": config_body,
                 "responses": {"200": _json(StoredConfigOut, "replaced"), **_errors(400, 401, 404, 413, 422)},
             },
+            "patch": {
+                "summary": "Change some fields of a sync config (a JSON merge patch, RFC 7396: null removes "
+                'a field); omitted or "***" secrets keep their stored value',
+                "requestBody": {
+                    "required": True,
+                    "content": {
+                        media: {"schema": {"type": "object"}}
+                        for media in ("application/merge-patch+json", "application/json")
+                    },
+                },
+                "responses": {"200": _json(StoredConfigOut, "changed"), **_errors(400, 401, 404, 413, 422)},
+            },
             "delete": {
-                "summary": "Delete a sync config",
-                "responses": {"204": {"description": "deleted"}, **_errors(401, 404)},
+                "summary": "Delete a sync config and its tracking rows; its runs and log lines are kept "
+                "unless purge=true",
+                "parameters": [
+                    {
+                        "name": "purge",
+                        "in": "query",
+                        "required": False,
+                        "schema": {"type": "boolean", "default": False},
+                    }
+                ],
+                "responses": {"204": {"description": "deleted"}, **_errors(400, 401, 404)},
             },
         },
         "/configs/{id}/logs": {

@@ -20,6 +20,7 @@ def setup_routes(app: web.Application) -> None:
     app.router.add_post("/configs", views.create_config)
     app.router.add_get("/configs/{id}", views.get_config)
     app.router.add_put("/configs/{id}", views.replace_config)
+    app.router.add_patch("/configs/{id}", views.patch_config)
     app.router.add_delete("/configs/{id}", views.delete_config)
     app.router.add_get("/configs/{id}/logs", views.list_config_logs)
     app.router.add_get("/logs", views.list_logs)

@@ -25,6 +25,28 @@ def json_response(data: Any, *, status: int = 200) -> web.Response:
     return web.Response(status=status, body=orjson.dumps(data), content_type="application/json")
 
 
+# Fields a config's view carries that are the store's, not the config's: ignored on the way in, so
+# what GET (or `erpsync configs show`) printed can be sent back as it is.
+READ_ONLY_FIELDS = ("created_at", "updated_at")
+
+
+def without_read_only(data: dict[str, Any]) -> dict[str, Any]:
+    return {key: value for key, value in data.items() if key not in READ_ONLY_FIELDS}
+
+
+def merge_patch(target: Any, patch: Any) -> Any:
+    """RFC 7396 JSON merge patch: objects merge key by key, null removes a key, anything else replaces."""
+    if not isinstance(patch, dict):
+        return patch
+    merged = dict(target) if isinstance(target, dict) else {}
+    for key, value in patch.items():
+        if value is None:
+            merged.pop(key, None)
+        else:
+            merged[key] = merge_patch(merged.get(key), value)
+    return merged
+
+
 def stored_view(stored: StoredConfig) -> dict[str, Any]:
     view = public_view(stored.config)
     view["created_at"] = stored.created_at.isoformat()
@@ -88,27 +110,54 @@ async def create_config(request: web.Request) -> web.Response:
     return response
 
 
+def _id_changed(body: dict[str, Any], config_id: str) -> web.Response | None:
+    if body.setdefault("id", config_id) == config_id:
+        return None
+    return error_response(
+        422,
+        "invalid_body",
+        f"the body's id {body['id']!r} differs from the URL's {config_id!r}; ids cannot be changed",
+        [{"field": "id", "message": "must match the id in the URL"}],
+    )
+
+
 async def replace_config(request: web.Request) -> web.Response:
     config_id = request.match_info["id"]
-    body = await read_json_object(request)
-    if body.setdefault("id", config_id) != config_id:
-        return error_response(
-            422,
-            "invalid_body",
-            f"the body's id {body['id']!r} differs from the URL's {config_id!r}; ids cannot be changed",
-            [{"field": "id", "message": "must match the id in the URL"}],
-        )
+    body = without_read_only(await read_json_object(request))
+    if (refused := _id_changed(body, config_id)) is not None:
+        return refused
     config = SyncConfig.model_validate(body)
     pool, box = request.app[POOL], request.app[SECRET_BOX]
     async with pool.acquire() as conn, conn.transaction():
-        current = await config_store.get_config(conn, box, config_id)
+        current = await config_store.get_config(conn, box, config_id, for_update=True)
+        merged = config_store.keep_stored_secrets(config, current.config)
+        stored = await config_store.update_config(conn, box, merged)
+    return json_response(stored_view(stored))
+
+
+async def patch_config(request: web.Request) -> web.Response:
+    """Only the fields the patch names change: `{"enabled": false}` pauses a config."""
+    config_id = request.match_info["id"]
+    patch = without_read_only(await read_json_object(request))
+    if (refused := _id_changed(patch, config_id)) is not None:
+        return refused
+    pool, box = request.app[POOL], request.app[SECRET_BOX]
+    async with pool.acquire() as conn, conn.transaction():
+        current = await config_store.get_config(conn, box, config_id, for_update=True)
+        # Patched onto the public view, whose masked secrets ("***") keep their stored values.
+        config = SyncConfig.model_validate(merge_patch(public_view(current.config), patch))
         merged = config_store.keep_stored_secrets(config, current.config)
         stored = await config_store.update_config(conn, box, merged)
     return json_response(stored_view(stored))
 
 
 async def delete_config(request: web.Request) -> web.Response:
-    await config_store.delete_config(request.app[POOL], request.match_info["id"])
+    purge = request.query.get("purge", "false").lower()
+    if purge not in ("true", "false", "1", "0"):
+        raise web.HTTPBadRequest(reason="purge is true or false")
+    await config_store.delete_config(
+        request.app[POOL], request.match_info["id"], purge=purge in ("true", "1")
+    )
     return web.Response(status=204)
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -42,16 +44,29 @@ INSERT INTO product_sync_configs (id, name, enabled, connection_type, config, se
 VALUES ($1, $2, $3, $4, $5, $6)
 ON CONFLICT (id) DO UPDATE SET name = EXCLUDED.name, enabled = EXCLUDED.enabled,
     connection_type = EXCLUDED.connection_type, config = EXCLUDED.config, secrets = EXCLUDED.secrets,
-    updated_at = now()
+    updated_at = now(),
+    enabled_at = CASE WHEN EXCLUDED.enabled AND NOT product_sync_configs.enabled THEN now()
+                      ELSE product_sync_configs.enabled_at END
 RETURNING created_at, updated_at, (xmax = 0) AS inserted
 """
 UPDATE_CONFIG = """
 UPDATE product_sync_configs
-SET name = $2, enabled = $3, connection_type = $4, config = $5, secrets = $6, updated_at = now()
+SET name = $2, enabled = $3, connection_type = $4, config = $5, secrets = $6, updated_at = now(),
+    enabled_at = CASE WHEN $3 AND NOT enabled THEN now() ELSE enabled_at END
 WHERE id = $1
 RETURNING created_at, updated_at
 """
 DELETE_CONFIG = "DELETE FROM product_sync_configs WHERE id = $1"
+# Its runs and log lines stay unless purged (0005_config_lifecycle.sql).
+PURGE_LOGS = "DELETE FROM sync_logs WHERE config_id = $1"
+PURGE_RUNS = "DELETE FROM sync_runs WHERE config_id = $1"
+SET_ENABLED = """
+UPDATE product_sync_configs
+SET enabled = $2, config = jsonb_set(config, '{enabled}', to_jsonb($2::boolean)), updated_at = now(),
+    enabled_at = CASE WHEN $2 AND NOT enabled THEN now() ELSE enabled_at END
+WHERE id = $1
+RETURNING (SELECT enabled FROM product_sync_configs WHERE id = $1) AS was_enabled
+"""
 
 
 def split_secrets(config: SyncConfig) -> tuple[dict[str, Any], dict[str, str]]:
@@ -162,8 +177,11 @@ async def list_configs(conn: Executor, box: SecretBox) -> list[StoredConfig]:
     return [_row_to_stored(row, box) for row in await conn.fetch(SELECT_CONFIGS)]
 
 
-async def get_config(conn: Executor, box: SecretBox, config_id: str) -> StoredConfig:
-    row = await conn.fetchrow(SELECT_CONFIG, config_id)
+async def get_config(
+    conn: Executor, box: SecretBox, config_id: str, *, for_update: bool = False
+) -> StoredConfig:
+    """The config; `for_update` locks its row until the transaction ends (a read-modify-write)."""
+    row = await conn.fetchrow(SELECT_CONFIG + (" FOR UPDATE" if for_update else ""), config_id)
     if row is None:
         raise ConfigNotFound(config_id)
     return _row_to_stored(row, box)
@@ -197,10 +215,38 @@ async def update_config(conn: Executor, box: SecretBox, config: SyncConfig) -> S
     return StoredConfig(config=config, created_at=row["created_at"], updated_at=row["updated_at"])
 
 
-async def delete_config(conn: Executor, config_id: str) -> None:
-    status = await conn.execute(DELETE_CONFIG, config_id)
-    if status.endswith(" 0"):
+async def delete_config(
+    conn: asyncpg.Connection[Any] | asyncpg.Pool[Any], config_id: str, *, purge: bool = False
+) -> None:
+    """Delete the config and its tracking rows (the shop's products stay); its runs and log lines
+    are kept for their history unless `purge`."""
+    async with _connection(conn) as held, held.transaction():
+        status = await held.execute(DELETE_CONFIG, config_id)
+        if status.endswith(" 0"):
+            raise ConfigNotFound(config_id)
+        if purge:
+            await held.execute(PURGE_LOGS, config_id)
+            await held.execute(PURGE_RUNS, config_id)
+
+
+async def set_enabled(conn: Executor, config_id: str, enabled: bool) -> bool:
+    """Enable or disable the config; whether it was enabled before."""
+    row = await conn.fetchrow(SET_ENABLED, config_id, enabled)
+    if row is None:
         raise ConfigNotFound(config_id)
+    return bool(row["was_enabled"])
+
+
+@asynccontextmanager
+async def _connection(
+    conn: asyncpg.Connection[Any] | asyncpg.Pool[Any],
+) -> AsyncIterator[Any]:
+    """One connection, for a transaction: `conn` itself or one of the pool's."""
+    if isinstance(conn, asyncpg.Pool):
+        async with conn.acquire() as held:
+            yield held
+    else:
+        yield conn
 
 
 async def apply_config(conn: asyncpg.Connection[Any], box: SecretBox, config: SyncConfig) -> bool:

@@ -1,0 +1,47 @@
+"""Old runs and log lines pruned by age (`[sync] journal_days`), by the process that schedules.
+
+Each config keeps its latest run and its latest succeeded run whatever their age: the scheduler
+measures the next run from the one, a run compares its feed with the other's. Deleting in batches
+keeps each statement's locks short on a large log table.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from erpsync.db.pool import Executor
+
+BATCH = 10_000
+PRUNE_LOGS = """
+DELETE FROM sync_logs WHERE id IN (SELECT id FROM sync_logs WHERE created_at < $1 LIMIT $2)
+"""
+PRUNE_RUNS = """
+DELETE FROM sync_runs WHERE id IN (
+    SELECT r.id FROM sync_runs r
+    WHERE coalesce(r.finished_at, r.queued_at) < $1 AND r.status NOT IN ('queued', 'running')
+      AND r.id NOT IN (
+          SELECT max(id) FROM sync_runs WHERE NOT dry_run GROUP BY config_id
+          UNION ALL
+          SELECT max(id) FROM sync_runs WHERE NOT dry_run AND status = 'succeeded' GROUP BY config_id
+      )
+    LIMIT $2
+)
+"""
+
+
+async def prune_history(conn: Executor, before: datetime, *, batch: int = BATCH) -> tuple[int, int]:
+    """Delete log lines and finished runs older than `before`; (runs, log lines) deleted."""
+    counts = []
+    for statement in (PRUNE_RUNS, PRUNE_LOGS):
+        total = 0
+        while True:
+            status = await conn.execute(statement, before, batch)
+            deleted = int(status.rsplit(" ", 1)[-1])
+            total += deleted
+            if deleted < batch:
+                break
+        counts.append(total)
+    return counts[0], counts[1]
+
+
+__all__ = ["prune_history"]
