@@ -160,9 +160,16 @@ def render_result(result: Any) -> str:
         lines.append(f"  reason: {result.error}")
     if result.status == "dry_run" and result.plan:
         plan = result.plan
-        lines.append(
-            "  plan: " + ", ".join(f"{key} {value}" for key, value in plan.items() if isinstance(value, int))
-        )
+        counted = [
+            f"{key} {value}"
+            for key, value in plan.items()
+            if isinstance(value, int) and not isinstance(value, bool)
+        ]
+        lines.append("  plan: " + ", ".join(counted))
+        if plan.get("deletes_held_back"):
+            lines.append(
+                f"  deletes held back: {plan['deletes_held_back']} (--allow-mass-delete to go ahead once)"
+            )
         for action, items in (result.details or {}).get("products", {}).items():
             shown = ", ".join(item["product_key"] for item in items[:10])
             more = f" (+{len(items) - 10} more)" if len(items) > 10 else ""

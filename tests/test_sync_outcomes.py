@@ -167,6 +167,9 @@ async def test_sync_exit_status_follows_the_run(
     assert "rejected products (1, not written):" in partial.stdout
     assert "    SKU-2 (SKU SKU-2): acme.csv " in partial.stdout
     feed.write(flat_rows(1))
+    preview = await run_cli(env, "sync", "acme", "--dry-run")
+    assert "deletes_allowed" not in preview.stdout, preview.stdout
+    assert "  deletes held back: would delete 4 of 5 products (80%) > 20%" in preview.stdout, preview.stdout
     held = await run_cli(env, "sync", "acme")
     assert held.returncode == 2, held
     feed.write_text("sku,title,price,stock\n")
