@@ -203,10 +203,12 @@ def _simulator_command() -> click.Command:
 def _register_subcommands() -> None:
     """Commands that live beside the subsystem they drive."""
     from erpsync.cli_configs import configs
+    from erpsync.cli_logs import logs_command
     from erpsync.cli_sync import sync_command
     from erpsync.preview import make_preview_command
 
     main.add_command(configs, name="configs")
+    main.add_command(logs_command, name="logs")
     main.add_command(_simulator_command(), name="simulator")
     main.add_command(make_preview_command(load_stored_config), name="preview")
     main.add_command(sync_command, name="sync")

@@ -21,6 +21,17 @@ WHERE ($1::text IS NULL OR config_id = $1)
 ORDER BY id DESC
 LIMIT $6
 """
+# Lines after a cursor, oldest first: what `erpsync logs --follow` prints as they arrive.
+SELECT_LOGS_AFTER = """
+SELECT id, config_id, run_id, level, sku, message, details, created_at
+FROM sync_logs
+WHERE ($1::text IS NULL OR config_id = $1)
+  AND ($2::text[] IS NULL OR level = ANY($2))
+  AND id > $3
+  AND ($4::bigint IS NULL OR run_id = $4)
+ORDER BY id
+LIMIT $5
+"""
 INSERT_LOG = """
 INSERT INTO sync_logs (config_id, run_id, level, sku, message, details) VALUES ($1, $2, $3, $4, $5, $6)
 """
@@ -57,6 +68,21 @@ async def list_logs(
 ) -> list[LogLine]:
     levels = levels_at_least(min_level) if min_level else None
     rows = await conn.fetch(SELECT_LOGS, config_id, levels, since, before_id, run_id, limit)
+    return [LogLine(**dict(row)) for row in rows]
+
+
+async def logs_after(
+    conn: Executor,
+    after_id: int,
+    *,
+    config_id: str | None = None,
+    min_level: str | None = None,
+    run_id: int | None = None,
+    limit: int = 1000,
+) -> list[LogLine]:
+    """Lines newer than `after_id`, oldest first."""
+    levels = levels_at_least(min_level) if min_level else None
+    rows = await conn.fetch(SELECT_LOGS_AFTER, config_id, levels, after_id, run_id, limit)
     return [LogLine(**dict(row)) for row in rows]
 
 
