@@ -70,7 +70,7 @@ async def test_every_route_answers_an_unstorable_id_without_a_500(
             target = path.replace("{id}", bad_id).replace("{run_id}", bad_id)
             for query in ("", f"?config_id={NUL_ID}&limit=%00&since=%00&x=%00"):
                 url = str(server.make_url("")).rstrip("/") + target + query
-                body = make_config() if method in {"POST", "PUT"} else None
+                body = make_config() if method in {"POST", "PUT", "PATCH"} else None
                 async with session.request(method, URL(url, encoded=True), json=body) as response:
                     status = response.status
                     assert status < 500, (method, url, status, await response.text())
