@@ -44,7 +44,7 @@ EXIT_STATUSES = (
     (EX_USAGE, "usage error: an unknown command or option, a missing argument"),
     (EX_DATAERR, "invalid input: a config file that is not valid JSON or not a valid config"),
     (EX_NOT_FOUND, "not found: no sync config with that id"),
-    (EX_UNAVAILABLE, "unavailable: PostgreSQL cannot be reached"),
+    (EX_UNAVAILABLE, "unavailable: PostgreSQL cannot be reached, or the API's port is taken"),
     (EX_TEMPFAIL, "try again: the config is syncing elsewhere, or PostgreSQL was lost mid-run (it resumes)"),
     (EX_CONFIG, "settings error: a bad setting, or a secret key that cannot decrypt stored credentials"),
 )
@@ -96,7 +96,14 @@ def handle_errors(func: Callable[P, T]) -> Callable[P, T]:
 
 def exit_status(exc: BaseException) -> int:
     """The documented exit status for an error erpsync raised on purpose."""
-    from erpsync.errors import ConfigError, ConfigNotFound, DatabaseError, SecretKeyError, SettingsError
+    from erpsync.errors import (
+        ConfigError,
+        ConfigNotFound,
+        DatabaseError,
+        ListenError,
+        SecretKeyError,
+        SettingsError,
+    )
     from erpsync.locks import SyncBusy
 
     if isinstance(exc, ConfigNotFound):
@@ -107,7 +114,7 @@ def exit_status(exc: BaseException) -> int:
         return EX_CONFIG
     if isinstance(exc, ConfigError):
         return EX_DATAERR
-    if isinstance(exc, DatabaseError):
+    if isinstance(exc, DatabaseError | ListenError):
         return EX_UNAVAILABLE
     return EXIT_FAILED
 

@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import signal
 import sys
+import time
 from collections.abc import Sequence
 from typing import Any
 
@@ -22,7 +24,7 @@ from redis.exceptions import RedisError
 
 from erpsync.api.app import check_exposure, init_app
 from erpsync.db.pool import create_pool
-from erpsync.errors import ErpsyncError, SettingsError
+from erpsync.errors import ErpsyncError, ListenError, SettingsError
 from erpsync.jobs import create_worker
 from erpsync.logs import configure_logging, get_logger
 from erpsync.resume import resume_abandoned_runs
@@ -33,6 +35,8 @@ from erpsync.systemd import notify, watchdog_interval
 
 LINGER = 2.0
 WORKER_RESTART_DELAY = 1.0
+# The wait between tries doubles up to this while Redis stays away.
+WORKER_RESTART_MAX_DELAY = 30.0
 log = get_logger("erpsync.daemon")
 
 
@@ -67,7 +71,14 @@ class Daemon:
                 lingering_time=LINGER,
             )
             await self.runner.setup()
-            await web.TCPSite(self.runner, settings.api.host, settings.api.port).start()
+            try:
+                await web.TCPSite(self.runner, settings.api.host, settings.api.port).start()
+            except OSError as exc:
+                reason = "address already in use" if exc.errno == errno.EADDRINUSE else exc.strerror
+                raise ListenError(
+                    f"the API cannot listen on {settings.api.host}:{settings.api.port} ({reason}); "
+                    "stop the other process there, or set [api] port or host"
+                ) from None
             log.info("api listening", host=settings.api.host, port=settings.api.port)
         if self.roles["worker"]:
             self.worker = create_worker(settings, self.pool, self.redis)
@@ -95,13 +106,22 @@ class Daemon:
         process serving the API with no worker until systemd restarted it. Jobs the dropped worker was
         running carry on to their end, and `stop` still waits for them.
         """
+        delay = WORKER_RESTART_DELAY
+        said: str | None = None
         while True:
+            started = time.monotonic()
             try:
                 await self.worker.async_run()
                 return
             except (RedisError, OSError) as exc:
-                log.warning("the worker lost Redis; starting it again", error=f"{type(exc).__name__}: {exc}")
-            await asyncio.sleep(WORKER_RESTART_DELAY)
+                error = f"{type(exc).__name__}: {exc}"
+                if time.monotonic() - started > WORKER_RESTART_MAX_DELAY:
+                    delay, said = WORKER_RESTART_DELAY, None  # it ran a while: a new outage
+                if error != said:  # the same outage is said once, not every second
+                    log.warning("the worker lost Redis; starting it again until it answers", error=error)
+                    said = error
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, WORKER_RESTART_MAX_DELAY)
             for job in self.worker.tasks.values():
                 job.add_done_callback(_report_orphaned_job)
             self.retired_workers.append(self.worker)
@@ -135,7 +155,8 @@ class Daemon:
             await self.runner.cleanup()
         await close_shared_sessions()
         if hasattr(self, "redis"):
-            await self.redis.aclose()
+            with contextlib.suppress(RedisError, OSError):
+                await self.redis.aclose()
         if hasattr(self, "pool"):
             await self.pool.close()
         log.info("stopped")
@@ -201,7 +222,10 @@ async def stop_worker(
     if running:
         log.info("waiting for running syncs", count=len(running), grace=grace)
         await asyncio.wait(running, timeout=grace)
-    await arq_worker.close()
+    try:
+        await arq_worker.close()  # arq tells Redis it is gone; with Redis down there is no one to tell
+    except (RedisError, OSError) as exc:
+        log.warning("stopped the worker without Redis", error=f"{type(exc).__name__}: {exc}")
     if task is not None:
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError, Exception):

@@ -7,6 +7,7 @@
     ├── DatabaseError                 PostgreSQL unreachable or refusing      (retryable)
     ├── MigrationError                a migration failed; nothing after it applied
     ├── SecretKeyError                stored credentials cannot be decrypted with the key
+    ├── ListenError                   the API cannot listen on its address      (retryable)
     ├── SourceError                   the feed could not be fetched            (sources/errors.py)
     ├── FeedError                     the feed's bytes are not what they claim (feeds/errors.py)
     └── ShopifyError                  Shopify refused or failed                (shopify/errors.py)
@@ -55,6 +56,12 @@ class MigrationError(ErpsyncError):
 
 class SecretKeyError(ErpsyncError):
     """Stored credentials were encrypted with a key that is not configured."""
+
+
+class ListenError(ErpsyncError):
+    """The API cannot listen on its host and port: taken by another process, or not this host's."""
+
+    retryable = True
 
 
 @contextlib.contextmanager

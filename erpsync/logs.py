@@ -13,6 +13,7 @@ import contextlib
 import logging
 import re
 import sys
+import time
 from collections.abc import Iterator, MutableMapping
 from typing import Any, TextIO
 from urllib.parse import unquote_plus
@@ -114,6 +115,38 @@ def redact_secrets(
     return event_dict
 
 
+# A warning said again with the same words within this many seconds is counted, not printed: an
+# outage that a loop retries every few seconds fills no journal. The next one printed carries
+# `repeated`, how many were held back.
+REPEAT_WINDOW = 300.0
+
+
+class RepeatFilter:
+    """Drops a warning or error identical (component, event and every value) to one printed less than
+    REPEAT_WINDOW seconds ago; when it is printed again, `repeated` says how many were dropped."""
+
+    def __init__(self, window: float = REPEAT_WINDOW, clock: Any = time.monotonic) -> None:
+        self._window = window
+        self._clock = clock
+        self._seen: dict[str, tuple[float, int]] = {}
+
+    def __call__(self, _logger: Any, method: str, event: dict[str, Any]) -> dict[str, Any]:
+        if method not in ("warning", "error"):
+            return event
+        key = repr(sorted((name, repr(value)) for name, value in event.items() if name != "timestamp"))
+        now = self._clock()
+        printed, dropped = self._seen.get(key, (None, 0))
+        if printed is not None and now - printed < self._window:
+            self._seen[key] = (printed, dropped + 1)
+            raise structlog.DropEvent
+        if len(self._seen) > 1000:
+            self._seen.clear()
+        self._seen[key] = (now, 0)
+        if dropped:
+            event["repeated"] = dropped
+        return event
+
+
 def configure_logging(*, log_format: str = "auto", level: str = "info", stream: TextIO | None = None) -> None:
     """JSON when the stream is not a terminal (journald), colored console lines when it is."""
     out = stream if stream is not None else sys.stdout
@@ -125,6 +158,7 @@ def configure_logging(*, log_format: str = "auto", level: str = "info", stream: 
     )
     processors: list[Any] = [
         structlog.contextvars.merge_contextvars,
+        RepeatFilter(),
         structlog.processors.add_log_level,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
         structlog.processors.format_exc_info,

@@ -8,6 +8,7 @@ from collections.abc import Iterator
 
 import orjson
 import pytest
+import structlog
 from pydantic import SecretStr
 
 from erpsync.logs import bound_run, configure_logging, get_logger, register_secret
@@ -103,3 +104,37 @@ def test_url_credentials_are_masked_even_unregistered(stream: io.StringIO) -> No
     assert line["retry"] == "https://user:***@erp.example/feed?sig=***&api_key=***"
     assert line["note"] == "price=12.50 and monkey=1 are not secrets"
     assert "unregistered" not in stream.getvalue()
+
+
+def test_a_warning_repeated_by_a_retry_loop_is_printed_once_per_window(stream: io.StringIO) -> None:
+    """An outage retried every second prints its warning once, then again after the window with
+    how many were held back; another warning, or the same words about something else, still prints."""
+    from erpsync.logs import RepeatFilter
+
+    now = [0.0]
+    drop = RepeatFilter(window=60, clock=lambda: now[0])
+    printed = []
+    for second in range(130):
+        now[0] = float(second)
+        for event in (
+            {"event": "lost Redis", "error": "refused"},
+            {"event": "lost Redis", "error": "timeout"},
+        ):
+            with contextlib.suppress(structlog.DropEvent):
+                printed.append((second, drop(None, "warning", dict(event))))
+    assert [(second, event["error"], event.get("repeated")) for second, event in printed] == [
+        (0, "refused", None),
+        (0, "timeout", None),
+        (60, "refused", 59),
+        (60, "timeout", 59),
+        (120, "refused", 59),
+        (120, "timeout", 59),
+    ]
+    assert drop(None, "info", {"event": "lost Redis", "error": "refused"}) == {
+        "event": "lost Redis",
+        "error": "refused",
+    }
+    log = get_logger("test")
+    for _ in range(3):
+        log.warning("scheduler cannot read configs", error="down")
+    assert [line["event"] for line in lines(stream)] == ["scheduler cannot read configs"]
