@@ -16,6 +16,7 @@ from arq.connections import RedisSettings
 from arq.constants import in_progress_key_prefix
 from arq.jobs import Job, JobStatus
 from arq.utils import timestamp_ms
+from redis.exceptions import RedisError
 
 from erpsync.constants import ARQ_QUEUE_NAME, SYNC_JOB_PREFIX
 from erpsync.db import runs as run_store
@@ -43,6 +44,9 @@ class Enqueued:
     run_id: int
     created: bool
     status: str  # queued | running
+    # Redis did not answer: the run waits queued in PostgreSQL, and the scheduler puts its job in
+    # Redis once Redis is back (`requeue_orphans`).
+    redis_down: bool = False
 
 
 def job_id(config_id: str) -> str:
@@ -67,8 +71,8 @@ async def enqueue_sync(
         if queued is not None:
             # Queued in PostgreSQL: make sure its job will run (Redis may have restarted empty, a retry
             # may be waiting out its backoff, or a dead worker's mark may hold the job id).
-            await _ensure_job(redis, pool, config_id, int(queued["id"]), allow_mass_delete, hurry=True)
-            return Enqueued(int(queued["id"]), created=False, status="queued")
+            down = not await _try_ensure_job(redis, pool, config_id, int(queued["id"]), allow_mass_delete)
+            return Enqueued(int(queued["id"]), created=False, status="queued", redis_down=down)
         try:
             run_id = await run_store.create_run(
                 conn, config_id, trigger=trigger, allow_mass_delete=allow_mass_delete
@@ -77,8 +81,25 @@ async def enqueue_sync(
             row = await conn.fetchrow(SELECT_ACTIVE, config_id)
             assert row is not None
             return Enqueued(int(row["id"]), created=False, status=str(row["status"]))
-    await _ensure_job(redis, pool, config_id, run_id, allow_mass_delete, hurry=True)
-    return Enqueued(run_id, created=True, status="queued")
+    down = not await _try_ensure_job(redis, pool, config_id, run_id, allow_mass_delete)
+    return Enqueued(run_id, created=True, status="queued", redis_down=down)
+
+
+async def _try_ensure_job(
+    redis: ArqRedis, pool: asyncpg.Pool[Any], config_id: str, run_id: int, allow_mass_delete: bool
+) -> bool:
+    """`_ensure_job`, hurried; False when Redis cannot be reached (the run stays queued in PostgreSQL)."""
+    try:
+        await _ensure_job(redis, pool, config_id, run_id, allow_mass_delete, hurry=True)
+    except (RedisError, OSError) as exc:
+        log.warning(
+            "Redis is unreachable: the run waits queued in PostgreSQL until it is back",
+            config_id=config_id,
+            run_id=run_id,
+            error=f"{type(exc).__name__}: {exc}",
+        )
+        return False
+    return True
 
 
 async def _ensure_job(

@@ -165,3 +165,46 @@ async def test_dry_run_beside_a_queued_sync(api: Client, make_config: Any) -> No
     error = (await response.json())["error"]
     assert error["code"] == "dry_run_failed"
     assert "access_token" in error["message"]
+
+
+async def test_trigger_with_redis_down_answers_202_and_the_run_starts_when_it_is_back(
+    settings: Settings, db: asyncpg.Connection[Any], make_config: Any, clean_redis: Any
+) -> None:
+    """Redis unreachable: the run is stored queued in PostgreSQL, so the answer is 202 with its id
+    and a warning (it was a 500 `internal error`); once Redis answers, the scheduler queues its job."""
+    import socket
+
+    from erpsync.db.pool import create_pool
+    from erpsync.jobs import job_id
+    from erpsync.scheduler import Scheduler
+    from erpsync.settings import DatabaseSettings, RedisSettings
+
+    with socket.socket() as nobody:
+        nobody.bind(("127.0.0.1", 0))  # bound, never listening: connections are refused
+        down = settings.model_copy(
+            update={"redis": RedisSettings(url=f"redis://127.0.0.1:{nobody.getsockname()[1]}/0")}
+        )
+        server = TestServer(init_app(down), host="127.0.0.1")
+        client: Client = TestClient(server, headers={"Authorization": f"Bearer {API_TOKEN}"})
+        await client.start_server()
+        try:
+            assert (await client.post("/configs", json=make_config())).status == 201
+            response = await client.post("/sync/acme-main")
+            assert response.status == 202, await response.text()
+            body = await response.json()
+            assert body["warning"].startswith("Redis is unreachable: the run is kept queued in PostgreSQL")
+            again = await (await client.post("/sync/acme-main")).json()
+            assert (again["run_id"], again["created"]) == (body["run_id"], False)
+        finally:
+            await client.close()
+    assert await db.fetchval("SELECT status FROM sync_runs WHERE id = $1", body["run_id"]) == "queued"
+    await db.execute("UPDATE sync_runs SET queued_at = now() - interval '1 minute'")  # Redis was away a while
+    pool = await create_pool(DatabaseSettings(url=settings.database.url, max_connections=3))
+    scheduler = Scheduler(pool, clean_redis)
+    try:
+        await scheduler.reconcile()
+        assert await clean_redis.exists(f"arq:job:{job_id('acme-main')}")
+        assert await db.fetchval("SELECT count(*) FROM sync_runs") == 1
+    finally:
+        await scheduler.stop()
+        await pool.close()

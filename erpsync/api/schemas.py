@@ -121,6 +121,8 @@ class SyncQueued(BaseModel):
     run_id: int
     status: Literal["queued"]
     created: bool
+    # Present when Redis could not be reached: the run waits queued in PostgreSQL until it is back.
+    warning: str | None = None
 
 
 class RunOut(BaseModel):

@@ -76,6 +76,10 @@ async def trigger_sync(request: web.Request) -> web.Response:
         response.headers["Location"] = f"/runs/{outcome.run_id}"
         return response
     body: dict[str, Any] = {"run_id": outcome.run_id, "status": "queued", "created": outcome.created}
+    if outcome.redis_down:
+        body["warning"] = (
+            "Redis is unreachable: the run is kept queued in PostgreSQL and starts once Redis answers again"
+        )
     response = json_response(body, status=202)
     response.headers["Location"] = f"/runs/{outcome.run_id}"
     return response
