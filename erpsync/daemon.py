@@ -27,6 +27,7 @@ from erpsync.db.pool import create_pool
 from erpsync.errors import ErpsyncError, ListenError, SettingsError
 from erpsync.jobs import create_worker
 from erpsync.logs import configure_logging, get_logger
+from erpsync.notify import Notifier
 from erpsync.resume import resume_abandoned_runs
 from erpsync.scheduler import Scheduler
 from erpsync.settings import Settings, load_settings
@@ -93,6 +94,7 @@ class Daemon:
                 self.redis,
                 first_run=self.settings.sync.first_run,
                 journal_days=self.settings.sync.journal_days,
+                notifier=Notifier(self.settings, self.pool),
             )
             self.scheduler.start()
             log.info("scheduler started")

@@ -23,6 +23,7 @@ from erpsync.constants import SCHEDULER_LOCK_ID
 from erpsync.db.retention import prune_history
 from erpsync.jobs import enqueue_sync, requeue_orphans
 from erpsync.logs import get_logger
+from erpsync.notify import Notifier
 
 log = get_logger("erpsync.scheduler")
 
@@ -75,6 +76,7 @@ class Scheduler:
         reconcile_seconds: float = RECONCILE_SECONDS,
         first_run: str = "now",
         journal_days: int = 90,
+        notifier: Notifier | None = None,
     ):
         self.pool = pool
         self.redis = redis
@@ -82,6 +84,7 @@ class Scheduler:
         self.first_run = first_run
         self.journal_days = journal_days
         self._pruned_at: datetime | None = None
+        self.notifier = notifier
         self.scheduler = AsyncIOScheduler(timezone=UTC)
         self._lock_conn: Any = None
         self._due: dict[str, datetime] = {}
@@ -106,6 +109,8 @@ class Scheduler:
         if self.scheduler.running:
             self.scheduler.shutdown(wait=False)
         await self._release()
+        if self.notifier is not None:
+            await self.notifier.close()
 
     def next_runs(self) -> dict[str, datetime]:
         """Next scheduled time per config (empty when another process leads)."""
@@ -149,6 +154,7 @@ class Scheduler:
             return
         now = datetime.now(UTC)
         await self._prune(now)
+        await self._notify()
         seen = set()
         for row in rows:
             config_id = row["id"]
@@ -189,6 +195,15 @@ class Scheduler:
             return
         if runs or lines:
             log.info("pruned old runs and log lines", runs=runs, log_lines=lines, days=self.journal_days)
+
+    async def _notify(self) -> None:
+        """Tell the webhooks what finished runs changed, while leading (one process says it once)."""
+        if self.notifier is None:
+            return
+        try:
+            await self.notifier.tick()
+        except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError) as exc:
+            log.warning("could not look at finished runs for notifications", error=str(exc))
 
     async def fire(self, config_id: str) -> None:
         """Queue a sync (a no-op when one is queued or running already)."""

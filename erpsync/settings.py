@@ -127,6 +127,33 @@ class FtpSettings(Section):
     password: SecretStr | None = None
 
 
+NotifyEvent = Literal["failed", "needs_attention", "partial", "recovered"]
+NOTIFY_EVENTS: list[NotifyEvent] = ["failed", "needs_attention", "partial", "recovered"]
+
+
+def _all_events() -> list[NotifyEvent]:
+    return list(NOTIFY_EVENTS)
+
+
+class Webhook(Section):
+    """One receiver of notifications: its URL, the events it wants, the key its bodies are signed with."""
+
+    url: str = Field(pattern=r"^https?://")
+    events: list[NotifyEvent] = Field(default_factory=_all_events)
+    secret: SecretStr | None = None
+
+
+class NotifySettings(Section):
+    """Webhooks told once when a config's runs start failing, need attention or go partial, and once
+    when that is over."""
+
+    webhooks: list[Webhook] = Field(default_factory=list)
+    api_url: str | None = None
+    max_attempts: int = Field(default=8, ge=1, le=100)
+    retry_base_delay: float = Field(default=10.0, gt=0)
+    timeout: float = Field(default=10.0, gt=0)
+
+
 class Settings(BaseSettings):
     """Everything the process needs, passed down explicitly (never imported as a global)."""
 
@@ -146,6 +173,7 @@ class Settings(BaseSettings):
     security: SecuritySettings = Field(default_factory=SecuritySettings)
     log: LogSettings = Field(default_factory=LogSettings)
     ftp: FtpSettings = Field(default_factory=FtpSettings)
+    notify: NotifySettings = Field(default_factory=NotifySettings)
 
     @classmethod
     def settings_customise_sources(

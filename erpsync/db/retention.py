@@ -28,11 +28,15 @@ DELETE FROM sync_runs WHERE id IN (
 )
 """
 
+PRUNE_NOTIFICATIONS = """
+DELETE FROM notifications WHERE id IN (SELECT id FROM notifications WHERE created_at < $1 LIMIT $2)
+"""
+
 
 async def prune_history(conn: Executor, before: datetime, *, batch: int = BATCH) -> tuple[int, int]:
     """Delete log lines and finished runs older than `before`; (runs, log lines) deleted."""
     counts = []
-    for statement in (PRUNE_RUNS, PRUNE_LOGS):
+    for statement in (PRUNE_RUNS, PRUNE_LOGS, PRUNE_NOTIFICATIONS):
         total = 0
         while True:
             status = await conn.execute(statement, before, batch)
@@ -41,7 +45,7 @@ async def prune_history(conn: Executor, before: datetime, *, batch: int = BATCH)
             if deleted < batch:
                 break
         counts.append(total)
-    return counts[0], counts[1]
+    return counts[0], counts[1]  # notifications go uncounted: they are the runs' shadow
 
 
 __all__ = ["prune_history"]
