@@ -50,7 +50,7 @@ def line_skus(variables: Any) -> set[str]:
     }
 
 
-def line_error(prepared: PreparedRequest, code: str, message: str) -> dict[str, Any]:
+def line_error(prepared: PreparedRequest, code: str | None, message: str) -> dict[str, Any]:
     """The recorded shape: the error with its location and path, and the root field's payload null."""
     field = next(node for node in prepared.operation.selection_set.selections if isinstance(node, FieldNode))
     name = field.name.value
@@ -59,7 +59,8 @@ def line_error(prepared: PreparedRequest, code: str, message: str) -> dict[str, 
         location = get_location(field.loc.source, field.loc.start)
         error["locations"] = [{"line": location.line, "column": location.column}]
     error["path"] = [name]
-    error["extensions"] = {"code": code}
+    if code is not None:
+        error["extensions"] = {"code": code}
     return {"errors": [error], "data": {name: None}}
 
 

@@ -63,7 +63,7 @@ class LineErrors:
     every: int = 0
     count: int | None = None
     written: bool = False
-    code: str = "TOO_MANY_PARALLEL_REQUESTS_FOR_THIS_PRODUCT"
+    code: str | None = "TOO_MANY_PARALLEL_REQUESTS_FOR_THIS_PRODUCT"  # None: the message alone
     message: str = LINE_ERROR_MESSAGES["TOO_MANY_PARALLEL_REQUESTS_FOR_THIS_PRODUCT"]
     seen: int = 0
 
@@ -72,7 +72,8 @@ class LineErrors:
         known = {"skus", "every", "count", "written", "code", "message"}
         if not set(body) <= known:
             raise ValueError(f"line_errors takes {sorted(known)}")
-        code = str(body.get("code", cls.code))
+        code = body.get("code", "TOO_MANY_PARALLEL_REQUESTS_FOR_THIS_PRODUCT")
+        code = None if code is None else str(code)
         count = body.get("count")
         return cls(
             skus=frozenset(str(sku) for sku in body.get("skus") or ()),
@@ -80,7 +81,7 @@ class LineErrors:
             count=None if count is None else int(count),
             written=bool(body.get("written", False)),
             code=code,
-            message=str(body.get("message") or LINE_ERROR_MESSAGES.get(code, code)),
+            message=str(body.get("message") or LINE_ERROR_MESSAGES.get(code or "", code or "Error")),
         )
 
     def take(self, skus: set[str]) -> bool:

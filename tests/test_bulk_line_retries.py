@@ -1,0 +1,210 @@
+"""Transient errors on single bulk result lines (issue 16, acceptance 3): a line the shop answers with
+"This product is currently being modified. Please try again later." is sent again within the run, a
+bounded number of times; a create the shop did write before answering so is updated, never made twice.
+Whole `run_sync` runs against the simulator, whose `line_errors` fault answers lines in the recorded
+shape (a top-level error with `__lineNumber` and a null payload)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import pytest
+from shop_support import ConfigFeed, Configs, flat_rows
+
+from erpsync.db.pool import create_pool
+from erpsync.result_lines import LINE_RETRIES
+from erpsync.settings import DatabaseSettings, Settings
+
+MakeFeed = Callable[..., Awaitable[ConfigFeed]]
+
+
+@pytest.fixture
+async def make_feed(
+    settings: Settings, db: asyncpg.Connection[Any], start_shopify: Any, tmp_path: Path
+) -> AsyncIterator[MakeFeed]:
+    pools: list[asyncpg.Pool[Any]] = []
+
+    async def make(**options: Any) -> ConfigFeed:
+        simulator = await start_shopify(**options)
+        pool = await create_pool(DatabaseSettings(url=settings.database.url, max_connections=5))
+        pools.append(pool)
+        return await Configs(settings, pool, tmp_path, simulator).add("acme")
+
+    yield make
+    for pool in pools:
+        await pool.close()
+
+
+async def holders(feed: ConfigFeed) -> dict[str, list[tuple[str, str, str]]]:
+    """For each SKU, every product of the shop holding it, as (id, title, price)."""
+    return {
+        sku: [
+            (product["id"], product["title"], variant["price"])
+            for product in products
+            for variant in product["variants"]["nodes"]
+            if variant["sku"] == sku
+        ]
+        for sku, products in (await feed.configs.shop.by_sku()).items()
+    }
+
+
+async def line_errors_served(feed: ConfigFeed) -> int:
+    return int((await feed.configs.shop.simulator.stats())["bulk_line_errors"])
+
+
+@pytest.mark.parametrize("written", [False, True], ids=["not-written", "written-then-error"])
+async def test_transient_line_error_on_a_create_is_retried_within_the_run(
+    make_feed: MakeFeed, written: bool
+) -> None:
+    """One create answered "currently being modified": sent again in a follow-up operation, the run
+    succeeds with every product once in the shop; when the shop had written it before answering, the
+    retry (by erpsync's custom ID) updates that product rather than making a second."""
+    feed = await make_feed()
+    await feed.configs.shop.simulator.faults(line_errors={"skus": ["SKU-2"], "count": 1, "written": written})
+    rows = flat_rows(4)
+    feed.write(rows)
+    result = await feed.sync()
+    assert await line_errors_served(feed) == 1
+    assert result.status == "succeeded", result
+    assert (result.counts["created"], result.counts["failed"]) == (4, 0)
+    assert (result.counts["retried"], result.counts["failed_transient"]) == (1, 0)
+    shop = await holders(feed)
+    assert sorted(shop) == ["SKU-1", "SKU-2", "SKU-3", "SKU-4"]
+    assert all(len(products) == 1 for products in shop.values()), shop
+    [(product_id, title, price)] = shop["SKU-2"]
+    assert (title, price) == ("Product 2", "10.00")
+    tracked = await feed.configs.pool.fetchval(
+        "SELECT shopify_product_id FROM product_states WHERE config_id = 'acme' AND product_key = 'SKU-2'"
+    )
+    assert tracked == product_id
+    again = await feed.sync()
+    assert (again.status, again.counts["unchanged"], again.counts["created"]) == ("succeeded", 4, 0)
+
+
+async def test_transient_line_error_on_an_update_written_then_answered_is_retried(
+    make_feed: MakeFeed,
+) -> None:
+    """An update whose write went through but whose line came back as an error is sent again by id: the
+    product keeps its id and shows the feed's new price, and the run counts one retry."""
+    feed = await make_feed()
+    feed.write(flat_rows(3))
+    await feed.sync()
+    before = await holders(feed)
+    await feed.configs.shop.simulator.faults(line_errors={"skus": ["SKU-3"], "count": 1, "written": True})
+    rows = flat_rows(3)
+    rows[2]["price"] = "12.50"
+    feed.write(rows)
+    result = await feed.sync()
+    assert await line_errors_served(feed) == 1
+    assert result.status == "succeeded", result
+    assert (result.counts["updated"], result.counts["retried"], result.counts["failed"]) == (1, 1, 0)
+    after = await holders(feed)
+    assert after["SKU-3"] == [(before["SKU-3"][0][0], "Product 3", "12.50")]
+    assert after["SKU-1"] == before["SKU-1"]
+
+
+@pytest.mark.parametrize(
+    ("code", "message"),
+    [
+        ("TOO_MANY_PARALLEL_REQUESTS_FOR_THIS_PRODUCT", None),
+        ("INTERNAL_SERVER_ERROR", None),
+        ("THROTTLED", None),
+        (None, "This product is currently being modified. Please try again later."),
+        (None, "Throttled"),
+    ],
+    ids=["parallel", "internal", "throttled", "message-only", "throttled-message-only"],
+)
+async def test_every_transient_line_shape_is_retried(
+    make_feed: MakeFeed, code: str | None, message: str | None
+) -> None:
+    """Each transient shape a line can carry (by code, or by the recorded message without one) is
+    retried; every second line fails once, and all products end in the shop once."""
+    feed = await make_feed()
+    fault: dict[str, Any] = {"every": 2, "count": 3, "code": code}
+    if message is not None:
+        fault["message"] = message
+    await feed.configs.shop.simulator.faults(line_errors=fault)
+    feed.write(flat_rows(6))
+    result = await feed.sync()
+    assert await line_errors_served(feed) == 3
+    assert result.status == "succeeded", result
+    assert (result.counts["created"], result.counts["retried"], result.counts["failed"]) == (6, 3, 0)
+    shop = await holders(feed)
+    assert len(shop) == 6
+    assert all(len(products) == 1 for products in shop.values()), shop
+
+
+@pytest.mark.parametrize("written", [False, True], ids=["not-written", "written-then-error"])
+async def test_transient_error_that_never_clears_fails_after_the_bound(
+    make_feed: MakeFeed, written: bool
+) -> None:
+    """A line that keeps failing is sent again `LINE_RETRIES` times, then counted failed with a reason
+    that says so; the run is partial, the others are written, and the shop never holds the product twice.
+    The next run, with the shop answering again, finishes it without a duplicate."""
+    feed = await make_feed()
+    await feed.configs.shop.simulator.faults(line_errors={"skus": ["SKU-2"], "written": written})
+    feed.write(flat_rows(3))
+    result = await feed.sync()
+    assert await line_errors_served(feed) == 1 + LINE_RETRIES
+    assert result.status == "partial", result
+    assert (result.counts["created"], result.counts["failed"]) == (2, 1)
+    assert (result.counts["retried"], result.counts["failed_transient"]) == (1, 1)
+    [error] = await feed.logs("error")
+    assert error["sku"] == "SKU-2"
+    assert "currently being modified" in error["message"]
+    assert f"still there after {LINE_RETRIES} retries" in error["message"]
+    shop = await holders(feed)
+    assert len(shop.get("SKU-2", [])) == (1 if written else 0)
+    await feed.configs.shop.simulator.faults(clear=True)
+    again = await feed.sync()
+    assert again.status == "succeeded", again
+    # A product the shop wrote (but answered as failed) is found by its SKU and adopted, then updated.
+    expected = (0, 1, 1) if written else (1, 0, 0)
+    assert (again.counts["created"], again.counts["updated"], again.counts["adopted"]) == expected
+    assert (again.counts["retried"], again.counts["failed"]) == (0, 0)
+    shop = await holders(feed)
+    assert [(title, price) for _, title, price in shop["SKU-2"]] == [("Product 2", "10.00")]
+
+
+async def test_user_errors_are_not_retried_and_counted_apart(make_feed: MakeFeed) -> None:
+    """A userError is the shop refusing the input: failed at once, never sent again; a transient error
+    in the same run is retried. The counts tell the two apart."""
+    feed = await make_feed()
+    await feed.configs.shop.simulator.faults(
+        sku_errors={"SKU-1": "Price must be positive"}, line_errors={"skus": ["SKU-2"], "count": 1}
+    )
+    feed.write(flat_rows(4))
+    result = await feed.sync()
+    assert result.status == "partial", result
+    assert (result.counts["created"], result.counts["failed"]) == (3, 1)
+    assert (
+        result.counts["retried"],
+        result.counts["failed_transient"],
+        result.counts["failed_mismatch"],
+    ) == (
+        1,
+        0,
+        0,
+    )
+    stats = await feed.configs.shop.simulator.stats()
+    assert stats["bulk_lines"] == 4 + 1  # only SKU-2's line went again
+    [error] = await feed.logs("error")
+    assert (error["sku"], "Price must be positive" in error["message"]) == ("SKU-1", True)
+
+
+async def test_line_error_fault_is_checked_by_the_simulator(make_feed: MakeFeed) -> None:
+    """The admin endpoint refuses a malformed `line_errors` fault and shows the one set."""
+    feed = await make_feed()
+    simulator = feed.configs.shop.simulator
+    async with simulator.session.post(
+        f"{simulator.base_url}/_simulator/faults", json={"line_errors": {"sku": ["X"]}}
+    ) as response:
+        assert response.status == 400
+    shown = await simulator.admin("POST", "/_simulator/faults", {"line_errors": {"every": 3, "count": 2}})
+    assert shown["line_errors"]["every"] == 3
+    assert shown["line_errors"]["code"] == "TOO_MANY_PARALLEL_REQUESTS_FOR_THIS_PRODUCT"
+    cleared = await simulator.admin("POST", "/_simulator/faults", {"line_errors": None})
+    assert cleared["line_errors"] is None
