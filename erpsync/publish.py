@@ -313,8 +313,7 @@ async def publish(
             await run_store.set_bulk_operation_field(pool, run_id, index, "id", operation_id)
 
         async def on_outcomes(_: BulkFile, outcomes: list[LineOutcome]) -> None:
-            with SentIndex(file.keys_path) as sent:
-                outcomes = [checked(outcome, sent[outcome.line_number]) for outcome in outcomes]
+            outcomes = [checked(outcome, sent[outcome.line_number]) for outcome in outcomes]
             for outcome in outcomes:
                 if is_mismatch(outcome):
                     log.error(
@@ -326,28 +325,30 @@ async def publish(
                     )
             await recorder.record(entry["document"], outcomes, step=step)
 
-        async with slots:
-            if not entry["id"] and resuming and entry.get("marker"):
-                found = await find_started_mutation(client, entry["marker"])
-                if found is not None:
-                    log.warning(
-                        "found an operation started before its id was stored; not sending the file again",
-                        operation_id=found,
-                        file=file.path.name,
+        # What each line sent, read once per file (outcomes come in batches of 500 lines).
+        with SentIndex(file.keys_path) as sent:
+            async with slots:
+                if not entry["id"] and resuming and entry.get("marker"):
+                    found = await find_started_mutation(client, entry["marker"])
+                    if found is not None:
+                        log.warning(
+                            "found an operation started before its id was stored; not sending the file again",
+                            operation_id=found,
+                            file=file.path.name,
+                        )
+                        await on_started(file, found)
+                if entry["id"]:
+                    log.info("resuming bulk operation", operation_id=entry["id"], file=file.path.name)
+                    result = await resume_file(client, entry["id"], file, on_outcomes=on_outcomes)
+                else:
+                    result = await run_file(
+                        client,
+                        document,
+                        file,
+                        on_started=on_started,
+                        on_outcomes=on_outcomes,
+                        client_identifier=entry.get("marker"),
                     )
-                    await on_started(file, found)
-            if entry["id"]:
-                log.info("resuming bulk operation", operation_id=entry["id"], file=file.path.name)
-                result = await resume_file(client, entry["id"], file, on_outcomes=on_outcomes)
-            else:
-                result = await run_file(
-                    client,
-                    document,
-                    file,
-                    on_started=on_started,
-                    on_outcomes=on_outcomes,
-                    client_identifier=entry.get("marker"),
-                )
         await run_store.set_bulk_operation_field(pool, run_id, index, "status", result.operation.status)
         await run_store.set_bulk_operation_field(pool, run_id, index, "done", True)
         return result.operation

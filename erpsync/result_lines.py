@@ -80,10 +80,12 @@ def mismatch(outcome: LineOutcome, sent: dict[str, Any] | None) -> str | None:
         return None
     if sent.get("id") and product.get("id") != sent["id"]:
         return f"it answered for product {product.get('id')}, the line named {sent['id']}"
-    sent_skus = set(sent.get("skus") or ())
+    sent_skus = {str(sku).strip() for sku in sent.get("skus") or ()}
     nodes = (product.get("variants") or {}).get("nodes") or []
-    answered_skus = {str(node["sku"]) for node in nodes if node.get("sku")}
-    if sent_skus and answered_skus != sent_skus:
+    answered_skus = {str(node["sku"]).strip() for node in nodes if node.get("sku")}
+    # The answer lists the first 250 variants only (a product may hold more), so it may lack SKUs sent;
+    # another line's product holds a SKU this line did not send, or none that it did.
+    if sent_skus and (answered_skus - sent_skus or not answered_skus & sent_skus):
         return (
             f"it answered with SKUs {', '.join(sorted(answered_skus)) or 'none'}, "
             f"the line sent {', '.join(sorted(sent_skus))}"

@@ -15,7 +15,9 @@ import pytest
 from shop_support import ConfigFeed, Configs, flat_rows
 
 from erpsync.db.pool import create_pool
+from erpsync.result_lines import checked, is_mismatch
 from erpsync.settings import DatabaseSettings, Settings
+from erpsync.shopify.bulk import LineOutcome
 
 MakeFeed = Callable[..., Awaitable[ConfigFeed]]
 SEPARATORS = {"SKU-1": "Line\u2028two", "SKU-2": "Para\u2029graph", "SKU-3": "Next\u0085line"}
@@ -135,3 +137,38 @@ async def test_simulator_splits_uploaded_jsonl_at_newline_only(start_shopify: An
     text = '{"a": "x\u2028y"}\n{"b": "z\u0085w"}\n'
     assert split_jsonl(text, SimulatorOptions()) == ['{"a": "x\u2028y"}', '{"b": "z\u0085w"}']
     assert len(split_jsonl(text, SimulatorOptions(jsonl_split="splitlines"))) == 4
+
+
+def _ok(product: dict[str, Any]) -> LineOutcome:
+    return LineOutcome("K", 0, "ok", {"product": product, "userErrors": []})
+
+
+def _variants(skus: list[str]) -> dict[str, Any]:
+    return {"nodes": [{"id": f"gid://shopify/ProductVariant/{n}", "sku": sku} for n, sku in enumerate(skus)]}
+
+
+@pytest.mark.parametrize(
+    ("sent", "answered", "matches"),
+    [
+        ({"id": "P1", "skus": ["A"]}, {"id": "P1", "variants": _variants(["A"])}, True),
+        ({"id": "P1", "skus": ["A"]}, {"id": "P2", "variants": _variants(["A"])}, False),
+        ({"id": None, "skus": ["A", "B"]}, {"id": "P9", "variants": _variants(["C"])}, False),
+        ({"id": None, "skus": ["A", "B"]}, {"id": "P9", "variants": _variants(["A", "B", "C"])}, False),
+        # 300 variants sent, the answer lists the first 250: the same product.
+        (
+            {"id": None, "skus": [f"S{n}" for n in range(300)]},
+            {"id": "P9", "variants": _variants([f"S{n}" for n in range(250)])},
+            True,
+        ),
+        # A status line (archive) sends no variants: only its id is checked.
+        ({"id": "P1", "skus": []}, {"id": "P1", "variants": _variants(["A"])}, True),
+        (None, {"id": "P2", "variants": _variants(["Z"])}, True),  # a file from before lines were checked
+    ],
+    ids=["same", "other-id", "other-skus", "extra-sku", "first-250", "status-line", "unchecked-file"],
+)
+def test_what_counts_as_another_products_answer(
+    sent: dict[str, Any] | None, answered: dict[str, Any], matches: bool
+) -> None:
+    outcome = checked(_ok(answered), sent)
+    assert (outcome.status == "ok") is matches
+    assert is_mismatch(outcome) is not matches
