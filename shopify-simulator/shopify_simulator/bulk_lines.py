@@ -15,6 +15,7 @@ payload — "This product is currently being modified. Please try again later.",
 from __future__ import annotations
 
 import asyncio
+import uuid
 from typing import TYPE_CHECKING, Any
 
 import orjson
@@ -61,6 +62,8 @@ def line_error(prepared: PreparedRequest, code: str | None, message: str) -> dic
     error["path"] = [name]
     if code is not None:
         error["extensions"] = {"code": code}
+    if code == "INTERNAL_SERVER_ERROR":  # recorded with the request id (see stats.LINE_ERROR_MESSAGES)
+        error["extensions"]["requestId"] = str(uuid.uuid4())
     return {"errors": [error], "data": {name: None}}
 
 

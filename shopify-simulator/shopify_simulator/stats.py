@@ -42,11 +42,17 @@ class Stats:
         }
 
 
-# Transient line errors as recorded (contract evidence, finding 1); INTERNAL_SERVER_ERROR and THROTTLED
-# are the Admin API's other retryable codes (https://shopify.dev/docs/api/admin-graphql#status-and-error-codes).
+# Transient line errors. TOO_MANY_PARALLEL_REQUESTS_FOR_THIS_PRODUCT is recorded on a bulk result line
+# (contract evidence, finding 1: BCApps BulkOperationResult.txt). The other two are recorded on ordinary
+# requests only, and the simulator puts them on a line in the same shape (unconfirmed there):
+# INTERNAL_SERVER_ERROR with this text, a request id and `extensions.requestId` (community.shopify.com
+# /c/shopify-apis-and-sdks/760-internal-errors-when-calling-shopify-graphql-api/m-p/1130424, 2021,
+# productUpdate); "Throttled" with code THROTTLED (community.shopify.com/t/throttled/254776) or with none
+# (community.shopify.com/t/…-throttled-requests-response/8456, 2020) — code None sends the text alone.
 LINE_ERROR_MESSAGES = {
     "TOO_MANY_PARALLEL_REQUESTS_FOR_THIS_PRODUCT": "This product is currently being modified. Please try again later.",
-    "INTERNAL_SERVER_ERROR": "Internal error. Looks like something went wrong on our end.",
+    "INTERNAL_SERVER_ERROR": "Internal error. Looks like something went wrong on our end.\n"
+    "Request ID: 3221c58f-3446-4843-a452-a517787121c6 (include this in support requests).",
     "THROTTLED": "Throttled",
 }
 
