@@ -11,12 +11,18 @@ from pathlib import Path
 from typing import Any
 
 import asyncpg
+import orjson
 import pytest
-from shop_support import ConfigFeed, Configs, flat_rows
+from shop_support import ConfigFeed, Configs, Shop, flat_rows
 
 from erpsync.db.pool import create_pool
 from erpsync.result_lines import LINE_RETRIES
 from erpsync.settings import DatabaseSettings, Settings
+from erpsync.shopify import documents
+from erpsync.shopify.bulk import LineOutcome, run_file
+from erpsync.shopify.bulk_files import BulkFile, BulkFileWriter
+from erpsync.shopify.client import ShopifyClient
+from erpsync.shopify.throttle import Throttle
 
 MakeFeed = Callable[..., Awaitable[ConfigFeed]]
 
@@ -208,3 +214,55 @@ async def test_line_error_fault_is_checked_by_the_simulator(make_feed: MakeFeed)
     assert shown["line_errors"]["code"] == "TOO_MANY_PARALLEL_REQUESTS_FOR_THIS_PRODUCT"
     cleared = await simulator.admin("POST", "/_simulator/faults", {"line_errors": None})
     assert cleared["line_errors"] is None
+
+
+async def test_injected_line_error_has_the_recorded_shape(shopify: Any, tmp_path: Path) -> None:
+    """The simulator answers an injected line as the recorded result line: a top-level error with its
+    location, path and code, `data.productSet` null, the line's `__lineNumber`; with `written` the
+    product is in the shop all the same."""
+    await shopify.faults(line_errors={"skus": ["SKU-2"], "count": 1, "written": True})
+    with BulkFileWriter(tmp_path, "shape") as writer:
+        for sku in ("SKU-1", "SKU-2", "SKU-3"):
+            writer.add(sku, {"identifier": {"handle": sku.lower()}, "input": shop_input(sku)})
+    outcomes: dict[str, LineOutcome] = {}
+
+    async def started(_: BulkFile, __: str) -> None:
+        return None
+
+    async def collect(_: BulkFile, batch: list[LineOutcome]) -> None:
+        outcomes.update((outcome.key, outcome) for outcome in batch)
+
+    async with ShopifyClient(shopify.target(), throttle=Throttle()) as client:
+        result = await run_file(
+            client, documents.PRODUCT_SET_BULK, writer.files[0], on_started=started, on_outcomes=collect
+        )
+        assert result.operation.url is not None
+        async with client.session.get(result.operation.url) as response:
+            lines = [orjson.loads(line) for line in (await response.read()).splitlines(keepends=False)]
+    [line] = [line for line in lines if line["__lineNumber"] == 1]
+    [error] = line["errors"]
+    assert error["message"] == "This product is currently being modified. Please try again later."
+    assert error["path"] == ["productSet"]
+    assert error["extensions"] == {"code": "TOO_MANY_PARALLEL_REQUESTS_FOR_THIS_PRODUCT"}
+    assert error["locations"][0]["line"] == 1
+    assert line["data"] == {"productSet": None}
+    assert (outcomes["SKU-2"].status, outcomes["SKU-2"].payload) == ("errors", None)
+    assert [outcomes[sku].status for sku in ("SKU-1", "SKU-3")] == ["ok", "ok"]
+    handles = await shopify_handles(shopify)
+    assert handles == ["sku-1", "sku-2", "sku-3"]
+
+
+def shop_input(sku: str) -> dict[str, Any]:
+    return {
+        "handle": sku.lower(),
+        "title": f"Product {sku}",
+        "status": "ACTIVE",
+        "productOptions": [{"name": "Title", "values": [{"name": "Default Title"}]}],
+        "variants": [
+            {"optionValues": [{"optionName": "Title", "name": "Default Title"}], "sku": sku, "price": "9.90"}
+        ],
+    }
+
+
+async def shopify_handles(shopify: Any) -> list[str]:
+    return sorted(product["handle"] for product in await Shop(shopify).catalogue())
