@@ -6,14 +6,19 @@ shape (a top-level error with `__lineNumber` and a null payload)."""
 
 from __future__ import annotations
 
+import asyncio
+import signal
+import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
+from subprocess import PIPE
 from typing import Any
 
 import asyncpg
 import orjson
 import pytest
 from shop_support import ConfigFeed, Configs, Shop, flat_rows
+from support import erpsync_env, shop_products
 
 from erpsync.db.pool import create_pool
 from erpsync.result_lines import LINE_RETRIES
@@ -266,3 +271,51 @@ def shop_input(sku: str) -> dict[str, Any]:
 
 async def shopify_handles(shopify: Any) -> list[str]:
     return sorted(product["handle"] for product in await Shop(shopify).catalogue())
+
+
+AGAIN_RUNNING = """
+SELECT true FROM sync_runs, jsonb_array_elements(bulk_operations) AS entry
+WHERE status = 'running' AND entry->>'step' = 'again-1' AND entry->>'id' IS NOT NULL
+"""
+
+
+async def test_run_killed_during_a_follow_up_operation_resumes_without_a_duplicate(
+    settings: Settings, db: asyncpg.Connection[Any], start_shopify: Any, tmp_path: Path
+) -> None:
+    """A real `erpsync sync` killed with SIGKILL while a line's follow-up operation runs: the next
+    `erpsync sync` resumes it, and the shop holds every SKU once with the feed's values."""
+    simulator = await start_shopify(bulk_rate=40.0)
+    pool = await create_pool(DatabaseSettings(url=settings.database.url, max_connections=2))
+    try:
+        feed = await Configs(settings, pool, tmp_path, simulator).add("acme")
+    finally:
+        await pool.close()
+    feed.write(flat_rows(6))
+    await simulator.faults(line_errors={"skus": ["SKU-3"], "written": True})
+    env = erpsync_env(
+        settings, tmp_path, shop_url=simulator.base_url, ERPSYNC_SHOPIFY__RETRY_BASE_DELAY="0.01"
+    )
+
+    async def erpsync_sync() -> asyncio.subprocess.Process:
+        return await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "erpsync", "sync", "acme", env=env, stdout=PIPE, stderr=PIPE
+        )
+
+    first = await erpsync_sync()
+    async with asyncio.timeout(60):
+        while not await db.fetchval(AGAIN_RUNNING):
+            assert first.returncode is None, "the run ended before its follow-up operation"
+            await asyncio.sleep(0.01)
+    first.send_signal(signal.SIGKILL)
+    await first.communicate()
+    await simulator.faults(clear=True)
+    second = await erpsync_sync()
+    out, err = await second.communicate()
+    assert second.returncode == 0, (out + err).decode()[-3000:]
+    products = await shop_products(simulator)
+    skus = sorted(variant["sku"] for product in products for variant in product["variants"]["nodes"])
+    assert skus == [f"SKU-{n}" for n in range(1, 7)], "a product was lost or duplicated"
+    statuses = [row["status"] for row in await db.fetch("SELECT status FROM sync_runs ORDER BY id")]
+    assert "running" not in statuses
+    assert statuses[-1] == "succeeded"
+    assert await db.fetchval("SELECT count(*) FROM product_states WHERE config_id = 'acme'") == 6
