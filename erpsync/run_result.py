@@ -22,7 +22,8 @@ class SyncResult:
 @dataclass
 class LineCounts:
     """A run's result lines beyond created/updated/failed: `retried` products were sent again after a
-    transient line error (`failed_transient` of them still failed after the bound); `failed_mismatch`
+    transient line error (`failed_transient` of them failed all the same: the bound reached, or a
+    refusal on a later attempt); `failed_mismatch`
     lines were answered with another line's product and not recorded (`mismatched_skus`, the first 20).
     The rest of `failed` is the shop refusing the input (userErrors)."""
 
