@@ -1,14 +1,15 @@
 """Publish: planned changes → JSONL files → bulk operations; every result line recorded against its product.
 
-A run publishes in up to three steps, each waiting for the one before:
+A run publishes in steps, each waiting for the one before:
 - `main`: removals and every write that takes no SKU from another product;
 - `moves`: writes that take SKUs from other products (a regrouped feed), sent only once those products
   gave them up, so that a SKU is never on two products of the shop — a SKU still held (its giver's write
   failed or was held back) fails its taker instead;
 - `retry`: creates refused because another product holds their handle, sent again without one, so that
   Shopify gives them a free handle (the title's, with a number appended when taken);
-- `again-1` … `again-N`: lines a transient error failed (the product "currently being modified"), sent
-  again as they were, at most `LINE_RETRIES` times; a create goes by its custom ID, so one whose first
+- `again-1` … `again-N`: lines a transient error failed (the product "currently being modified"), writes
+  and the removals the guard allowed alike, sent again as they were, at most `LINE_RETRIES` times (the
+  `retry` step sends them the first time); a create goes by its custom ID, so one whose first
   attempt the shop did write is updated, never made twice.
 
 Every result line is checked against what its line sent (the product id, the SKUs) before it is
@@ -80,6 +81,13 @@ def lines_per_file(total: int, concurrency: int) -> int:
 
 STEPS = ("main", "moves", "retry")
 AGAIN_STEPS = tuple(f"again-{round_}" for round_ in range(1, LINE_RETRIES + 1))
+# Lines to send again (writes and removals), and the removals among them: removals the guard allowed
+# this run whose lines came back with a transient error.
+COUNT_AGAIN = "SELECT count(*) FROM run_products WHERE run_id = $1 AND outcome = 'retry'"
+SELECT_REMOVALS_AGAIN = """
+SELECT product_key, action, shopify_product_id FROM run_products
+WHERE run_id = $1 AND outcome = 'retry' AND action IN ('delete', 'archive', 'draft') ORDER BY product_key
+"""
 
 
 async def write_step_files(
@@ -115,7 +123,11 @@ async def write_step_files(
                 unstocked=item.unstocked,
             )
             writer.add(item.product_key, line)
-        removals = await conn.fetch(store.SELECT_REMOVALS, run_id) if step == "main" else []
+        removals = []
+        if step == "main":
+            removals = await conn.fetch(store.SELECT_REMOVALS, run_id)
+        elif retries:
+            removals = await conn.fetch(SELECT_REMOVALS_AGAIN, run_id)
         for row in removals:
             if row["action"] in REMOVAL_STATUS:
                 writer.add(
@@ -124,8 +136,9 @@ async def write_step_files(
     entries += [_entry(file, documents.PRODUCT_SET_BULK.name, step) for file in writer.files]
     deletions = [row for row in removals if row["action"] == "delete"]
     if deletions:
+        prefix = f"run-{run_id}-delete" if step == "main" else f"run-{run_id}-{step}-delete"
         with BulkFileWriter(
-            directory, f"run-{run_id}-delete", max_lines=lines_per_file(len(deletions), concurrency)
+            directory, prefix, max_lines=lines_per_file(len(deletions), concurrency)
         ) as delete_writer:
             for row in deletions:
                 delete_writer.add(row["product_key"], delete_line(row["shopify_product_id"]))
@@ -218,7 +231,7 @@ async def publish_run(
     for step in (*STEPS, *AGAIN_STEPS):
         activations: list[Activation] = []
         if not any(entry.get("step", "main") == step for entry in entries):
-            if step in AGAIN_STEPS and not await conn.fetchval(store.COUNT_WORK, run_id, None, True):
+            if step in AGAIN_STEPS and not await conn.fetchval(COUNT_AGAIN, run_id):
                 continue
             if step in AGAIN_STEPS:
                 # "Please try again later": a pause that grows with each round before the lines go again.

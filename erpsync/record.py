@@ -89,7 +89,7 @@ def sort_outcomes(
             continue
         message = scrub(outcome.message)
         codes = {str(error.get("code")) for error in outcome.errors}
-        transient = is_transient(outcome) and action in {"create", "update"}
+        transient = is_transient(outcome) and bool(action)  # a write or a removal of this run
         if transient and transient_attempts(before) < LINE_RETRIES:
             # Sent again as it was: a create goes by its custom ID, so one the shop did write is updated.
             out.results.append((outcome.key, "retry", message))

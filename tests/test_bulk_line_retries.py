@@ -319,3 +319,32 @@ async def test_run_killed_during_a_follow_up_operation_resumes_without_a_duplica
     assert "running" not in statuses
     assert statuses[-1] == "succeeded"
     assert await db.fetchval("SELECT count(*) FROM product_states WHERE config_id = 'acme'") == 6
+
+
+@pytest.mark.parametrize("policy", ["delete", "archive"])
+async def test_transient_error_on_a_removal_is_retried(make_feed: MakeFeed, policy: str) -> None:
+    """A product that left the feed, whose removal line (written or not) came back "currently being
+    modified": the removal goes again within the run, which succeeds; the other products are untouched."""
+    feed = await make_feed()
+    await feed.change(delete_policy=policy)
+    feed.write(flat_rows(5))
+    await feed.sync()
+    before = await holders(feed)
+    # The next run sends one line (SKU-5's removal): answer it once with the error, after writing it.
+    await feed.configs.shop.simulator.faults(line_errors={"every": 1, "count": 1, "written": True})
+    feed.write(flat_rows(4))
+    result = await feed.sync()
+    assert await line_errors_served(feed) == 1
+    assert result.status == "succeeded", result
+    assert (result.counts["deleted"], result.counts["retried"], result.counts["failed"]) == (1, 1, 0)
+    after = await holders(feed)
+    assert {sku: after[sku] for sku in ("SKU-1", "SKU-2", "SKU-3", "SKU-4")} == {
+        sku: before[sku] for sku in ("SKU-1", "SKU-2", "SKU-3", "SKU-4")
+    }
+    if policy == "delete":
+        assert "SKU-5" not in after
+    else:
+        statuses = {
+            p["variants"]["nodes"][0]["sku"]: p["status"] for p in await feed.configs.shop.catalogue()
+        }
+        assert statuses["SKU-5"] == "ARCHIVED"
