@@ -21,7 +21,9 @@ from shop_support import ConfigFeed, Configs, Shop, flat_rows
 from support import erpsync_env, shop_products
 
 from erpsync.db.pool import create_pool
+from erpsync.metrics import REGISTRY, observe_run
 from erpsync.result_lines import LINE_RETRIES
+from erpsync.run_result import SyncResult
 from erpsync.settings import DatabaseSettings, Settings
 from erpsync.shopify import documents
 from erpsync.shopify.bulk import LineOutcome, run_file
@@ -348,3 +350,15 @@ async def test_transient_error_on_a_removal_is_retried(make_feed: MakeFeed, poli
             p["variants"]["nodes"][0]["sku"]: p["status"] for p in await feed.configs.shop.catalogue()
         }
         assert statuses["SKU-5"] == "ARCHIVED"
+
+
+def test_line_counts_reach_the_metrics() -> None:
+    """`/metrics` counts the products sent again and the lines failed by a transient error or a mismatch."""
+
+    def sample(action: str) -> float:
+        return REGISTRY.get_sample_value("erpsync_products_total", {"action": action}) or 0.0
+
+    before = {action: sample(action) for action in ("retried", "failed_transient", "failed_mismatch")}
+    counts = {"retried": 3, "failed_transient": 1, "failed_mismatch": 2}
+    observe_run("acme", SyncResult(1, "partial", counts))
+    assert {action: sample(action) - before[action] for action in before} == counts
