@@ -17,7 +17,7 @@ from typing import Any
 import asyncpg
 import orjson
 import pytest
-from shop_support import ConfigFeed, Configs, Shop, flat_rows
+from shop_support import ConfigFeed, Configs, Shop, flat_rows, grouped_rows
 from support import erpsync_env, shop_products
 
 from erpsync.db.pool import create_pool
@@ -362,3 +362,32 @@ def test_line_counts_reach_the_metrics() -> None:
     counts = {"retried": 3, "failed_transient": 1, "failed_mismatch": 2}
     observe_run("acme", SyncResult(1, "partial", counts))
     assert {action: sample(action) - before[action] for action in before} == counts
+
+
+async def test_retried_update_that_adds_a_variant_leaves_one_variant_per_sku(
+    settings: Settings, db: asyncpg.Connection[Any], start_shopify: Any, tmp_path: Path
+) -> None:
+    """An update adding a size, written by the shop but answered as an error: sent again, the product
+    ends with each SKU once (productSet's variant list replaces the first attempt's), tracked in full."""
+    simulator = await start_shopify()
+    pool = await create_pool(DatabaseSettings(url=settings.database.url, max_connections=5))
+    try:
+        feed = await Configs(settings, pool, tmp_path, simulator).add("acme", grouped=True)
+        feed.write(grouped_rows({"P1": ["A1", "A2"], "P2": ["B1"]}))
+        assert (await feed.sync()).status == "succeeded"
+        await simulator.faults(line_errors={"skus": ["A3"], "count": 1, "written": True})
+        feed.write(grouped_rows({"P1": ["A1", "A2", "A3"], "P2": ["B1"]}))
+        result = await feed.sync()
+        assert await line_errors_served(feed) == 1
+        assert result.status == "succeeded", result
+        assert (result.counts["updated"], result.counts["retried"]) == (1, 1)
+        shop = await feed.configs.shop.by_sku()
+        assert sorted(shop) == ["A1", "A2", "A3", "B1"]
+        assert all(len(products) == 1 for products in shop.values()), shop
+        [product] = shop["A3"]
+        assert sorted(variant["sku"] for variant in product["variants"]["nodes"]) == ["A1", "A2", "A3"]
+        variants = await pool.fetch("SELECT sku, shopify_variant_id FROM products WHERE config_id = 'acme'")
+        in_shop = {variant["sku"]: variant["id"] for variant in product["variants"]["nodes"]}
+        assert {row["sku"]: row["shopify_variant_id"] for row in variants if row["sku"] in in_shop} == in_shop
+    finally:
+        await pool.close()
