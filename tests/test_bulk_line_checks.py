@@ -129,7 +129,7 @@ async def test_update_answered_with_another_products_id_is_failed_not_recorded(m
     assert "SKU-3" not in {row["product_key"] for row in hashes}
 
 
-async def test_simulator_splits_uploaded_jsonl_at_newline_only(start_shopify: Any) -> None:
+def test_simulator_splits_uploaded_jsonl_at_newline_only() -> None:
     """The simulator itself: a file whose first line holds U+2028 and U+0085 runs as two lines, not four."""
     from shopify_simulator.bulk_lines import split_jsonl
     from shopify_simulator.options import SimulatorOptions
