@@ -52,6 +52,12 @@ def observe_run(config_id: str, result: RunResult) -> None:
     ROWS_REJECTED.inc(int(counts.get("rows_rejected") or 0))
     SHOPIFY_COST.inc(float(counts.get("shopify_cost") or 0))
     FEED_BYTES.inc(int(counts.get("feed_bytes") or 0))
+    # Bulk result lines: products sent again after a transient line error, and lines that failed so or
+    # were answered with another product (`LineCounts`).
+    for action in ("retried", "failed_transient", "failed_mismatch"):
+        value = counts.get(action)
+        if isinstance(value, int) and value:
+            PRODUCTS.labels(action=action).inc(value)
 
 
 def render() -> bytes:

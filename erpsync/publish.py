@@ -1,12 +1,19 @@
 """Publish: planned changes → JSONL files → bulk operations; every result line recorded against its product.
 
-A run publishes in up to three steps, each waiting for the one before:
+A run publishes in steps, each waiting for the one before:
 - `main`: removals and every write that takes no SKU from another product;
 - `moves`: writes that take SKUs from other products (a regrouped feed), sent only once those products
   gave them up, so that a SKU is never on two products of the shop — a SKU still held (its giver's write
   failed or was held back) fails its taker instead;
 - `retry`: creates refused because another product holds their handle, sent again without one, so that
-  Shopify gives them a free handle (the title's, with a number appended when taken).
+  Shopify gives them a free handle (the title's, with a number appended when taken);
+- `again-1` … `again-N`: lines a transient error failed (the product "currently being modified"), writes
+  and the removals the guard allowed alike, sent again as they were, at most `LINE_RETRIES` times (the
+  `retry` step sends them the first time); a create goes by its custom ID, so one whose first
+  attempt the shop did write is updated, never made twice.
+
+Every result line is checked against what its line sent (the product id, the SKUs) before it is
+recorded; a line answered with another product fails loudly (`erpsync.result_lines`).
 
 The files and the operation ids are stored in `sync_runs.bulk_operations` before anything is waited
 on, so a run killed at any point resumes. Each operation's mutation carries a name of its own (also sent
@@ -35,7 +42,8 @@ from erpsync.errors import first_error
 from erpsync.heal import Activation, heal_stale, read_before_updates
 from erpsync.logs import get_logger
 from erpsync.ownership import owner_metafield
-from erpsync.record import REMOVAL_STATUS, Recorder
+from erpsync.record import FIRST_STEPS, REMOVAL_STATUS, Recorder
+from erpsync.result_lines import LINE_RETRIES, checked, is_mismatch, retry_reasons
 from erpsync.shopify import documents
 from erpsync.shopify.bulk import (
     BulkOperation,
@@ -45,7 +53,7 @@ from erpsync.shopify.bulk import (
     resume_file,
     run_file,
 )
-from erpsync.shopify.bulk_files import BulkFile, BulkFileWriter
+from erpsync.shopify.bulk_files import BulkFile, BulkFileWriter, SentIndex
 from erpsync.shopify.client import ShopifyClient
 from erpsync.shopify.documents import Document
 from erpsync.shopify.inputs import delete_line, status_line, with_ids
@@ -72,6 +80,14 @@ def lines_per_file(total: int, concurrency: int) -> int:
 
 
 STEPS = ("main", "moves", "retry")
+AGAIN_STEPS = tuple(f"again-{round_}" for round_ in range(1, LINE_RETRIES + 1))
+# Lines to send again (writes and removals), and the removals among them: removals the guard allowed
+# this run whose lines came back with a transient error.
+COUNT_AGAIN = "SELECT count(*) FROM run_products WHERE run_id = $1 AND outcome = 'retry'"
+SELECT_REMOVALS_AGAIN = """
+SELECT product_key, action, shopify_product_id FROM run_products
+WHERE run_id = $1 AND outcome = 'retry' AND action IN ('delete', 'archive', 'draft') ORDER BY product_key
+"""
 
 
 async def write_step_files(
@@ -88,14 +104,16 @@ async def write_step_files(
 ) -> list[dict[str, Any]]:
     """One step's JSONL files, as the entries stored in `sync_runs.bulk_operations`."""
     phase = {"main": 1, "moves": 2}.get(step)
-    retries = step == "retry"
+    retries = step not in FIRST_STEPS
     writes = await conn.fetchval(store.COUNT_WORK, run_id, phase, retries)
     entries: list[dict[str, Any]] = []
     with BulkFileWriter(
         directory, f"run-{run_id}-{step}-set", max_lines=lines_per_file(writes, concurrency)
     ) as writer:
         async for item in store.iter_work(conn, run_id, config_id, phase=phase, retries=retries):
-            keep_handle = (send_handle or item.product_id is None) and item.retry != "handle"
+            keep_handle = (send_handle or item.product_id is None) and "handle" not in retry_reasons(
+                item.retry
+            )
             body = item.input if keep_handle else _without_handle(item.input)
             line = with_ids(
                 body,
@@ -105,7 +123,11 @@ async def write_step_files(
                 unstocked=item.unstocked,
             )
             writer.add(item.product_key, line)
-        removals = await conn.fetch(store.SELECT_REMOVALS, run_id) if step == "main" else []
+        removals = []
+        if step == "main":
+            removals = await conn.fetch(store.SELECT_REMOVALS, run_id)
+        elif retries:
+            removals = await conn.fetch(SELECT_REMOVALS_AGAIN, run_id)
         for row in removals:
             if row["action"] in REMOVAL_STATUS:
                 writer.add(
@@ -114,8 +136,9 @@ async def write_step_files(
     entries += [_entry(file, documents.PRODUCT_SET_BULK.name, step) for file in writer.files]
     deletions = [row for row in removals if row["action"] == "delete"]
     if deletions:
+        prefix = f"run-{run_id}-delete" if step == "main" else f"run-{run_id}-{step}-delete"
         with BulkFileWriter(
-            directory, f"run-{run_id}-delete", max_lines=lines_per_file(len(deletions), concurrency)
+            directory, prefix, max_lines=lines_per_file(len(deletions), concurrency)
         ) as delete_writer:
             for row in deletions:
                 delete_writer.add(row["product_key"], delete_line(row["shopify_product_id"]))
@@ -205,9 +228,17 @@ async def publish_run(
     export_above: int = 200,
 ) -> list[dict[str, Any]]:
     """Write and run every step in order, resuming the steps already written; returns all entries."""
-    for step in STEPS:
+    for step in (*STEPS, *AGAIN_STEPS):
         activations: list[Activation] = []
         if not any(entry.get("step", "main") == step for entry in entries):
+            if step in AGAIN_STEPS and not await conn.fetchval(COUNT_AGAIN, run_id):
+                continue
+            if step in AGAIN_STEPS:
+                # "Please try again later": a pause that grows with each round before the lines go again.
+                round_ = AGAIN_STEPS.index(step) + 1
+                await asyncio.sleep(
+                    min(client.target.retry_max_delay, client.target.retry_base_delay * 4**round_)
+                )
             if step == "main":
                 activations = await read_before_updates(
                     conn,
@@ -295,30 +326,42 @@ async def publish(
             await run_store.set_bulk_operation_field(pool, run_id, index, "id", operation_id)
 
         async def on_outcomes(_: BulkFile, outcomes: list[LineOutcome]) -> None:
+            outcomes = [checked(outcome, sent[outcome.line_number]) for outcome in outcomes]
+            for outcome in outcomes:
+                if is_mismatch(outcome):
+                    log.error(
+                        "bulk result line does not match the line sent; not recorded",
+                        product_key=outcome.key,
+                        line=outcome.line_number,
+                        file=file.path.name,
+                        reason=outcome.message,
+                    )
             await recorder.record(entry["document"], outcomes, step=step)
 
-        async with slots:
-            if not entry["id"] and resuming and entry.get("marker"):
-                found = await find_started_mutation(client, entry["marker"])
-                if found is not None:
-                    log.warning(
-                        "found an operation started before its id was stored; not sending the file again",
-                        operation_id=found,
-                        file=file.path.name,
+        # What each line sent, read once per file (outcomes come in batches of 500 lines).
+        with SentIndex(file.keys_path) as sent:
+            async with slots:
+                if not entry["id"] and resuming and entry.get("marker"):
+                    found = await find_started_mutation(client, entry["marker"])
+                    if found is not None:
+                        log.warning(
+                            "found an operation started before its id was stored; not sending the file again",
+                            operation_id=found,
+                            file=file.path.name,
+                        )
+                        await on_started(file, found)
+                if entry["id"]:
+                    log.info("resuming bulk operation", operation_id=entry["id"], file=file.path.name)
+                    result = await resume_file(client, entry["id"], file, on_outcomes=on_outcomes)
+                else:
+                    result = await run_file(
+                        client,
+                        document,
+                        file,
+                        on_started=on_started,
+                        on_outcomes=on_outcomes,
+                        client_identifier=entry.get("marker"),
                     )
-                    await on_started(file, found)
-            if entry["id"]:
-                log.info("resuming bulk operation", operation_id=entry["id"], file=file.path.name)
-                result = await resume_file(client, entry["id"], file, on_outcomes=on_outcomes)
-            else:
-                result = await run_file(
-                    client,
-                    document,
-                    file,
-                    on_started=on_started,
-                    on_outcomes=on_outcomes,
-                    client_identifier=entry.get("marker"),
-                )
         await run_store.set_bulk_operation_field(pool, run_id, index, "status", result.operation.status)
         await run_store.set_bulk_operation_field(pool, run_id, index, "done", True)
         return result.operation

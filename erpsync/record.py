@@ -1,7 +1,9 @@
 """Record: each result line of a bulk operation → tracking, the run's per-product outcome, the log.
 
 A successful write stores the product's ids and new hash; a failure is logged against the product's
-first SKU. Recording is idempotent, so the results of a resumed operation can be read twice.
+first SKU. A line failed by a transient error is marked to be sent again in a follow-up operation, at
+most `LINE_RETRIES` times in a run (`erpsync.result_lines`). Recording is idempotent, so the results of a
+resumed operation can be read twice.
 """
 
 from __future__ import annotations
@@ -16,6 +18,14 @@ from erpsync.db import products as store
 from erpsync.db import runs as run_store
 from erpsync.db.logs import INSERT_LOG
 from erpsync.logs import scrub
+from erpsync.result_lines import (
+    LINE_RETRIES,
+    is_mismatch,
+    is_transient,
+    transient_attempts,
+    with_transient,
+)
+from erpsync.run_result import LineCounts
 from erpsync.shopify.bulk import LineOutcome
 
 ProgressHook = Callable[[dict[str, Any]], Awaitable[None]]
@@ -23,6 +33,7 @@ ProgressHook = Callable[[dict[str, Any]], Awaitable[None]]
 GONE_CODES = frozenset({"NOT_FOUND", "PRODUCT_DOES_NOT_EXIST"})
 REMOVAL_STATUS = {"archive": "ARCHIVED", "draft": "DRAFT"}
 HANDLE_TAKEN = "HANDLE_NOT_UNIQUE"
+FIRST_STEPS = frozenset({"main", "moves"})  # later steps send lines again: no handle or stale retry there
 
 
 @dataclass
@@ -46,11 +57,16 @@ def sort_outcomes(
     config_id: str,
     run_id: int,
     step: str = "main",
+    retried: dict[str, str | None] | None = None,
 ) -> Sorted:
-    """Pure: decide, line by line, what success or failure means for tracking and for the log."""
+    """Pure: decide, line by line, what success or failure means for tracking and for the log.
+
+    `retried`: each product's `retry` so far (why and how often it was already sent again)."""
     out = Sorted()
+    first_step = step in FIRST_STEPS
     for outcome in outcomes:
         action, skus = actions.get(outcome.key, ("", []))
+        before = (retried or {}).get(outcome.key)
         if outcome.status == "ok":
             out.results.append((outcome.key, "ok", None))
             if document == "productDelete":
@@ -73,7 +89,20 @@ def sort_outcomes(
             continue
         message = scrub(outcome.message)
         codes = {str(error.get("code")) for error in outcome.errors}
-        if action == "create" and HANDLE_TAKEN in codes and step != "retry":
+        transient = is_transient(outcome) and bool(action)  # a write or a removal of this run
+        if transient and transient_attempts(before) < LINE_RETRIES:
+            # Sent again as it was: a create goes by its custom ID, so one the shop did write is updated.
+            out.results.append((outcome.key, "retry", message))
+            out.retries[outcome.key] = with_transient(before, transient_attempts(before) + 1)
+            continue
+        if transient:
+            message += (
+                f" (a transient error, still there after {LINE_RETRIES} retries in this run; "
+                "the product is tried again next run)"
+            )
+        if is_mismatch(outcome):
+            out.retries[outcome.key] = "mismatch"
+        if action == "create" and HANDLE_TAKEN in codes and first_step:
             # Another product (not erpsync's) holds the handle: never written over; created without one.
             out.results.append((outcome.key, "retry", message))
             out.retries[outcome.key] = "handle"
@@ -89,7 +118,7 @@ def sort_outcomes(
                 )
             )
             continue
-        if action == "update" and step != "retry" and _stale_ids(outcome):
+        if action == "update" and first_step and _stale_ids(outcome):
             # A product or variant erpsync tracked was removed in the shop: read back and written again.
             out.results.append((outcome.key, "retry", message))
             out.retries[outcome.key] = "stale"
@@ -141,8 +170,15 @@ class Recorder:
         async with self.pool.acquire() as conn, conn.transaction():
             rows = await conn.fetch(SELECT_ACTIONS, self.run_id, [outcome.key for outcome in outcomes])
             actions = {row["product_key"]: (row["action"], list(row["skus"] or [])) for row in rows}
+            retried = {row["product_key"]: row["retry"] for row in rows}
             out = sort_outcomes(
-                document, outcomes, actions, config_id=self.config_id, run_id=self.run_id, step=step
+                document,
+                outcomes,
+                actions,
+                config_id=self.config_id,
+                run_id=self.run_id,
+                step=step,
+                retried=retried,
             )
             if out.written:
                 keys, ids, handles = (list(column) for column in zip(*out.written, strict=True))
@@ -235,8 +271,30 @@ class Recorder:
 
 MARK_STOCKED = "UPDATE products SET stocked = true WHERE config_id = $1 AND sku = ANY($2::text[])"
 SELECT_ACTIONS = (
-    "SELECT product_key, action, skus FROM run_products WHERE run_id = $1 AND product_key = ANY($2)"
+    "SELECT product_key, action, skus, retry FROM run_products WHERE run_id = $1 AND product_key = ANY($2)"
 )
+# The run's result-line counts (`LineCounts`): sent again for a transient error, failed after the bound,
+# failed because the answer did not match the line sent (with the SKUs, for the run's summary).
+SELECT_LINE_COUNTS = """
+SELECT count(*) FILTER (WHERE retry LIKE '%transient:%') AS retried,
+       count(*) FILTER (WHERE retry LIKE '%transient:%' AND outcome = 'failed') AS failed_transient,
+       count(*) FILTER (WHERE retry = 'mismatch') AS failed_mismatch,
+       coalesce((array_agg(skus[1] ORDER BY ordinal) FILTER (WHERE retry = 'mismatch'))[1:20], '{}')
+         AS mismatched_skus
+FROM run_products WHERE run_id = $1
+"""
+
+
+async def line_counts(conn: asyncpg.Connection[Any], run_id: int) -> dict[str, Any]:
+    """The counts that tell transient retries and mismatched lines from the shop's refusals."""
+    row = await conn.fetchrow(SELECT_LINE_COUNTS, run_id)
+    assert row is not None
+    return LineCounts(
+        retried=row["retried"],
+        failed_transient=row["failed_transient"],
+        failed_mismatch=row["failed_mismatch"],
+        mismatched_skus=[str(sku) for sku in row["mismatched_skus"] if sku is not None],
+    ).as_counts()
 
 
 STALE_CODES = GONE_CODES | {"PRODUCT_VARIANT_DOES_NOT_EXIST"}

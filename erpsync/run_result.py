@@ -18,6 +18,31 @@ class SyncResult:
     retryable: bool = False
 
 
+# --- bulk result lines ---
+@dataclass
+class LineCounts:
+    """A run's result lines beyond created/updated/failed: `retried` products were sent again after a
+    transient line error (`failed_transient` of them failed all the same: the bound reached, or a
+    refusal on a later attempt); `failed_mismatch`
+    lines were answered with another line's product and not recorded (`mismatched_skus`, the first 20).
+    The rest of `failed` is the shop refusing the input (userErrors)."""
+
+    retried: int = 0
+    failed_transient: int = 0
+    failed_mismatch: int = 0
+    mismatched_skus: list[str] = field(default_factory=list)
+
+    def as_counts(self) -> dict[str, Any]:
+        counts: dict[str, Any] = {
+            "retried": self.retried,
+            "failed_transient": self.failed_transient,
+            "failed_mismatch": self.failed_mismatch,
+        }
+        if self.mismatched_skus:
+            counts["mismatched_skus"] = self.mismatched_skus
+        return counts
+
+
 @dataclass
 class Stopwatch:
     """Seconds per stage, in the order the stages ran."""

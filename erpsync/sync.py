@@ -38,6 +38,7 @@ from erpsync.ownership import shop_key
 from erpsync.plan import Plan, classify, plan_details
 from erpsync.publish import publish_run
 from erpsync.reading import read_feed
+from erpsync.record import line_counts
 from erpsync.run_result import Stopwatch, SyncResult
 from erpsync.settings import Settings
 from erpsync.shopify.client import ShopifyClient, ShopTarget, shared_session
@@ -342,6 +343,7 @@ class Run:
         self.stopwatch.enter("")
         counts = self._counts(plan)
         counts.update(await store.outcome_summary(self.conn, self.run_id))
+        counts.update(await line_counts(self.conn, self.run_id))  # bulk result lines: retried, mismatched
         counts["bulk_operations"] = len(entries)
         counts["shopify_cost"] = round(active.stats.cost, 1)
         counts["seconds"] = self.stopwatch.timings

@@ -2,7 +2,9 @@
 
 Each file has a sidecar `.keys` file holding the caller's key (a SKU, a product key) of every line, so
 results — which arrive in no particular order, tagged with a 0-based `__lineNumber` — can be joined back
-to what was sent without holding the batch in memory.
+to what was sent without holding the batch in memory, and a `.sent` file holding what each line named
+(the product id sent, the SKUs), so that every result line can be checked against its own line before it
+is recorded: a shop that split the file elsewhere than at `\n` answers line N with another line's product.
 https://shopify.dev/docs/api/usage/bulk-operations/imports
 """
 
@@ -43,6 +45,7 @@ class BulkFileWriter:
         self.files: list[BulkFile] = []
         self._data: IO[bytes] | None = None
         self._keys: IO[bytes] | None = None
+        self._sent: IO[bytes] | None = None
         self._lines = 0
         self._size = 0
         directory.mkdir(parents=True, exist_ok=True)
@@ -67,8 +70,10 @@ class BulkFileWriter:
             self._open()
         assert self._data is not None
         assert self._keys is not None
+        assert self._sent is not None
         self._data.write(line)
         self._keys.write(key.replace("\n", " ").encode() + b"\n")
+        self._sent.write(orjson.dumps(sent_of(variables)) + b"\n")
         self._lines += 1
         self._size += len(line)
 
@@ -76,18 +81,19 @@ class BulkFileWriter:
         index = len(self.files)
         self._data = (self.directory / f"{self.prefix}-{index:03d}.jsonl").open("wb")
         self._keys = (self.directory / f"{self.prefix}-{index:03d}.keys").open("wb")
+        self._sent = (self.directory / f"{self.prefix}-{index:03d}.sent").open("wb")
         self._lines = 0
         self._size = 0
 
     def _finish(self) -> None:
-        if self._data is None or self._keys is None:
+        if self._data is None or self._keys is None or self._sent is None:
             return
-        for handle in (self._data, self._keys):
+        for handle in (self._data, self._keys, self._sent):
             handle.flush()
             os.fsync(handle.fileno())
             handle.close()
         self.files.append(BulkFile(Path(self._data.name), Path(self._keys.name), self._lines, self._size))
-        self._data = self._keys = None
+        self._data = self._keys = self._sent = None
 
     def close(self) -> None:
         self._finish()
@@ -114,6 +120,51 @@ class KeyIndex:
 
     def close(self) -> None:
         self._handle.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def sent_path(keys_path: Path) -> Path:
+    """The `.sent` sidecar beside a `.keys` file."""
+    return keys_path.with_suffix(".sent")
+
+
+def sent_of(variables: dict[str, Any]) -> dict[str, Any]:
+    """What a line names: the product id it writes (`identifier.id`, or `input.id` for a delete) and the
+    SKUs of its variants; a create by custom ID names no id."""
+    identifier = variables.get("identifier")
+    body = variables.get("input")
+    product_id = identifier.get("id") if isinstance(identifier, dict) else None
+    if product_id is None and isinstance(body, dict) and "identifier" not in variables:
+        product_id = body.get("id")
+    variants = body.get("variants") if isinstance(body, dict) else None
+    skus = [
+        str(variant["sku"]) for variant in variants or [] if isinstance(variant, dict) and variant.get("sku")
+    ]
+    return {"id": product_id, "skus": skus}
+
+
+class SentIndex:
+    """Random access to what line N of a bulk file named; empty for a file written without the sidecar
+    (a run started before it existed), whose lines are then not checked."""
+
+    def __init__(self, keys_path: Path) -> None:
+        path = sent_path(keys_path)
+        self._index = KeyIndex(path) if path.exists() else None
+
+    def __getitem__(self, line_number: int) -> dict[str, Any] | None:
+        if self._index is None or not 0 <= line_number < len(self._index):
+            return None
+        sent: dict[str, Any] = orjson.loads(self._index[line_number])
+        return sent
+
+    def close(self) -> None:
+        if self._index is not None:
+            self._index.close()
 
     def __enter__(self) -> Self:
         return self

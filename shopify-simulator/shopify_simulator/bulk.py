@@ -2,7 +2,8 @@
 
 ``stagedUploadsCreate`` hands out a target on the simulator itself; ``bulkOperationRunMutation`` checks the
 mutation and the file, then a task runs each line as its own request at ``bulk_rate`` lines per second, in
-no particular order, and writes one result line per input line with its 0-based ``__lineNumber``.
+no particular order, and writes one result line per input line with its 0-based ``__lineNumber``
+(the lines themselves: ``shopify_simulator.bulk_lines``).
 https://shopify.dev/docs/api/usage/bulk-operations/imports
 """
 
@@ -21,14 +22,13 @@ from typing import Any
 import orjson
 from graphql import FieldNode
 
+from shopify_simulator.bulk_lines import run_mutation_lines, split_jsonl
 from shopify_simulator.context import ExecutionContext
 from shopify_simulator.export import run_query_export, validate_bulk_query
 from shopify_simulator.options import SimulatorOptions
 from shopify_simulator.schema import (
     PreparedRequest,
     RequestRefused,
-    coerce_variables,
-    load_schema,
     prepare_document,
 )
 from shopify_simulator.state import BulkOperation, ShopState, StagedFile, utc_now
@@ -221,8 +221,13 @@ class BulkManager:
         operation = self._new_operation("MUTATION", mutation, context.api_version, staged_upload_path)
         fail_after = self.faults.fail_bulk_after_lines
         self.faults.fail_bulk_after_lines = None
-        lines = content.decode("utf-8").splitlines()
-        self._start(operation, self._run_mutation_lines(operation, prepared, lines, context, fail_after))
+        lines = split_jsonl(content.decode("utf-8"), self.options)
+        self._start(
+            operation,
+            run_mutation_lines(
+                self, operation, prepared=prepared, lines=lines, context=context, fail_after=fail_after
+            ),
+        )
         from shopify_simulator.views import bulk_operation_view
 
         return {"bulkOperation": bulk_operation_view(operation, context), "userErrors": []}
@@ -256,68 +261,6 @@ class BulkManager:
             await asyncio.sleep(delay)
         elif done % 10 == 0:  # keep polls and other shops answered while a big file runs
             await asyncio.sleep(0)
-
-    def _run_line(self, prepared: PreparedRequest, line: str, context: ExecutionContext) -> dict[str, Any]:
-        """One JSONL line as one request; JSON and variable errors are this line's top-level errors."""
-        from shopify_simulator.resolvers import execute_prepared
-
-        try:
-            variables = orjson.loads(line)
-        except orjson.JSONDecodeError as error:
-            return {"errors": [{"message": f"Invalid JSON on this line: {error}"}]}
-        if not isinstance(variables, dict):
-            return {"errors": [{"message": "Each line must be a JSON object of variables."}]}
-        problems = coerce_variables(load_schema(), prepared.operation, variables)
-        if problems:
-            return {"errors": problems}
-        line_request = PreparedRequest(
-            document=prepared.document, operation=prepared.operation, variables=variables
-        )
-        return execute_prepared(line_request, context)
-
-    async def _run_mutation_lines(
-        self,
-        operation: BulkOperation,
-        prepared: PreparedRequest,
-        lines: list[str],
-        context: ExecutionContext,
-        fail_after: int | None,
-    ) -> None:
-        await asyncio.sleep(0)
-        operation.status = "RUNNING"
-        line_context = ExecutionContext(
-            state=self.state,
-            options=self.options,
-            stats=self.stats,
-            faults=self.faults,
-            base_url=context.base_url,
-            api_version=operation.api_version,
-            bulk=None,
-            bulk_mutation=True,
-        )
-        order = [index for index, line in enumerate(lines) if line.strip()]
-        if self.options.bulk_shuffle_lines:
-            # "lines are not processed in order". https://shopify.dev/docs/api/usage/bulk-operations/imports
-            self.random.shuffle(order)
-        results: list[bytes] = []
-        started = asyncio.get_running_loop().time()
-        failed = False
-        for done, index in enumerate(order):
-            if operation.status == "CANCELING":
-                break
-            if fail_after is not None and done >= fail_after:
-                failed = True
-                break
-            await self.pace(started, done, self.options.bulk_rate)
-            if operation.status == "CANCELING":
-                break
-            body = self._run_line(prepared, lines[index], line_context)
-            body["__lineNumber"] = index
-            results.append(orjson.dumps(body))
-            operation.object_count += 1
-            operation.root_object_count += 1
-            self.stats.bulk_lines += 1
-        self.finish(operation, results, failed=failed)
 
     def finish(self, operation: BulkOperation, results: list[bytes], *, failed: bool) -> None:
         """Store the result file and set the final status."""

@@ -62,6 +62,14 @@ class SimulatorOptions:
     bulk_concurrency: int = 5
     bulk_concurrency_shared: bool = True
     bulk_limit_error_code: Literal["LIMIT_REACHED", "OPERATION_IN_PROGRESS"] = "LIMIT_REACHED"
+    # --- bulk result lines ---
+    # Where an uploaded JSONL file is split into lines: at "\n" only ("newline"), or at every separator
+    # `str.splitlines` knows ("splitlines": U+2028, U+2029, U+0085 too), the simulator's old behaviour, kept
+    # only so a test can show a client catching a line answered with another line's product (contract
+    # evidence, finding 2). Shopify does not say how it splits; the imports guide asks for JSONL, which
+    # https://jsonlines.org defines with "Line Terminator is '\n'" ('\r\n' works as trailing white
+    # space); JSON strings may hold U+2028/U+2029/U+0085 raw, and orjson writes them so.
+    jsonl_split: Literal["newline", "splitlines"] = "newline"
 
     # --- product semantics (unconfirmed points of productSet) ----------------------------------------
     # "id: Specifies the product variant to update or create a new variant if absent" (schema): a variant

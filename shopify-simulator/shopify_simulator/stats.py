@@ -23,6 +23,8 @@ class Stats:
     bulk_lines: int = 0
     cost_spent: float = 0.0
     throttled: int = 0
+    # Bulk result lines answered with an injected transient error (``Faults.line_errors``).
+    bulk_line_errors: int = 0
 
     def as_json(self) -> dict[str, Any]:
         """The documented shape of ``GET /_simulator/stats``."""
@@ -36,6 +38,76 @@ class Stats:
             "bulk_lines": self.bulk_lines,
             "cost_spent": self.cost_spent,
             "throttled": self.throttled,
+            "bulk_line_errors": self.bulk_line_errors,
+        }
+
+
+# Transient line errors. TOO_MANY_PARALLEL_REQUESTS_FOR_THIS_PRODUCT is recorded on a bulk result line
+# (contract evidence, finding 1: BCApps BulkOperationResult.txt). The other two are recorded on ordinary
+# requests only, and the simulator puts them on a line in the same shape (unconfirmed there):
+# INTERNAL_SERVER_ERROR with this text, a request id and `extensions.requestId` (community.shopify.com
+# /c/shopify-apis-and-sdks/760-internal-errors-when-calling-shopify-graphql-api/m-p/1130424, 2021,
+# productUpdate); "Throttled" with code THROTTLED (community.shopify.com/t/throttled/254776) or with none
+# (community.shopify.com/t/…-throttled-requests-response/8456, 2020) — code None sends the text alone.
+LINE_ERROR_MESSAGES = {
+    "TOO_MANY_PARALLEL_REQUESTS_FOR_THIS_PRODUCT": "This product is currently being modified. Please try again later.",
+    "INTERNAL_SERVER_ERROR": "Internal error. Looks like something went wrong on our end.\n"
+    "Request ID: 3221c58f-3446-4843-a452-a517787121c6 (include this in support requests).",
+    "THROTTLED": "Throttled",
+}
+
+
+@dataclass
+class LineErrors:
+    """Bulk mutation lines to answer with a transient top-level error and a null payload.
+
+    A line is hit when it carries one of ``skus`` or is every ``every``-th line run; ``count`` lines are
+    hit in all (None: the fault never clears). ``written``: the line's write happens before the error.
+    """
+
+    skus: frozenset[str] = frozenset()
+    every: int = 0
+    count: int | None = None
+    written: bool = False
+    code: str | None = "TOO_MANY_PARALLEL_REQUESTS_FOR_THIS_PRODUCT"  # None: the message alone
+    message: str = LINE_ERROR_MESSAGES["TOO_MANY_PARALLEL_REQUESTS_FOR_THIS_PRODUCT"]
+    seen: int = 0
+
+    @classmethod
+    def from_json(cls, body: dict[str, Any]) -> LineErrors:
+        known = {"skus", "every", "count", "written", "code", "message"}
+        if not set(body) <= known:
+            raise ValueError(f"line_errors takes {sorted(known)}")
+        code = body.get("code", "TOO_MANY_PARALLEL_REQUESTS_FOR_THIS_PRODUCT")
+        code = None if code is None else str(code)
+        count = body.get("count")
+        return cls(
+            skus=frozenset(str(sku) for sku in body.get("skus") or ()),
+            every=int(body.get("every") or 0),
+            count=None if count is None else int(count),
+            written=bool(body.get("written", False)),
+            code=code,
+            message=str(body.get("message") or LINE_ERROR_MESSAGES.get(code or "", code or "Error")),
+        )
+
+    def take(self, skus: set[str]) -> bool:
+        """Whether this line is answered with the error; consumes one of ``count``."""
+        self.seen += 1
+        hit = bool(skus & self.skus) or (self.every > 0 and self.seen % self.every == 0)
+        if not hit or self.count == 0:
+            return False
+        if self.count is not None:
+            self.count -= 1
+        return True
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "skus": sorted(self.skus),
+            "every": self.every,
+            "count": self.count,
+            "written": self.written,
+            "code": self.code,
+            "message": self.message,
         }
 
 
@@ -57,6 +129,7 @@ class Faults:
     fail_ratio: float = 0.0
     fail_until: float = 0.0
     failures_served: int = 0
+    line_errors: LineErrors | None = None  # transient errors on single bulk result lines
     _random: random.Random = field(default_factory=lambda: random.Random(7))  # noqa: S311 - fault draws, not secrets
 
     def flaky_status(self) -> int | None:
@@ -101,6 +174,9 @@ class Faults:
                 raise ValueError("fail_ratio must be between 0 and 1")
             self.fail_ratio = ratio
             self.fail_until = time.monotonic() + float(body.get("fail_seconds", 60.0))
+        if "line_errors" in body:
+            value = body["line_errors"]
+            self.line_errors = None if value is None else LineErrors.from_json(dict(value))
 
     def as_json(self) -> dict[str, Any]:
         """The current faults, as ``POST /_simulator/faults`` takes them."""
@@ -114,6 +190,7 @@ class Faults:
             "sku_errors": dict(self.sku_errors),
             "fail_ratio": self.fail_ratio,
             "fail_seconds": max(0.0, self.fail_until - time.monotonic()),
+            "line_errors": None if self.line_errors is None else self.line_errors.as_json(),
         }
 
 
@@ -129,5 +206,6 @@ FAULT_KEYS = frozenset(
         "sku_errors",
         "fail_ratio",
         "fail_seconds",
+        "line_errors",
     }
 )
