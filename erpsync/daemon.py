@@ -95,6 +95,7 @@ class Daemon:
                 first_run=self.settings.sync.first_run,
                 journal_days=self.settings.sync.journal_days,
                 notifier=Notifier(self.settings, self.pool),
+                retry_failed_after=self.settings.sync.retry_failed_after,
             )
             self.scheduler.start()
             log.info("scheduler started")

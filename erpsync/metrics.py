@@ -8,12 +8,40 @@ from __future__ import annotations
 
 from typing import Any, Protocol
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client import (
+    PLATFORM_COLLECTOR,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    ProcessCollector,
+    generate_latest,
+)
 
 REGISTRY = CollectorRegistry(auto_describe=True)
+# The process's CPU, memory, open files and start time (process_*), and the Python it runs (python_info).
+ProcessCollector(registry=REGISTRY)
+REGISTRY.register(PLATFORM_COLLECTOR)
 
-RUNS = Counter("erpsync_runs", "Sync runs by outcome.", ["outcome"], registry=REGISTRY)
-PRODUCTS = Counter("erpsync_products", "Products by what a run did to them.", ["action"], registry=REGISTRY)
+RUNS = Counter(
+    "erpsync_runs", "Sync runs by config and outcome.", ["config_id", "outcome"], registry=REGISTRY
+)
+PRODUCTS = Counter(
+    "erpsync_products",
+    "Products by config and what a run did to them.",
+    ["config_id", "action"],
+    registry=REGISTRY,
+)
+RUN_SECONDS = Histogram(
+    "erpsync_run_stage_seconds",
+    "Seconds a run spent in each stage (fetch, plan, publish, ...) and in all (`total`).",
+    ["stage"],
+    buckets=(0.5, 2, 10, 30, 60, 300, 900, 3600, 4 * 3600, 24 * 3600),
+    registry=REGISTRY,
+)
+RUNS_ACTIVE = Gauge(
+    "erpsync_runs_active", "Runs queued or running now, by status.", ["status"], registry=REGISTRY
+)
 ROWS_REJECTED = Counter("erpsync_rows_rejected", "Feed rows rejected by the mapping.", registry=REGISTRY)
 SHOPIFY_COST = Counter("erpsync_shopify_cost", "Shopify query cost points spent.", registry=REGISTRY)
 THROTTLE_WAITS = Counter(
@@ -43,12 +71,20 @@ class RunResult(Protocol):
 
 def observe_run(config_id: str, result: RunResult) -> None:
     """Count a finished run and what it did."""
-    RUNS.labels(outcome=result.status).inc()
+    RUNS.labels(config_id=config_id, outcome=result.status).inc()
     counts = result.counts
     for action in ("created", "updated", "deleted", "unchanged", "failed"):
         value = counts.get(action)
         if isinstance(value, int) and value:
-            PRODUCTS.labels(action=action).inc(value)
+            PRODUCTS.labels(config_id=config_id, action=action).inc(value)
+    seconds = counts.get("seconds")
+    if isinstance(seconds, dict):
+        for stage, spent in seconds.items():
+            if isinstance(spent, int | float):
+                RUN_SECONDS.labels(stage=stage).observe(spent)
+        RUN_SECONDS.labels(stage="total").observe(
+            sum(v for v in seconds.values() if isinstance(v, int | float))
+        )
     ROWS_REJECTED.inc(int(counts.get("rows_rejected") or 0))
     SHOPIFY_COST.inc(float(counts.get("shopify_cost") or 0))
     FEED_BYTES.inc(int(counts.get("feed_bytes") or 0))
@@ -57,7 +93,7 @@ def observe_run(config_id: str, result: RunResult) -> None:
     for action in ("retried", "failed_transient", "failed_mismatch"):
         value = counts.get(action)
         if isinstance(value, int) and value:
-            PRODUCTS.labels(action=action).inc(value)
+            PRODUCTS.labels(config_id=config_id, action=action).inc(value)
 
 
 def render() -> bytes:

@@ -31,7 +31,12 @@ RECONCILE_SECONDS = 5.0
 SELECT_SCHEDULES = """
 SELECT c.id, c.config->>'schedule' AS schedule, (c.config->>'sync_frequency')::float8 AS hours, c.enabled_at,
        (SELECT max(coalesce(r.started_at, r.queued_at)) FROM sync_runs r
-        WHERE r.config_id = c.id AND NOT r.dry_run) AS last_start
+        WHERE r.config_id = c.id AND NOT r.dry_run) AS last_start,
+       -- Failed runs since the last that did not fail: a failing config is tried again sooner.
+       (SELECT count(*) FROM sync_runs f
+        WHERE f.config_id = c.id AND NOT f.dry_run AND f.status = 'failed'
+          AND f.id > coalesce((SELECT max(o.id) FROM sync_runs o WHERE o.config_id = c.id AND NOT o.dry_run
+                               AND o.finished_at IS NOT NULL AND o.status <> 'failed'), 0)) AS failures
 FROM product_sync_configs c
 WHERE c.enabled
 """
@@ -49,10 +54,13 @@ def next_due(
     now: datetime,
     enabled_at: datetime | None = None,
     first_run: str = "now",
+    failures: int = 0,
+    retry_after: float = 0.0,
 ) -> datetime:
     """When a config should next run: its interval or cron after its last run's start. A config that
     never ran runs now, or with `first_run="schedule"` one interval after it was created or enabled
-    (as is one enabled again since its last run)."""
+    (as is one enabled again since its last run). After `failures` failed runs in a row it runs again
+    `retry_after` seconds after the last, doubling each time, when that is sooner."""
     base = last_start
     if first_run == "schedule" and enabled_at is not None and (base is None or enabled_at > base):
         base = enabled_at
@@ -61,8 +69,15 @@ def next_due(
     if cron:
         trigger = CronTrigger.from_crontab(cron, timezone=UTC)
         fire: datetime | None = trigger.get_next_fire_time(None, base + timedelta(seconds=1))
-        return fire if fire is not None else now + timedelta(days=3650)
-    return base + timedelta(hours=hours or 24.0)
+        due = fire if fire is not None else now + timedelta(days=3650)
+    else:
+        due = base + timedelta(hours=hours or 24.0)
+    if failures and retry_after and last_start is not None and base == last_start:
+        # The last runs failed: again after retry_after, doubling with each failure, until that is
+        # no sooner than the schedule itself.
+        retry = last_start + timedelta(seconds=retry_after * 2 ** min(failures - 1, 20))
+        due = min(due, retry)
+    return due
 
 
 class Scheduler:
@@ -77,6 +92,7 @@ class Scheduler:
         first_run: str = "now",
         journal_days: int = 90,
         notifier: Notifier | None = None,
+        retry_failed_after: float = 0.0,
     ):
         self.pool = pool
         self.redis = redis
@@ -85,6 +101,7 @@ class Scheduler:
         self.journal_days = journal_days
         self._pruned_at: datetime | None = None
         self.notifier = notifier
+        self.retry_failed_after = retry_failed_after
         self.scheduler = AsyncIOScheduler(timezone=UTC)
         self._lock_conn: Any = None
         self._due: dict[str, datetime] = {}
@@ -166,6 +183,8 @@ class Scheduler:
                 now=now,
                 enabled_at=row["enabled_at"],
                 first_run=self.first_run,
+                failures=int(row["failures"]),
+                retry_after=self.retry_failed_after,
             )
             if due <= now:
                 await self.fire(config_id)

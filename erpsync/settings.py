@@ -106,6 +106,9 @@ class SyncSettings(Section):
     # Runs and log lines older than this are pruned by the scheduling process (each config keeps its
     # latest run and its latest succeeded run).
     journal_days: int = Field(default=90, ge=1)
+    # A failed run is tried again this many seconds after it started, doubling with each failure in a
+    # row, when that comes before the config's next scheduled run (0: wait for the schedule).
+    retry_failed_after: float = Field(default=300.0, ge=0)
 
 
 class SecuritySettings(Section):

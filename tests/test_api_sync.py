@@ -106,6 +106,26 @@ async def test_metrics_are_prometheus_text(
     assert 'erpsync_last_success_timestamp_seconds{config_id="acme-main"}' in text
     assert "# TYPE erpsync_runs_total counter" in text
     assert "# TYPE erpsync_bulk_operation_seconds histogram" in text
+    assert 'erpsync_runs_active{status="queued"} 0.0' in text
+    assert "process_resident_memory_bytes" in text
+    assert "python_info" in text
+
+
+def test_runs_are_counted_by_config_and_timed_by_stage() -> None:
+    from erpsync.metrics import REGISTRY, observe_run
+    from erpsync.run_result import SyncResult
+
+    def sample(name: str, labels: dict[str, str]) -> float:
+        return REGISTRY.get_sample_value(name, labels) or 0.0
+
+    before = sample("erpsync_runs_total", {"config_id": "metered", "outcome": "failed"})
+    fetch_before = sample("erpsync_run_stage_seconds_count", {"stage": "fetch"})
+    counts = {"created": 2, "seconds": {"fetch": 1.5, "plan": 0.25, "publish": 40.0}}
+    observe_run("metered", SyncResult(7, "failed", counts))
+    assert sample("erpsync_runs_total", {"config_id": "metered", "outcome": "failed"}) == before + 1
+    assert sample("erpsync_products_total", {"config_id": "metered", "action": "created"}) >= 2
+    assert sample("erpsync_run_stage_seconds_count", {"stage": "fetch"}) == fetch_before + 1
+    assert sample("erpsync_run_stage_seconds_bucket", {"stage": "total", "le": "60.0"}) >= 1
 
 
 async def test_dry_run_returns_the_plan(
@@ -208,3 +228,28 @@ async def test_trigger_with_redis_down_answers_202_and_the_run_starts_when_it_is
     finally:
         await scheduler.stop()
         await pool.close()
+
+
+def test_the_example_alert_rules_name_only_metrics_erpsync_exports() -> None:
+    """systemd/erpsync-alerts.yml parses, and every erpsync_/process_ metric an alert reads exists."""
+    import re
+
+    import yaml
+
+    from erpsync.metrics import REGISTRY
+
+    rules = yaml.safe_load(
+        (Path(__file__).resolve().parents[1] / "systemd" / "erpsync-alerts.yml").read_text()
+    )
+    families = list(REGISTRY.collect())
+    exported = {sample.name for family in families for sample in family.samples}
+    exported |= {family.name + ("_total" if family.type == "counter" else "") for family in families}
+    alerts = [rule for group in rules["groups"] for rule in group["rules"]]
+    assert {rule["alert"] for rule in alerts} >= {
+        "ErpsyncRunFailed",
+        "ErpsyncNoRecentSuccess",
+        "ErpsyncQueueBacklog",
+    }
+    for rule in alerts:
+        for name in re.findall(r"\b((?:erpsync|process)_[a-z_]+)", rule["expr"]):
+            assert name in exported, (rule["alert"], name)

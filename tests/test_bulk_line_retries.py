@@ -356,7 +356,10 @@ def test_line_counts_reach_the_metrics() -> None:
     """`/metrics` counts the products sent again and the lines failed by a transient error or a mismatch."""
 
     def sample(action: str) -> float:
-        return REGISTRY.get_sample_value("erpsync_products_total", {"action": action}) or 0.0
+        return (
+            REGISTRY.get_sample_value("erpsync_products_total", {"config_id": "acme", "action": action})
+            or 0.0
+        )
 
     before = {action: sample(action) for action in ("retried", "failed_transient", "failed_mismatch")}
     counts = {"retried": 3, "failed_transient": 1, "failed_mismatch": 2}

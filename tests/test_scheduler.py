@@ -142,3 +142,54 @@ async def test_runs_queued_when_redis_lost_its_jobs_are_queued_again(
     finally:
         await scheduler.stop()
         await pool.close()
+
+
+def test_a_failing_config_is_tried_again_sooner_with_a_doubling_wait() -> None:
+    """A failed run is not left for a whole `sync_frequency` (12 h in the trial): again after
+    `retry_failed_after`, doubling with each failure in a row, never later than the schedule."""
+    started = datetime(2026, 12, 3, 8, 0, tzinfo=UTC)
+    now = started + timedelta(minutes=1)
+
+    def due(failures: int) -> datetime:
+        return next_due(hours=12, cron=None, last_start=started, now=now, failures=failures, retry_after=300)
+
+    assert due(0) == started + timedelta(hours=12)
+    assert [due(n) - started for n in (1, 2, 3)] == [
+        timedelta(minutes=5),
+        timedelta(minutes=10),
+        timedelta(minutes=20),
+    ]
+    assert due(12) == started + timedelta(hours=12)
+    assert next_due(hours=12, cron=None, last_start=started, now=now, failures=3) == started + timedelta(
+        hours=12
+    )
+
+
+async def test_the_scheduler_queues_a_failed_config_again_after_the_wait(
+    settings: Settings, db: asyncpg.Connection[Any], make_config: Any, redis: ArqRedis
+) -> None:
+    box = SecretBox(settings.security.secret_key)
+    await insert_config(db, box, SyncConfig.model_validate(make_config("flaky", sync_frequency=12)))
+    await db.execute(
+        "INSERT INTO sync_runs (config_id, status, started_at, finished_at) "
+        "VALUES ('flaky', 'failed', now() - interval '10 minutes', now() - interval '9 minutes')"
+    )
+    pool = await create_pool(DatabaseSettings(url=settings.database.url, max_connections=3))
+    patient = Scheduler(pool, redis)
+    try:
+        await patient.reconcile()
+        assert await db.fetchval("SELECT count(*) FROM sync_runs WHERE status = 'queued'") == 0
+    finally:
+        await patient.stop()
+    eager = Scheduler(pool, redis, retry_failed_after=300)
+    try:
+        await eager.reconcile()
+        assert (
+            await db.fetchval(
+                "SELECT count(*) FROM sync_runs WHERE status = 'queued' AND config_id = 'flaky'"
+            )
+            == 1
+        )
+    finally:
+        await eager.stop()
+        await pool.close()

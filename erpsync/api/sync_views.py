@@ -36,6 +36,9 @@ LEFT JOIN LATERAL (SELECT * FROM sync_runs r WHERE r.config_id = c.id AND r.stat
                    ORDER BY r.id LIMIT 1) running ON true
 ORDER BY c.id
 """
+SELECT_ACTIVE_RUNS = """
+SELECT status, count(*) AS n FROM sync_runs WHERE status IN ('queued', 'running') AND NOT dry_run GROUP BY status
+"""
 SELECT_LAST_SUCCESS = """
 SELECT config_id, extract(epoch FROM max(finished_at)) AS at FROM sync_runs
 WHERE status = 'succeeded' AND NOT dry_run GROUP BY config_id
@@ -160,6 +163,9 @@ async def metrics_view(request: web.Request) -> web.Response:
         metrics.QUEUE_DEPTH.set(await queue_depth(request.app[REDIS]))
     for row in await request.app[POOL].fetch(SELECT_LAST_SUCCESS):
         metrics.LAST_SUCCESS.labels(config_id=row["config_id"]).set(float(row["at"]))
+    active = {row["status"]: int(row["n"]) for row in await request.app[POOL].fetch(SELECT_ACTIVE_RUNS)}
+    for status in ("queued", "running"):
+        metrics.RUNS_ACTIVE.labels(status=status).set(active.get(status, 0))
     return web.Response(body=metrics.render(), headers={"Content-Type": CONTENT_TYPE_LATEST})
 
 
