@@ -133,7 +133,10 @@ class BulkManager:
 
     def _limit_error(self, context: ExecutionContext, operation_type: str) -> dict[str, Any] | None:
         active = [o for o in self.state.bulk_operations.values() if o.status in ACTIVE_STATUSES]
-        return busy_error(active, self.options, context.api_version, operation_type)
+        refusal = busy_error(active, self.options, context.api_version, operation_type)
+        if refusal is not None:
+            self.stats.bulk_busy += 1
+        return refusal
 
     def _check_mutation(self, mutation: str) -> tuple[PreparedRequest | None, dict[str, Any] | None]:
         try:

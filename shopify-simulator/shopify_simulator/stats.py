@@ -23,6 +23,8 @@ class Stats:
     bulk_lines: int = 0
     cost_spent: float = 0.0
     throttled: int = 0
+    # --- reply shapes (issue 16): bulk starts refused because every slot was taken ---
+    bulk_busy: int = 0
 
     def as_json(self) -> dict[str, Any]:
         """The documented shape of ``GET /_simulator/stats``."""
@@ -36,6 +38,7 @@ class Stats:
             "bulk_lines": self.bulk_lines,
             "cost_spent": self.cost_spent,
             "throttled": self.throttled,
+            "bulk_busy": self.bulk_busy,
         }
 
 
