@@ -40,5 +40,5 @@ def _refusal(
 ) -> dict[str, Any]:
     if options.bulk_busy_shape == "message":
         message = f"A bulk {kind} operation for this app and shop is already in progress: {running.id}."
-        return {"field": None, "message": message}
+        return {"field": None, "message": message, "code": None}
     return {"field": None, "message": wording, "code": code}

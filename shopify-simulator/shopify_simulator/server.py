@@ -207,7 +207,8 @@ async def graphql_handler(request: web.Request) -> web.StreamResponse:
         body = {"errors": [max_cost_error(requested, simulator.options.max_query_cost)]}
         extensions = _extensions(simulator, requested, None, error=True)
         return json_response(with_extensions(body, extensions), headers=headers)
-    if simulator.options.throttling_enabled and not simulator.bucket.try_take(requested):
+    forced = simulator.faults.take_throttle()
+    if forced or (simulator.options.throttling_enabled and not simulator.bucket.try_take(requested)):
         simulator.stats.throttled += 1
         extensions = _extensions(simulator, requested, None, error=True)
         return throttled_response(simulator.options, extensions, headers)

@@ -148,3 +148,15 @@ def test_default_options_keep_the_documented_shapes():
         "code",
     )
     assert options.throttled_retry_after is None
+
+
+async def test_throttle_requests_fault_answers_throttled_whatever_the_bucket(simulator):
+    """`throttle_requests` makes the next N requests THROTTLED with a full bucket, then lets them through."""
+    await simulator.admin("POST", "/_simulator/faults", {"throttle_requests": 2})
+    for _ in range(2):
+        reply = await simulator.graphql(SHOP)
+        assert reply.body["errors"][0]["extensions"]["code"] == "THROTTLED"
+        assert status_of(reply.body)["currentlyAvailable"] > 1
+    assert (await simulator.graphql(SHOP)).body["data"]["shop"]["name"]
+    stats = await simulator.admin("GET", "/_simulator/stats")
+    assert stats["throttled"] == 2
