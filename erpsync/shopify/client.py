@@ -2,8 +2,9 @@
 
 Queries are retried freely on transient faults. A mutation is retried only when Shopify cannot have
 run it (the connection was refused, 429, THROTTLED by code or by message) unless the caller says it is
-safe to repeat. userErrors are returned, never retried. What a reply means is read in `replies.py`. Shopify's own client retries 429/503 and network errors the
-same way: https://github.com/Shopify/shopify-app-js (graphql-client constants).
+safe to repeat. userErrors are returned, never retried. What a reply means is read in `replies.py`.
+Shopify's own client retries 429/503 and network errors the same way, waiting `Retry-After` or 1 s:
+https://github.com/Shopify/shopify-app-js (graphql-client constants).
 """
 
 from __future__ import annotations
@@ -136,6 +137,7 @@ class Attempt:
 
     body: dict[str, Any]
     request_id: str | None
+    retry_after: str | None = None  # the header, should a 200 THROTTLED reply carry one
 
 
 @dataclass
@@ -218,7 +220,7 @@ class ShopifyClient:
                 if not (retriable_always or not exc.reached_shopify):
                     raise
                 if isinstance(exc, ShopifyThrottled):
-                    waited = self.throttle.throttled_delay(cost, reported=exc.reported)
+                    waited = max(exc.least_wait, self.throttle.throttled_delay(cost, reported=exc.reported))
                     exc.retry_after = waited if exc.retry_after is None else exc.retry_after
                 if attempt > self.target.max_retries:
                     raise ShopifyRetriesExhausted(
@@ -254,6 +256,7 @@ class ShopifyClient:
                 self.target.graphql_url, data=orjson.dumps(payload), headers=headers
             ) as response:
                 request_id = response.headers.get("X-Request-Id")
+                retry_after = response.headers.get("Retry-After")
                 self._check_version(response)
                 if response.status == 401:
                     raise _TokenRejected(token, request_id)
@@ -266,7 +269,7 @@ class ShopifyClient:
                         shop=self.target.shop,
                         graphql_url=self.target.graphql_url,
                         api_version=self.target.api_version,
-                        retry_after=response.headers.get("Retry-After"),
+                        retry_after=retry_after,
                         where={
                             "operation": document.name,
                             "request_id": request_id,
@@ -289,7 +292,7 @@ class ShopifyClient:
             raise _transient(f"{self.target.shop} sent a body that is not JSON", document) from exc
         if not isinstance(body, dict):
             raise ShopifyRequestError("response is not a JSON object", operation=document.name)
-        return Attempt(body=body, request_id=request_id)
+        return Attempt(body=body, request_id=request_id, retry_after=retry_after)
 
     def _check_version(self, response: aiohttp.ClientResponse) -> None:
         served = response.headers.get("X-Shopify-API-Version")
@@ -311,7 +314,9 @@ class ShopifyClient:
         where: dict[str, Any] = {"operation": document.name, "request_id": result.request_id}
         errors = body.get("errors")
         if errors:
-            raise graphql_error(errors, reported=reports_bucket(body), where=where)
+            raise graphql_error(
+                errors, reported=reports_bucket(body), retry_after=result.retry_after, where=where
+            )
         data = body.get("data")
         if not isinstance(data, dict):
             raise ShopifyRequestError("response has no data", **where)

@@ -71,13 +71,16 @@ class ShopifyTransientError(ShopifyError):
 class ShopifyThrottled(ShopifyTransientError):
     """The bucket was short (THROTTLED) or the shop answered 429: nothing ran, so any request may go again.
 
-    `retry_after` is the shop's `Retry-After` when it sent one; otherwise the throttle works out the wait.
-    `reported` says whether the reply carried `throttleStatus`.
+    `retry_after` is the shop's `Retry-After` when it sent one; otherwise the throttle works out the wait,
+    never shorter than `least_wait`. `reported` says whether the reply carried `throttleStatus`.
     """
 
-    def __init__(self, message: str, *, reported: bool = False, **kwargs: Any) -> None:
+    def __init__(
+        self, message: str, *, reported: bool = False, least_wait: float = 0.0, **kwargs: Any
+    ) -> None:
         super().__init__(message, reached_shopify=False, **kwargs)
         self.reported = reported
+        self.least_wait = least_wait
 
 
 class ShopifyRetriesExhausted(ShopifyTransientError):

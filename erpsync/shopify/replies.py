@@ -24,6 +24,9 @@ from erpsync.shopify.errors import (
 )
 
 THROTTLED_MESSAGE = "throttled"
+# A 429 without Retry-After waits at least this long, as Shopify's own client does (RETRY_WAIT_TIME):
+# https://github.com/Shopify/shopify-app-js/blob/main/packages/api-clients/graphql-client/src/graphql-client/constants.ts
+LEAST_429_WAIT = 1.0
 
 
 def cost_of(body: Any) -> dict[str, Any] | None:
@@ -92,6 +95,7 @@ def status_error(
             f"{shop} answered 429 Too Many Requests",
             retry_after=retry_after_of(retry_after),
             reported=reports_bucket(json_body(text)),
+            least_wait=LEAST_429_WAIT,
             **where,
         )
     text = text[:300]
@@ -109,12 +113,16 @@ def status_error(
     return ShopifyRequestError(f"{shop} refused the request (HTTP {status}): {text}", **where)
 
 
-def graphql_error(errors: Any, *, reported: bool, where: dict[str, Any]) -> ShopifyError:
+def graphql_error(
+    errors: Any, *, reported: bool, retry_after: str | None = None, where: dict[str, Any]
+) -> ShopifyError:
     """The error a 200 reply's top-level `errors` stands for; `reported`: the reply had throttleStatus."""
     if not isinstance(errors, list):
         return ShopifyRequestError(f"Shopify error: {errors}", **where)
     if is_throttled(errors):
-        return ShopifyThrottled("throttled", reported=reported, **where)
+        return ShopifyThrottled(
+            "throttled", reported=reported, retry_after=retry_after_of(retry_after), **where
+        )
     codes = {error_code(error) for error in errors if isinstance(error, dict)}
     message = "; ".join(str(error.get("message")) for error in errors if isinstance(error, dict))
     if "MAX_COST_EXCEEDED" in codes:
