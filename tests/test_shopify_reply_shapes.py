@@ -125,13 +125,14 @@ THROTTLED_SHAPES = [("code", 200), ("code", 429), ("message", 200), ("message", 
 FORCED = 3  # requests the simulator answers THROTTLED whatever its bucket holds
 
 
-@pytest.mark.parametrize("throttle_status", ["always", "never"])
+@pytest.mark.parametrize("throttle_status", ["always", "not_on_errors", "never"])
 @pytest.mark.parametrize(("shape", "status"), THROTTLED_SHAPES)
 async def test_throttled_by_code_or_by_message_under_200_or_429_is_waited_out(
     start_shopify: Any, shape: str, status: int, throttle_status: str
 ) -> None:
     """THROTTLED with a code, by message alone (`{"errors":[{"message":"Throttled"}]}`), or a bare 429, with
-    or without throttleStatus: queries and a mutation alike wait and go again; none fails the sync."""
+    throttleStatus, without it, or with no extensions at all: queries and a mutation alike wait and go
+    again, each once; none fails the sync."""
     shopify = await start_shopify(
         throttled_shape=shape, throttled_http_status=status, throttle_status=throttle_status
     )

@@ -2,7 +2,8 @@
 
 The operation id reaches the caller (`on_started`) before any wait, so a run that dies can resume the
 operation by id instead of submitting it again. Results are streamed; a FAILED operation's
-`partialDataUrl` is read and every line it does not mention is reported as unknown.
+`partialDataUrl` is read and every line it does not mention is reported as unknown. Staging a file and
+starting an operation (busy by code or by message) live in `bulk_start.py`.
 https://shopify.dev/docs/api/usage/bulk-operations/imports
 """
 
