@@ -2,7 +2,8 @@
 
 The operation id reaches the caller (`on_started`) before any wait, so a run that dies can resume the
 operation by id instead of submitting it again. Results are streamed; a FAILED operation's
-`partialDataUrl` is read and every line it does not mention is reported as unknown.
+`partialDataUrl` is read and every line it does not mention is reported as unknown. Staging a file and
+starting an operation (busy by code or by message) live in `bulk_start.py`.
 https://shopify.dev/docs/api/usage/bulk-operations/imports
 """
 
@@ -22,20 +23,16 @@ from erpsync.logs import get_logger
 from erpsync.metrics import BULK_SECONDS
 from erpsync.shopify import documents
 from erpsync.shopify.bulk_files import BulkFile, KeyIndex
+from erpsync.shopify.bulk_start import stage_file, started_node
+from erpsync.shopify.bulk_start import wait_for_slot as wait_for_slot  # noqa: PLC0414 - export.py imports it here
 from erpsync.shopify.client import ShopifyClient
 from erpsync.shopify.documents import Document
-from erpsync.shopify.errors import (
-    BulkLimitReached,
-    BulkOperationError,
-    ShopifyTransientError,
-)
+from erpsync.shopify.errors import BulkOperationError, ShopifyTransientError
 
 log = get_logger("erpsync.shopify.bulk")
 
 TERMINAL = frozenset({"COMPLETED", "FAILED", "CANCELED", "EXPIRED"})
-BUSY_CODES = frozenset({"LIMIT_REACHED", "OPERATION_IN_PROGRESS"})
 MAX_POLL_INTERVAL = 30.0
-SLOT_WAIT_LIMIT = 6 * 3600.0  # seconds to wait for a free bulk slot before giving up
 OUTCOME_BATCH = 500
 DOWNLOAD_CHUNK = 256 * 1024
 
@@ -113,77 +110,6 @@ def bulk_slots(api_version: str) -> int:
     return 5 if api_version >= "2026-01" else 1
 
 
-async def stage_file(client: ShopifyClient, file: BulkFile) -> str:
-    """Upload a variables file to a staged target; return the `stagedUploadPath` (the `key` parameter)."""
-    data = await client.execute(
-        documents.STAGED_UPLOADS_CREATE,
-        {
-            "input": [
-                {
-                    "resource": "BULK_MUTATION_VARIABLES",
-                    "filename": file.path.name,
-                    "mimeType": "text/jsonl",
-                    "httpMethod": "POST",  # the schema's default is PUT
-                }
-            ]
-        },
-        retry_mutation=True,  # creating a target has no side effect worth guarding
-    )
-    payload = data["stagedUploadsCreate"]
-    if payload.get("userErrors"):
-        raise BulkOperationError(
-            f"staged upload refused: {payload['userErrors']}", operation="stagedUploadsCreate"
-        )
-    target = payload["stagedTargets"][0]
-    parameters = [(item["name"], item["value"]) for item in target["parameters"]]
-    staged_path: str | None = next((str(value) for name, value in parameters if name == "key"), None)
-    if staged_path is None:
-        raise BulkOperationError(
-            "staged upload target has no 'key' parameter", operation="stagedUploadsCreate"
-        )
-    attempt = 0
-    while True:
-        attempt += 1
-        try:
-            await _post_multipart(client.session, target["url"], parameters, file)
-            return staged_path
-        except ShopifyTransientError as exc:
-            if attempt > client.target.max_retries:
-                raise
-            log.warning("staged upload retried", file=file.path.name, attempt=attempt, error=str(exc))
-            await asyncio.sleep(
-                min(client.target.retry_max_delay, client.target.retry_base_delay * 2**attempt)
-            )
-
-
-async def _post_multipart(
-    session: aiohttp.ClientSession, url: str, parameters: list[tuple[str, str]], file: BulkFile
-) -> None:
-    """Every parameter as a form field in the order given, then the file last in `file`."""
-    with file.path.open("rb") as handle:
-        form = aiohttp.FormData(quote_fields=False)
-        for name, value in parameters:
-            form.add_field(name, value)
-        form.add_field("file", handle, filename=file.path.name, content_type="text/jsonl")
-        try:
-            async with session.post(url, data=form) as response:
-                body = (await response.text(errors="replace"))[:300]
-                if response.status >= 500 or response.status == 429:
-                    raise ShopifyTransientError(
-                        f"staged upload answered HTTP {response.status}",
-                        operation="stagedUpload",
-                        status=response.status,
-                    )
-                if not 200 <= response.status < 300:
-                    raise BulkOperationError(
-                        f"staged upload of {file.path.name} ({file.size:,} bytes) refused: HTTP {response.status} {body}",
-                        operation="stagedUpload",
-                        status=response.status,
-                    )
-        except (aiohttp.ClientError, TimeoutError) as exc:
-            raise ShopifyTransientError(f"staged upload failed: {exc}", operation="stagedUpload") from exc
-
-
 async def start_mutation(
     client: ShopifyClient, document: Document, staged_path: str, *, client_identifier: str | None = None
 ) -> BulkOperation:
@@ -192,7 +118,9 @@ async def start_mutation(
         documents.BULK_OPERATION_RUN_MUTATION,
         {"mutation": document.text, "stagedUploadPath": staged_path, "clientIdentifier": client_identifier},
     )
-    return _started(data["bulkOperationRunMutation"], "bulkOperationRunMutation")
+    return BulkOperation.from_graphql(
+        started_node(data["bulkOperationRunMutation"], "bulkOperationRunMutation")
+    )
 
 
 async def start_query(client: ShopifyClient, query: str, *, group_objects: bool = True) -> BulkOperation:
@@ -200,36 +128,7 @@ async def start_query(client: ShopifyClient, query: str, *, group_objects: bool 
     data = await client.execute(
         documents.BULK_OPERATION_RUN_QUERY, {"query": query, "groupObjects": group_objects}
     )
-    return _started(data["bulkOperationRunQuery"], "bulkOperationRunQuery")
-
-
-def _started(payload: dict[str, Any], operation: str) -> BulkOperation:
-    errors = payload.get("userErrors") or []
-    if errors:
-        code = errors[0].get("code")
-        message = "; ".join(str(error.get("message")) for error in errors)
-        kind = BulkLimitReached if code in BUSY_CODES else BulkOperationError
-        raise kind(f"bulk operation not started: {message}", code=code, operation=operation)
-    if payload.get("bulkOperation") is None:
-        raise BulkOperationError("bulk operation not started and no reason given", operation=operation)
-    return BulkOperation.from_graphql(payload["bulkOperation"])
-
-
-async def wait_for_slot(
-    start: Callable[[], Awaitable[BulkOperation]], client: ShopifyClient
-) -> BulkOperation:
-    """Call `start` until a bulk slot is free (LIMIT_REACHED / OPERATION_IN_PROGRESS mean: later)."""
-    deadline = time.monotonic() + SLOT_WAIT_LIMIT
-    delay = client.target.poll_interval
-    while True:
-        try:
-            return await start()
-        except BulkLimitReached:
-            if time.monotonic() + delay > deadline:
-                raise
-            log.info("waiting for a free bulk operation slot", delay=round(delay, 1))
-            await asyncio.sleep(delay)
-            delay = min(MAX_POLL_INTERVAL, delay * 1.5)
+    return BulkOperation.from_graphql(started_node(data["bulkOperationRunQuery"], "bulkOperationRunQuery"))
 
 
 async def get_operation(client: ShopifyClient, operation_id: str) -> BulkOperation:

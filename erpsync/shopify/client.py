@@ -1,9 +1,10 @@
 """The one place that sends GraphQL to Shopify: auth, throttle, retries, and errors that say what happened.
 
 Queries are retried freely on transient faults. A mutation is retried only when Shopify cannot have
-run it (the connection was refused, 429, THROTTLED) unless the caller says it is safe to repeat.
-userErrors are returned, never retried. Shopify's own client retries 429/503 and network errors the
-same way: https://github.com/Shopify/shopify-app-js (graphql-client constants).
+run it (the connection was refused, 429, THROTTLED by code or by message) unless the caller says it is
+safe to repeat. userErrors are returned, never retried. What a reply means is read in `replies.py`.
+Shopify's own client retries 429/503 and network errors the same way, waiting `Retry-After` or 1 s:
+https://github.com/Shopify/shopify-app-js (graphql-client constants).
 """
 
 from __future__ import annotations
@@ -25,14 +26,14 @@ from erpsync.shopify.auth import ClientCredentialsToken, StaticToken, TokenSourc
 from erpsync.shopify.documents import Document
 from erpsync.shopify.errors import (
     ShopifyAuthError,
-    ShopifyCostExceeded,
     ShopifyError,
     ShopifyRequestError,
     ShopifyRetriesExhausted,
-    ShopifyShopUnavailable,
+    ShopifyThrottled,
     ShopifyTransientError,
     ShopifyUserErrors,
 )
+from erpsync.shopify.replies import cost_of, graphql_error, json_body, reports_bucket, status_error
 from erpsync.shopify.throttle import Throttle, throttle_for
 
 log = get_logger("erpsync.shopify")
@@ -136,6 +137,7 @@ class Attempt:
 
     body: dict[str, Any]
     request_id: str | None
+    retry_after: str | None = None  # the header, should a 200 THROTTLED reply carry one
 
 
 @dataclass
@@ -201,7 +203,8 @@ class ShopifyClient:
             try:
                 async with self.throttle.reserve(cost):
                     result = await self._send(document, variables)
-                return self._data(document, result, cost)
+                    self._observe(document, result.body)  # before the next request may go
+                return self._data(document, result)
             except _TokenRejected as rejected:
                 if refreshed or not self.tokens.invalidate(rejected.token):
                     raise ShopifyAuthError(
@@ -216,6 +219,9 @@ class ShopifyClient:
                 self.stats.errors[type(exc).__name__] = self.stats.errors.get(type(exc).__name__, 0) + 1
                 if not (retriable_always or not exc.reached_shopify):
                     raise
+                if isinstance(exc, ShopifyThrottled):
+                    waited = max(exc.least_wait, self.throttle.throttled_delay(cost, reported=exc.reported))
+                    exc.retry_after = waited if exc.retry_after is None else exc.retry_after
                 if attempt > self.target.max_retries:
                     raise ShopifyRetriesExhausted(
                         f"gave up after {attempt} attempts: {exc}",
@@ -250,9 +256,26 @@ class ShopifyClient:
                 self.target.graphql_url, data=orjson.dumps(payload), headers=headers
             ) as response:
                 request_id = response.headers.get("X-Request-Id")
+                retry_after = response.headers.get("Retry-After")
                 self._check_version(response)
+                if response.status == 401:
+                    raise _TokenRejected(token, request_id)
                 if response.status != 200:
-                    await self._raise_for_status(document, response, token, request_id)
+                    text = await response.text(errors="replace")
+                    self.throttle.observe(cost_of(json_body(text)))  # a 429 may still say the bucket
+                    raise status_error(
+                        response.status,
+                        text,
+                        shop=self.target.shop,
+                        graphql_url=self.target.graphql_url,
+                        api_version=self.target.api_version,
+                        retry_after=retry_after,
+                        where={
+                            "operation": document.name,
+                            "request_id": request_id,
+                            "status": response.status,
+                        },
+                    )
                 body = await response.json(loads=orjson.loads, content_type=None)
         except aiohttp.InvalidURL as exc:
             raise ShopifyRequestError(
@@ -269,7 +292,7 @@ class ShopifyClient:
             raise _transient(f"{self.target.shop} sent a body that is not JSON", document) from exc
         if not isinstance(body, dict):
             raise ShopifyRequestError("response is not a JSON object", operation=document.name)
-        return Attempt(body=body, request_id=request_id)
+        return Attempt(body=body, request_id=request_id, retry_after=retry_after)
 
     def _check_version(self, response: aiohttp.ClientResponse) -> None:
         served = response.headers.get("X-Shopify-API-Version")
@@ -277,83 +300,27 @@ class ShopifyClient:
             self._version_warned = True
             log.warning("shopify served another api version", asked=self.target.api_version, served=served)
 
-    async def _raise_for_status(
-        self, document: Document, response: aiohttp.ClientResponse, token: str, request_id: str | None
-    ) -> None:
-        status = response.status
-        text = (await response.text(errors="replace"))[:300]
-        where: dict[str, Any] = {"operation": document.name, "request_id": request_id, "status": status}
-        if status == 401:
-            raise _TokenRejected(token, request_id)
-        if status == 429:
-            retry_after = _seconds(response.headers.get("Retry-After"), default=1.0)
-            raise ShopifyTransientError(
-                f"{self.target.shop} answered 429 Too Many Requests",
-                retry_after=retry_after,
-                reached_shopify=False,
-                **where,
-            ) from None
-        if status >= 500:
-            raise _transient(
-                f"{self.target.shop} answered HTTP {status}: {text}", document, request_id, status
-            )
-        if status in {402, 423}:
-            raise ShopifyShopUnavailable(
-                f"{self.target.shop} is unavailable (HTTP {status}): {text}", **where
-            )
-        if status == 403:
-            raise ShopifyAuthError(f"{self.target.shop} denied access (HTTP 403): {text}", **where)
-        if status == 404:
-            raise ShopifyRequestError(
-                f"{self.target.graphql_url} not found (HTTP 404): is API version {self.target.api_version} "
-                f"and shop {self.target.shop} right?",
-                **where,
-            )
-        raise ShopifyRequestError(f"{self.target.shop} refused the request (HTTP {status}): {text}", **where)
-
-    def _data(self, document: Document, result: Attempt, cost: float) -> dict[str, Any]:
-        body = result.body
-        extensions = body.get("extensions") or {}
-        cost_info = extensions.get("cost")
-        self.throttle.observe(cost_info)
+    def _observe(self, document: Document, body: dict[str, Any]) -> None:
+        """Feed the reply's cost to the throttle and remember what this document costs."""
+        cost_info = cost_of(body)
+        self.throttle.observe(cost_info, answered=isinstance(body.get("data"), dict))
         if cost_info and cost_info.get("actualQueryCost") is not None:
             self.stats.cost += float(cost_info["actualQueryCost"])
         if cost_info and cost_info.get("requestedQueryCost") is not None:
             self._costs[document.name] = float(cost_info["requestedQueryCost"])
+
+    def _data(self, document: Document, result: Attempt) -> dict[str, Any]:
+        body = result.body
+        where: dict[str, Any] = {"operation": document.name, "request_id": result.request_id}
         errors = body.get("errors")
         if errors:
-            self._raise_graphql_errors(document, errors, result.request_id, cost)
+            raise graphql_error(
+                errors, reported=reports_bucket(body), retry_after=result.retry_after, where=where
+            )
         data = body.get("data")
         if not isinstance(data, dict):
-            raise ShopifyRequestError(
-                "response has no data", operation=document.name, request_id=result.request_id
-            )
+            raise ShopifyRequestError("response has no data", **where)
         return data
-
-    def _raise_graphql_errors(
-        self, document: Document, errors: Any, request_id: str | None, cost: float
-    ) -> None:
-        if not isinstance(errors, list):
-            raise ShopifyRequestError(
-                f"Shopify error: {errors}", operation=document.name, request_id=request_id
-            )
-        codes = {
-            str((error.get("extensions") or {}).get("code")) for error in errors if isinstance(error, dict)
-        }
-        message = "; ".join(str(error.get("message")) for error in errors if isinstance(error, dict))
-        where: dict[str, Any] = {"operation": document.name, "request_id": request_id}
-        if "THROTTLED" in codes:
-            delay = self.throttle.throttled_delay(cost)
-            raise ShopifyTransientError("throttled", retry_after=delay, reached_shopify=False, **where)
-        if "MAX_COST_EXCEEDED" in codes:
-            raise ShopifyCostExceeded(message, **where)
-        if "ACCESS_DENIED" in codes:
-            raise ShopifyAuthError(f"access denied: {message}", **where)
-        if "SHOP_INACTIVE" in codes:
-            raise ShopifyShopUnavailable(message, **where)
-        if "INTERNAL_SERVER_ERROR" in codes:
-            raise _transient(f"Shopify internal error: {message}", document, request_id)
-        raise ShopifyRequestError(f"Shopify refused the document: {message}", **where)
 
 
 def require_no_user_errors(payload: dict[str, Any] | None, operation: str) -> dict[str, Any]:
@@ -384,10 +351,3 @@ def _transient(
     return ShopifyTransientError(
         message, operation=document.name, request_id=request_id, status=status, reached_shopify=reached
     )
-
-
-def _seconds(value: str | None, *, default: float) -> float:
-    try:
-        return max(0.0, float(value)) if value else default
-    except ValueError:
-        return default

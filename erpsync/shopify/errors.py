@@ -5,11 +5,12 @@ ShopifyError                      operation, request_id, status
 ├── ShopifyShopUnavailable        402 frozen, 423 locked, SHOP_INACTIVE: nothing to do but wait
 ├── ShopifyRequestError           400/404, a query Shopify refused (our bug): never retried
 │   └── ShopifyCostExceeded       MAX_COST_EXCEEDED: split the query, never resend it as is
-├── ShopifyTransientError         5xx, 429, THROTTLED, timeouts, dropped connections (retryable)
+├── ShopifyTransientError         5xx, timeouts, dropped connections (retryable)
+│   ├── ShopifyThrottled          429, THROTTLED by code or by message: Shopify ran nothing (retryable)
 │   └── ShopifyRetriesExhausted   still failing after the retry bound
 ├── ShopifyUserErrors             a mutation's userErrors (business refusal; never retried)
 └── BulkOperationError            a bulk operation failed, was canceled, or could not start
-    └── BulkLimitReached          LIMIT_REACHED / OPERATION_IN_PROGRESS (retryable: wait for a slot)
+    └── BulkLimitReached          busy by code or by message (retryable: wait for a slot)
 """
 
 from __future__ import annotations
@@ -65,6 +66,21 @@ class ShopifyTransientError(ShopifyError):
         # False when Shopify certainly did not run the request (refused connection, 429, THROTTLED),
         # which makes even a mutation safe to send again.
         self.reached_shopify = reached_shopify
+
+
+class ShopifyThrottled(ShopifyTransientError):
+    """The bucket was short (THROTTLED) or the shop answered 429: nothing ran, so any request may go again.
+
+    `retry_after` is the shop's `Retry-After` when it sent one; otherwise the throttle works out the wait,
+    never shorter than `least_wait`. `reported` says whether the reply carried `throttleStatus`.
+    """
+
+    def __init__(
+        self, message: str, *, reported: bool = False, least_wait: float = 0.0, **kwargs: Any
+    ) -> None:
+        super().__init__(message, reached_shopify=False, **kwargs)
+        self.reported = reported
+        self.least_wait = least_wait
 
 
 class ShopifyRetriesExhausted(ShopifyTransientError):

@@ -23,6 +23,7 @@ import orjson
 from graphql import FieldNode
 
 from shopify_simulator.bulk_lines import run_mutation_lines, split_jsonl
+from shopify_simulator.busy import busy_error
 from shopify_simulator.context import ExecutionContext
 from shopify_simulator.export import run_query_export, validate_bulk_query
 from shopify_simulator.options import SimulatorOptions
@@ -37,8 +38,6 @@ from shopify_simulator.stats import Faults, Stats
 STAGED_UPLOAD_PATH = "/_staged/upload"
 RESULT_PATH_PREFIX = "/_files/bulk/"
 ACTIVE_STATUSES = frozenset({"CREATED", "RUNNING", "CANCELING"})
-# Before 2026-01 one operation of each type at a time. https://shopify.dev/changelog/faster-bulk-operations
-CONCURRENCY_CHANGE_VERSION = "2026-01"
 BULK_ONLY_MUTATIONS = frozenset({"bulkOperationRunMutation", "bulkOperationRunQuery"})
 STAGED_POLICY_LIFETIME = datetime.timedelta(hours=24)
 
@@ -133,32 +132,11 @@ class BulkManager:
     # --- bulk mutation ---------------------------------------------------------------------------------
 
     def _limit_error(self, context: ExecutionContext, operation_type: str) -> dict[str, Any] | None:
-        active = [
-            operation
-            for operation in self.state.bulk_operations.values()
-            if operation.status in ACTIVE_STATUSES
-        ]
-        if context.api_version < CONCURRENCY_CHANGE_VERSION:
-            if any(operation.type == operation_type for operation in active):
-                kind = "mutation" if operation_type == "MUTATION" else "query"
-                return _user_error(
-                    None,
-                    f"A bulk {kind} operation for this app and shop is already in progress.",
-                    "OPERATION_IN_PROGRESS",
-                )
-            return None
-        counted = (
-            active
-            if self.options.bulk_concurrency_shared
-            else [o for o in active if o.type == operation_type]
-        )
-        if len(counted) >= self.options.bulk_concurrency:
-            return _user_error(
-                None,
-                f"A maximum of {self.options.bulk_concurrency} bulk operations can run at the same time.",
-                self.options.bulk_limit_error_code,
-            )
-        return None
+        active = [o for o in self.state.bulk_operations.values() if o.status in ACTIVE_STATUSES]
+        refusal = busy_error(active, self.options, context.api_version, operation_type)
+        if refusal is not None:
+            self.stats.bulk_busy += 1
+        return refusal
 
     def _check_mutation(self, mutation: str) -> tuple[PreparedRequest | None, dict[str, Any] | None]:
         try:

@@ -51,6 +51,31 @@ class SimulatorOptions:
     throttled_http_status: Literal[200, 429] = 200  # unconfirmed: 200 by Shopify's general rule
     throttling_enabled: bool = True
 
+    # --- reply shapes recorded from real shops (issue 16; ../shared/docs/shopify-contract-evidence.md) -----
+    # Which replies carry `extensions.cost.throttleStatus`. "always" is the documented shape. Shopify sends
+    # none for whole shops ("never"; 'staff' plan: https://github.com/MONEI/Shopify-api-node/pull/366);
+    # error replies may carry no `extensions` at all ("not_on_errors"; the recorded MAX_COST_EXCEEDED body
+    # has none: https://gist.github.com/lacom/56e3834834e250270062583f425274b9); "not_on_first": only the
+    # first reply after start or reset lacks it (a reply without it must not stall the requests behind it).
+    throttle_status: Literal["always", "not_on_first", "not_on_errors", "never"] = "always"
+    # THROTTLED with `extensions.code` ("code", recorded 2023 in the gist above and in
+    # https://community.shopify.com/t/throttled/254776, there with an integer currentlyAvailable beside
+    # float maximumAvailable/restoreRate) or by message alone
+    # ("message": `{"errors":[{"message":"Throttled"}]}`, recorded 2020:
+    # https://community.shopify.com/t/graphql-admin-api-example-throttled-requests-response/8456), or no
+    # body at all ("empty", meant with throttled_http_status 429). The HTTP status stays unconfirmed.
+    throttled_shape: Literal["code", "message", "empty"] = "code"
+    # `Retry-After` (seconds) on throttled replies. A REST 429 carries it (contract §1.2; clients such as
+    # https://github.com/ScreenStaring/shopify_api_retry wait for it); no recorded GraphQL THROTTLED reply
+    # shows one (C8456, the gist above), hence None.
+    throttled_retry_after: float | None = None
+    # A bulk start refused because every slot is taken: "code" (the schema's LIMIT_REACHED /
+    # OPERATION_IN_PROGRESS) or "message": before 2026-01 real shops answered "A bulk mutation operation for
+    # this app and shop is already in progress: gid://shopify/BulkOperation/…" with no code (Airbyte
+    # source-shopify `shopify_graphql/bulk/job.py` and its unit-test conftest; Estuary source-shopify-native
+    # `graphql/bulk_job_manager.py` matches the text, never the code). The client must wait on either.
+    bulk_busy_shape: Literal["code", "message"] = "code"
+
     # --- bulk operations -----------------------------------------------------------------------------
     bulk_rate: float = 200.0  # bulk mutation lines (and query objects) processed per second
     bulk_query_rate: float | None = None  # None = bulk_rate

@@ -24,6 +24,7 @@ from shopify_simulator.bulk import RESULT_PATH_PREFIX, STAGED_UPLOAD_PATH, BulkM
 from shopify_simulator.context import ExecutionContext
 from shopify_simulator.cost import CostCalculator
 from shopify_simulator.options import SimulatorOptions
+from shopify_simulator.replies import max_cost_error, reply_extensions, throttled_response, with_extensions
 from shopify_simulator.resolvers import execute_prepared
 from shopify_simulator.schema import RequestRefused, load_schema, prepare_request
 from shopify_simulator.state import ShopState, load_state, new_shop_state, save_state
@@ -40,8 +41,6 @@ INVALID_TOKEN_BODY = {
     "errors": "[API] Invalid API key or access token (unrecognized login or wrong password)"
 }
 BAD_REQUEST_BODY = {"errors": {"query": "Required parameter missing or invalid"}}
-THROTTLED_DOCUMENTATION = "https://shopify.dev/api/usage/limits#rate-limits"
-MAX_COST_DOCUMENTATION = "https://shopify.dev/api/usage/limits#rate-limits"
 
 
 def json_response(body: Any, *, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
@@ -155,15 +154,15 @@ def _resolve_version(simulator: Simulator, requested: str) -> str | None:
     return min(version for version in simulator.options.api_versions if version != "unstable")
 
 
-def _cost_extension(
-    simulator: Simulator, requested: int, actual: int | None, extra: dict[str, Any] | None = None
-) -> dict[str, Any]:
-    cost: dict[str, Any] = {
-        "requestedQueryCost": requested,
-        "actualQueryCost": actual,
-        "throttleStatus": simulator.bucket.status(),
-    }
-    return {"cost": cost, **(extra or {})}
+def _extensions(
+    simulator: Simulator,
+    requested: int,
+    actual: int | None,
+    *,
+    error: bool,
+    extra: dict[str, Any] | None = None,
+) -> dict[str, Any] | None:
+    return reply_extensions(simulator.bucket, simulator.options, requested, actual, error=error, extra=extra)
 
 
 async def _read_graphql_body(request: web.Request) -> dict[str, Any] | None:
@@ -200,40 +199,19 @@ async def graphql_handler(request: web.Request) -> web.StreamResponse:
     try:
         prepared = prepare_request(body["query"], body.get("variables"), body.get("operationName"))
     except RequestRefused as refused:
-        extensions = _cost_extension(simulator, 0, 0)
-        return json_response({"errors": refused.errors, "extensions": extensions}, headers=headers)
+        extensions = _extensions(simulator, 0, 0, error=True)
+        return json_response(with_extensions({"errors": refused.errors}, extensions), headers=headers)
     calculator = CostCalculator(schema, prepared)
     requested = calculator.requested()
     if requested > simulator.options.max_query_cost:
-        maximum = simulator.options.max_query_cost
-        error = {
-            "message": f"Query cost is {requested}, which exceeds the single query max cost limit ({maximum}).\n\n"
-            "See https://shopify.dev/concepts/about-apis/rate-limits for more information on how the\n"
-            "cost of a query is calculated.\n\nTo query larger amounts of data with fewer limits, bulk operations "
-            "should be used instead.\nSee https://shopify.dev/tutorials/perform-bulk-operations-with-admin-api "
-            "for usage details.\n",
-            "extensions": {
-                "code": "MAX_COST_EXCEEDED",
-                "cost": requested,
-                "maxCost": maximum,
-                "documentation": MAX_COST_DOCUMENTATION,
-            },
-        }
-        return json_response(
-            {"errors": [error], "extensions": _cost_extension(simulator, requested, None)}, headers=headers
-        )
-    if simulator.options.throttling_enabled and not simulator.bucket.try_take(requested):
+        body = {"errors": [max_cost_error(requested, simulator.options.max_query_cost)]}
+        extensions = _extensions(simulator, requested, None, error=True)
+        return json_response(with_extensions(body, extensions), headers=headers)
+    forced = simulator.faults.take_throttle()
+    if forced or (simulator.options.throttling_enabled and not simulator.bucket.try_take(requested)):
         simulator.stats.throttled += 1
-        throttled = {
-            "errors": [
-                {
-                    "message": "Throttled",
-                    "extensions": {"code": "THROTTLED", "documentation": THROTTLED_DOCUMENTATION},
-                }
-            ],
-            "extensions": _cost_extension(simulator, requested, None),
-        }
-        return json_response(throttled, status=simulator.options.throttled_http_status, headers=headers)
+        extensions = _extensions(simulator, requested, None, error=True)
+        return throttled_response(simulator.options, extensions, headers)
     context = ExecutionContext(
         state=simulator.state,
         options=simulator.options,
@@ -249,7 +227,8 @@ async def graphql_handler(request: web.Request) -> web.StreamResponse:
         simulator.bucket.refund(requested - actual)
     simulator.stats.cost_spent += actual
     extra = {"search": context.search_warnings} if context.search_warnings else None
-    response["extensions"] = _cost_extension(simulator, requested, actual, extra)
+    extensions = _extensions(simulator, requested, actual, error=bool(response.get("errors")), extra=extra)
+    response = with_extensions(response, extensions)
     if hold := simulator.faults.take_bulk_start_hold(response):
         await asyncio.sleep(hold)
     return json_response(response, headers=headers)

@@ -25,6 +25,8 @@ class Stats:
     throttled: int = 0
     # Bulk result lines answered with an injected transient error (``Faults.line_errors``).
     bulk_line_errors: int = 0
+    # Bulk starts refused because every slot was taken.
+    bulk_busy: int = 0
 
     def as_json(self) -> dict[str, Any]:
         """The documented shape of ``GET /_simulator/stats``."""
@@ -39,6 +41,7 @@ class Stats:
             "cost_spent": self.cost_spent,
             "throttled": self.throttled,
             "bulk_line_errors": self.bulk_line_errors,
+            "bulk_busy": self.bulk_busy,
         }
 
 
@@ -118,6 +121,9 @@ class Faults:
     fail_requests: int = 0
     fail_status: int = 503
     drop_connections: int = 0
+    # Reply shapes (issue 16): the next N GraphQL requests are THROTTLED whatever the bucket holds, in the
+    # shape the options give (throttled_shape, throttled_http_status, throttle_status).
+    throttle_requests: int = 0
     latency_seconds: float = 0.0
     # Fail the next bulk mutation after this many lines, with INTERNAL_SERVER_ERROR and partial data.
     fail_bulk_after_lines: int | None = None
@@ -141,6 +147,13 @@ class Faults:
         self.failures_served += 1
         return (500, 502, 503, 429)[self.failures_served % 4]
 
+    def take_throttle(self) -> bool:
+        """True when this GraphQL request is to be answered THROTTLED (``throttle_requests``)."""
+        if self.throttle_requests <= 0:
+            return False
+        self.throttle_requests -= 1
+        return True
+
     def take_bulk_start_hold(self, response: dict[str, Any]) -> float:
         """Seconds to hold this reply: once, for a reply that started a bulk mutation."""
         payload = (response.get("data") or {}).get("bulkOperationRunMutation") or {}
@@ -159,6 +172,8 @@ class Faults:
             self.fail_status = int(body["status"])
         if "drop_connections" in body:
             self.drop_connections = int(body["drop_connections"])
+        if "throttle_requests" in body:
+            self.throttle_requests = int(body["throttle_requests"])
         if "latency_ms" in body:
             self.latency_seconds = float(body["latency_ms"]) / 1000.0
         if "fail_bulk_after_lines" in body:
@@ -184,6 +199,7 @@ class Faults:
             "fail_requests": self.fail_requests,
             "status": self.fail_status,
             "drop_connections": self.drop_connections,
+            "throttle_requests": self.throttle_requests,
             "latency_ms": self.latency_seconds * 1000.0,
             "fail_bulk_after_lines": self.fail_bulk_after_lines,
             "hold_bulk_start_ms": self.hold_bulk_start_seconds * 1000.0,
@@ -200,6 +216,7 @@ FAULT_KEYS = frozenset(
         "fail_requests",
         "status",
         "drop_connections",
+        "throttle_requests",
         "latency_ms",
         "hold_bulk_start_ms",
         "fail_bulk_after_lines",

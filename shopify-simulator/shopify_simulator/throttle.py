@@ -21,6 +21,7 @@ class LeakyBucket:
     clock: Callable[[], float] = time.monotonic
     _available: float = field(init=False)
     _updated: float = field(init=False)
+    _replies: int = field(init=False, default=0)  # GraphQL replies since start or reset
 
     def __post_init__(self) -> None:
         self._available = self.capacity
@@ -53,6 +54,12 @@ class LeakyBucket:
         """Fill the bucket (admin reset)."""
         self._available = self.capacity
         self._updated = self.clock()
+        self._replies = 0
+
+    def count_reply(self) -> bool:
+        """Count one GraphQL reply; True for the first since start or reset."""
+        self._replies += 1
+        return self._replies == 1
 
     def status(self) -> dict[str, float]:
         """``extensions.cost.throttleStatus``; Shopify sends floats here (observed)."""
