@@ -31,7 +31,8 @@ bench: install services
 
 DEMO_DATABASE_URL ?= postgresql://postgres@127.0.0.1:5432/erpsync_demo
 
-demo: install services
+demo: install
+	bash .ci/services --if-installed
 	DATABASE_URL=$(DEMO_DATABASE_URL) ERPSYNC_LOG__LEVEL=warning $(BIN)/erpsync demo
 
 clean:

@@ -13,12 +13,14 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 import aioftp
 import asyncpg
 from aiohttp import web
 from pydantic import SecretStr
 
+from erpsync import embedded_pg
 from erpsync.crypto import SecretBox
 from erpsync.db.configs import upsert_config
 from erpsync.db.migrate import apply_migrations
@@ -129,8 +131,9 @@ def demo_config(ftp_port: int) -> SyncConfig:
 
 async def ensure_database(url: str) -> None:
     """Create the demo database if it does not exist, through the server's `postgres` database."""
-    base, _, name = url.rpartition("/")
-    admin = await connect(DatabaseSettings(url=f"{base}/postgres"))
+    parts = urlsplit(url)
+    name = parts.path.lstrip("/")
+    admin = await connect(DatabaseSettings(url=urlunsplit(parts._replace(path="/postgres"))))
     try:
         exists = await admin.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", name)
         if not exists:
@@ -155,8 +158,24 @@ async def prepare_database(url: str, say: Any) -> None:
 
 
 async def run_demo(settings: Settings, *, products: int = 300, say: Any = print) -> DemoReport:
-    """Run the demo; `say` receives each line of the story."""
-    await prepare_database(settings.database.url, say)
+    """Run the demo; `say` receives each line of the story. Where the configured PostgreSQL cannot be
+    reached, an embedded one is started for the demo and stopped after it."""
+    try:
+        await prepare_database(settings.database.url, say)
+    except DatabaseError as exc:
+        if not embedded_pg.available():
+            raise DatabaseError(f"{exc}; or {embedded_pg.INSTALL_HINT}") from None
+        say(f"no PostgreSQL at {describe_dsn(settings.database.url)}: the demo starts an embedded one")
+    else:
+        return await _run(settings, products=products, say=say, kept=True)
+    # Outside the handler: what fails from here on is not chained onto the refused connection.
+    async with embedded_pg.embedded_postgres(DEMO_DATABASE) as url:
+        embedded = settings.model_copy(update={"database": settings.database.model_copy(update={"url": url})})
+        await prepare_database(url, say)
+        return await _run(embedded, products=products, say=say, kept=False)
+
+
+async def _run(settings: Settings, *, products: int, say: Any, kept: bool) -> DemoReport:
     with tempfile.TemporaryDirectory(prefix="erpsync-demo-") as tmp:
         root = Path(tmp)
         export = root / "ftp" / "export"
@@ -183,9 +202,14 @@ async def run_demo(settings: Settings, *, products: int = 300, say: Any = print)
             await runner.cleanup()
     say("")
     say("Where to look next:")
-    say(
-        f"  erpsync runs demo                     # the runs just made (DATABASE_URL={settings.database.url})"
-    )
+    if kept:
+        say(
+            f"  erpsync runs demo                     # the runs just made (DATABASE_URL={settings.database.url})"
+        )
+    else:
+        say(
+            "  (the embedded PostgreSQL has stopped with the demo; with a server of your own the runs are kept)"
+        )
     say("  erpsync serve                         # then GET http://127.0.0.1:3000/sync/status and /runs/{id}")
     say("  erpsync simulator --port 8555         # a shop of your own to point a config at")
     return DemoReport(first, second, shop_url, settings.database.url)
