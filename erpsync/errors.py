@@ -3,17 +3,33 @@
     ErpsyncError                      retryable = False unless a subclass says so
     ├── SettingsError                 a bad setting, named with where it came from
     ├── ConfigError                   a sync config that cannot be used
-    │   └── ConfigNotFound
+    │   ├── ConfigNotFound
+    │   └── SyncBusy                  another process syncs this config now        (locks.py)
     ├── DatabaseError                 PostgreSQL unreachable or refusing      (retryable)
+    ├── LockLost                      PostgreSQL cut the session holding a run's lock (locks.py)
     ├── MigrationError                a migration failed; nothing after it applied
     ├── SecretKeyError                stored credentials cannot be decrypted with the key
     ├── ListenError                   the API cannot listen on its address      (retryable)
     ├── SourceError                   the feed could not be fetched            (sources/errors.py)
+    │   ├── SourceRefused, SourceTimeout, SourceCut, SourceUnavailable         (retryable)
+    │   ├── SourceAuthError, SourceNotFound, SourceTrustError
+    │   └── SourceForbidden           a place the source policy does not allow (sources/policy.py)
     ├── FeedError                     the feed's bytes are not what they claim (feeds/errors.py)
+    │   ├── FeedFormatError
+    │   │   └── FeedEncodingError, FeedCompressionError, UnsafeFeedError
+    │   ├── FeedLayoutError
+    │   └── FeedLimitError
     └── ShopifyError                  Shopify refused or failed                (shopify/errors.py)
+        ├── ShopifyAuthError, ShopifyShopUnavailable, ShopifyUserErrors
+        ├── ShopifyRequestError
+        │   └── ShopifyCostExceeded
+        ├── ShopifyTransientError                                              (retryable)
+        │   └── ShopifyThrottled, ShopifyRetriesExhausted
+        └── BulkOperationError
+            └── BulkLimitReached
 
 Errors are translated only at the edges: the job runner (retry or fail the run), the web middleware
-(JSON error body) and the CLI (one line on stderr, no traceback).
+(JSON error body) and the CLI (one line on stderr, no traceback, a documented exit status).
 """
 
 from __future__ import annotations
