@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from redis.asyncio import Redis
 
 from erpsync.api.app import check_exposure
-from erpsync.db.migrate import load_migrations
+from erpsync.db.migrate import schema_state
 from erpsync.db.pool import connect, describe_dsn
 from erpsync.errors import ErpsyncError
 from erpsync.settings import Settings, find_config_file
@@ -46,11 +46,7 @@ async def check_postgres(settings: Settings) -> CheckResult:
     except ErpsyncError as exc:
         return CheckResult("postgresql", False, str(exc))
     try:
-        version = await conn.fetchval("SHOW server_version")
-        has_table = await conn.fetchval("SELECT to_regclass('schema_migrations') IS NOT NULL")
-        applied = set(await conn.fetch("SELECT version FROM schema_migrations")) if has_table else set()
-        done = {row["version"] for row in applied}
-        pending = [m.name for m in load_migrations() if m.version not in done]
+        version, pending = await schema_state(conn)
     finally:
         await conn.close()
     if pending:

@@ -32,10 +32,6 @@ SYNC_FUNCTION = "sync"
 MAX_TRIES = 4
 RETRY_DELAY = 60.0  # seconds; doubled at each attempt
 
-SELECT_ACTIVE = """
-SELECT id, status FROM sync_runs WHERE config_id = $1 AND status IN ('queued', 'running') ORDER BY id
-"""
-
 
 @dataclass(frozen=True, slots=True)
 class Enqueued:
@@ -63,24 +59,23 @@ async def enqueue_sync(
 ) -> Enqueued:
     """Queue a sync of `config_id` unless one is queued or running already (then that one is returned)."""
     async with pool.acquire() as conn:
-        active = await conn.fetch(SELECT_ACTIVE, config_id)
-        running = next((row for row in active if row["status"] == "running"), None)
+        active = await run_store.active_runs(conn, config_id)
+        running = next((run_id for run_id, status in active if status == "running"), None)
         if running is not None:
-            return Enqueued(int(running["id"]), created=False, status="running")
-        queued = next((row for row in active if row["status"] == "queued"), None)
+            return Enqueued(running, created=False, status="running")
+        queued = next((run_id for run_id, status in active if status == "queued"), None)
         if queued is not None:
             # Queued in PostgreSQL: make sure its job will run (Redis may have restarted empty, a retry
             # may be waiting out its backoff, or a dead worker's mark may hold the job id).
-            down = not await _try_ensure_job(redis, pool, config_id, int(queued["id"]), allow_mass_delete)
-            return Enqueued(int(queued["id"]), created=False, status="queued", redis_down=down)
+            down = not await _try_ensure_job(redis, pool, config_id, queued, allow_mass_delete)
+            return Enqueued(queued, created=False, status="queued", redis_down=down)
         try:
             run_id = await run_store.create_run(
                 conn, config_id, trigger=trigger, allow_mass_delete=allow_mass_delete
             )
         except asyncpg.UniqueViolationError:  # another scheduler or request queued it a moment ago
-            row = await conn.fetchrow(SELECT_ACTIVE, config_id)
-            assert row is not None
-            return Enqueued(int(row["id"]), created=False, status=str(row["status"]))
+            first_id, first_status = (await run_store.active_runs(conn, config_id))[0]
+            return Enqueued(first_id, created=False, status=first_status)
     down = not await _try_ensure_job(redis, pool, config_id, run_id, allow_mass_delete)
     return Enqueued(run_id, created=True, status="queued", redis_down=down)
 
@@ -137,22 +132,12 @@ async def _ensure_job(
     return False
 
 
-SELECT_QUEUED = """
-SELECT id, config_id, allow_mass_delete FROM sync_runs
-WHERE status = 'queued' AND queued_at < now() - make_interval(secs => $1)
-ORDER BY id
-"""
-
-
 async def requeue_orphans(redis: ArqRedis, pool: asyncpg.Pool[Any], *, older_than: float = 10.0) -> list[int]:
     """Queued runs whose job Redis no longer has (Redis restarted empty) are queued again: none is lost,
     and none runs twice, since the job id is the config's."""
     requeued = []
-    for row in await pool.fetch(SELECT_QUEUED, older_than):
-        run_id = int(row["id"])
-        if await _ensure_job(
-            redis, pool, row["config_id"], run_id, bool(row["allow_mass_delete"]), hurry=False
-        ):
+    for run_id, config_id, allow_mass_delete in await run_store.queued_runs(pool, older_than):
+        if await _ensure_job(redis, pool, config_id, run_id, allow_mass_delete, hurry=False):
             requeued.append(run_id)
     if requeued:
         log.warning("queued runs lost by Redis were queued again", run_ids=requeued)
@@ -188,12 +173,7 @@ async def sync_job(
         if attempt < MAX_TRIES:
             raise Retry(defer=RETRY_DELAY) from exc
         if run_id is not None:
-            await pool.execute(
-                "UPDATE sync_runs SET status = 'canceled', error = $2, finished_at = now() "
-                "WHERE id = $1 AND status = 'queued'",
-                run_id,
-                str(exc),
-            )
+            await run_store.cancel_queued(pool, run_id, str(exc))
         return {"run_id": run_id, "status": "canceled"}
     observe_run(config_id, result)
     if result.status == "failed" and result.retryable and attempt < MAX_TRIES:

@@ -20,6 +20,7 @@ from arq import ArqRedis
 from redis.exceptions import RedisError
 
 from erpsync.constants import SCHEDULER_LOCK_ID
+from erpsync.db import schedules
 from erpsync.db.retention import prune_history
 from erpsync.jobs import enqueue_sync, requeue_orphans
 from erpsync.logs import get_logger
@@ -28,18 +29,6 @@ from erpsync.notify import Notifier
 log = get_logger("erpsync.scheduler")
 
 RECONCILE_SECONDS = 5.0
-SELECT_SCHEDULES = """
-SELECT c.id, c.config->>'schedule' AS schedule, (c.config->>'sync_frequency')::float8 AS hours, c.enabled_at,
-       (SELECT max(coalesce(r.started_at, r.queued_at)) FROM sync_runs r
-        WHERE r.config_id = c.id AND NOT r.dry_run) AS last_start,
-       -- Failed runs since the last that did not fail: a failing config is tried again sooner.
-       (SELECT count(*) FROM sync_runs f
-        WHERE f.config_id = c.id AND NOT f.dry_run AND f.status = 'failed'
-          AND f.id > coalesce((SELECT max(o.id) FROM sync_runs o WHERE o.config_id = c.id AND NOT o.dry_run
-                               AND o.finished_at IS NOT NULL AND o.status <> 'failed'), 0)) AS failures
-FROM product_sync_configs c
-WHERE c.enabled
-"""
 
 
 # How often the leader prunes runs and log lines past `[sync] journal_days`.
@@ -136,13 +125,13 @@ class Scheduler:
     async def _lead(self) -> bool:
         if self._lock_conn is not None:
             try:
-                await self._lock_conn.fetchval("SELECT 1")
+                await schedules.ping(self._lock_conn)
                 return True
             except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError):
                 log.warning("lost the scheduler lock's connection")
                 await self._release()
         conn = await self.pool.acquire()
-        if await conn.fetchval("SELECT pg_try_advisory_lock($1)", SCHEDULER_LOCK_ID):
+        if await schedules.try_lock(conn, SCHEDULER_LOCK_ID):
             self._lock_conn = conn
             log.info("this process now schedules syncs")
             return True
@@ -154,7 +143,7 @@ class Scheduler:
             return
         conn, self._lock_conn = self._lock_conn, None
         with contextlib.suppress(asyncpg.PostgresError, asyncpg.InterfaceError, OSError):
-            await conn.execute("SELECT pg_advisory_unlock($1)", SCHEDULER_LOCK_ID)
+            await schedules.unlock(conn, SCHEDULER_LOCK_ID)
         with contextlib.suppress(asyncpg.InterfaceError, OSError):
             await self.pool.release(conn)
 
@@ -164,7 +153,7 @@ class Scheduler:
             if not await self._lead():
                 self._clear()
                 return
-            rows = await self.pool.fetch(SELECT_SCHEDULES)
+            rows = await schedules.enabled_schedules(self.pool)
             await requeue_orphans(self.redis, self.pool)
         except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError, RedisError) as exc:
             log.warning("scheduler cannot read configs or the queue", error=str(exc))
@@ -174,16 +163,16 @@ class Scheduler:
         await self._notify()
         seen = set()
         for row in rows:
-            config_id = row["id"]
+            config_id = row.config_id
             seen.add(config_id)
             due = next_due(
-                hours=row["hours"],
-                cron=row["schedule"],
-                last_start=row["last_start"],
+                hours=row.hours,
+                cron=row.cron,
+                last_start=row.last_start,
                 now=now,
-                enabled_at=row["enabled_at"],
+                enabled_at=row.enabled_at,
                 first_run=self.first_run,
-                failures=int(row["failures"]),
+                failures=row.failures,
                 retry_after=self.retry_failed_after,
             )
             if due <= now:

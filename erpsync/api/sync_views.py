@@ -17,32 +17,11 @@ from erpsync.api.schemas import BIGINT_MAX, RunsQuery, SyncQuery
 from erpsync.api.views import json_response
 from erpsync.db import configs as config_store
 from erpsync.db import runs as run_store
+from erpsync.db import status as status_store
 from erpsync.jobs import enqueue_sync, queue_depth
 from erpsync.locks import SyncBusy
 from erpsync.scheduler import next_due
 from erpsync.sync import run_sync
-
-SELECT_STATUS = """
-SELECT c.id, c.enabled, c.config->>'schedule' AS schedule, (c.config->>'sync_frequency')::float8 AS hours,
-       last.id AS last_id, last.status AS last_status, last.started_at AS last_started,
-       last.finished_at AS last_finished, last.error AS last_error, last.counts AS last_counts,
-       running.id AS running_id, running.status AS running_status,
-       (SELECT max(coalesce(r.started_at, r.queued_at)) FROM sync_runs r
-        WHERE r.config_id = c.id AND NOT r.dry_run) AS last_start
-FROM product_sync_configs c
-LEFT JOIN LATERAL (SELECT * FROM sync_runs r WHERE r.config_id = c.id AND r.finished_at IS NOT NULL
-                   ORDER BY r.id DESC LIMIT 1) last ON true
-LEFT JOIN LATERAL (SELECT * FROM sync_runs r WHERE r.config_id = c.id AND r.status IN ('queued', 'running')
-                   ORDER BY r.id LIMIT 1) running ON true
-ORDER BY c.id
-"""
-SELECT_ACTIVE_RUNS = """
-SELECT status, count(*) AS n FROM sync_runs WHERE status IN ('queued', 'running') AND NOT dry_run GROUP BY status
-"""
-SELECT_LAST_SUCCESS = """
-SELECT config_id, extract(epoch FROM max(finished_at)) AS at FROM sync_runs
-WHERE status = 'succeeded' AND NOT dry_run GROUP BY config_id
-"""
 
 
 async def trigger_sync(request: web.Request) -> web.Response:
@@ -122,11 +101,21 @@ async def sync_status(request: web.Request) -> web.Response:
 
 
 async def _status_body(app: web.Application) -> bytes:
-    rows = await app[POOL].fetch(SELECT_STATUS)
+    rows = await status_store.config_status(app[POOL])
     now = datetime.now(UTC)
+    sync = app[SETTINGS].sync
     configs = []
     for row in rows:
-        due = next_due(hours=row["hours"], cron=row["schedule"], last_start=row["last_start"], now=now)
+        due = next_due(
+            hours=row["hours"],
+            cron=row["schedule"],
+            last_start=row["last_start"],
+            now=now,
+            enabled_at=row["enabled_at"],
+            first_run=sync.first_run,
+            failures=int(row["failures"]),
+            retry_after=sync.retry_failed_after,
+        )
         last = None
         if row["last_id"] is not None:
             counts = row["last_counts"] or {}
@@ -161,9 +150,9 @@ async def metrics_view(request: web.Request) -> web.Response:
     """Prometheus text format; state gauges are refreshed now, counters are what this process saw."""
     with contextlib.suppress(OSError):
         metrics.QUEUE_DEPTH.set(await queue_depth(request.app[REDIS]))
-    for row in await request.app[POOL].fetch(SELECT_LAST_SUCCESS):
-        metrics.LAST_SUCCESS.labels(config_id=row["config_id"]).set(float(row["at"]))
-    active = {row["status"]: int(row["n"]) for row in await request.app[POOL].fetch(SELECT_ACTIVE_RUNS)}
+    for config_id, at in (await status_store.last_successes(request.app[POOL])).items():
+        metrics.LAST_SUCCESS.labels(config_id=config_id).set(at)
+    active = await status_store.active_run_counts(request.app[POOL])
     for status in ("queued", "running"):
         metrics.RUNS_ACTIVE.labels(status=status).set(active.get(status, 0))
     return web.Response(body=metrics.render(), headers={"Content-Type": CONTENT_TYPE_LATEST})

@@ -95,3 +95,17 @@ async def apply_migrations(conn: asyncpg.Connection[Any], directory: Path | None
         return done
     finally:
         await conn.execute("SELECT pg_advisory_unlock($1)", MIGRATION_LOCK_ID)
+
+
+SERVER_VERSION = "SHOW server_version"
+HAS_MIGRATIONS_TABLE = "SELECT to_regclass('schema_migrations') IS NOT NULL"
+APPLIED_VERSIONS = "SELECT version FROM schema_migrations"
+
+
+async def schema_state(conn: asyncpg.Connection[Any]) -> tuple[str, list[str]]:
+    """The server's version and the names of the migrations not applied yet (for `erpsync check`)."""
+    version = str(await conn.fetchval(SERVER_VERSION))
+    done: set[int] = set()
+    if await conn.fetchval(HAS_MIGRATIONS_TABLE):
+        done = {int(row["version"]) for row in await conn.fetch(APPLIED_VERSIONS)}
+    return version, [migration.name for migration in load_migrations() if migration.version not in done]

@@ -146,3 +146,34 @@ async def list_runs(conn: Executor, config_id: str | None = None, *, limit: int 
 async def last_good_feed(conn: Executor, config_id: str) -> str | None:
     value = await conn.fetchval(SELECT_LAST_GOOD_FEED, config_id)
     return str(value) if value is not None else None
+
+
+# -- the queue's view of runs (jobs.py) -----------------------------------------------------------
+
+SELECT_ACTIVE = """
+SELECT id, status FROM sync_runs WHERE config_id = $1 AND status IN ('queued', 'running') ORDER BY id
+"""
+SELECT_QUEUED = """
+SELECT id, config_id, allow_mass_delete FROM sync_runs
+WHERE status = 'queued' AND queued_at < now() - make_interval(secs => $1)
+ORDER BY id
+"""
+CANCEL_QUEUED = """
+UPDATE sync_runs SET status = 'canceled', error = $2, finished_at = now() WHERE id = $1 AND status = 'queued'
+"""
+
+
+async def active_runs(conn: Executor, config_id: str) -> list[tuple[int, str]]:
+    """The config's queued and running runs, (id, status), oldest first."""
+    return [(int(row["id"]), str(row["status"])) for row in await conn.fetch(SELECT_ACTIVE, config_id)]
+
+
+async def queued_runs(conn: Executor, older_than: float) -> list[tuple[int, str, bool]]:
+    """Runs queued more than `older_than` seconds ago: (id, config id, allow_mass_delete)."""
+    rows = await conn.fetch(SELECT_QUEUED, older_than)
+    return [(int(row["id"]), str(row["config_id"]), bool(row["allow_mass_delete"])) for row in rows]
+
+
+async def cancel_queued(conn: Executor, run_id: int, reason: str) -> None:
+    """A queued run that will not run after all; a run that started meanwhile is left alone."""
+    await conn.execute(CANCEL_QUEUED, run_id, reason)
