@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from dataclasses import dataclass
 
 from redis.asyncio import Redis
@@ -12,6 +13,9 @@ from erpsync.db.migrate import schema_state
 from erpsync.db.pool import connect, describe_dsn
 from erpsync.errors import ErpsyncError
 from erpsync.settings import Settings, find_config_file
+from erpsync.shopify import documents
+from erpsync.shopify.client import ShopifyClient, ShopTarget
+from erpsync.shopify.errors import ShopifyError
 
 CHECK_TIMEOUT = 5.0
 
@@ -35,7 +39,7 @@ async def run_checks(settings: Settings, config_file: str | None = None) -> list
         results.append(CheckResult("api", False, str(exc)))
     results.append(await check_postgres(settings))
     results.append(await check_redis(settings))
-    results.append(check_shopify(settings))
+    results.extend(await check_shopify(settings))
     return results
 
 
@@ -72,12 +76,50 @@ async def check_redis(settings: Settings) -> CheckResult:
     return CheckResult("redis", True, f"Redis {info.get('redis_version', '?')}")
 
 
-def check_shopify(settings: Settings) -> CheckResult:
+# What erpsync does in a shop: write products and their stock, read where stock is kept. A write
+# scope implies its read scope (https://shopify.dev/docs/api/usage/access-scopes).
+REQUIRED_SCOPES = ("write_products", "write_inventory", "read_locations")
+
+
+async def check_shopify(settings: Settings) -> list[CheckResult]:
+    """Asks the shop: it answers, takes the token, serves the API version, and grants the scopes."""
     shopify = settings.shopify
     if not shopify.shop:
-        return CheckResult("shopify", False, "[shopify] shop is not set")
+        return [CheckResult("shopify", False, "[shopify] shop is not set")]
     if shopify.access_token is None and not (shopify.client_id and shopify.client_secret):
-        return CheckResult("shopify", False, "set [shopify] access_token, or client_id and client_secret")
+        return [CheckResult("shopify", False, "set [shopify] access_token, or client_id and client_secret")]
     auth = "access token" if shopify.access_token is not None else "client credentials grant"
-    target = shopify.base_url or f"https://{shopify.shop}"
-    return CheckResult("shopify", True, f"{shopify.shop} via {target}, API {shopify.api_version}, {auth}")
+    target = ShopTarget.from_settings(shopify)
+    target = dataclasses.replace(target, max_retries=1, timeout=CHECK_TIMEOUT, connect_timeout=CHECK_TIMEOUT)
+    where = f"{shopify.shop} via {target.root_url}, API {shopify.api_version}, {auth}"
+    try:
+        async with asyncio.timeout(4 * CHECK_TIMEOUT), ShopifyClient(target) as client:
+            data = await client.execute(documents.CHECK)
+            served = client.served_version
+    except ShopifyError as exc:
+        return [CheckResult("shopify", False, f"{where}: {exc}")]
+    except TimeoutError:
+        return [CheckResult("shopify", False, f"{where}: no answer within {4 * CHECK_TIMEOUT:g} s")]
+    shop = data.get("shop") or {}
+    plan = (shop.get("plan") or {}).get("publicDisplayName") or "?"
+    version = (
+        "" if served in (None, shopify.api_version) else f" (the shop answered with {served}: unsupported?)"
+    )
+    answered = CheckResult(
+        "shopify",
+        not version,
+        f"{where}{version}: {shop.get('name')!r}, plan {plan}, currency {shop.get('currencyCode')}",
+    )
+    granted = {
+        item["handle"] for item in (data.get("currentAppInstallation") or {}).get("accessScopes") or []
+    }
+    granted |= {"read_" + handle.removeprefix("write_") for handle in granted if handle.startswith("write_")}
+    missing = [scope for scope in REQUIRED_SCOPES if scope not in granted]
+    scopes = CheckResult(
+        "shopify scopes",
+        not missing,
+        f"missing {', '.join(missing)}; grant them to the app and reinstall it"
+        if missing
+        else ", ".join(REQUIRED_SCOPES),
+    )
+    return [answered, scopes]

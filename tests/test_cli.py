@@ -18,7 +18,7 @@ from typing import Any
 import asyncpg
 import pytest
 from pydantic import SecretStr
-from support import REDIS_URL, SECRET_KEY
+from support import REDIS_URL, SECRET_KEY, SIM_TOKEN
 
 from erpsync.crypto import SecretBox
 from erpsync.db.configs import get_config
@@ -202,17 +202,49 @@ def test_migrate_reports_up_to_date(cli_env: dict[str, str]) -> None:
     assert "up to date" in result.stdout
 
 
-def test_check_all_well_then_redis_down(cli_env: dict[str, str]) -> None:
-    """`erpsync check` prints one line per check; a dead Redis makes it fail and says which."""
-    good = erpsync(cli_env, "check")
+async def test_check_asks_the_shop_and_each_service(cli_env: dict[str, str], start_shopify: Any) -> None:
+    """`erpsync check` prints one line per check and asks the shop itself: it answers, takes the
+    token, serves the version, grants the scopes erpsync needs; a dead Redis, a wrong token, a shop
+    nobody listens at or a missing scope each fail it, saying which."""
+    shop = await start_shopify()
+    env = {**cli_env, "ERPSYNC_SHOPIFY__BASE_URL": shop.base_url, "SHOPIFY_ACCESS_TOKEN": SIM_TOKEN}
+    good = await erpsync_async(env, "check")
     assert good.returncode == 0, good.stdout + good.stderr
-    for name in ("settings", "postgresql", "redis", "shopify"):
+    for name in ("settings", "postgresql", "redis", "shopify", "shopify scopes"):
         assert f"ok   {name}:" in good.stdout
-    assert "shpat_cli_token_123" not in good.stdout + good.stderr
-    bad = erpsync({**cli_env, "REDIS_URL": "redis://127.0.0.1:9/0"}, "check")
+    assert "'erpsync simulator', plan Standard, currency EUR" in good.stdout, good.stdout
+    assert SIM_TOKEN not in good.stdout + good.stderr
+    bad = await erpsync_async({**env, "REDIS_URL": "redis://127.0.0.1:9/0"}, "check")
     assert bad.returncode == 1
     assert "FAIL redis:" in bad.stdout
     assert "ok   postgresql:" in bad.stdout
+    refused = await erpsync_async({**env, "SHOPIFY_ACCESS_TOKEN": "shpat_wrong_token_0000"}, "check")
+    assert refused.returncode == 1
+    assert "FAIL shopify: acme.myshopify.com via" in refused.stdout, refused.stdout
+    assert "shpat_wrong_token_0000" not in refused.stdout + refused.stderr
+    nobody = await erpsync_async(
+        {**env, "ERPSYNC_SHOPIFY__BASE_URL": f"http://127.0.0.1:{_free_port()}"}, "check"
+    )
+    assert nobody.returncode == 1
+    assert "FAIL shopify:" in nobody.stdout
+    narrow = await start_shopify(granted_scope="write_products,read_locations")
+    scoped = await erpsync_async({**env, "ERPSYNC_SHOPIFY__BASE_URL": narrow.base_url}, "check")
+    assert scoped.returncode == 1
+    assert (
+        "FAIL shopify scopes: missing write_inventory; grant them to the app and reinstall it"
+        in scoped.stdout
+    )
+
+
+async def erpsync_async(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    """`erpsync ARGS` awaited, so that a simulator in this test's event loop can answer it."""
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "erpsync", *args, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
+    async with asyncio.timeout(120):
+        out, err = await process.communicate()
+    assert process.returncode is not None
+    return subprocess.CompletedProcess(args, process.returncode, out.decode(), err.decode())
 
 
 def _free_port() -> int:

@@ -167,6 +167,8 @@ class ShopifyClient:
         self._costs: dict[str, float] = {}
         self.stats = ClientStats()
         self._version_warned = False
+        # The version the shop says it answered with (X-Shopify-API-Version), once it has answered.
+        self.served_version: str | None = None
 
     @property
     def session(self) -> aiohttp.ClientSession:
@@ -296,6 +298,8 @@ class ShopifyClient:
 
     def _check_version(self, response: aiohttp.ClientResponse) -> None:
         served = response.headers.get("X-Shopify-API-Version")
+        if served:
+            self.served_version = served
         if served and served != self.target.api_version and not self._version_warned:
             self._version_warned = True
             log.warning("shopify served another api version", asked=self.target.api_version, served=served)

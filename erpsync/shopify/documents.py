@@ -272,3 +272,16 @@ ALL_DOCUMENTS: tuple[Document, ...] = (
     INVENTORY_ACTIVATE_BULK,
     METAFIELDS_SET_BULK,
 )
+
+# `erpsync check`: the shop answers, the token is good, and what the app may do.
+# https://shopify.dev/docs/api/admin-graphql/latest/queries/currentAppInstallation
+CHECK = Document(
+    "check",
+    """
+query erpsyncCheck {
+  shop { name myshopifyDomain currencyCode plan { publicDisplayName partnerDevelopment shopifyPlus } }
+  currentAppInstallation { accessScopes { handle } }
+}
+""",
+    estimated_cost=3,
+)

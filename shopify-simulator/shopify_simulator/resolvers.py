@@ -14,6 +14,7 @@ from typing import Any
 
 from graphql import ExecutionResult, GraphQLError, execute_sync
 
+from shopify_simulator.app_installation import app_installation_view
 from shopify_simulator.context import ExecutionContext, ResolveInfo
 from shopify_simulator.custom_ids import (
     find_by_custom_id,
@@ -285,6 +286,7 @@ QUERY_ROOT: dict[str, Callable[..., Any]] = {
     "bulkOperations": query_bulk_operations,
     "currentBulkOperation": query_current_bulk_operation,
     "metafieldDefinition": query_metafield_definition,
+    "currentAppInstallation": lambda info, **_arguments: app_installation_view(_context(info)),
 }
 
 
