@@ -23,6 +23,14 @@ from graphql import FieldNode
 
 from shopify_simulator.context import ExecutionContext
 from shopify_simulator.export import run_query_export, validate_bulk_query
+from shopify_simulator.lifecycle import (
+    ACTIVE_STATUSES,
+    RESULT_PATH_PREFIX,
+    StopStatus,
+    fail_export,
+    finish,
+    limit_error,
+)
 from shopify_simulator.options import SimulatorOptions
 from shopify_simulator.schema import (
     PreparedRequest,
@@ -34,11 +42,9 @@ from shopify_simulator.schema import (
 from shopify_simulator.state import BulkOperation, ShopState, StagedFile, utc_now
 from shopify_simulator.stats import Faults, Stats
 
+__all__ = ["ACTIVE_STATUSES", "RESULT_PATH_PREFIX", "STAGED_UPLOAD_PATH", "BulkManager"]
+
 STAGED_UPLOAD_PATH = "/_staged/upload"
-RESULT_PATH_PREFIX = "/_files/bulk/"
-ACTIVE_STATUSES = frozenset({"CREATED", "RUNNING", "CANCELING"})
-# Before 2026-01 one operation of each type at a time. https://shopify.dev/changelog/faster-bulk-operations
-CONCURRENCY_CHANGE_VERSION = "2026-01"
 BULK_ONLY_MUTATIONS = frozenset({"bulkOperationRunMutation", "bulkOperationRunQuery"})
 STAGED_POLICY_LIFETIME = datetime.timedelta(hours=24)
 
@@ -61,6 +67,7 @@ class BulkManager:
         self.secret = uuid.uuid4().bytes
         self.random = random.Random(options.bulk_random_seed)  # noqa: S311 - line order, not security
         self.tasks: dict[str, asyncio.Task[None]] = {}
+        self.stops: dict[str, StopStatus] = {}  # how an operation stopped by a fault ends
 
     # --- staged uploads --------------------------------------------------------------------------------
 
@@ -133,32 +140,10 @@ class BulkManager:
     # --- bulk mutation ---------------------------------------------------------------------------------
 
     def _limit_error(self, context: ExecutionContext, operation_type: str) -> dict[str, Any] | None:
-        active = [
-            operation
-            for operation in self.state.bulk_operations.values()
-            if operation.status in ACTIVE_STATUSES
-        ]
-        if context.api_version < CONCURRENCY_CHANGE_VERSION:
-            if any(operation.type == operation_type for operation in active):
-                kind = "mutation" if operation_type == "MUTATION" else "query"
-                return _user_error(
-                    None,
-                    f"A bulk {kind} operation for this app and shop is already in progress.",
-                    "OPERATION_IN_PROGRESS",
-                )
-            return None
-        counted = (
-            active
-            if self.options.bulk_concurrency_shared
-            else [o for o in active if o.type == operation_type]
-        )
-        if len(counted) >= self.options.bulk_concurrency:
-            return _user_error(
-                None,
-                f"A maximum of {self.options.bulk_concurrency} bulk operations can run at the same time.",
-                self.options.bulk_limit_error_code,
-            )
-        return None
+        error = limit_error(self.state, self.options, context.api_version, operation_type)
+        if error is not None:
+            self.stats.bulk_refused[operation_type] += 1
+        return error
 
     def _check_mutation(self, mutation: str) -> tuple[PreparedRequest | None, dict[str, Any] | None]:
         try:
@@ -219,8 +204,9 @@ class BulkManager:
             return {"bulkOperation": None, "userErrors": [error]}
         content = self.state.staged_files[staged_upload_path].content or b""
         operation = self._new_operation("MUTATION", mutation, context.api_version, staged_upload_path)
-        fail_after = self.faults.fail_bulk_after_lines
-        self.faults.fail_bulk_after_lines = None
+        fail_after, stop = self.faults.take_bulk_stop()
+        if stop is not None:
+            self.stops[operation.id] = stop
         lines = content.decode("utf-8").splitlines()
         self._start(operation, self._run_mutation_lines(operation, prepared, lines, context, fail_after))
         from shopify_simulator.views import bulk_operation_view
@@ -320,26 +306,9 @@ class BulkManager:
         self.finish(operation, results, failed=failed)
 
     def finish(self, operation: BulkOperation, results: list[bytes], *, failed: bool) -> None:
-        """Store the result file and set the final status."""
-        name = f"{uuid.uuid4()}.jsonl"
-        path: str | None = None
-        if results:
-            self.state.result_files[name] = b"\n".join(results) + b"\n"
-            path = f"{RESULT_PATH_PREFIX}{name}"
-            operation.file_size = len(self.state.result_files[name])
-        operation.completed_at = utc_now()
-        if failed:
-            # Only system errors fail the whole operation; what ran is in partialDataUrl.
-            # https://shopify.dev/docs/api/usage/bulk-operations/queries
-            operation.status = "FAILED"
-            operation.error_code = "INTERNAL_SERVER_ERROR"
-            operation.partial_result_path = path
-        elif operation.status == "CANCELING":
-            operation.status = "CANCELED"
-            operation.result_path = path
-        else:
-            operation.status = "COMPLETED"
-            operation.result_path = path
+        """Store the result file and set the final status (``lifecycle.finish``)."""
+        stop: StopStatus | None = self.stops.pop(operation.id, "FAILED") if failed else None
+        finish(self.state, operation, results, stopped=stop)
 
     # --- bulk query ------------------------------------------------------------------------------------
 
@@ -359,9 +328,13 @@ class BulkManager:
         if limit is not None:
             return {"bulkOperation": None, "userErrors": [limit]}
         operation = self._new_operation("QUERY", query, context.api_version, None)
-        self._start(
-            operation, run_query_export(self, operation, prepared, context, group_objects=group_objects)
-        )
+        export_error, self.faults.fail_export = self.faults.fail_export, None
+        if export_error is not None:
+            self._start(operation, fail_export(self.state, operation, export_error))
+        else:
+            self._start(
+                operation, run_query_export(self, operation, prepared, context, group_objects=group_objects)
+            )
         from shopify_simulator.views import bulk_operation_view
 
         return {"bulkOperation": bulk_operation_view(operation, context), "userErrors": []}

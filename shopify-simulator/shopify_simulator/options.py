@@ -62,6 +62,20 @@ class SimulatorOptions:
     bulk_concurrency: int = 5
     bulk_concurrency_shared: bool = True
     bulk_limit_error_code: Literal["LIMIT_REACHED", "OPERATION_IN_PROGRESS"] = "LIMIT_REACHED"
+    # --- bulk lifecycle and store limits (issue 16) ---
+    # Shared pool or five of each type: the changelog says "up to five bulk operations per shop"
+    # (https://shopify.dev/changelog/faster-bulk-operations); the imports and queries guides say five bulk
+    # *mutation* and five bulk *query* operations (https://shopify.dev/docs/api/usage/bulk-operations/imports,
+    # .../queries). Still unconfirmed; `bulk_concurrency_shared=False` is the per-type reading (5 + 5).
+    # The daily variant cap (``variant_cap.py``): below Plus, from `variant_cap_threshold` variants held, at
+    # most `variant_cap_per_day` new variants a day (UTC). None = no cap. Documented on productCreate
+    # ("a store has 50,000 product variants ... no more than 1,000 new product variants ... per day") and
+    # https://shopify.dev/changelog/api-call-limits-will-be-applied-to-variant-creation. The message is
+    # Shopify's recorded REST text; the GraphQL error code is unconfirmed (ProductSetUserErrorCode has no
+    # throttle code): None sends the message alone.
+    variant_cap_threshold: int = 50_000
+    variant_cap_per_day: int | None = 1_000
+    variant_cap_error_code: str | None = None
 
     # --- product semantics (unconfirmed points of productSet) ----------------------------------------
     # "id: Specifies the product variant to update or create a new variant if absent" (schema): a variant
