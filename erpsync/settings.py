@@ -100,6 +100,9 @@ class SyncSettings(Section):
     # long HTML descriptions, and still reads in minutes.
     max_feed_rows: int = Field(default=5_000_000, ge=0)
     max_feed_bytes: int = Field(default=10_000_000_000, ge=0)
+    # --- store limits: new variants a shop below Plus may create a day once it holds 50,000, for the
+    # estimate of when a capped catalogue is complete. https://shopify.dev/changelog/api-call-limits-will-be-applied-to-variant-creation
+    daily_variant_cap: int = Field(default=1_000, ge=1)
 
 
 class SecuritySettings(Section):
