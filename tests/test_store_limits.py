@@ -15,6 +15,8 @@ from shop_support import ConfigFeed, Configs, flat_rows
 from test_shopify_bulk import Recorder, write_files
 
 from erpsync.db.pool import create_pool
+from erpsync.limits import product_problems
+from erpsync.mapping.drafts import MetafieldDraft, ProductDraft, VariantDraft
 from erpsync.settings import DatabaseSettings, Settings
 from erpsync.shopify import documents
 from erpsync.shopify.bulk import run_file
@@ -146,3 +148,119 @@ async def test_run_meeting_the_cap_defers_creates_and_goes_on_with_updates_and_d
     assert third.status == "succeeded", third
     assert third.counts["created"] == 2
     assert await shop_skus(feed) == sorted(row["sku"] for row in kept)
+
+
+# --- input limits --------------------------------------------------------------------------------------
+
+
+def draft(
+    *,
+    title: str = "Tee",
+    handle: str | None = None,
+    tags: tuple[str, ...] = (),
+    skus: tuple[str, ...] = ("SKU-1",),
+    option_value: str = "Default Title",
+    metafields: tuple[MetafieldDraft, ...] = (),
+    variant_metafields: tuple[MetafieldDraft, ...] = (),
+) -> ProductDraft:
+    variants = tuple(
+        VariantDraft(
+            sku, "9.90", None, None, None, None, None, (option_value,), None, None, variant_metafields, row
+        )
+        for row, sku in enumerate(skus, start=2)
+    )
+    return ProductDraft(
+        "KEY-1", title, None, None, None, None, handle, None, None, tags, (), ("Title",), variants, metafields
+    )
+
+
+def text_metafield(size: int, kind: str = "single_line_text_field") -> MetafieldDraft:
+    return MetafieldDraft("custom", "spec", kind, "x" * size)
+
+
+def json_metafield(size: int) -> MetafieldDraft:
+    return MetafieldDraft("custom", "spec", "json", '{"a":"' + "x" * (size - 8) + '"}')
+
+
+@pytest.mark.parametrize(
+    ("product", "api_version", "field"),
+    [
+        (draft(title="t" * 255), "2026-10", None),
+        (draft(title="t" * 256), "2026-10", "title"),
+        (draft(handle="h" * 256), "2026-10", "handle"),
+        (draft(tags=tuple(f"tag-{n}" for n in range(250))), "2026-10", None),
+        (draft(tags=tuple(f"tag-{n}" for n in range(251))), "2026-10", "tags"),
+        (draft(tags=("t" * 256,)), "2026-10", "tags"),
+        (draft(skus=("S" * 256,)), "2026-10", "variant.sku"),
+        (draft(option_value="v" * 256), "2026-10", "variant.option1"),
+        (draft(skus=tuple(f"S-{n}" for n in range(2049))), "2026-10", "variants"),
+        (draft(metafields=(text_metafield(65_536),)), "2026-10", None),
+        (draft(metafields=(text_metafield(65_537),)), "2026-10", "metafield custom.spec"),
+        (draft(metafields=(text_metafield(2_049, "url"),)), "2026-10", "metafield custom.spec"),
+        (draft(metafields=(json_metafield(128 * 1024),)), "2026-04", None),
+        (draft(metafields=(json_metafield(128 * 1024 + 1),)), "2026-04", "metafield custom.spec"),
+        (draft(metafields=(json_metafield(128 * 1024 + 1),)), "2026-01", None),
+        (draft(variant_metafields=(text_metafield(70_000),)), "2026-10", "variant metafield custom.spec"),
+    ],
+)
+def test_input_limits(product: ProductDraft, api_version: str, field: str | None) -> None:
+    """Each documented limit: a value at the limit passes, one past it names the field (and its SKU)."""
+    problems = list(product_problems(product, api_version))
+    assert [name for _, name, _ in problems][:1] == ([field] if field else [])
+    if field:
+        assert problems[0][0] is not None  # a SKU to look for
+
+
+async def test_product_past_a_limit_is_named_and_not_sent(make_feed: MakeFeed) -> None:
+    """A 256-character title: that product is rejected before any write, named by SKU and field; the
+    other three are created; the run is partial."""
+    feed = await make_feed()
+    rows = flat_rows(4)
+    rows[1]["title"] = "T" * 256
+    feed.write(rows)
+    result = await feed.sync()
+    assert result.status == "partial", result
+    assert result.counts["created"] == 3
+    [rejected] = result.counts["rejected_products"]
+    assert rejected["key"] == "SKU-2"
+    assert "SKU 'SKU-2', title: at most 255 characters" in rejected["error"]
+    assert await shop_skus(feed) == ["SKU-1", "SKU-3", "SKU-4"]
+    assert await feed.configs.shop.mutations("productSet") == 3
+
+
+async def test_metafield_past_the_size_cap_holds_its_product_and_leaves_it_in_the_shop(
+    make_feed: MakeFeed,
+) -> None:
+    """A tracked product whose metafield value grows past 64 KB is not sent (its old value stays in the shop)
+    and not deleted; its SKU and metafield are named; the other products are updated."""
+    feed = await make_feed(
+        metafield_mappings=[
+            {
+                "sourceKey": "spec",
+                "metafieldNamespace": "custom",
+                "metafieldKey": "spec",
+                "metafieldType": "multi_line_text_field",
+            }
+        ]
+    )
+    feed.fields = [*feed.fields, "spec"]
+    rows = [{**row, "spec": "short"} for row in flat_rows(3)]
+    feed.write(rows)
+    first = await feed.sync()
+    assert first.status == "succeeded", first
+    rows = [{**row, "price": "11.00"} for row in rows]
+    rows[0]["spec"] = "x" * 70_000
+    feed.write(rows)
+    second = await feed.sync()
+    assert second.status == "partial", second
+    assert second.counts["updated"] == 2
+    assert second.counts.get("deleted", 0) == 0
+    [rejected] = second.counts["rejected_products"]
+    assert "SKU 'SKU-1', metafield custom.spec" in rejected["error"]
+    assert "65,536 bytes" in rejected["error"]
+    prices = {
+        variant["sku"]: variant["price"]
+        for product in await feed.configs.shop.catalogue()
+        for variant in product["variants"]["nodes"]
+    }
+    assert prices == {"SKU-1": "10.00", "SKU-2": "11.00", "SKU-3": "11.00"}
