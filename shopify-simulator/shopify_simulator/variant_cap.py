@@ -64,12 +64,22 @@ def check_variant_cap(
     state: ShopState, options: SimulatorOptions, new_variants: int, *, day_offset: int = 0
 ) -> None:
     """Count `new_variants` against today's cap, or raise `DailyVariantCapReached` when they do not fit."""
-    if new_variants <= 0 or not _capped(state, options):
+    if new_variants <= 0 or options.variant_cap_per_day is None:
         return
     key = _day_key(day_offset)
     created = state.counters.get(key, 0)
-    assert options.variant_cap_per_day is not None
-    if created + new_variants > options.variant_cap_per_day:
-        extensions = {"code": options.variant_cap_error_code} if options.variant_cap_error_code else None
-        raise DailyVariantCapReached(CAP_MESSAGE, extensions=extensions)
+    full = created + new_variants > options.variant_cap_per_day
+    # Once a day's cap refused a line, the rest of the day is refused without counting the shop again.
+    if full and state.counters.get(f"{key}:refused"):
+        raise _refusal(options)
+    if not _capped(state, options):
+        return
+    if full:
+        state.counters[f"{key}:refused"] = 1
+        raise _refusal(options)
     state.counters[key] = created + new_variants
+
+
+def _refusal(options: SimulatorOptions) -> DailyVariantCapReached:
+    extensions = {"code": options.variant_cap_error_code} if options.variant_cap_error_code else None
+    return DailyVariantCapReached(CAP_MESSAGE, extensions=extensions)
