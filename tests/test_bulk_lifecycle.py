@@ -92,6 +92,37 @@ async def test_canceled_operation_keeps_the_lines_it_ran(shopify: Any, tmp_path:
     assert "CANCELED" in unknown.message
 
 
+async def test_expired_operation_reports_every_line_unknown(shopify: Any, tmp_path: Path) -> None:
+    """An operation that expires after 3 of 6 lines has no file: all 6 lines are reported unknown, none as
+    written, although 3 products exist in the shop."""
+    await shopify.faults(expire_bulk_after_lines=3)
+    recorder = Recorder()
+    skus = [f"SKU-{index}" for index in range(6)]
+    (file,) = write_files(tmp_path, skus)
+    async with ShopifyClient(shopify.target(), throttle=Throttle()) as client:
+        result = await run_file(
+            client,
+            documents.PRODUCT_SET_BULK,
+            file,
+            on_started=recorder.on_started,
+            on_outcomes=recorder.on_outcomes,
+        )
+    assert result.operation.status == "EXPIRED"
+    assert result.operation.url is None
+    assert result.operation.partial_data_url is None
+    assert {outcome.status for outcome in recorder.outcomes.values()} == {"unknown"}
+    assert len(recorder.outcomes) == 6
+    assert (await shopify.stats())["mutations"]["productSet"] == 3
+
+
+async def test_unknown_export_error_code_is_refused_by_the_simulator(shopify: Any) -> None:
+    """The export fault takes only the schema's BulkOperationErrorCode values."""
+    async with shopify.session.post(
+        f"{shopify.base_url}/_simulator/faults", json={"fail_export": "NOPE"}
+    ) as response:
+        assert response.status == 400
+
+
 async def test_canceled_run_sends_the_rest_next_run_without_duplicates(make_feed: MakeFeed) -> None:
     """A run whose create operation is canceled after 2 of 5 lines ends partial with 2 created and 3
     unknown; the next run creates the other 3 and the shop holds each SKU once."""
