@@ -42,7 +42,7 @@ from erpsync.run_result import Stopwatch, SyncResult
 from erpsync.settings import Settings
 from erpsync.shopify.client import ShopifyClient, ShopTarget, shared_session
 from erpsync.shopify.shop import ensure_owner_definition, shop_facts
-from erpsync.variant_cap import record_deferred
+from erpsync.variant_cap import hold_creates, record_deferred
 
 __all__ = ["SyncResult", "resume_interrupted", "run_sync"]
 
@@ -273,6 +273,7 @@ class Run:
             self.stopwatch.enter("")
             return SyncResult(self.run_id, "dry_run", self._counts(plan), plan.as_json(), details=details)
         await self.stage("publish")
+        await hold_creates(self.conn, self.config.id, self.run_id)  # the daily variant cap met earlier today
         unmarked = int(await self.conn.fetchval(store.COUNT_UNMARKED, self.config.id))
         if plan.creates + plan.updates + unmarked:
             await ensure_owner_definition(client)

@@ -6,8 +6,10 @@ product variants can be created per day": the productCreate reference, https://s
 https://shopify.dev/changelog/api-call-limits-will-be-applied-to-variant-creation). A refused line carries
 "Daily variant creation limit reached. Please try again later." (the recorded REST reply; matched here on
 that text, since no GraphQL code for it is documented). Such a line is never retried within the run: every
-further attempt that day is refused the same way. Its product is not recorded as written, so the next run
-sends it again; updates and deletes go on meanwhile.
+further attempt that day is refused the same way. Its product is not recorded as written, so it is sent
+again; updates and deletes go on meanwhile. Once a run of a config met the cap, the config's later runs that
+UTC day hold their new products back unsent (each would only be refused again), and the first run of the
+next day sends them: one refused attempt a day at most, not one a run.
 """
 
 from __future__ import annotations
@@ -18,11 +20,17 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from erpsync.db.deferred import CAP_TEXT, count_capped
+from erpsync.db.deferred import CAP_TEXT, count_capped, hold_creates_if_capped_today
 from erpsync.db.logs import INSERT_LOG
 from erpsync.db.pool import Executor
+from erpsync.logs import get_logger
 from erpsync.settings import SyncSettings
 
+log = get_logger("erpsync.variant_cap")
+HELD_MESSAGE = (
+    "held back: the shop's daily variant creation limit was reached earlier today (UTC); "
+    "sent again by the first run tomorrow"
+)
 CAP_CODES = frozenset({"VARIANT_THROTTLE_EXCEEDED"})  # not seen in the schema; accepted should it appear
 
 
@@ -88,3 +96,11 @@ async def record_deferred(
         counts.update(deferred.counts(), failed=counts["failed"] - deferred.products)
         await conn.execute(INSERT_LOG, config_id, run_id, "warning", None, deferred.reason, None)
     return deferred
+
+
+async def hold_creates(conn: Executor, config_id: str, run_id: int) -> int:
+    """Before publishing: hold the run's new products back when the config met the cap earlier today."""
+    held = await hold_creates_if_capped_today(conn, config_id, run_id, HELD_MESSAGE)
+    if held:
+        log.info("new products held back for the daily variant creation limit", products=held)
+    return held

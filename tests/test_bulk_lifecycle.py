@@ -12,12 +12,13 @@ from typing import Any
 import asyncpg
 import pytest
 from shop_support import ConfigFeed, Configs, flat_rows
+from support import poll_until
 from test_shopify_bulk import Recorder, write_files
 
 from erpsync.db.pool import create_pool
 from erpsync.settings import DatabaseSettings, Settings
 from erpsync.shopify import documents
-from erpsync.shopify.bulk import find_started_mutation, run_file, start_query, wait_for_operation
+from erpsync.shopify.bulk import cancel_operation, find_started_mutation, get_operation, run_file, start_query
 from erpsync.shopify.client import ShopifyClient
 from erpsync.shopify.errors import BulkOperationError
 from erpsync.shopify.export import run_export
@@ -260,7 +261,7 @@ async def test_mutation_beside_five_exports_follows_the_shops_pool(
 ) -> None:
     """With five exports running, a shop counting one pool of five refuses the mutation until a slot
     frees (the client waits, then completes); a shop counting five of each type starts it at once."""
-    shopify = await start_shopify(bulk_concurrency_shared=shared, bulk_query_rate=40.0)
+    shopify = await start_shopify(bulk_concurrency_shared=shared, bulk_query_rate=1.0)
     async with ShopifyClient(shopify.target(), throttle=Throttle()) as client:
         seed = Recorder()
         (seed_file,) = write_files(tmp_path / "seed", [f"SEED-{index}" for index in range(8)])
@@ -271,25 +272,32 @@ async def test_mutation_beside_five_exports_follows_the_shops_pool(
             on_started=seed.on_started,
             on_outcomes=seed.on_outcomes,
         )
-        exports = await _busy_exports(client, 5)
+        exports = await _busy_exports(client, 5)  # 16 objects each at 1 a second: running for the test
         recorder = Recorder()
         (file,) = write_files(tmp_path / "main", ["SKU-1", "SKU-2"])
-        result = await asyncio.wait_for(
+        mutation = asyncio.create_task(
             run_file(
                 client,
                 documents.PRODUCT_SET_BULK,
                 file,
                 on_started=recorder.on_started,
                 on_outcomes=recorder.on_outcomes,
-            ),
-            timeout=60,
+            )
         )
-        for operation_id in exports:
-            await asyncio.wait_for(wait_for_operation(client, operation_id), timeout=60)
+        if shared:
+            await poll_until(lambda: _refused(shopify), seconds=30)
+            assert not mutation.done()
+            await cancel_operation(client, exports[0])  # a slot frees: the waiting mutation starts
+        result = await asyncio.wait_for(mutation, timeout=60)
+        statuses = [(await get_operation(client, operation_id)).status for operation_id in exports]
+        for operation_id in exports[1:]:
+            await cancel_operation(client, operation_id)
     assert result.operation.status == "COMPLETED"
     assert {outcome.status for outcome in recorder.outcomes.values()} == {"ok"}
+    assert statuses[1:] == ["RUNNING"] * 4  # the mutation ran beside the exports still running
     refused = (await shopify.stats())["bulk_refused"]["MUTATION"]
-    if shared:
-        assert refused > 0
-    else:
-        assert refused == 0
+    assert (refused > 0) is shared
+
+
+async def _refused(shopify: Any) -> bool:
+    return bool((await shopify.stats())["bulk_refused"]["MUTATION"])
