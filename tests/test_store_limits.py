@@ -114,6 +114,7 @@ async def test_run_meeting_the_cap_defers_creates_and_goes_on_with_updates_and_d
     assert first.counts["deferred_products"] == 2
     assert first.counts["deferred_variants"] == 2
     assert first.counts["failed"] == 0
+    assert (await simulator.stats())["mutations"]["productSet"] == 7  # the capped 2 not retried in the run
     today = datetime.datetime.now(datetime.UTC).date()
     assert first.counts["catalogue_complete_estimate"] == (today + datetime.timedelta(days=2)).isoformat()
     assert first.error is not None
