@@ -73,6 +73,11 @@ class SimulatorOptions:
     # https://shopify.dev/changelog/api-call-limits-will-be-applied-to-variant-creation. The message is
     # Shopify's recorded REST text; the GraphQL error code is unconfirmed (ProductSetUserErrorCode has no
     # throttle code): None sends the message alone.
+    # Input limits are not enforced here; erpsync checks them before any write (erpsync/limits.py, with
+    # sources): 255 characters for title, handle, SKU, barcode, each tag and option value; 250 tags; metafield
+    # values 64 KB (2 KB for id and url), JSON 128 KB from 2026-04 — announced as 16 KB for every type, then
+    # revised (https://shopify.dev/changelog/reduced-metafield-value-sizes,
+    # https://shopify.dev/docs/apps/build/metafields/metafield-limits).
     variant_cap_threshold: int = 50_000
     variant_cap_per_day: int | None = 1_000
     variant_cap_error_code: str | None = None
