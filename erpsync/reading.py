@@ -12,6 +12,7 @@ import asyncpg
 
 from erpsync.db import products as store
 from erpsync.feeds import read_records
+from erpsync.limits import LimitCheck
 from erpsync.mapping.drafts import MapOutcome
 from erpsync.mapping.pipeline import FeedPipeline
 from erpsync.models import SyncConfig
@@ -62,6 +63,7 @@ async def read_feed(
         dry_run=dry_run,
     )
     next_report = time.monotonic()  # the first batch is shown at once, then once a second
+    limits = LimitCheck(settings.shopify.api_version)  # Shopify's input limits, before any write
     try:
         policy = SourcePolicy.of(settings.sync)
         async with open_feed(config, policy=policy) as stream:
@@ -74,17 +76,17 @@ async def read_feed(
                     max_rows=settings.sync.max_feed_rows,
                     max_bytes=settings.sync.max_feed_bytes,
                 ):
-                    await spool.keep(pipeline.push(records))
+                    await spool.keep(limits.keep(pipeline.push(records)))
                     if time.monotonic() >= next_report:
                         next_report = time.monotonic() + PROGRESS_SECONDS
                         await progress({"rows_read": pipeline.rows, "products_mapped": spool.ordinal})
                 # A regrouped feed's products come now, from its sorted runs: a batch at a time.
                 for ready in pipeline.drain():
-                    await spool.keep(ready)
+                    await spool.keep(limits.keep(ready))
                     if time.monotonic() >= next_report:
                         next_report = time.monotonic() + PROGRESS_SECONDS
                         await progress({"rows_read": pipeline.rows, "products_mapped": spool.ordinal})
-                outcome = pipeline.outcome()
+                outcome = limits.outcome(pipeline.outcome())
             info = stream.info()
     finally:
         spool.close()

@@ -109,6 +109,9 @@ class SyncSettings(Section):
     # A failed run is tried again this many seconds after it started, doubling with each failure in a
     # row, when that comes before the config's next scheduled run (0: wait for the schedule).
     retry_failed_after: float = Field(default=300.0, ge=0)
+    # --- store limits: new variants a shop below Plus may create a day once it holds 50,000, for the
+    # estimate of when a capped catalogue is complete. https://shopify.dev/changelog/api-call-limits-will-be-applied-to-variant-creation
+    daily_variant_cap: int = Field(default=1_000, ge=1)
 
 
 class SecuritySettings(Section):

@@ -43,6 +43,7 @@ from erpsync.run_result import Stopwatch, SyncResult
 from erpsync.settings import Settings
 from erpsync.shopify.client import ShopifyClient, ShopTarget, shared_session
 from erpsync.shopify.shop import ensure_owner_definition, shop_facts
+from erpsync.variant_cap import hold_creates, record_deferred
 
 __all__ = ["SyncResult", "resume_interrupted", "run_sync"]
 
@@ -273,6 +274,7 @@ class Run:
             self.stopwatch.enter("")
             return SyncResult(self.run_id, "dry_run", self._counts(plan), plan.as_json(), details=details)
         await self.stage("publish")
+        await hold_creates(self.conn, self.config.id, self.run_id)  # the daily variant cap met earlier today
         unmarked = int(await self.conn.fetchval(store.COUNT_UNMARKED, self.config.id))
         if plan.creates + plan.updates + unmarked:
             await ensure_owner_definition(client)
@@ -344,20 +346,22 @@ class Run:
         counts = self._counts(plan)
         counts.update(await store.outcome_summary(self.conn, self.run_id))
         counts.update(await line_counts(self.conn, self.run_id))  # bulk result lines: retried, mismatched
+        deferred = await record_deferred(self.conn, self.config.id, self.run_id, counts, self.settings.sync)
         counts["bulk_operations"] = len(entries)
         counts["shopify_cost"] = round(active.stats.cost, 1)
         counts["seconds"] = self.stopwatch.timings
         status = run_status(
-            failed=counts["failed"] + counts["unknown"] + counts.get("conflicts", 0),
+            failed=counts["failed"] + counts["unknown"] + counts.get("conflicts", 0) + int(bool(deferred)),
             rows_rejected=int(counts.get("rows_rejected") or 0),
             guard_reason=plan.guard.reason,
         )
+        reason = plan.guard.reason or (deferred.reason if deferred else None)
         await owner_store.release_stale_claims(self.conn, run_id=self.run_id, config_id=self.config.id)
-        await run_store.finish_run(self.conn, self.run_id, status, counts, plan.guard.reason)
+        await run_store.finish_run(self.conn, self.run_id, status, counts, reason)
         await self.conn.execute(store.CLEAR_RUN_PRODUCTS, self.run_id)
         shutil.rmtree(self.work_dir, ignore_errors=True)
         log.info("sync finished", status=status, **{k: v for k, v in counts.items() if k != "seconds"})
-        return SyncResult(self.run_id, status, counts, plan.as_json(), error=plan.guard.reason)
+        return SyncResult(self.run_id, status, counts, plan.as_json(), error=reason)
 
     def _counts(self, plan: Plan) -> dict[str, Any]:
         counts = dict(self.counts)

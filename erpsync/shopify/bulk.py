@@ -21,13 +21,17 @@ import orjson
 from erpsync.errors import first_error
 from erpsync.logs import get_logger
 from erpsync.metrics import BULK_SECONDS
-from erpsync.shopify import documents
+from erpsync.shopify import documents, lifecycle
 from erpsync.shopify.bulk_files import BulkFile, KeyIndex
 from erpsync.shopify.bulk_start import stage_file, started_node
 from erpsync.shopify.bulk_start import wait_for_slot as wait_for_slot  # noqa: PLC0414 - export.py imports it here
 from erpsync.shopify.client import ShopifyClient
 from erpsync.shopify.documents import Document
-from erpsync.shopify.errors import BulkOperationError, ShopifyTransientError
+from erpsync.shopify.errors import (
+    BulkOperationError,
+    ShopifyTransientError,
+)
+from erpsync.shopify.lifecycle import ending_line, read_operation_node
 
 log = get_logger("erpsync.shopify.bulk")
 
@@ -132,11 +136,8 @@ async def start_query(client: ShopifyClient, query: str, *, group_objects: bool 
 
 
 async def get_operation(client: ShopifyClient, operation_id: str) -> BulkOperation:
-    data = await client.execute(documents.BULK_OPERATION, {"id": operation_id})
-    node = data.get("bulkOperation")
-    if node is None:
-        raise BulkOperationError(f"bulk operation {operation_id} does not exist", operation_id=operation_id)
-    return BulkOperation.from_graphql(node)
+    """The operation now, read the way the configured API version can (`lifecycle.py`)."""
+    return BulkOperation.from_graphql(await read_operation_node(client, operation_id))
 
 
 async def wait_for_operation(
@@ -154,22 +155,9 @@ async def wait_for_operation(
         delay = min(MAX_POLL_INTERVAL, delay * 1.5)
 
 
-RECENT_PAGES = 4  # 200 operations: far more than one run starts between a crash and its resume
-
-
 async def find_started_mutation(client: ShopifyClient, marker: str) -> str | None:
-    """The id of a recent bulk mutation whose text carries `marker` (its operation name), if one exists."""
-    after: str | None = None
-    for _ in range(RECENT_PAGES):
-        data = await client.execute(documents.RECENT_BULK_MUTATIONS, {"first": 50, "after": after})
-        page = data["bulkOperations"]
-        for node in page["nodes"]:
-            if marker in str(node.get("query") or ""):
-                return str(node["id"])
-        if not page["pageInfo"]["hasNextPage"]:
-            return None
-        after = page["pageInfo"]["endCursor"]
-    return None
+    """The id of a recent bulk mutation whose text carries `marker` (`lifecycle.py`)."""
+    return await lifecycle.find_started_mutation(client, marker)
 
 
 async def cancel_operation(client: ShopifyClient, operation_id: str) -> BulkOperation:
@@ -303,8 +291,14 @@ async def resume_file(
     started = time.monotonic()
     operation = await wait_for_operation(client, operation_id, on_progress=on_progress)
     BULK_SECONDS.observe(time.monotonic() - started)
-    if operation.status == "FAILED":
-        log.error("bulk operation failed", operation_id=operation.id, error_code=operation.error_code)
+    ending = ending_line(
+        operation.id,
+        operation.status,
+        operation.error_code,
+        has_file=bool(operation.url or operation.partial_data_url),
+    )
+    if ending is not None:
+        log.error(ending, operation_id=operation.id, status=operation.status, error_code=operation.error_code)
     counts = await read_outcomes(client, operation, file, on_outcomes)
     log.info("bulk operation finished", operation_id=operation.id, status=operation.status, **counts)
     return BulkResult(file=file, operation=operation, counts=counts)

@@ -22,7 +22,7 @@ from erpsync.shopify.bulk import (
     wait_for_slot,
 )
 from erpsync.shopify.client import ShopifyClient
-from erpsync.shopify.errors import BulkOperationError
+from erpsync.shopify.lifecycle import export_failure
 
 
 @dataclass
@@ -49,15 +49,12 @@ def gid_type(gid: str) -> str:
 async def run_export(
     client: ShopifyClient, query: str, *, on_progress: ProgressCallback | None = None
 ) -> BulkOperation:
-    """Start the export (waiting for a slot) and wait until it completes; failures raise."""
+    """Start the export (waiting for a slot) and wait until it completes; an export Shopify stopped
+    (TIMEOUT, ACCESS_DENIED, INTERNAL_SERVER_ERROR, or canceled or expired) raises one clear error."""
     started = await wait_for_slot(lambda: start_query(client, query, group_objects=True), client)
     operation = await wait_for_operation(client, started.id, on_progress=on_progress)
     if operation.status != "COMPLETED":
-        raise BulkOperationError(
-            f"export {operation.id} ended {operation.status} ({operation.error_code or 'no error code'})",
-            code=operation.error_code,
-            operation_id=operation.id,
-        )
+        raise export_failure(operation.id, operation.status, operation.error_code)
     return operation
 
 

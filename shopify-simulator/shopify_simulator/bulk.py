@@ -26,6 +26,13 @@ from shopify_simulator.bulk_lines import run_mutation_lines, split_jsonl
 from shopify_simulator.busy import busy_error
 from shopify_simulator.context import ExecutionContext
 from shopify_simulator.export import run_query_export, validate_bulk_query
+from shopify_simulator.lifecycle import (
+    ACTIVE_STATUSES,
+    RESULT_PATH_PREFIX,
+    StopStatus,
+    fail_export,
+    finish,
+)
 from shopify_simulator.options import SimulatorOptions
 from shopify_simulator.schema import (
     PreparedRequest,
@@ -35,9 +42,9 @@ from shopify_simulator.schema import (
 from shopify_simulator.state import BulkOperation, ShopState, StagedFile, utc_now
 from shopify_simulator.stats import Faults, Stats
 
+__all__ = ["ACTIVE_STATUSES", "RESULT_PATH_PREFIX", "STAGED_UPLOAD_PATH", "BulkManager"]
+
 STAGED_UPLOAD_PATH = "/_staged/upload"
-RESULT_PATH_PREFIX = "/_files/bulk/"
-ACTIVE_STATUSES = frozenset({"CREATED", "RUNNING", "CANCELING"})
 BULK_ONLY_MUTATIONS = frozenset({"bulkOperationRunMutation", "bulkOperationRunQuery"})
 STAGED_POLICY_LIFETIME = datetime.timedelta(hours=24)
 
@@ -60,6 +67,7 @@ class BulkManager:
         self.secret = uuid.uuid4().bytes
         self.random = random.Random(options.bulk_random_seed)  # noqa: S311 - line order, not security
         self.tasks: dict[str, asyncio.Task[None]] = {}
+        self.stops: dict[str, StopStatus] = {}  # how an operation stopped by a fault ends
 
     # --- staged uploads --------------------------------------------------------------------------------
 
@@ -136,6 +144,7 @@ class BulkManager:
         refusal = busy_error(active, self.options, context.api_version, operation_type)
         if refusal is not None:
             self.stats.bulk_busy += 1
+            self.stats.bulk_refused[operation_type] += 1
         return refusal
 
     def _check_mutation(self, mutation: str) -> tuple[PreparedRequest | None, dict[str, Any] | None]:
@@ -197,8 +206,9 @@ class BulkManager:
             return {"bulkOperation": None, "userErrors": [error]}
         content = self.state.staged_files[staged_upload_path].content or b""
         operation = self._new_operation("MUTATION", mutation, context.api_version, staged_upload_path)
-        fail_after = self.faults.fail_bulk_after_lines
-        self.faults.fail_bulk_after_lines = None
+        fail_after, stop = self.faults.take_bulk_stop()
+        if stop is not None:
+            self.stops[operation.id] = stop
         lines = split_jsonl(content.decode("utf-8"), self.options)
         self._start(
             operation,
@@ -241,26 +251,9 @@ class BulkManager:
             await asyncio.sleep(0)
 
     def finish(self, operation: BulkOperation, results: list[bytes], *, failed: bool) -> None:
-        """Store the result file and set the final status."""
-        name = f"{uuid.uuid4()}.jsonl"
-        path: str | None = None
-        if results:
-            self.state.result_files[name] = b"\n".join(results) + b"\n"
-            path = f"{RESULT_PATH_PREFIX}{name}"
-            operation.file_size = len(self.state.result_files[name])
-        operation.completed_at = utc_now()
-        if failed:
-            # Only system errors fail the whole operation; what ran is in partialDataUrl.
-            # https://shopify.dev/docs/api/usage/bulk-operations/queries
-            operation.status = "FAILED"
-            operation.error_code = "INTERNAL_SERVER_ERROR"
-            operation.partial_result_path = path
-        elif operation.status == "CANCELING":
-            operation.status = "CANCELED"
-            operation.result_path = path
-        else:
-            operation.status = "COMPLETED"
-            operation.result_path = path
+        """Store the result file and set the final status (``lifecycle.finish``)."""
+        stop: StopStatus | None = self.stops.pop(operation.id, "FAILED") if failed else None
+        finish(self.state, operation, results, stopped=stop)
 
     # --- bulk query ------------------------------------------------------------------------------------
 
@@ -280,9 +273,13 @@ class BulkManager:
         if limit is not None:
             return {"bulkOperation": None, "userErrors": [limit]}
         operation = self._new_operation("QUERY", query, context.api_version, None)
-        self._start(
-            operation, run_query_export(self, operation, prepared, context, group_objects=group_objects)
-        )
+        export_error, self.faults.fail_export = self.faults.fail_export, None
+        if export_error is not None:
+            self._start(operation, fail_export(self.state, operation, export_error))
+        else:
+            self._start(
+                operation, run_query_export(self, operation, prepared, context, group_objects=group_objects)
+            )
         from shopify_simulator.views import bulk_operation_view
 
         return {"bulkOperation": bulk_operation_view(operation, context), "userErrors": []}

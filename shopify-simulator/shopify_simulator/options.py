@@ -95,6 +95,25 @@ class SimulatorOptions:
     # https://jsonlines.org defines with "Line Terminator is '\n'" ('\r\n' works as trailing white
     # space); JSON strings may hold U+2028/U+2029/U+0085 raw, and orjson writes them so.
     jsonl_split: Literal["newline", "splitlines"] = "newline"
+    # --- bulk lifecycle and store limits (issue 16) ---
+    # Shared pool or five of each type: the changelog says "up to five bulk operations per shop"
+    # (https://shopify.dev/changelog/faster-bulk-operations); the imports and queries guides say five bulk
+    # *mutation* and five bulk *query* operations (https://shopify.dev/docs/api/usage/bulk-operations/imports,
+    # .../queries). Still unconfirmed; `bulk_concurrency_shared=False` is the per-type reading (5 + 5).
+    # The daily variant cap (``variant_cap.py``): below Plus, from `variant_cap_threshold` variants held, at
+    # most `variant_cap_per_day` new variants a day (UTC). None = no cap. Documented on productCreate
+    # ("a store has 50,000 product variants ... no more than 1,000 new product variants ... per day") and
+    # https://shopify.dev/changelog/api-call-limits-will-be-applied-to-variant-creation. The message is
+    # Shopify's recorded REST text; the GraphQL error code is unconfirmed (ProductSetUserErrorCode has no
+    # throttle code): None sends the message alone.
+    # Input limits are not enforced here; erpsync checks them before any write (erpsync/limits.py, with
+    # sources): 255 characters for title, handle, SKU, barcode, each tag and option value; 250 tags; metafield
+    # values 64 KB (2 KB for id and url), JSON 128 KB from 2026-04 — announced as 16 KB for every type, then
+    # revised (https://shopify.dev/changelog/reduced-metafield-value-sizes,
+    # https://shopify.dev/docs/apps/build/metafields/metafield-limits).
+    variant_cap_threshold: int = 50_000
+    variant_cap_per_day: int | None = 1_000
+    variant_cap_error_code: str | None = None
 
     # --- product semantics (unconfirmed points of productSet) ----------------------------------------
     # "id: Specifies the product variant to update or create a new variant if absent" (schema): a variant

@@ -33,6 +33,7 @@ from shopify_simulator.state import (
     Variant,
     utc_now,
 )
+from shopify_simulator.variant_cap import check_variant_cap, new_variant_count
 
 DEFAULT_OPTION_NAME = "Title"  # a single-variant product's option and value
 DEFAULT_OPTION_VALUE = "Default Title"
@@ -180,8 +181,11 @@ def product_set(
     identifier: Mapping[str, Any] | None,
     options: SimulatorOptions,
     failing_skus: Mapping[str, str] | None = None,
+    *,
+    variant_day_offset: int = 0,
 ) -> MutationOutcome:
-    """Create or update one product as ``productSet`` does, synchronously."""
+    """Create or update one product as ``productSet`` does, synchronously; past the daily variant cap
+    it raises ``DailyVariantCapReached`` (``variant_cap.py``) before anything changes."""
     plan = resolve_target(state, product_input, identifier, options)
     if plan.errors:
         return MutationOutcome(user_errors=plan.errors)
@@ -200,6 +204,9 @@ def product_set(
     handle = free_handle(state, product_input.get("handle"), existing, options, errors)
     if errors:
         return MutationOutcome(user_errors=errors)
+    check_variant_cap(
+        state, options, new_variant_count(product_input, existing), day_offset=variant_day_offset
+    )
     now = utc_now()
     if existing is None:
         product_id = state.new_id("Product")

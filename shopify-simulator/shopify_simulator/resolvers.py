@@ -15,6 +15,7 @@ from typing import Any
 from graphql import ExecutionResult, GraphQLError, execute_sync
 
 from shopify_simulator.app_installation import app_installation_view
+from shopify_simulator.bulk_queries import BULK_QUERY_ROOT
 from shopify_simulator.context import ExecutionContext, ResolveInfo
 from shopify_simulator.custom_ids import (
     find_by_custom_id,
@@ -29,10 +30,9 @@ from shopify_simulator.products import (
     product_set,
 )
 from shopify_simulator.schema import PreparedRequest, format_execution_error, load_schema
-from shopify_simulator.state import BulkOperation, Product, Variant
+from shopify_simulator.state import Product, Variant
 from shopify_simulator.views import (
     View,
-    bulk_operation_view,
     connection,
     inventory_item_view,
     legacy_id,
@@ -103,7 +103,6 @@ VARIANT_SEARCH_FIELDS = {
     "title",
     "product_status",
 }
-BULK_SEARCH_FIELDS = {"status", "operation_type", "created_at", "id"}
 
 
 def _product_fields(product: Product) -> Callable[[str], list[Any] | None]:
@@ -224,54 +223,6 @@ def query_location(info: ResolveInfo, **arguments: Any) -> View | None:
     return location_view(location) if location else None
 
 
-def query_bulk_operation(info: ResolveInfo, **arguments: Any) -> View | None:
-    """``bulkOperation(id:)``."""
-    context = _context(info)
-    operation = context.state.bulk_operations.get(arguments["id"])
-    return bulk_operation_view(operation, context) if operation else None
-
-
-def query_current_bulk_operation(info: ResolveInfo, **arguments: Any) -> View | None:
-    """``currentBulkOperation(type:)``: the latest operation of that type (deprecated in 2026-10)."""
-    context = _context(info)
-    wanted = arguments.get("type") or "QUERY"
-    latest: BulkOperation | None = None
-    for operation in context.state.bulk_operations.values():
-        if operation.type == wanted:
-            latest = operation
-    return bulk_operation_view(latest, context) if latest else None
-
-
-def _bulk_fields(operation: BulkOperation) -> Callable[[str], list[Any] | None]:
-    def get(name: str) -> list[Any] | None:
-        values: dict[str, list[Any]] = {
-            "status": [operation.status],
-            "operation_type": [operation.type],
-            "created_at": [operation.created_at],
-            "id": [_numeric(operation.id)],
-        }
-        return values.get(name)
-
-    return get
-
-
-def query_bulk_operations(info: ResolveInfo, **arguments: Any) -> View:
-    """``bulkOperations(first, after, query, sortKey, reverse)``: newest first, as documented (schema)."""
-    context = _context(info)
-    keep = search_filter(info, arguments.get("query"), BULK_SEARCH_FIELDS, _bulk_fields)
-    chosen = [operation for operation in context.state.bulk_operations.values() if keep(operation)]
-    if arguments.get("sortKey") == "COMPLETED_AT":
-        chosen.sort(
-            key=lambda operation: (operation.completed_at is None, operation.completed_at), reverse=True
-        )
-    else:
-        chosen.sort(key=lambda operation: _numeric(operation.id), reverse=True)
-    if arguments.get("reverse"):
-        chosen.reverse()
-    view = lambda operation: bulk_operation_view(operation, context)  # noqa: E731
-    return connection(info, chosen, view, lambda operation: operation.id, arguments)
-
-
 QUERY_ROOT: dict[str, Callable[..., Any]] = {
     "shop": lambda info, **_arguments: shop_view(_context(info).state, _context(info)),
     "locations": query_locations,
@@ -282,9 +233,7 @@ QUERY_ROOT: dict[str, Callable[..., Any]] = {
     "productVariants": query_product_variants,
     "productVariant": query_product_variant,
     "inventoryItem": query_inventory_item,
-    "bulkOperation": query_bulk_operation,
-    "bulkOperations": query_bulk_operations,
-    "currentBulkOperation": query_current_bulk_operation,
+    **BULK_QUERY_ROOT,
     "metafieldDefinition": query_metafield_definition,
     "currentAppInstallation": lambda info, **_arguments: app_installation_view(_context(info)),
 }
@@ -314,6 +263,7 @@ def mutation_product_set(info: ResolveInfo, **arguments: Any) -> View:
         arguments.get("identifier"),
         context.options,
         context.faults.sku_errors,
+        variant_day_offset=context.faults.variant_day_offset,
     )
     return {
         "product": product_view(context.state, outcome.product) if outcome.product else None,

@@ -10,7 +10,7 @@ import random
 import time
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 
 @dataclass
@@ -27,6 +27,8 @@ class Stats:
     bulk_line_errors: int = 0
     # Bulk starts refused because every slot was taken.
     bulk_busy: int = 0
+    # --- bulk lifecycle: starts refused because every slot was taken, by operation type
+    bulk_refused: Counter[str] = field(default_factory=Counter)
 
     def as_json(self) -> dict[str, Any]:
         """The documented shape of ``GET /_simulator/stats``."""
@@ -42,6 +44,7 @@ class Stats:
             "throttled": self.throttled,
             "bulk_line_errors": self.bulk_line_errors,
             "bulk_busy": self.bulk_busy,
+            "bulk_refused": {"MUTATION": self.bulk_refused["MUTATION"], "QUERY": self.bulk_refused["QUERY"]},
         }
 
 
@@ -136,7 +139,27 @@ class Faults:
     fail_until: float = 0.0
     failures_served: int = 0
     line_errors: LineErrors | None = None  # transient errors on single bulk result lines
+    # --- bulk lifecycle: the next bulk mutation stops after this many lines, CANCELED (its url holds
+    # the lines that ran) or EXPIRED (no url); the next bulk query ends FAILED with this errorCode.
+    cancel_bulk_after_lines: int | None = None
+    expire_bulk_after_lines: int | None = None
+    fail_export: str | None = None
+    # --- daily variant cap: days added to today, so a test can reach "tomorrow"
+    variant_day_offset: int = 0
     _random: random.Random = field(default_factory=lambda: random.Random(7))  # noqa: S311 - fault draws, not secrets
+
+    def take_bulk_stop(self) -> tuple[int | None, Literal["FAILED", "CANCELED", "EXPIRED"] | None]:
+        """Lines after which the next bulk mutation stops, and how it ends; consumed once."""
+        stops: tuple[tuple[int | None, Literal["FAILED", "CANCELED", "EXPIRED"]], ...] = (
+            (self.fail_bulk_after_lines, "FAILED"),
+            (self.cancel_bulk_after_lines, "CANCELED"),
+            (self.expire_bulk_after_lines, "EXPIRED"),
+        )
+        self.fail_bulk_after_lines = self.cancel_bulk_after_lines = self.expire_bulk_after_lines = None
+        for lines, status in stops:
+            if lines is not None:
+                return lines, status
+        return None, None
 
     def flaky_status(self) -> int | None:
         """The status to fail this request with, when the bad hour is on and the draw says so."""
@@ -183,6 +206,7 @@ class Faults:
             self.hold_bulk_start_seconds = float(body["hold_bulk_start_ms"]) / 1000.0
         if "sku_errors" in body:
             self.sku_errors = {str(sku): str(message) for sku, message in dict(body["sku_errors"]).items()}
+        self._update_limits(body)
         if "fail_ratio" in body:
             ratio = float(body["fail_ratio"])
             if not 0.0 <= ratio <= 1.0:
@@ -192,6 +216,19 @@ class Faults:
         if "line_errors" in body:
             value = body["line_errors"]
             self.line_errors = None if value is None else LineErrors.from_json(dict(value))
+
+    def _update_limits(self, body: dict[str, Any]) -> None:
+        """The bulk lifecycle and variant cap keys of ``POST /_simulator/faults``."""
+        for key in ("cancel_bulk_after_lines", "expire_bulk_after_lines"):
+            if key in body:
+                setattr(self, key, None if body[key] is None else int(body[key]))
+        if "fail_export" in body:
+            code = body["fail_export"]
+            if code is not None and code not in {"TIMEOUT", "ACCESS_DENIED", "INTERNAL_SERVER_ERROR"}:
+                raise ValueError("fail_export must be TIMEOUT, ACCESS_DENIED or INTERNAL_SERVER_ERROR")
+            self.fail_export = code
+        if "advance_variant_day" in body:
+            self.variant_day_offset += int(body["advance_variant_day"])
 
     def as_json(self) -> dict[str, Any]:
         """The current faults, as ``POST /_simulator/faults`` takes them."""
@@ -207,6 +244,10 @@ class Faults:
             "fail_ratio": self.fail_ratio,
             "fail_seconds": max(0.0, self.fail_until - time.monotonic()),
             "line_errors": None if self.line_errors is None else self.line_errors.as_json(),
+            "cancel_bulk_after_lines": self.cancel_bulk_after_lines,
+            "expire_bulk_after_lines": self.expire_bulk_after_lines,
+            "fail_export": self.fail_export,
+            "variant_day_offset": self.variant_day_offset,
         }
 
 
@@ -224,5 +265,9 @@ FAULT_KEYS = frozenset(
         "fail_ratio",
         "fail_seconds",
         "line_errors",
+        "cancel_bulk_after_lines",
+        "expire_bulk_after_lines",
+        "fail_export",
+        "advance_variant_day",
     }
 )
