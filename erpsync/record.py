@@ -27,6 +27,7 @@ from erpsync.result_lines import (
 )
 from erpsync.run_result import LineCounts
 from erpsync.shopify.bulk import LineOutcome
+from erpsync.variant_cap import is_daily_variant_cap
 
 ProgressHook = Callable[[dict[str, Any]], Awaitable[None]]
 # userError codes that mean "the product we track is gone from the shop".
@@ -128,11 +129,13 @@ def sort_outcomes(
             out.forget.append(outcome.key)
             message += " (the product is gone from the shop; it will be created again next run)"
         out.results.append((outcome.key, status, message))
+        # The shop's daily variant cap: not an error of the product's; it is created another day.
+        capped = action == "create" and is_daily_variant_cap(outcome.errors)
         out.logs.append(
             (
                 config_id,
                 run_id,
-                "warning" if status == "unknown" else "error",
+                "warning" if status == "unknown" or capped else "error",
                 skus[0] if skus else None,
                 f"{action or 'write'} of product {outcome.key} failed: {message}",
                 {"product_key": outcome.key, "skus": skus, "errors": list(outcome.errors)},
