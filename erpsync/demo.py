@@ -201,17 +201,16 @@ async def _run(settings: Settings, *, products: int, say: Any, kept: bool) -> De
             await ftp.close()
             await runner.cleanup()
     say("")
-    say("Where to look next:")
+    say("Where to look next (each command as it can be pasted):")
     if kept:
-        say(
-            f"  erpsync runs demo                     # the runs just made (DATABASE_URL={settings.database.url})"
-        )
+        env = f"DATABASE_URL={settings.database.url}"
+        say(f"  {env} erpsync runs demo        # the runs just made")
+        say(f"  {env} erpsync logs demo        # what they said")
     else:
         say(
             "  (the embedded PostgreSQL has stopped with the demo; with a server of your own the runs are kept)"
         )
-    say("  erpsync serve                         # then GET http://127.0.0.1:3000/sync/status and /runs/{id}")
-    say("  erpsync simulator --port 8555         # a shop of your own to point a config at")
+    say("  erpsync simulator --port 8555 --admin    # a shop of your own to point a config at")
     return DemoReport(first, second, shop_url, settings.database.url)
 
 
