@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import sys
-from typing import Any
+from typing import Any, TextIO, cast
 
 import click
 import orjson
@@ -19,6 +19,7 @@ from erpsync.cli_errors import (
     handle_errors,
     lost_connection,
 )
+from erpsync.logs import configure_logging
 
 # Listed in the command's help: keep both in step.
 EXIT_STATUS = {
@@ -61,10 +62,18 @@ def sync_command(ctx: Context, config_id: str, dry_run: bool, allow_mass_delete:
     settings = ctx.settings
     config_id = storable_id(config_id)
     interactive = sys.stdout.isatty() and not as_json
+    bar = ProgressLine(sys.stdout)
+    if interactive:
+        # Log lines (stderr) clear the bar first and draw it again after, instead of gluing onto it.
+        configure_logging(
+            log_format=settings.log.format,
+            level=settings.log.level,
+            stream=cast(TextIO, BesideProgress(sys.stderr, bar)),
+        )
 
     async def show_progress(values: dict[str, Any]) -> None:
         if interactive:
-            click.echo(f"\r\x1b[2K{progress_line(values)}", nl=False)
+            bar.show(progress_line(values))
 
     opened = False
 
@@ -104,7 +113,7 @@ def sync_command(ctx: Context, config_id: str, dry_run: bool, allow_mass_delete:
             status=DATABASE_LOST_EXIT,
         )
     if interactive:
-        click.echo()
+        bar.clear()
     if as_json:
         click.echo(
             orjson.dumps(
@@ -135,13 +144,66 @@ async def close_pool(pool: Any) -> None:
 BAR_WIDTH = 30
 
 
+class ProgressLine:
+    """The one line a terminal shows a run's progress on, drawn again in place."""
+
+    def __init__(self, out: TextIO) -> None:
+        self.out = out
+        self.text = ""
+
+    def show(self, text: str) -> None:
+        self.text = text
+        self.out.write(f"\r\x1b[2K{text}")
+        self.out.flush()
+
+    def hide(self) -> None:
+        if self.text:
+            self.out.write("\r\x1b[2K")
+            self.out.flush()
+
+    def redraw(self) -> None:
+        if self.text:
+            self.show(self.text)
+
+    def clear(self) -> None:
+        self.hide()
+        self.text = ""
+
+
+class BesideProgress:
+    """A log stream that takes the progress line away while a log line is written, then puts it back."""
+
+    def __init__(self, out: TextIO, bar: ProgressLine) -> None:
+        self.out = out
+        self.bar = bar
+
+    def write(self, text: str) -> int:
+        self.bar.hide()
+        written = self.out.write(text)
+        self.out.flush()
+        if text.endswith("\n"):
+            self.bar.redraw()
+        return written
+
+    def flush(self) -> None:
+        self.out.flush()
+
+    def isatty(self) -> bool:
+        return self.out.isatty()
+
+
 def progress_line(values: dict[str, Any]) -> str:
     """One terminal line: a bar while bulk lines are recorded, counters while the feed is read."""
     total = int(values.get("bulk_lines_total") or 0)
     if total:
         done = int(values.get("bulk_lines_done") or 0)
-        filled = BAR_WIDTH * done // total
-        return f"publishing [{'#' * filled}{'.' * (BAR_WIDTH - filled)}] {done:,}/{total:,} bulk lines"
+        # While an operation runs, Shopify's count of the lines it has processed moves the bar.
+        processed = max(done, int(values.get("bulk_lines_processed") or 0))
+        filled = BAR_WIDTH * min(processed, total) // total
+        return (
+            f"publishing [{'#' * filled}{'.' * (BAR_WIDTH - filled)}] {processed:,}/{total:,} bulk lines"
+            f" processed, {done:,} recorded"
+        )
     parts = []
     if "rows_read" in values:
         parts.append(f"rows read {values['rows_read']:,}")

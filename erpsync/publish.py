@@ -325,6 +325,9 @@ async def publish(
             entry["id"] = operation_id
             await run_store.set_bulk_operation_field(pool, run_id, index, "id", operation_id)
 
+        async def on_polled(operation: BulkOperation) -> None:
+            await recorder.processing(index, operation.object_count)
+
         async def on_outcomes(_: BulkFile, outcomes: list[LineOutcome]) -> None:
             outcomes = [checked(outcome, sent[outcome.line_number]) for outcome in outcomes]
             for outcome in outcomes:
@@ -352,7 +355,9 @@ async def publish(
                         await on_started(file, found)
                 if entry["id"]:
                     log.info("resuming bulk operation", operation_id=entry["id"], file=file.path.name)
-                    result = await resume_file(client, entry["id"], file, on_outcomes=on_outcomes)
+                    result = await resume_file(
+                        client, entry["id"], file, on_outcomes=on_outcomes, on_progress=on_polled
+                    )
                 else:
                     result = await run_file(
                         client,
@@ -360,6 +365,7 @@ async def publish(
                         file,
                         on_started=on_started,
                         on_outcomes=on_outcomes,
+                        on_progress=on_polled,
                         client_identifier=entry.get("marker"),
                     )
         await run_store.set_bulk_operation_field(pool, run_id, index, "status", result.operation.status)

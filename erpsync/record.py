@@ -161,6 +161,7 @@ class Recorder:
         self.config_id = config_id
         self.total = total
         self.on_progress = on_progress
+        self._processed: dict[int, int] = {}
         self.lines_done = 0
 
     async def record(self, document: str, outcomes: list[LineOutcome], *, step: str = "main") -> None:
@@ -219,10 +220,28 @@ class Recorder:
             if out.logs:
                 await conn.executemany(INSERT_LOG, out.logs)
             self.lines_done += len(outcomes)
-            progress = {"bulk_lines_done": self.lines_done, "bulk_lines_total": self.total}
+            progress = self._progress()
             await run_store.set_progress(conn, self.run_id, progress)
         if self.on_progress is not None:
             await self.on_progress(progress)
+
+    async def processing(self, index: int, lines: int) -> None:
+        """Shopify has processed `lines` of the file of entry `index` (its objectCount while it runs):
+        progress moves during the long wait, not only once results are read."""
+        if self._processed.get(index) == lines:
+            return
+        self._processed[index] = lines
+        progress = self._progress()
+        await run_store.set_progress(self.pool, self.run_id, progress)
+        if self.on_progress is not None:
+            await self.on_progress(progress)
+
+    def _progress(self) -> dict[str, Any]:
+        return {
+            "bulk_lines_done": self.lines_done,
+            "bulk_lines_processed": sum(self._processed.values()),
+            "bulk_lines_total": self.total,
+        }
 
     async def record_stock(self, outcomes: list[LineOutcome]) -> None:
         """Variants stocked at the location (line key: the SKU) are tracked as stocked; a refusal is logged."""
