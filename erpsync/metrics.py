@@ -43,11 +43,18 @@ RUNS_ACTIVE = Gauge(
     "erpsync_runs_active", "Runs queued or running now, by status.", ["status"], registry=REGISTRY
 )
 ROWS_REJECTED = Counter("erpsync_rows_rejected", "Feed rows rejected by the mapping.", registry=REGISTRY)
-SHOPIFY_COST = Counter("erpsync_shopify_cost", "Shopify query cost points spent.", registry=REGISTRY)
-THROTTLE_WAITS = Counter(
-    "erpsync_shopify_throttle_waits", "Times a request waited for Shopify's bucket.", registry=REGISTRY
+SHOPIFY_COST = Counter(
+    "erpsync_shopify_cost", "Shopify query cost points spent, by shop.", ["shop"], registry=REGISTRY
 )
-THROTTLED = Counter("erpsync_shopify_throttled", "Requests Shopify answered THROTTLED.", registry=REGISTRY)
+THROTTLE_WAITS = Counter(
+    "erpsync_shopify_throttle_waits",
+    "Times a request waited for Shopify's bucket, by shop.",
+    ["shop"],
+    registry=REGISTRY,
+)
+THROTTLED = Counter(
+    "erpsync_shopify_throttled", "Requests Shopify answered THROTTLED, by shop.", ["shop"], registry=REGISTRY
+)
 BULK_SECONDS = Histogram(
     "erpsync_bulk_operation_seconds",
     "Bulk operation durations, from start to a terminal status.",
@@ -86,7 +93,6 @@ def observe_run(config_id: str, result: RunResult) -> None:
             sum(v for v in seconds.values() if isinstance(v, int | float))
         )
     ROWS_REJECTED.inc(int(counts.get("rows_rejected") or 0))
-    SHOPIFY_COST.inc(float(counts.get("shopify_cost") or 0))
     FEED_BYTES.inc(int(counts.get("feed_bytes") or 0))
     # Bulk result lines: products sent again after a transient line error, and lines that failed so or
     # were answered with another product (`LineCounts`).

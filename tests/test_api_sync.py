@@ -111,6 +111,28 @@ async def test_metrics_are_prometheus_text(
     assert "python_info" in text
 
 
+async def test_shopify_cost_and_throttling_are_counted_by_shop() -> None:
+    from erpsync.metrics import REGISTRY
+    from erpsync.shopify.throttle import Throttle
+
+    def sample(name: str) -> float:
+        return REGISTRY.get_sample_value(name, {"shop": "metered.myshopify.com"}) or 0.0
+
+    before = sample("erpsync_shopify_cost_total"), sample("erpsync_shopify_throttled_total")
+    throttle = Throttle(shop="metered.myshopify.com")
+    throttle.observe(
+        {
+            "actualQueryCost": 12,
+            "throttleStatus": {"maximumAvailable": 2000, "currentlyAvailable": 1988, "restoreRate": 100},
+        }
+    )
+    throttle.throttled_delay(50)
+    assert (sample("erpsync_shopify_cost_total"), sample("erpsync_shopify_throttled_total")) == (
+        before[0] + 12,
+        before[1] + 1,
+    )
+
+
 def test_runs_are_counted_by_config_and_timed_by_stage() -> None:
     from erpsync.metrics import REGISTRY, observe_run
     from erpsync.run_result import SyncResult

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from erpsync.logs import get_logger
-from erpsync.metrics import THROTTLE_WAITS, THROTTLED
+from erpsync.metrics import SHOPIFY_COST, THROTTLE_WAITS, THROTTLED
 
 log = get_logger("erpsync.shopify.throttle")
 
@@ -49,6 +49,7 @@ class Throttle:
     restore_rate: float = DEFAULT_RESTORE_RATE
     clock: Callable[[], float] = time.monotonic
     stats: ThrottleStats = field(default_factory=ThrottleStats)
+    shop: str = ""  # the metrics' `shop` label
     _available: float = field(init=False)
     _updated: float = field(init=False)
     _in_flight: float = field(init=False, default=0.0)
@@ -88,7 +89,7 @@ class Throttle:
                 await self._idle.wait()
             while (delay := self.wait_time(cost)) > 0:
                 self.stats.waits += 1
-                THROTTLE_WAITS.inc()
+                THROTTLE_WAITS.labels(shop=self.shop).inc()
                 self.stats.waited_seconds += delay
                 await asyncio.sleep(delay)
             self._in_flight += cost
@@ -132,6 +133,7 @@ class Throttle:
             )
         if actual is not None:
             self.stats.cost_spent += float(actual)
+            SHOPIFY_COST.labels(shop=self.shop).inc(float(actual))
 
     def _debit(self, points: float) -> None:
         """Our own estimate of the bucket, for replies that do not report it."""
@@ -146,7 +148,7 @@ class Throttle:
         Shopify just said it holds less than `cost`.
         """
         self.stats.throttled += 1
-        THROTTLED.inc()
+        THROTTLED.labels(shop=self.shop).inc()
         if not reported:
             self._available, self._updated = min(self._available, 0.0), self.clock()
         return max(self.wait_time(cost), 1.0 / self.restore_rate)
@@ -163,5 +165,5 @@ def throttle_for(shop: str) -> Throttle:
     per_loop = _throttles.setdefault(asyncio.get_running_loop(), {})
     throttle = per_loop.get(shop)
     if throttle is None:
-        throttle = per_loop[shop] = Throttle()
+        throttle = per_loop[shop] = Throttle(shop=shop)
     return throttle
