@@ -12,6 +12,8 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
+from shopify_simulator.state import ShopState
+
 
 @dataclass
 class Stats:
@@ -23,10 +25,21 @@ class Stats:
     bulk_lines: int = 0
     cost_spent: float = 0.0
     throttled: int = 0
+    # --- media and sales channels: media made from uploads and removed by productSet (media.py) ---
+    media_created: int = 0
+    media_deleted: int = 0
 
-    def as_json(self) -> dict[str, Any]:
-        """The documented shape of ``GET /_simulator/stats``."""
+    def as_json(self, state: ShopState | None = None) -> dict[str, Any]:
+        """The documented shape of ``GET /_simulator/stats``; with the shop, where products are published."""
+        published: dict[str, list[str]] = {}
+        if state is not None:
+            published = {name: [] for name in state.publications.values()}
+            for product in state.products.values():
+                for publication_id in product.publication_ids:
+                    published[state.publications[publication_id]].append(product.id)
         return {
+            "media": {"created": self.media_created, "deleted": self.media_deleted},
+            "published": published,
             "requests": self.requests,
             "mutations": dict(self.mutations),
             "bulk_operations": {
