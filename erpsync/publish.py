@@ -27,6 +27,7 @@ from typing import Any
 
 import asyncpg
 
+from erpsync.db import media as media_store
 from erpsync.db import products as store
 from erpsync.db import regroup as regroup_store
 from erpsync.db import runs as run_store
@@ -34,6 +35,7 @@ from erpsync.db.logs import INSERT_LOG
 from erpsync.errors import first_error
 from erpsync.heal import Activation, heal_stale, read_before_updates
 from erpsync.logs import get_logger
+from erpsync.media import record_media_outcomes
 from erpsync.ownership import owner_metafield
 from erpsync.record import REMOVAL_STATUS, Recorder
 from erpsync.shopify import documents
@@ -90,6 +92,7 @@ async def write_step_files(
     phase = {"main": 1, "moves": 2}.get(step)
     retries = step == "retry"
     writes = await conn.fetchval(store.COUNT_WORK, run_id, phase, retries)
+    media = await media_store.run_media(conn, run_id, config_id)
     entries: list[dict[str, Any]] = []
     with BulkFileWriter(
         directory, f"run-{run_id}-{step}-set", max_lines=lines_per_file(writes, concurrency)
@@ -103,6 +106,7 @@ async def write_step_files(
                 variant_ids=item.variant_ids,
                 owner_id=item.owner_id,
                 unstocked=item.unstocked,
+                media=media.get(item.product_key),
             )
             writer.add(item.product_key, line)
         removals = await conn.fetch(store.SELECT_REMOVALS, run_id) if step == "main" else []
@@ -296,6 +300,9 @@ async def publish(
 
         async def on_outcomes(_: BulkFile, outcomes: list[LineOutcome]) -> None:
             await recorder.record(entry["document"], outcomes, step=step)
+            await record_media_outcomes(
+                pool, run_id=run_id, config_id=config_id, document=entry["document"], outcomes=outcomes
+            )
 
         async with slots:
             if not entry["id"] and resuming and entry.get("marker"):
