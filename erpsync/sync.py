@@ -36,6 +36,7 @@ from erpsync.models import SyncConfig, secret_paths
 from erpsync.outcome import map_counts, no_product_reason, run_status
 from erpsync.ownership import shop_key
 from erpsync.plan import Plan, classify, plan_details
+from erpsync.publications import prepare_channels, publish_channels
 from erpsync.publish import publish_run
 from erpsync.reading import read_feed
 from erpsync.run_result import Stopwatch, SyncResult
@@ -319,6 +320,7 @@ class Run:
         own_client = client is None
         active = client or self.make_client(self.config)
         try:
+            channels = await prepare_channels(self.conn, active, self.config, self.run_id)
             entries = await publish_run(
                 self.conn,
                 self.pool,
@@ -334,6 +336,7 @@ class Run:
                 location_id=self.location_id,
                 export_above=self.settings.sync.sku_lookup_limit,
             )
+            published = await publish_channels(self.conn, active, channels, self.work_dir)
         except ErpsyncError as exc:
             return await self.fail(f"publishing failed: {exc}")
         finally:
@@ -342,6 +345,7 @@ class Run:
         self.stopwatch.enter("")
         counts = self._counts(plan)
         counts.update(await store.outcome_summary(self.conn, self.run_id))
+        counts.update(published)
         counts["bulk_operations"] = len(entries)
         counts["shopify_cost"] = round(active.stats.cost, 1)
         counts["seconds"] = self.stopwatch.timings
