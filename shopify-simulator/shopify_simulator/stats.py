@@ -40,6 +40,7 @@ class Stats:
         return {
             "media": {"created": self.media_created, "deleted": self.media_deleted},
             "published": published,
+            "products": len(state.products) if state is not None else 0,
             "requests": self.requests,
             "mutations": dict(self.mutations),
             "bulk_operations": {
