@@ -19,8 +19,9 @@ from typing import Any
 
 import asyncpg
 
+from erpsync.db import publications as channel_store
 from erpsync.db.logs import INSERT_LOG
-from erpsync.errors import ErpsyncError
+from erpsync.errors import ConfigError
 from erpsync.logs import get_logger
 from erpsync.models import SyncConfig
 from erpsync.shopify import documents
@@ -34,31 +35,6 @@ log = get_logger("erpsync.publications")
 # bucket); more go in one bulk operation, whose staged upload, start and polling cost more than a few calls.
 DIRECT_LIMIT = 50
 MAX_PAGES = 20  # 50 publications a page: far more sales channels than any shop has
-
-# Products that leave `archive`/`draft` in this run: read before the run records them active again.
-SELECT_REVIVED = """
-SELECT rp.product_key FROM run_products rp
-JOIN product_states ps ON ps.config_id = $2 AND ps.product_key = rp.product_key
-WHERE rp.run_id = $1 AND rp.action = 'update' AND ps.state IN ('archived', 'draft')
-"""
-COUNT_CHANNEL_WORK = (
-    "SELECT count(*) FROM run_products WHERE run_id = $1 AND action IN ('create', 'archive', 'draft')"
-)
-SELECT_TO_PUBLISH = """
-SELECT rp.product_key, ps.shopify_product_id FROM run_products rp
-JOIN product_states ps ON ps.config_id = $2 AND ps.product_key = rp.product_key
-WHERE rp.run_id = $1 AND rp.outcome = 'ok' AND (rp.action = 'create' OR rp.product_key = ANY($3::text[]))
-ORDER BY rp.product_key
-"""
-SELECT_TO_UNPUBLISH = """
-SELECT product_key, shopify_product_id FROM run_products
-WHERE run_id = $1 AND outcome = 'ok' AND action IN ('archive', 'draft') AND shopify_product_id IS NOT NULL
-ORDER BY product_key
-"""
-
-
-class UnknownPublicationError(ErpsyncError):
-    """The config names a sales channel the shop does not have."""
 
 
 @dataclass
@@ -95,15 +71,15 @@ async def prepare_channels(
     names, config_id = config.publications, config.id
     if not names:
         return None
-    revived = [row["product_key"] for row in await conn.fetch(SELECT_REVIVED, run_id, config_id)]
-    if not revived and not await conn.fetchval(COUNT_CHANNEL_WORK, run_id):
+    revived = await channel_store.revived_products(conn, run_id, config_id)
+    if not revived and not await channel_store.has_channel_work(conn, run_id):
         return None  # nothing to publish or unpublish: no request
     known = await shop_publications(client)
     missing = [name for name in names if name not in known]
     if missing:
         have = ", ".join(repr(name) for name in sorted(known)) or "none"
         wanted = ", ".join(repr(name) for name in missing)
-        raise UnknownPublicationError(f"sales channel {wanted} not found in the shop (it has: {have})")
+        raise ConfigError(f"sales channel {wanted} not found in the shop (it has: {have})")
     return Channels(run_id, config_id, ids=[known[name] for name in names], revived=revived)
 
 
@@ -118,8 +94,8 @@ async def publish_channels(
         return {}
     run_id, config_id = channels.run_id, channels.config_id
     counts: dict[str, int] = {}
-    publish = await conn.fetch(SELECT_TO_PUBLISH, run_id, config_id, channels.revived)
-    unpublish = await conn.fetch(SELECT_TO_UNPUBLISH, run_id)
+    publish = await channel_store.products_to_publish(conn, run_id, config_id, channels.revived)
+    unpublish = await channel_store.products_to_unpublish(conn, run_id)
     for document, rows, name in (
         (documents.PUBLISHABLE_PUBLISH_BULK, publish, "published"),
         (documents.PUBLISHABLE_UNPUBLISH_BULK, unpublish, "unpublished"),

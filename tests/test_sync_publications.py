@@ -101,6 +101,7 @@ async def test_many_created_products_are_published_in_one_bulk_operation(make_fe
 
 
 async def test_products_go_on_every_named_channel(make_feed: MakeFeed) -> None:
+    """A config naming two channels: each created product is on both."""
     feed = await make_feed(publications=["Online Store", "Point of Sale"])
     feed.write(flat_rows(2))
     result = await feed.sync()
@@ -109,6 +110,7 @@ async def test_products_go_on_every_named_channel(make_feed: MakeFeed) -> None:
 
 
 async def test_an_empty_list_publishes_nowhere_and_asks_nothing(make_feed: MakeFeed) -> None:
+    """`publications: []`: products are created and published nowhere, with no publishing request."""
     feed = await make_feed(publications=[])
     feed.write(flat_rows(2))
     result = await feed.sync()

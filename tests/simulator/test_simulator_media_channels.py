@@ -36,6 +36,7 @@ async def media_counts(simulator: SimulatorHttp) -> dict[str, int]:
 
 
 async def test_files_by_id_are_kept_and_uploads_replace_what_is_left_out(simulator: SimulatorHttp) -> None:
+    """Media sent by id stays the same media; an upload is new media and replaces what the list left out."""
     created = await set_files(simulator, [upload("a"), upload("b")])
     product_id = created["product"]["id"]
     first, second = created["product"]["media"]["nodes"]
@@ -54,6 +55,7 @@ async def test_files_by_id_are_kept_and_uploads_replace_what_is_left_out(simulat
 
 
 async def test_an_unknown_media_id_is_refused_and_changes_nothing(simulator: SimulatorHttp) -> None:
+    """A media id the product does not hold is a userError on that file; no media is made or removed."""
     created = await set_files(simulator, [upload("a")])
     product_id = created["product"]["id"]
     refused = await set_files(simulator, [{"id": "gid://shopify/MediaImage/999"}, upload("c")], product_id)
@@ -65,6 +67,7 @@ async def test_an_unknown_media_id_is_refused_and_changes_nothing(simulator: Sim
 
 
 async def test_publish_and_unpublish_a_product(simulator: SimulatorHttp) -> None:
+    """The shop lists its channels; a product is published on one, then taken off; unknown ids refused."""
     data = await simulator.ok("{ publications(first: 10) { nodes { id name catalog { title } } } }")
     channels = {node["name"]: node["id"] for node in data["publications"]["nodes"]}
     assert list(channels) == ["Online Store", "Point of Sale"]
