@@ -135,27 +135,29 @@ async def test_an_unknown_channel_fails_the_run_before_any_write(make_feed: Make
     assert await feed.configs.shop.catalogue() == []
 
 
+@pytest.mark.parametrize(("policy", "status"), [("archive", "ARCHIVED"), ("draft", "DRAFT")])
 async def test_archived_products_are_unpublished_and_published_again_when_they_return(
-    make_feed: MakeFeed,
+    make_feed: MakeFeed, policy: str, status: str
 ) -> None:
-    """Delete policy `archive`: the product that left the feed is ARCHIVED and off the Online Store;
-    back in the feed, it is ACTIVE and on the Online Store again. Never deleted, never duplicated."""
-    feed = await make_feed(delete_policy="archive", max_delete_fraction=1.0)
+    """Delete policy `archive` (or `draft`): the product that left the feed is ARCHIVED (DRAFT) and off
+    the Online Store; back in the feed, it is ACTIVE and on the Online Store again. Never deleted, never
+    duplicated."""
+    feed = await make_feed(delete_policy=policy, max_delete_fraction=1.0)
     feed.write(flat_rows(3))
     await feed.sync()
     feed.write(flat_rows(2))
     removed = await feed.sync()
     assert removed.status == "succeeded", removed
     assert removed.counts["unpublished"] == 1
-    status = {p["variants"]["nodes"][0]["sku"]: p["status"] for p in await feed.configs.shop.catalogue()}
-    assert status == {"SKU-1": "ACTIVE", "SKU-2": "ACTIVE", "SKU-3": "ARCHIVED"}
+    statuses = {p["variants"]["nodes"][0]["sku"]: p["status"] for p in await feed.configs.shop.catalogue()}
+    assert statuses == {"SKU-1": "ACTIVE", "SKU-2": "ACTIVE", "SKU-3": status}
     assert (await published(feed))["Online Store"] == {"SKU-1", "SKU-2"}
 
     feed.write(flat_rows(3))
     back = await feed.sync()
     assert back.status == "succeeded", back
     assert back.counts["published"] == 1
-    status = {p["variants"]["nodes"][0]["sku"]: p["status"] for p in await feed.configs.shop.catalogue()}
-    assert status == {"SKU-1": "ACTIVE", "SKU-2": "ACTIVE", "SKU-3": "ACTIVE"}
+    statuses = {p["variants"]["nodes"][0]["sku"]: p["status"] for p in await feed.configs.shop.catalogue()}
+    assert statuses == {"SKU-1": "ACTIVE", "SKU-2": "ACTIVE", "SKU-3": "ACTIVE"}
     assert (await published(feed))["Online Store"] == {"SKU-1", "SKU-2", "SKU-3"}
     assert (await feed.configs.shop.simulator.stats())["mutations"].get("productDelete", 0) == 0
