@@ -2,9 +2,9 @@
 
 Shopify publishes a product made through the API nowhere ("Products with an active status aren't
 automatically published to sales channels", shopify.dev enums/ProductStatus): a merchant would find it in
-the admin but not in the Online Store. After a run's writes, one bulk operation publishes the products
-it created (and those it brought back from `archive`/`draft`) with `publishablePublish`; another takes
-the products it archived or drafted off the same publications (`publishableUnpublish`). ARCHIVED and DRAFT
+the admin but not in the Online Store. After a run's writes, `publishablePublish` puts the products it
+created (and those it brought back from `archive`/`draft`) on them, one bulk operation for many, a call
+each for a few; `publishableUnpublish` takes the products it archived or drafted off the same ones. ARCHIVED and DRAFT
 already make a product unavailable on every channel; unpublishing as well keeps the channel's listing
 clean and makes a later un-archive in the admin a deliberate publish. Products erpsync only updates are
 left where the merchant put them. Publishing is idempotent, so a resumed run simply sends it again.
@@ -48,16 +48,16 @@ class Channels:
 
 
 async def shop_publications(client: ShopifyClient) -> dict[str, str]:
-    """Every publication of the shop, by name (`catalog.title`, else the deprecated `name`) -> id."""
+    """Every publication of the shop, by name (`catalog.title` and the deprecated `name`) -> id."""
     found: dict[str, str] = {}
     after: str | None = None
     for _ in range(MAX_PAGES):
         data = await client.execute(documents.PUBLICATIONS, {"first": 50, "after": after})
         page = data["publications"]
         for node in page["nodes"]:
-            title = (node.get("catalog") or {}).get("title") or node.get("name")
-            if title:
-                found.setdefault(str(title), str(node["id"]))
+            for title in ((node.get("catalog") or {}).get("title"), node.get("name")):
+                if title:
+                    found.setdefault(str(title), str(node["id"]))
         if not page["pageInfo"]["hasNextPage"]:
             break
         after = page["pageInfo"]["endCursor"]
