@@ -16,6 +16,7 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import aioftp
+import aiohttp
 import asyncpg
 from aiohttp import web
 from pydantic import SecretStr
@@ -197,6 +198,7 @@ async def _run(settings: Settings, *, products: int, say: Any, kept: bool) -> De
             first, second = await sync_twice(
                 settings, root, shop_url=shop_url, ftp_port=ftp_port, feed=feed, products=products, say=say
             )
+            say(await channels_line(shop_url))
         finally:
             await ftp.close()
             await runner.cleanup()
@@ -259,6 +261,15 @@ def describe(result: SyncResult, label: str) -> str:
         f"{label}: {result.status}{extra} - {', '.join(parts)}; {counts.get('rows_read', 0)} rows read, "
         f"{counts.get('bulk_operations', 0)} bulk operation(s)"
     )
+
+
+async def channels_line(shop_url: str) -> str:
+    """Where the shop's products are published, from the simulator's admin stats."""
+    async with aiohttp.ClientSession() as session, session.get(f"{shop_url}/_simulator/stats") as response:
+        stats = await response.json()
+    total = int(stats["products"])
+    channels = [f"{name}: {len(ids)} of {total}" for name, ids in stats["published"].items()]
+    return f"published on {'; '.join(channels) or 'no sales channel'}"
 
 
 def _port(site: web.TCPSite) -> int:

@@ -15,7 +15,7 @@ from erpsync.run_result import SyncResult
 from erpsync.settings import Settings
 
 if TYPE_CHECKING:
-    from erpsync.sync import ClientFactory
+    from erpsync.shopify.client import ClientFactory
 
 log = get_logger("erpsync.sync")
 

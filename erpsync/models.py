@@ -249,6 +249,11 @@ class SyncConfig(StrictModel):
     max_delete_fraction: float | None = Field(default=None, ge=0, le=1)
     location_id: str | None = None
     shop: ShopOverride | None = None
+    # Sales channels: the publications (by name) the products this config creates are published on; an
+    # empty list for none. See erpsync/publications.py.
+    publications: list[Annotated[str, Field(min_length=1, max_length=255)]] = Field(
+        default_factory=lambda: ["Online Store"], max_length=50
+    )
 
     @field_validator("sync_frequency", mode="before")
     @classmethod

@@ -34,6 +34,7 @@ from typing import Any
 
 import asyncpg
 
+from erpsync.db import media as media_store
 from erpsync.db import products as store
 from erpsync.db import regroup as regroup_store
 from erpsync.db import runs as run_store
@@ -41,6 +42,7 @@ from erpsync.db.logs import INSERT_LOG
 from erpsync.errors import first_error
 from erpsync.heal import Activation, heal_stale, read_before_updates
 from erpsync.logs import get_logger
+from erpsync.media import record_media_outcomes
 from erpsync.ownership import owner_metafield
 from erpsync.record import FIRST_STEPS, REMOVAL_STATUS, Recorder
 from erpsync.result_lines import LINE_RETRIES, checked, is_mismatch, retry_reasons
@@ -106,6 +108,7 @@ async def write_step_files(
     phase = {"main": 1, "moves": 2}.get(step)
     retries = step not in FIRST_STEPS
     writes = await conn.fetchval(store.COUNT_WORK, run_id, phase, retries)
+    media = await media_store.run_media(conn, run_id, config_id)
     entries: list[dict[str, Any]] = []
     with BulkFileWriter(
         directory, f"run-{run_id}-{step}-set", max_lines=lines_per_file(writes, concurrency)
@@ -121,6 +124,7 @@ async def write_step_files(
                 variant_ids=item.variant_ids,
                 owner_id=item.owner_id,
                 unstocked=item.unstocked,
+                media=media.get(item.product_key),
             )
             writer.add(item.product_key, line)
         removals = []
@@ -340,6 +344,9 @@ async def publish(
                         reason=outcome.message,
                     )
             await recorder.record(entry["document"], outcomes, step=step)
+            await record_media_outcomes(
+                pool, run_id=run_id, config_id=config_id, document=entry["document"], outcomes=outcomes
+            )
 
         # What each line sent, read once per file (outcomes come in batches of 500 lines).
         with SentIndex(file.keys_path) as sent:

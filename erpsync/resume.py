@@ -13,7 +13,8 @@ from erpsync.locks import SyncBusy, config_lock
 from erpsync.logs import get_logger, register_secret
 from erpsync.models import secret_paths
 from erpsync.settings import Settings
-from erpsync.sync import ClientFactory, default_client, resume_interrupted
+from erpsync.shopify.client import ClientFactory, default_client
+from erpsync.sync import resume_interrupted
 
 log = get_logger("erpsync.resume")
 

@@ -36,12 +36,13 @@ from erpsync.models import SyncConfig, secret_paths
 from erpsync.outcome import map_counts, no_product_reason, run_status
 from erpsync.ownership import shop_key
 from erpsync.plan import Plan, classify, plan_details
+from erpsync.publications import prepare_channels, publish_channels
 from erpsync.publish import publish_run
 from erpsync.reading import read_feed
 from erpsync.record import line_counts
 from erpsync.run_result import Stopwatch, SyncResult
 from erpsync.settings import Settings
-from erpsync.shopify.client import ShopifyClient, ShopTarget, shared_session
+from erpsync.shopify.client import ClientFactory, ShopifyClient, default_client
 from erpsync.shopify.shop import ensure_owner_definition, shop_facts
 from erpsync.variant_cap import hold_creates, record_deferred
 
@@ -54,18 +55,9 @@ SELECT_QUEUED_RUN = (
     "SELECT id FROM sync_runs WHERE config_id = $1 AND status = 'queued' AND NOT dry_run ORDER BY id LIMIT 1"
 )
 ProgressHook = Callable[[dict[str, Any]], Awaitable[None]]
-ClientFactory = Callable[[SyncConfig], ShopifyClient]
 
 
 WORK_DISK_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EROFS, errno.EACCES})
-
-
-def default_client(settings: Settings) -> ClientFactory:
-    def make(config: SyncConfig) -> ShopifyClient:
-        target = ShopTarget.from_settings(settings.shopify, config.shop)
-        return ShopifyClient(target, session=shared_session(target))
-
-    return make
 
 
 async def run_sync(
@@ -322,6 +314,7 @@ class Run:
         own_client = client is None
         active = client or self.make_client(self.config)
         try:
+            channels = await prepare_channels(self.conn, active, self.config, self.run_id)
             entries = await publish_run(
                 self.conn,
                 self.pool,
@@ -337,6 +330,7 @@ class Run:
                 location_id=self.location_id,
                 export_above=self.settings.sync.sku_lookup_limit,
             )
+            published = await publish_channels(self.conn, active, channels, self.work_dir)
         except ErpsyncError as exc:
             return await self.fail(f"publishing failed: {exc}")
         finally:
@@ -347,6 +341,7 @@ class Run:
         counts.update(await store.outcome_summary(self.conn, self.run_id))
         counts.update(await line_counts(self.conn, self.run_id))  # bulk result lines: retried, mismatched
         deferred = await record_deferred(self.conn, self.config.id, self.run_id, counts, self.settings.sync)
+        counts.update(published)
         counts["bulk_operations"] = len(entries)
         counts["shopify_cost"] = round(active.stats.cost, 1)
         counts["seconds"] = self.stopwatch.timings

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import random
 import weakref
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Self
 
@@ -20,8 +21,8 @@ import orjson
 from pydantic import SecretStr
 
 from erpsync.logs import get_logger
-from erpsync.models import ShopOverride
-from erpsync.settings import ShopifySettings
+from erpsync.models import ShopOverride, SyncConfig
+from erpsync.settings import Settings, ShopifySettings
 from erpsync.shopify.auth import ClientCredentialsToken, StaticToken, TokenSource
 from erpsync.shopify.documents import Document
 from erpsync.shopify.errors import (
@@ -355,3 +356,16 @@ def _transient(
     return ShopifyTransientError(
         message, operation=document.name, request_id=request_id, status=status, reached_shopify=reached
     )
+
+
+# How a run gets its shop's client: the process's shared session for the config's shop (tests pass
+# their own factory).
+ClientFactory = Callable[[SyncConfig], ShopifyClient]
+
+
+def default_client(settings: Settings) -> ClientFactory:
+    def make(config: SyncConfig) -> ShopifyClient:
+        target = ShopTarget.from_settings(settings.shopify, config.shop)
+        return ShopifyClient(target, session=shared_session(target))
+
+    return make

@@ -185,11 +185,14 @@ mutation erpsyncBulkCancel($id: ID!) {{
 
 # The mutations run inside bulk operations: one variables object per JSONL line.
 # https://shopify.dev/docs/api/usage/bulk-operations/imports
+# `media` gives the ids of the images the line sent (a product holds at most 250 media), so that the next
+# write sends them by id instead of uploading them again (`FileSetInput.id`, schema).
 PRODUCT_SET_BULK = Document(
     "productSet",
     "mutation call($identifier: ProductSetIdentifiers, $input: ProductSetInput!) { "
     "productSet(identifier: $identifier, input: $input) { "
-    "product { id handle updatedAt variants(first: 250) { nodes { id sku } } } "
+    "product { id handle updatedAt variants(first: 250) { nodes { id sku } } "
+    "media(first: 250) { nodes { id ... on MediaImage { originalSource { url } } } } } "
     "userErrors { field message code } } }",
     estimated_cost=10,
     is_mutation=True,
@@ -212,6 +215,37 @@ METAFIELDS_SET_BULK = Document(
     "metafieldsSet",
     "mutation call($metafields: [MetafieldsSetInput!]!) { metafieldsSet(metafields: $metafields) { "
     "metafields { id } userErrors { field message code } } }",
+    estimated_cost=10,
+    is_mutation=True,
+)
+
+# Sales channels: the shop's publications, and publishing a product on some of them (or taking it off).
+# `name` is deprecated in 2026-10 for `catalog.title`; both are read. https://shopify.dev/docs/api/admin-graphql/latest/queries/publications
+PUBLICATIONS = Document(
+    "publications",
+    """
+query erpsyncPublications($first: Int!, $after: String) {
+  publications(first: $first, after: $after) {
+    nodes { id name catalog { title } }
+    pageInfo { hasNextPage endCursor }
+  }
+}
+""",
+    estimated_cost=52,
+)
+
+PUBLISHABLE_PUBLISH_BULK = Document(
+    "publishablePublish",
+    "mutation call($id: ID!, $input: [PublicationInput!]!) { publishablePublish(id: $id, input: $input) { "
+    "userErrors { field message } } }",
+    estimated_cost=10,
+    is_mutation=True,
+)
+
+PUBLISHABLE_UNPUBLISH_BULK = Document(
+    "publishableUnpublish",
+    "mutation call($id: ID!, $input: [PublicationInput!]!) { publishableUnpublish(id: $id, input: $input) { "
+    "userErrors { field message } } }",
     estimated_cost=10,
     is_mutation=True,
 )
@@ -271,6 +305,9 @@ ALL_DOCUMENTS: tuple[Document, ...] = (
     PRODUCT_DELETE_BULK,
     INVENTORY_ACTIVATE_BULK,
     METAFIELDS_SET_BULK,
+    PUBLICATIONS,
+    PUBLISHABLE_PUBLISH_BULK,
+    PUBLISHABLE_UNPUBLISH_BULK,
 )
 
 # `erpsync check`: the shop answers, the token is good, and what the app may do.

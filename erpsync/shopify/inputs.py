@@ -99,7 +99,10 @@ def product_set_input(
     if draft.seo_title is not None or draft.seo_description is not None:
         data["seo"] = {"title": draft.seo_title, "description": draft.seo_description}
     if "images" in mapped:
-        data["files"] = [{"originalSource": url, "contentType": "IMAGE"} for url in draft.images]
+        # `files` becomes the product's whole media list: a variant's image is in it too, or the next write
+        # would remove the media that image made. https://shopify.dev/docs/api/admin-graphql/latest/mutations/productSet
+        urls = list(dict.fromkeys([*draft.images, *(v.image for v in draft.variants if v.image)]))
+        data["files"] = [{"originalSource": url, "contentType": "IMAGE"} for url in urls]
     names = draft.options or (DEFAULT_OPTION,)
     option_values: list[list[str]] = [[] for _ in names]
     for variant in draft.variants:
@@ -123,6 +126,7 @@ def with_ids(
     variant_ids: dict[str, str],
     owner_id: str,
     unstocked: Collection[str] = (),
+    media: dict[str, str] | None = None,
 ) -> dict[str, Any]:
     """The bulk line's variables: update by product id, else create idempotently by erpsync's custom ID.
 
@@ -131,6 +135,7 @@ def with_ids(
     since a given metafields list replaces the product's, it rides along whenever a list is sent.
     Known variants carry their id, since a variant sent without one is created anew and the old
     one deleted. https://shopify.dev/changelog/productset-and-customerset-mutations-now-support-upserts
+    Known images likewise go by media id (`media`: source URL -> id), never as a fresh upload.
     """
     variants = []
     for variant in product_input.get("variants", []):
@@ -141,6 +146,8 @@ def with_ids(
             line.pop("inventoryQuantities", None)
         variants.append(line)
     body = {**product_input, "variants": variants}
+    if media:
+        body = with_media(body, media)
     if product_id is None or "metafields" in body:
         mine = owner_metafield(owner_id)
         others = [entry for entry in body.get("metafields", []) if not _is_owner(entry)]
@@ -148,6 +155,23 @@ def with_ids(
     if product_id:
         return {"identifier": {"id": product_id}, "input": body}
     return {"identifier": owner_identifier(owner_id), "input": body}
+
+
+def with_media(body: dict[str, Any], media: dict[str, str]) -> dict[str, Any]:
+    """The productSet input with every image Shopify already holds sent by its media id."""
+    if "files" in body:
+        body["files"] = [_by_id(entry, media) for entry in body["files"]]
+    if any("file" in variant for variant in body.get("variants", [])):
+        body["variants"] = [
+            {**variant, "file": _by_id(variant["file"], media)} if "file" in variant else variant
+            for variant in body["variants"]
+        ]
+    return body
+
+
+def _by_id(entry: dict[str, Any], media: dict[str, str]) -> dict[str, Any]:
+    media_id = media.get(str(entry.get("originalSource")))
+    return {"id": media_id} if media_id else entry
 
 
 def _is_owner(entry: dict[str, Any]) -> bool:

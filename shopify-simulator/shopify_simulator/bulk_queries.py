@@ -16,9 +16,10 @@ from typing import Any
 
 from graphql import GraphQLError
 
+from shopify_simulator.connections import View, connection, legacy_id
 from shopify_simulator.context import ExecutionContext, ResolveInfo
 from shopify_simulator.state import BulkOperation
-from shopify_simulator.views import View, bulk_operation_view, connection, legacy_id, search_filter
+from shopify_simulator.views import bulk_operation_view, search_filter
 
 BULK_QUERIES_VERSION = "2026-01"
 BULK_SEARCH_FIELDS = {"status", "operation_type", "created_at", "id"}

@@ -9,10 +9,11 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
+from shopify_simulator.connections import View
 from shopify_simulator.context import ExecutionContext, ResolveInfo
 from shopify_simulator.products import inventory_set_quantities
 from shopify_simulator.state import format_datetime, utc_now
-from shopify_simulator.views import View, inventory_level_view
+from shopify_simulator.views import inventory_level_view
 
 
 def _count(info: ResolveInfo) -> ExecutionContext:

@@ -132,6 +132,26 @@ class SimulatorOptions:
     currency_code: str = "EUR"
     location_names: tuple[str, ...] = ("Main warehouse",)
 
+    # --- media and sales channels (media.py, publications.py) ----------------------------------------
+    # productSet `files`: "The list of files to associate with the product" (schema, FileSetInput has `id`
+    # and `originalSource`). Each entry without an `id` is new media; a given `id` keeps that media as is;
+    # media left out of a given list is removed from the product. Found: shopify.dev productSet reference
+    # (files replace the list, like every list input) and community.shopify.com/t/productset-and-media/313485
+    # (a media id from fileCreate attaches existing media). An unknown `id` is refused with
+    # `unknown_media_error_code` (the code is unconfirmed; the schema has both).
+    unknown_media_error_code: Literal["INVALID_INPUT", "NOT_FOUND"] = "INVALID_INPUT"
+    # A variant's `file` given by `originalSource` that the product already holds (by source URL) links that
+    # media ("url", unconfirmed: the schema says only "the file to associate with the variant"); "new"
+    # always creates media, as an upload without id does for the product.
+    variant_file_matching: Literal["url", "new"] = "url"
+    # The shop's sales channels, each a publication (`publications` query). ProductStatus documents that
+    # "Products with an active status aren't automatically published to sales channels" and that ARCHIVED
+    # and DRAFT products aren't "available to customers on sales channels" (shopify.dev enums/ProductStatus,
+    # 2026-10): status hides a product, publications say where; a status change alone keeps publications.
+    # publishablePublish/publishableUnpublish run in bulk (bulk imports guide: any mutation taking its
+    # input as variables; whether every one is allowed is unconfirmed).
+    publication_names: tuple[str, ...] = ("Online Store", "Point of Sale")
+
     # --- persistence and testing ---------------------------------------------------------------------
     state_file: Path | None = None
     admin: bool = False  # /_simulator/* endpoints (stats, faults, reset)

@@ -13,6 +13,7 @@ from typing import Any
 
 from shopify_simulator.custom_ids import index_custom_ids, taken_custom_id
 from shopify_simulator.handles import free_handle, handle_from_title, unique_handle
+from shopify_simulator.media import apply_files, check_files
 from shopify_simulator.options import SimulatorOptions
 from shopify_simulator.product_rules import (
     CUSTOM_ID_DEFAULT_NAMESPACE,
@@ -33,6 +34,7 @@ from shopify_simulator.state import (
     Variant,
     utc_now,
 )
+from shopify_simulator.stats import Stats
 from shopify_simulator.variant_cap import check_variant_cap, new_variant_count
 
 DEFAULT_OPTION_NAME = "Title"  # a single-variant product's option and value
@@ -183,6 +185,7 @@ def product_set(
     failing_skus: Mapping[str, str] | None = None,
     *,
     variant_day_offset: int = 0,
+    stats: Stats | None = None,
 ) -> MutationOutcome:
     """Create or update one product as ``productSet`` does, synchronously; past the daily variant cap
     it raises ``DailyVariantCapReached`` (``variant_cap.py``) before anything changes."""
@@ -198,6 +201,7 @@ def product_set(
     errors.extend(check_metafields(product_input.get("metafields"), ["input", "metafields"]))
     for index, variant in enumerate(product_input.get("variants") or []):
         errors.extend(check_metafields(variant.get("metafields"), ["input", "variants", index, "metafields"]))
+    errors.extend(check_files(product_input, existing, options))
     title = product_input.get("title")
     if existing is None and not title:
         errors.append(user_error(["input", "title"], "Title can't be blank", "INVALID_PRODUCT"))
@@ -242,6 +246,7 @@ def product_set(
         product = existing
         _rename(state, product, handle)
     _apply_product_fields(product, product_input)
+    apply_files(state, product, product_input, options, stats)
     if product_input.get("productOptions") is not None and product_input.get("variants") is not None:
         _build_variants(state, product, product_input["productOptions"], product_input["variants"], options)
     if product_input.get("metafields") is not None:

@@ -16,6 +16,7 @@ from graphql import ExecutionResult, GraphQLError, execute_sync
 
 from shopify_simulator.app_installation import app_installation_view
 from shopify_simulator.bulk_queries import BULK_QUERY_ROOT
+from shopify_simulator.connections import View, connection
 from shopify_simulator.context import ExecutionContext, ResolveInfo
 from shopify_simulator.custom_ids import (
     find_by_custom_id,
@@ -24,21 +25,19 @@ from shopify_simulator.custom_ids import (
     query_metafield_definition,
 )
 from shopify_simulator.inventory import mutation_inventory_activate, mutation_inventory_set_quantities
+from shopify_simulator.product_queries import query_product_variants, query_products
 from shopify_simulator.product_rules import MutationOutcome
 from shopify_simulator.products import (
     product_delete,
     product_set,
 )
+from shopify_simulator.publications import PUBLICATION_MUTATIONS, PUBLICATION_QUERIES
 from shopify_simulator.schema import PreparedRequest, format_execution_error, load_schema
-from shopify_simulator.state import Product, Variant
+from shopify_simulator.state import Product
 from shopify_simulator.views import (
-    View,
-    connection,
     inventory_item_view,
-    legacy_id,
     location_view,
     product_view,
-    search_filter,
     shop_view,
     variant_view,
 )
@@ -65,105 +64,7 @@ def _context(info: ResolveInfo) -> ExecutionContext:
     return context
 
 
-def _numeric(global_id: str) -> int:
-    tail = legacy_id(global_id)
-    return int(tail) if tail.isdigit() else 0
-
-
 # --- queries -------------------------------------------------------------------------------------------
-
-PRODUCT_SORT_KEYS: dict[str, Callable[[Product], Any]] = {
-    "ID": lambda product: _numeric(product.id),
-    "TITLE": lambda product: (product.title.lower(), _numeric(product.id)),
-    "UPDATED_AT": lambda product: (product.updated_at, _numeric(product.id)),
-    "CREATED_AT": lambda product: (product.created_at, _numeric(product.id)),
-    "VENDOR": lambda product: (product.vendor.lower(), _numeric(product.id)),
-    "PRODUCT_TYPE": lambda product: (product.product_type.lower(), _numeric(product.id)),
-}
-PRODUCT_SEARCH_FIELDS = {
-    "sku",
-    "handle",
-    "updated_at",
-    "created_at",
-    "status",
-    "title",
-    "vendor",
-    "product_type",
-    "id",
-    "tag",
-    "barcode",
-}
-VARIANT_SEARCH_FIELDS = {
-    "sku",
-    "barcode",
-    "product_id",
-    "updated_at",
-    "created_at",
-    "id",
-    "title",
-    "product_status",
-}
-
-
-def _product_fields(product: Product) -> Callable[[str], list[Any] | None]:
-    def get(name: str) -> list[Any] | None:
-        values: dict[str, list[Any]] = {
-            "sku": [variant.sku for variant in product.variants if variant.sku],
-            "barcode": [variant.barcode for variant in product.variants if variant.barcode],
-            "handle": [product.handle],
-            "updated_at": [product.updated_at],
-            "created_at": [product.created_at],
-            "status": [product.status],
-            "title": [product.title],
-            "vendor": [product.vendor],
-            "product_type": [product.product_type],
-            "id": [_numeric(product.id)],
-            "tag": list(product.tags),
-        }
-        return values.get(name)
-
-    return get
-
-
-def _variant_fields(context: ExecutionContext, variant: Variant) -> Callable[[str], list[Any] | None]:
-    def get(name: str) -> list[Any] | None:
-        product = context.state.products.get(variant.product_id)
-        values: dict[str, list[Any]] = {
-            "sku": [variant.sku] if variant.sku else [],
-            "barcode": [variant.barcode] if variant.barcode else [],
-            "product_id": [_numeric(variant.product_id)],
-            "updated_at": [variant.updated_at],
-            "created_at": [variant.created_at],
-            "id": [_numeric(variant.id)],
-            "title": [variant.title],
-            "product_status": [product.status] if product else [],
-        }
-        return values.get(name)
-
-    return get
-
-
-def query_products(info: ResolveInfo, **arguments: Any) -> View:
-    """``products(first, after, query, sortKey, reverse)``."""
-    context = _context(info)
-    keep = search_filter(info, arguments.get("query"), PRODUCT_SEARCH_FIELDS, _product_fields)
-    sort_key = PRODUCT_SORT_KEYS.get(arguments.get("sortKey") or "ID", PRODUCT_SORT_KEYS["ID"])
-    chosen = sorted((product for product in context.state.products.values() if keep(product)), key=sort_key)
-    return connection(
-        info, chosen, lambda product: product_view(context.state, product), lambda p: p.id, arguments
-    )
-
-
-def query_product_variants(info: ResolveInfo, **arguments: Any) -> View:
-    """``productVariants(first, after, query, sortKey, reverse)``."""
-    context = _context(info)
-    keep = search_filter(
-        info, arguments.get("query"), VARIANT_SEARCH_FIELDS, lambda v: _variant_fields(context, v)
-    )
-    chosen = sorted((v for v in context.state.all_variants() if keep(v)), key=lambda v: _numeric(v.id))
-    if arguments.get("sortKey") in ("SKU",):
-        chosen.sort(key=lambda v: v.sku or "")
-    return connection(info, chosen, lambda v: variant_view(context.state, v), lambda v: v.id, arguments)
 
 
 def query_locations(info: ResolveInfo, **arguments: Any) -> View:
@@ -236,6 +137,7 @@ QUERY_ROOT: dict[str, Callable[..., Any]] = {
     **BULK_QUERY_ROOT,
     "metafieldDefinition": query_metafield_definition,
     "currentAppInstallation": lambda info, **_arguments: app_installation_view(_context(info)),
+    **PUBLICATION_QUERIES,
 }
 
 
@@ -264,6 +166,7 @@ def mutation_product_set(info: ResolveInfo, **arguments: Any) -> View:
         context.options,
         context.faults.sku_errors,
         variant_day_offset=context.faults.variant_day_offset,
+        stats=context.stats,
     )
     return {
         "product": product_view(context.state, outcome.product) if outcome.product else None,
@@ -337,6 +240,7 @@ MUTATION_ROOT: dict[str, Callable[..., Any]] = {
     "bulkOperationCancel": mutation_bulk_operation_cancel,
     "metafieldDefinitionCreate": mutation_metafield_definition_create,
     "metafieldsSet": mutation_metafields_set,
+    **PUBLICATION_MUTATIONS,
 }
 BULK_ONLY_MUTATIONS = frozenset({"bulkOperationRunMutation", "bulkOperationRunQuery"})
 

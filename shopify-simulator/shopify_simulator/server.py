@@ -304,7 +304,7 @@ async def staged_upload_handler(request: web.Request) -> web.StreamResponse:
 
 async def stats_handler(request: web.Request) -> web.StreamResponse:
     """``GET /_simulator/stats``."""
-    return json_response(_simulator(request).stats.as_json())
+    return json_response(_simulator(request).stats.as_json(_simulator(request).state))
 
 
 async def faults_handler(request: web.Request) -> web.StreamResponse:

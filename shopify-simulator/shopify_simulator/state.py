@@ -12,9 +12,12 @@ import datetime
 import itertools
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
+
+if TYPE_CHECKING:
+    from shopify_simulator.media import Media
 
 GID_PREFIX = "gid://shopify/"
 STATE_FORMAT_VERSION = 1
@@ -164,6 +167,8 @@ class Product:
     metafields: list[Metafield]
     created_at: datetime.datetime
     updated_at: datetime.datetime
+    media: list[Media] = field(default_factory=list)
+    publication_ids: list[str] = field(default_factory=list)  # media.py, publications.py
 
 
 @dataclass
@@ -213,6 +218,7 @@ class ShopState:
     counters: dict[str, int] = field(default_factory=dict)
     # "OWNER_TYPE/namespace/key" -> definition
     metafield_definitions: dict[str, MetafieldDefinition] = field(default_factory=dict)
+    publications: dict[str, str] = field(default_factory=dict)  # id -> name of each sales channel
 
     def new_id(self, kind: str) -> str:
         """Hand out the next global ID of a resource kind; IDs are never reused, even after deletes."""
@@ -329,6 +335,8 @@ def _load_variant(raw: dict[str, Any]) -> Variant:
 
 
 def _load_product(raw: dict[str, Any]) -> Product:
+    from shopify_simulator.media import load_media
+
     options = [
         ProductOption(
             id=option["id"],
@@ -346,6 +354,7 @@ def _load_product(raw: dict[str, Any]) -> Product:
             "metafields": [_load_metafield(entry) for entry in raw["metafields"]],
             "created_at": parse_datetime(raw["created_at"]),
             "updated_at": parse_datetime(raw["updated_at"]),
+            "media": [load_media(media) for media in raw.get("media", [])],
         }
     )
 
@@ -387,4 +396,5 @@ def load_state(path: Path) -> ShopState:
         state.metafield_definitions[identity] = MetafieldDefinition(
             **{**definition, "created_at": parse_datetime(definition["created_at"])}
         )
+    state.publications = dict(raw.get("publications", {}))
     return state

@@ -12,6 +12,8 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from shopify_simulator.state import ShopState
+
 
 @dataclass
 class Stats:
@@ -29,10 +31,22 @@ class Stats:
     bulk_busy: int = 0
     # --- bulk lifecycle: starts refused because every slot was taken, by operation type
     bulk_refused: Counter[str] = field(default_factory=Counter)
+    # --- media and sales channels: media made from uploads and removed by productSet (media.py) ---
+    media_created: int = 0
+    media_deleted: int = 0
 
-    def as_json(self) -> dict[str, Any]:
-        """The documented shape of ``GET /_simulator/stats``."""
+    def as_json(self, state: ShopState | None = None) -> dict[str, Any]:
+        """The documented shape of ``GET /_simulator/stats``; with the shop, where products are published."""
+        published: dict[str, list[str]] = {}
+        if state is not None:
+            published = {name: [] for name in state.publications.values()}
+            for product in state.products.values():
+                for publication_id in product.publication_ids:
+                    published[state.publications[publication_id]].append(product.id)
         return {
+            "media": {"created": self.media_created, "deleted": self.media_deleted},
+            "published": published,
+            "products": len(state.products) if state is not None else 0,
             "requests": self.requests,
             "mutations": dict(self.mutations),
             "bulk_operations": {

@@ -1,0 +1,114 @@
+"""``products`` and ``productVariants``: the search fields and sort keys of the two product listings.
+
+Split from ``resolvers.py``, which routes the queries here.
+https://shopify.dev/docs/api/usage/search-syntax
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from shopify_simulator.connections import View, connection, legacy_id
+from shopify_simulator.context import ExecutionContext, ResolveInfo
+from shopify_simulator.state import Product, Variant
+from shopify_simulator.views import product_view, search_filter, variant_view
+
+
+def numeric_id(global_id: str) -> int:
+    tail = legacy_id(global_id)
+    return int(tail) if tail.isdigit() else 0
+
+
+PRODUCT_SORT_KEYS: dict[str, Callable[[Product], Any]] = {
+    "ID": lambda product: numeric_id(product.id),
+    "TITLE": lambda product: (product.title.lower(), numeric_id(product.id)),
+    "UPDATED_AT": lambda product: (product.updated_at, numeric_id(product.id)),
+    "CREATED_AT": lambda product: (product.created_at, numeric_id(product.id)),
+    "VENDOR": lambda product: (product.vendor.lower(), numeric_id(product.id)),
+    "PRODUCT_TYPE": lambda product: (product.product_type.lower(), numeric_id(product.id)),
+}
+PRODUCT_SEARCH_FIELDS = {
+    "sku",
+    "handle",
+    "updated_at",
+    "created_at",
+    "status",
+    "title",
+    "vendor",
+    "product_type",
+    "id",
+    "tag",
+    "barcode",
+}
+VARIANT_SEARCH_FIELDS = {
+    "sku",
+    "barcode",
+    "product_id",
+    "updated_at",
+    "created_at",
+    "id",
+    "title",
+    "product_status",
+}
+
+
+def _product_fields(product: Product) -> Callable[[str], list[Any] | None]:
+    def get(name: str) -> list[Any] | None:
+        values: dict[str, list[Any]] = {
+            "sku": [variant.sku for variant in product.variants if variant.sku],
+            "barcode": [variant.barcode for variant in product.variants if variant.barcode],
+            "handle": [product.handle],
+            "updated_at": [product.updated_at],
+            "created_at": [product.created_at],
+            "status": [product.status],
+            "title": [product.title],
+            "vendor": [product.vendor],
+            "product_type": [product.product_type],
+            "id": [numeric_id(product.id)],
+            "tag": list(product.tags),
+        }
+        return values.get(name)
+
+    return get
+
+
+def _variant_fields(context: ExecutionContext, variant: Variant) -> Callable[[str], list[Any] | None]:
+    def get(name: str) -> list[Any] | None:
+        product = context.state.products.get(variant.product_id)
+        values: dict[str, list[Any]] = {
+            "sku": [variant.sku] if variant.sku else [],
+            "barcode": [variant.barcode] if variant.barcode else [],
+            "product_id": [numeric_id(variant.product_id)],
+            "updated_at": [variant.updated_at],
+            "created_at": [variant.created_at],
+            "id": [numeric_id(variant.id)],
+            "title": [variant.title],
+            "product_status": [product.status] if product else [],
+        }
+        return values.get(name)
+
+    return get
+
+
+def query_products(info: ResolveInfo, **arguments: Any) -> View:
+    """``products(first, after, query, sortKey, reverse)``."""
+    context: ExecutionContext = info.context
+    keep = search_filter(info, arguments.get("query"), PRODUCT_SEARCH_FIELDS, _product_fields)
+    sort_key = PRODUCT_SORT_KEYS.get(arguments.get("sortKey") or "ID", PRODUCT_SORT_KEYS["ID"])
+    chosen = sorted((product for product in context.state.products.values() if keep(product)), key=sort_key)
+    return connection(
+        info, chosen, lambda product: product_view(context.state, product), lambda p: p.id, arguments
+    )
+
+
+def query_product_variants(info: ResolveInfo, **arguments: Any) -> View:
+    """``productVariants(first, after, query, sortKey, reverse)``."""
+    context: ExecutionContext = info.context
+    keep = search_filter(
+        info, arguments.get("query"), VARIANT_SEARCH_FIELDS, lambda v: _variant_fields(context, v)
+    )
+    chosen = sorted((v for v in context.state.all_variants() if keep(v)), key=lambda v: numeric_id(v.id))
+    if arguments.get("sortKey") in ("SKU",):
+        chosen.sort(key=lambda v: v.sku or "")
+    return connection(info, chosen, lambda v: variant_view(context.state, v), lambda v: v.id, arguments)
