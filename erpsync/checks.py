@@ -76,9 +76,10 @@ async def check_redis(settings: Settings) -> CheckResult:
     return CheckResult("redis", True, f"Redis {info.get('redis_version', '?')}")
 
 
-# What erpsync does in a shop: write products and their stock, read where stock is kept. A write
-# scope implies its read scope (https://shopify.dev/docs/api/usage/access-scopes).
-REQUIRED_SCOPES = ("write_products", "write_inventory", "read_locations")
+# What erpsync does in a shop: write products and their stock, read where stock is kept, publish
+# products on sales channels. A write scope implies its read scope
+# (https://shopify.dev/docs/api/usage/access-scopes).
+REQUIRED_SCOPES = ("write_products", "write_inventory", "read_locations", "write_publications")
 
 
 async def check_shopify(settings: Settings) -> list[CheckResult]:

@@ -231,7 +231,7 @@ async def test_check_asks_the_shop_and_each_service(cli_env: dict[str, str], sta
     scoped = await erpsync_async({**env, "ERPSYNC_SHOPIFY__BASE_URL": narrow.base_url}, "check")
     assert scoped.returncode == 1
     assert (
-        "FAIL shopify scopes: missing write_inventory; grant them to the app and reinstall it"
+        "FAIL shopify scopes: missing write_inventory, write_publications; grant them to the app and reinstall it"
         in scoped.stdout
     )
 

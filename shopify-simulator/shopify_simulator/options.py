@@ -35,7 +35,7 @@ class SimulatorOptions:
     client_id: str | None = None
     client_secret: str | None = None
     granted_token_lifetime: float = 86_399.0  # "about 24 h"
-    granted_scope: str = "write_products,write_inventory,read_locations"
+    granted_scope: str = "write_products,write_inventory,read_locations,write_publications"
 
     # --- versions ------------------------------------------------------------------------------------
     api_versions: tuple[str, ...] = SUPPORTED_API_VERSIONS
