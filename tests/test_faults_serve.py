@@ -528,8 +528,8 @@ async def test_sigkill_then_restart_converges(point: str, setup: Setup, start_sh
         after = await setup.sync(second)
         assert after["status"] == "succeeded", after
         await assert_converged(simulator, "13.00")
-        mutations = (await simulator.stats())["bulk_operations"]["MUTATION"]
-        assert mutations == (1 if point == "fetching" else 2), "a bulk operation was sent twice"
+        writes = (await simulator.stats())["bulk_mutations"].get("productSet", 0)
+        assert writes == (1 if point == "fetching" else 2), "a bulk write was sent twice"
     finally:
         codes = await setup.stop_all()
     assert codes == [None, 0], second.output()[-3000:]

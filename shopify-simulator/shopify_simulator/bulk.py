@@ -206,6 +206,9 @@ class BulkManager:
             return {"bulkOperation": None, "userErrors": [error]}
         content = self.state.staged_files[staged_upload_path].content or b""
         operation = self._new_operation("MUTATION", mutation, context.api_version, staged_upload_path)
+        root = prepared.operation.selection_set.selections[0]
+        if isinstance(root, FieldNode):
+            self.stats.bulk_mutations[root.name.value] += 1
         fail_after, stop = self.faults.take_bulk_stop()
         if stop is not None:
             self.stops[operation.id] = stop

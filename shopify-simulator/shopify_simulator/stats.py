@@ -22,6 +22,8 @@ class Stats:
     requests: int = 0
     mutations: Counter[str] = field(default_factory=Counter)
     bulk_operations: Counter[str] = field(default_factory=Counter)
+    # Bulk mutation operations by the mutation their lines run (productSet, publishablePublish, ...).
+    bulk_mutations: Counter[str] = field(default_factory=Counter)
     bulk_lines: int = 0
     cost_spent: float = 0.0
     throttled: int = 0
@@ -53,6 +55,7 @@ class Stats:
                 "MUTATION": self.bulk_operations["MUTATION"],
                 "QUERY": self.bulk_operations["QUERY"],
             },
+            "bulk_mutations": dict(self.bulk_mutations),
             "bulk_lines": self.bulk_lines,
             "cost_spent": self.cost_spent,
             "throttled": self.throttled,
