@@ -381,10 +381,14 @@ def test_rotate_key_reencrypts_with_the_new_key(
         ({"products_planned": 2400}, "planned 2,400"),
         (
             {"bulk_lines_done": 150, "bulk_lines_total": 600},
-            "publishing [#######.......................] 150/600 bulk lines",
+            "publishing [#######.......................] 150/600 bulk lines processed, 150 recorded",
+        ),
+        (
+            {"bulk_lines_done": 0, "bulk_lines_processed": 300, "bulk_lines_total": 600},
+            "publishing [###############...............] 300/600 bulk lines processed, 0 recorded",
         ),
     ],
-    ids=["reading", "planned", "publishing"],
+    ids=["reading", "planned", "publishing", "shopify-processing"],
 )
 def test_terminal_progress_line(values: dict[str, int], shown: str) -> None:
     """On a terminal, `erpsync sync` shows what it is doing: rows read, products planned, a bar of bulk lines."""
