@@ -14,6 +14,7 @@ from typing import Any
 
 import asyncpg
 
+from erpsync.db import schedules
 from erpsync.errors import ConfigError, ErpsyncError
 
 
@@ -37,7 +38,7 @@ async def config_lock(pool: asyncpg.Pool[Any], config_id: str) -> AsyncIterator[
     holder is stopped at once (`LockLost`) rather than carrying on beside it.
     """
     async with pool.acquire() as conn:
-        locked = await conn.fetchval("SELECT pg_try_advisory_lock(hashtext($1))", config_lock_key(config_id))
+        locked = await schedules.try_text_lock(conn, config_lock_key(config_id))
         if not locked:
             raise SyncBusy(f"config {config_id!r} is already being synced by another run")
         holder = asyncio.current_task()
@@ -64,4 +65,4 @@ async def config_lock(pool: asyncpg.Pool[Any], config_id: str) -> AsyncIterator[
             # the error that cut it.
             with contextlib.suppress(asyncpg.InterfaceError, asyncpg.PostgresConnectionError, OSError):
                 conn.remove_termination_listener(on_lost)
-                await conn.execute("SELECT pg_advisory_unlock(hashtext($1))", config_lock_key(config_id))
+                await schedules.text_unlock(conn, config_lock_key(config_id))

@@ -8,6 +8,7 @@ import asyncpg
 
 from erpsync.crypto import SecretBox
 from erpsync.db import configs as config_store
+from erpsync.db import runs as run_store
 from erpsync.errors import ErpsyncError
 from erpsync.locks import SyncBusy, config_lock
 from erpsync.logs import get_logger, register_secret
@@ -19,9 +20,6 @@ from erpsync.sync import resume_interrupted
 log = get_logger("erpsync.resume")
 
 
-SELECT_ABANDONED = "SELECT DISTINCT config_id FROM sync_runs WHERE status = 'running' AND NOT dry_run"
-
-
 async def resume_abandoned_runs(
     settings: Settings, pool: asyncpg.Pool[Any], *, client_factory: ClientFactory | None = None
 ) -> list[int]:
@@ -29,8 +27,7 @@ async def resume_abandoned_runs(
     box = SecretBox(settings.security.secret_key, settings.security.previous_keys)
     make_client = client_factory or default_client(settings)
     resumed: list[int] = []
-    for row in await pool.fetch(SELECT_ABANDONED):
-        config_id = row["config_id"]
+    for config_id in await run_store.configs_with_running_runs(pool):
         try:
             async with config_lock(pool, config_id) as conn:
                 config = (await config_store.get_config(conn, box, config_id)).config

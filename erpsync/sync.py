@@ -50,10 +50,6 @@ __all__ = ["SyncResult", "resume_interrupted", "run_sync"]
 
 log = get_logger("erpsync.sync")
 
-SELECT_STATUS = "SELECT status FROM sync_runs WHERE id = $1"
-SELECT_QUEUED_RUN = (
-    "SELECT id FROM sync_runs WHERE config_id = $1 AND status = 'queued' AND NOT dry_run ORDER BY id LIMIT 1"
-)
 ProgressHook = Callable[[dict[str, Any]], Awaitable[None]]
 
 
@@ -104,10 +100,10 @@ async def run_sync(
             finally:
                 await transaction.rollback()
         await resume_interrupted(settings, pool, conn, config, make_client)
-        if run_id is not None and await conn.fetchval(SELECT_STATUS, run_id) != "queued":
+        if run_id is not None and await run_store.run_status(conn, run_id) != "queued":
             # A job delivered again (after a shutdown, a crash or a retry): its own run was resumed, closed or
             # failed; run the config's queued run if one waits, rather than inserting a second queued row.
-            run_id = await conn.fetchval(SELECT_QUEUED_RUN, config_id)
+            run_id = await run_store.queued_run(conn, config_id)
         if run_id is None:
             run_id = await run_store.create_run(
                 conn, config_id, trigger=trigger, allow_mass_delete=allow_mass_delete

@@ -177,3 +177,26 @@ async def queued_runs(conn: Executor, older_than: float) -> list[tuple[int, str,
 async def cancel_queued(conn: Executor, run_id: int, reason: str) -> None:
     """A queued run that will not run after all; a run that started meanwhile is left alone."""
     await conn.execute(CANCEL_QUEUED, run_id, reason)
+
+
+SELECT_RUN_STATUS = "SELECT status FROM sync_runs WHERE id = $1"
+SELECT_QUEUED_RUN = (
+    "SELECT id FROM sync_runs WHERE config_id = $1 AND status = 'queued' AND NOT dry_run ORDER BY id LIMIT 1"
+)
+SELECT_ABANDONED = "SELECT DISTINCT config_id FROM sync_runs WHERE status = 'running' AND NOT dry_run"
+
+
+async def run_status(conn: Executor, run_id: int) -> str | None:
+    value = await conn.fetchval(SELECT_RUN_STATUS, run_id)
+    return None if value is None else str(value)
+
+
+async def queued_run(conn: Executor, config_id: str) -> int | None:
+    """The config's queued run (not a dry run), if one waits."""
+    value = await conn.fetchval(SELECT_QUEUED_RUN, config_id)
+    return None if value is None else int(value)
+
+
+async def configs_with_running_runs(conn: Executor) -> list[str]:
+    """Configs with a run marked running: a live process's, or one a dead process left."""
+    return [str(row["config_id"]) for row in await conn.fetch(SELECT_ABANDONED)]

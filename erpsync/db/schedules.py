@@ -1,5 +1,5 @@
-"""What the scheduler reads: each enabled config's schedule and recent runs, and the advisory lock
-that makes one process of many the one that schedules."""
+"""What the scheduler reads (each enabled config's schedule and recent runs) and the advisory locks:
+the one that makes one process of many the one that schedules, and each config's run lock."""
 
 from __future__ import annotations
 
@@ -22,6 +22,9 @@ WHERE c.enabled
 """
 TRY_LOCK = "SELECT pg_try_advisory_lock($1)"
 UNLOCK = "SELECT pg_advisory_unlock($1)"
+# A config's run lock: keyed by text (`erpsync:config:ID`), hashed to the lock's integer.
+TRY_TEXT_LOCK = "SELECT pg_try_advisory_lock(hashtext($1))"
+TEXT_UNLOCK = "SELECT pg_advisory_unlock(hashtext($1))"
 PING = "SELECT 1"
 
 
@@ -62,3 +65,11 @@ async def unlock(conn: Executor, key: int) -> None:
 async def ping(conn: Executor) -> None:
     """Raises if the session (and any lock it holds) is gone."""
     await conn.fetchval(PING)
+
+
+async def try_text_lock(conn: Executor, key: str) -> bool:
+    return bool(await conn.fetchval(TRY_TEXT_LOCK, key))
+
+
+async def text_unlock(conn: Executor, key: str) -> None:
+    await conn.execute(TEXT_UNLOCK, key)
