@@ -7,6 +7,7 @@ changes the feed (prices, a product gone, a product new), syncs again, and says 
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import random
 import tempfile
@@ -23,10 +24,10 @@ from pydantic import SecretStr
 
 from erpsync import embedded_pg
 from erpsync.crypto import SecretBox
-from erpsync.db.configs import upsert_config
+from erpsync.db.configs import delete_config, upsert_config
 from erpsync.db.migrate import apply_migrations
-from erpsync.db.pool import connect, create_pool, describe_dsn
-from erpsync.errors import DatabaseError
+from erpsync.db.pool import connect, create_database_if_missing, create_pool, describe_dsn
+from erpsync.errors import ConfigNotFound, DatabaseError
 from erpsync.models import SyncConfig
 from erpsync.settings import DatabaseSettings, Settings, ShopifySettings, SyncSettings
 from erpsync.sync import SyncResult, run_sync
@@ -136,9 +137,7 @@ async def ensure_database(url: str) -> None:
     name = parts.path.lstrip("/")
     admin = await connect(DatabaseSettings(url=urlunsplit(parts._replace(path="/postgres"))))
     try:
-        exists = await admin.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", name)
-        if not exists:
-            await admin.execute(f'CREATE DATABASE "{name}"')
+        await create_database_if_missing(admin, name)
     finally:
         await admin.close()
 
@@ -153,7 +152,8 @@ async def prepare_database(url: str, say: Any) -> None:
     try:
         applied = await apply_migrations(conn)
         say(f"database {describe_dsn(url)}: {len(applied)} migration(s) applied")
-        await conn.execute("DELETE FROM product_sync_configs WHERE id = 'demo'")
+        with contextlib.suppress(ConfigNotFound):  # an earlier demo's config, and its runs
+            await delete_config(conn, "demo", purge=True)
     finally:
         await conn.close()
 

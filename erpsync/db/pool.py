@@ -64,3 +64,16 @@ def describe_dsn(url: str) -> str:
     port = f":{parts.port}" if parts.port else ""
     user = f"{parts.username}@" if parts.username else ""
     return f"{user}{host}{port}{parts.path}"
+
+
+DATABASE_EXISTS = "SELECT 1 FROM pg_database WHERE datname = $1"
+
+
+async def create_database_if_missing(conn: asyncpg.Connection[Any], name: str) -> bool:
+    """Create database `name` through an administrative connection; True if it was made now.
+    The name is quoted as an identifier: it comes from a URL the operator gave."""
+    if await conn.fetchval(DATABASE_EXISTS, name):
+        return False
+    quoted = '"' + name.replace('"', '""') + '"'
+    await conn.execute(f"CREATE DATABASE {quoted}")
+    return True
