@@ -18,6 +18,7 @@ from erpsync.cli_errors import (
     fail,
     handle_errors,
 )
+from erpsync.constants import RunStatus
 from erpsync.logs import register_secret, scrub
 
 if TYPE_CHECKING:
@@ -266,7 +267,7 @@ def demo_command(ctx: Context, products: int) -> None:
         raise click.ClickException(SIMULATOR_MISSING) from None
 
     report = run(run_demo(ctx.settings, products=products, say=click.echo))
-    if report.second.status != "succeeded":
+    if report.second.status != RunStatus.SUCCEEDED:
         sys.exit(1)
 
 

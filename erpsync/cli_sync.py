@@ -19,12 +19,17 @@ from erpsync.cli_errors import (
     handle_errors,
     lost_connection,
 )
+from erpsync.constants import RunStatus
 from erpsync.logs import configure_logging
 
 # Listed in the command's help: keep both in step.
-EXIT_STATUS = {
-    "succeeded": 0, "dry_run": 0, "failed": EXIT_FAILED, "needs_attention": EXIT_NEEDS_ATTENTION, "partial": EXIT_PARTIAL
-}  # fmt: skip
+EXIT_STATUS: dict[str, int] = {
+    RunStatus.SUCCEEDED: 0,
+    RunStatus.DRY_RUN: 0,
+    RunStatus.FAILED: EXIT_FAILED,
+    RunStatus.NEEDS_ATTENTION: EXIT_NEEDS_ATTENTION,
+    RunStatus.PARTIAL: EXIT_PARTIAL,
+}
 SHOWN_REJECTED = 10  # rejected products printed; the JSON result and the logs hold the rest
 
 
@@ -220,7 +225,7 @@ def render_result(result: Any) -> str:
     lines = [f"run {result.run_id}: {result.status}"]
     if result.error:
         lines.append(f"  reason: {result.error}")
-    if result.status == "dry_run" and result.plan:
+    if result.status == RunStatus.DRY_RUN and result.plan:
         plan = result.plan
         counted = [
             f"{key} {value}"

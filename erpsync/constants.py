@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from enum import StrEnum
 from typing import Final
 
 # PostgreSQL advisory lock keys (pg_advisory_lock takes a bigint); one constant per purpose.
@@ -11,8 +12,22 @@ SCHEDULER_LOCK_ID: Final = 0x6572_7073_796E_6302
 # Redis keys and prefixes.
 ARQ_QUEUE_NAME: Final = "erpsync:queue"
 SYNC_JOB_PREFIX: Final = "erpsync:sync:"
-CONFIG_LOCK_PREFIX: Final = "erpsync:lock:config:"
 
-RUN_STATUSES: Final = ("queued", "running", "succeeded", "partial", "needs_attention", "failed", "canceled")
-FINISHED_STATUSES: Final = frozenset({"succeeded", "partial", "needs_attention", "failed", "canceled"})
-LOG_LEVELS: Final = ("debug", "info", "warning", "error")
+
+class RunStatus(StrEnum):
+    """Every status a run has: stored in `sync_runs.status` (its CHECK constraint lists the same
+    values), handed back in `SyncResult.status`, shown by the API and mapped to exit codes."""
+
+    QUEUED = "queued"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    PARTIAL = "partial"
+    NEEDS_ATTENTION = "needs_attention"
+    FAILED = "failed"
+    CANCELED = "canceled"
+    # Only handed back, never stored: a dry run's plan (its row is rolled back).
+    DRY_RUN = "dry_run"
+
+
+# The outcomes that say something is wrong with a config's syncs (notifications, alerts).
+PROBLEM_STATUSES: Final = (RunStatus.FAILED, RunStatus.NEEDS_ATTENTION, RunStatus.PARTIAL)

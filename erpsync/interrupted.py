@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 import asyncpg
 
+from erpsync.constants import RunStatus
 from erpsync.db import products as store
 from erpsync.db import runs as run_store
 from erpsync.logs import bound_run, get_logger
@@ -35,7 +36,7 @@ async def resume_interrupted(
         if stale.stage != "publish" or not stale.bulk_operations:
             log.warning("closing a run interrupted before it wrote anything", stage=stale.stage)
             await run_store.finish_run(
-                conn, stale.id, "failed", {}, "interrupted before publishing; nothing was written"
+                conn, stale.id, RunStatus.FAILED, {}, "interrupted before publishing; nothing was written"
             )
             await conn.execute(store.CLEAR_RUN_PRODUCTS, stale.id)
             return None

@@ -18,7 +18,7 @@ from arq.jobs import Job, JobStatus
 from arq.utils import timestamp_ms
 from redis.exceptions import RedisError
 
-from erpsync.constants import ARQ_QUEUE_NAME, SYNC_JOB_PREFIX
+from erpsync.constants import ARQ_QUEUE_NAME, SYNC_JOB_PREFIX, RunStatus
 from erpsync.db import runs as run_store
 from erpsync.locks import LockLost, SyncBusy, config_lock
 from erpsync.logs import get_logger
@@ -39,7 +39,7 @@ class Enqueued:
 
     run_id: int
     created: bool
-    status: str  # queued | running
+    status: RunStatus  # queued | running
     # Redis did not answer: the run waits queued in PostgreSQL, and the scheduler puts its job in
     # Redis once Redis is back (`requeue_orphans`).
     redis_down: bool = False
@@ -60,15 +60,15 @@ async def enqueue_sync(
     """Queue a sync of `config_id` unless one is queued or running already (then that one is returned)."""
     async with pool.acquire() as conn:
         active = await run_store.active_runs(conn, config_id)
-        running = next((run_id for run_id, status in active if status == "running"), None)
+        running = next((run_id for run_id, status in active if status == RunStatus.RUNNING), None)
         if running is not None:
-            return Enqueued(running, created=False, status="running")
-        queued = next((run_id for run_id, status in active if status == "queued"), None)
+            return Enqueued(running, created=False, status=RunStatus.RUNNING)
+        queued = next((run_id for run_id, status in active if status == RunStatus.QUEUED), None)
         if queued is not None:
             # Queued in PostgreSQL: make sure its job will run (Redis may have restarted empty, a retry
             # may be waiting out its backoff, or a dead worker's mark may hold the job id).
             down = not await _try_ensure_job(redis, pool, config_id, queued, allow_mass_delete)
-            return Enqueued(queued, created=False, status="queued", redis_down=down)
+            return Enqueued(queued, created=False, status=RunStatus.QUEUED, redis_down=down)
         try:
             run_id = await run_store.create_run(
                 conn, config_id, trigger=trigger, allow_mass_delete=allow_mass_delete
@@ -77,7 +77,7 @@ async def enqueue_sync(
             first_id, first_status = (await run_store.active_runs(conn, config_id))[0]
             return Enqueued(first_id, created=False, status=first_status)
     down = not await _try_ensure_job(redis, pool, config_id, run_id, allow_mass_delete)
-    return Enqueued(run_id, created=True, status="queued", redis_down=down)
+    return Enqueued(run_id, created=True, status=RunStatus.QUEUED, redis_down=down)
 
 
 async def _try_ensure_job(
@@ -174,9 +174,9 @@ async def sync_job(
             raise Retry(defer=RETRY_DELAY) from exc
         if run_id is not None:
             await run_store.cancel_queued(pool, run_id, str(exc))
-        return {"run_id": run_id, "status": "canceled"}
+        return {"run_id": run_id, "status": RunStatus.CANCELED.value}
     observe_run(config_id, result)
-    if result.status == "failed" and result.retryable and attempt < MAX_TRIES:
+    if result.status == RunStatus.FAILED and result.retryable and attempt < MAX_TRIES:
         log.warning("retryable failure, the sync will run again", config_id=config_id, attempt=attempt)
         raise Retry(defer=RETRY_DELAY * 2 ** (attempt - 1))
     return {"run_id": result.run_id, "status": result.status}

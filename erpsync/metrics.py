@@ -72,8 +72,11 @@ LAST_SUCCESS = Gauge(
 
 
 class RunResult(Protocol):
-    status: str
-    counts: dict[str, Any]
+    @property
+    def status(self) -> str: ...
+
+    @property
+    def counts(self) -> dict[str, Any]: ...
 
 
 def observe_run(config_id: str, result: RunResult) -> None:

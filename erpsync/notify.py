@@ -19,13 +19,13 @@ from typing import Any
 import aiohttp
 import asyncpg
 
+from erpsync.constants import PROBLEM_STATUSES, RunStatus
 from erpsync.db import notifications as store
 from erpsync.logs import get_logger, register_secret
 from erpsync.settings import NotifySettings, Settings
 
 log = get_logger("erpsync.notify")
 
-PROBLEMS = ("failed", "needs_attention", "partial")
 REASON_COUNTS = ("rows_rejected", "failed", "conflicts", "deletes_held")
 
 
@@ -66,10 +66,10 @@ class Notifier:
                     await store.mark_notified(conn, run.id)
 
     async def _look_at(self, conn: Any, run: store.FinishedRun) -> None:
-        if run.status not in (*PROBLEMS, "succeeded"):
+        if run.status not in (*PROBLEM_STATUSES, RunStatus.SUCCEEDED):
             return  # a canceled run says nothing of the config's health
         problem = await store.open_problem(conn, run.config_id)
-        if run.status == "succeeded":
+        if run.status == RunStatus.SUCCEEDED:
             if problem is None:
                 return
             event, now_open = "recovered", None

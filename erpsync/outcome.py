@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from erpsync.constants import RunStatus
 from erpsync.mapping.drafts import MapOutcome, RowError
 from erpsync.models import SyncConfig
 
@@ -82,9 +83,9 @@ def map_counts(outcome: MapOutcome, config: SyncConfig, feed: str) -> dict[str, 
     return counts
 
 
-def run_status(*, failed: int, rows_rejected: int, guard_reason: str | None) -> str:
+def run_status(*, failed: int, rows_rejected: int, guard_reason: str | None) -> RunStatus:
     """Held-back deletes need a person; anything not written as the feed says (failed, conflicting or
     rejected) makes the run partial; only a run that wrote all of its feed succeeded."""
     if guard_reason:
-        return "needs_attention"
-    return "partial" if failed or rows_rejected else "succeeded"
+        return RunStatus.NEEDS_ATTENTION
+    return RunStatus.PARTIAL if failed or rows_rejected else RunStatus.SUCCEEDED

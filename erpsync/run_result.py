@@ -6,11 +6,13 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from erpsync.constants import RunStatus
+
 
 @dataclass
 class SyncResult:
     run_id: int
-    status: str
+    status: RunStatus
     counts: dict[str, Any] = field(default_factory=dict)
     plan: dict[str, Any] | None = None
     error: str | None = None

@@ -19,6 +19,7 @@ import asyncpg
 
 from erpsync import journal
 from erpsync.adopt import adopt_known_skus
+from erpsync.constants import RunStatus
 from erpsync.crypto import SecretBox
 from erpsync.db import configs as config_store
 from erpsync.db import owners as owner_store
@@ -100,7 +101,7 @@ async def run_sync(
             finally:
                 await transaction.rollback()
         await resume_interrupted(settings, pool, conn, config, make_client)
-        if run_id is not None and await run_store.run_status(conn, run_id) != "queued":
+        if run_id is not None and await run_store.run_status(conn, run_id) != RunStatus.QUEUED:
             # A job delivered again (after a shutdown, a crash or a retry): its own run was resumed, closed or
             # failed; run the config's queued run if one waits, rather than inserting a second queued row.
             run_id = await run_store.queued_run(conn, config_id)
@@ -188,7 +189,9 @@ class Run:
         if self.stopwatch.stage == "publish" or self.dry_run:
             return
         try:
-            await run_store.finish_run(self.conn, self.run_id, "canceled", self.counts, "stopped by shutdown")
+            await run_store.finish_run(
+                self.conn, self.run_id, RunStatus.CANCELED, self.counts, "stopped by shutdown"
+            )
             await self.conn.execute(store.CLEAR_RUN_PRODUCTS, self.run_id)
         except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError) as exc:
             # Left `running`: the next start closes it as interrupted, which is as accurate.
@@ -199,14 +202,14 @@ class Run:
         log.error("sync failed", error=reason)
         self.stopwatch.enter("")
         self.counts["seconds"] = self.stopwatch.timings
-        await run_store.finish_run(self.conn, self.run_id, "failed", self.counts, reason)
+        await run_store.finish_run(self.conn, self.run_id, RunStatus.FAILED, self.counts, reason)
         await self.conn.execute(
             INSERT_LOG, self.config.id, self.run_id, "error", None, f"sync failed: {reason}", None
         )
         if not self.dry_run:
             await self.conn.execute(store.CLEAR_RUN_PRODUCTS, self.run_id)
         shutil.rmtree(self.work_dir, ignore_errors=True)  # a failed run is not resumed: its files are dead
-        return SyncResult(self.run_id, "failed", self.counts, error=reason, retryable=retryable)
+        return SyncResult(self.run_id, RunStatus.FAILED, self.counts, error=reason, retryable=retryable)
 
     async def _stages(self, client: ShopifyClient) -> SyncResult:
         facts = await shop_facts(client)
@@ -260,7 +263,9 @@ class Run:
         if self.dry_run:
             details = await plan_details(self.conn, run_id=self.run_id, config_id=self.config.id)
             self.stopwatch.enter("")
-            return SyncResult(self.run_id, "dry_run", self._counts(plan), plan.as_json(), details=details)
+            return SyncResult(
+                self.run_id, RunStatus.DRY_RUN, self._counts(plan), plan.as_json(), details=details
+            )
         await self.stage("publish")
         await hold_creates(self.conn, self.config.id, self.run_id)  # the daily variant cap met earlier today
         unmarked = int(await self.conn.fetchval(store.COUNT_UNMARKED, self.config.id))

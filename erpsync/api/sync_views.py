@@ -15,6 +15,7 @@ from erpsync.api.keys import POOL, REDIS, SECRET_BOX, SETTINGS, STATUS_SNAPSHOT
 from erpsync.api.problems import error_response
 from erpsync.api.schemas import BIGINT_MAX, RunsQuery, SyncQuery
 from erpsync.api.views import json_response
+from erpsync.constants import RunStatus
 from erpsync.db import configs as config_store
 from erpsync.db import runs as run_store
 from erpsync.db import status as status_store
@@ -42,13 +43,13 @@ async def trigger_sync(request: web.Request) -> web.Response:
             "details": result.details,
             "error": result.error,
         }
-        if result.status != "dry_run":
+        if result.status != RunStatus.DRY_RUN:
             return error_response(422, "dry_run_failed", f"the dry run failed: {result.error}")
         return json_response(plan_body)
     outcome = await enqueue_sync(
         request.app[REDIS], pool, config_id, trigger="api", allow_mass_delete=query.allow_mass_delete
     )
-    if outcome.status == "running":
+    if outcome.status == RunStatus.RUNNING:
         response = error_response(
             409,
             "sync_in_progress",
@@ -57,7 +58,11 @@ async def trigger_sync(request: web.Request) -> web.Response:
         )
         response.headers["Location"] = f"/runs/{outcome.run_id}"
         return response
-    body: dict[str, Any] = {"run_id": outcome.run_id, "status": "queued", "created": outcome.created}
+    body: dict[str, Any] = {
+        "run_id": outcome.run_id,
+        "status": RunStatus.QUEUED.value,
+        "created": outcome.created,
+    }
     if outcome.redis_down:
         body["warning"] = (
             "Redis is unreachable: the run is kept queued in PostgreSQL and starts once Redis answers again"
@@ -153,7 +158,7 @@ async def metrics_view(request: web.Request) -> web.Response:
     for config_id, at in (await status_store.last_successes(request.app[POOL])).items():
         metrics.LAST_SUCCESS.labels(config_id=config_id).set(at)
     active = await status_store.active_run_counts(request.app[POOL])
-    for status in ("queued", "running"):
+    for status in (RunStatus.QUEUED, RunStatus.RUNNING):
         metrics.RUNS_ACTIVE.labels(status=status).set(active.get(status, 0))
     return web.Response(body=metrics.render(), headers={"Content-Type": CONTENT_TYPE_LATEST})
 

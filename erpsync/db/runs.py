@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from erpsync.constants import RunStatus
 from erpsync.db.pool import Executor
 
 WORKER_NAME = f"{socket.gethostname()}:{os.getpid()}"
@@ -163,9 +164,9 @@ UPDATE sync_runs SET status = 'canceled', error = $2, finished_at = now() WHERE 
 """
 
 
-async def active_runs(conn: Executor, config_id: str) -> list[tuple[int, str]]:
+async def active_runs(conn: Executor, config_id: str) -> list[tuple[int, RunStatus]]:
     """The config's queued and running runs, (id, status), oldest first."""
-    return [(int(row["id"]), str(row["status"])) for row in await conn.fetch(SELECT_ACTIVE, config_id)]
+    return [(int(row["id"]), RunStatus(row["status"])) for row in await conn.fetch(SELECT_ACTIVE, config_id)]
 
 
 async def queued_runs(conn: Executor, older_than: float) -> list[tuple[int, str, bool]]:
