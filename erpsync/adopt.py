@@ -10,7 +10,7 @@ from typing import Any
 import asyncpg
 
 from erpsync.db import products as store
-from erpsync.db.logs import INSERT_LOG
+from erpsync.db.logs import add_logs
 from erpsync.logs import get_logger
 from erpsync.shopify.client import ShopifyClient
 from erpsync.shopify.shop import iter_shop_variants, lookup_skus
@@ -61,8 +61,8 @@ async def adopt_known_skus(
         log.info("adopted products already in the shop", adopted=count)
     unstocked = await conn.fetch(UNSTOCKED_ADOPTED, config_id, run_id)
     if unstocked:
-        await conn.executemany(
-            INSERT_LOG,
+        await add_logs(
+            conn,
             [
                 (
                     config_id,

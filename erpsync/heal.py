@@ -13,7 +13,7 @@ from typing import Any
 
 import asyncpg
 
-from erpsync.db.logs import INSERT_LOG
+from erpsync.db.logs import add_logs
 from erpsync.logs import get_logger
 from erpsync.shopify import documents
 from erpsync.shopify.client import ShopifyClient
@@ -117,8 +117,8 @@ async def read_before_updates(
             message = f"product {key} ({product_id}) was deleted in the shop: created again"
             notes.append((key, skus[0] if skus else None, message))
     if notes:
-        await conn.executemany(
-            INSERT_LOG,
+        await add_logs(
+            conn,
             [
                 (config_id, run_id, "warning", sku, message, {"product_key": key})
                 for key, sku, message in notes
@@ -159,8 +159,8 @@ async def heal_stale(
         else:
             notes += await _correct_variants(conn, config_id, key, skus, product)
         async with conn.transaction():
-            await conn.executemany(
-                INSERT_LOG,
+            await add_logs(
+                conn,
                 [
                     (config_id, run_id, "warning", sku, message, {"product_key": key})
                     for sku, message in notes

@@ -38,7 +38,7 @@ async def resume_interrupted(
             await run_store.finish_run(
                 conn, stale.id, RunStatus.FAILED, {}, "interrupted before publishing; nothing was written"
             )
-            await conn.execute(store.CLEAR_RUN_PRODUCTS, stale.id)
+            await store.clear_run_products(conn, stale.id)
             return None
         log.info("resuming an interrupted run", operations=len(stale.bulk_operations))
         from erpsync.sync import Run  # the engine imports this module: resolved at call time

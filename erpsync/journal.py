@@ -8,7 +8,7 @@ from typing import Any
 
 import asyncpg
 
-from erpsync.db.logs import INSERT_LOG
+from erpsync.db.logs import add_logs
 from erpsync.db.owners import Conflict
 from erpsync.logs import get_logger
 from erpsync.mapping.drafts import MapOutcome
@@ -53,15 +53,15 @@ async def context_changed(
                 None,
             )
         )
-    await conn.executemany(INSERT_LOG, lines)
+    await add_logs(conn, lines)
 
 
 async def conflicts(
     conn: asyncpg.Connection[Any], config_id: str, run_id: int, found: Sequence[Conflict]
 ) -> None:
     log.warning("SKUs owned by another config are not written", skus=len(found))
-    await conn.executemany(
-        INSERT_LOG,
+    await add_logs(
+        conn,
         [
             (
                 config_id,
@@ -96,7 +96,7 @@ async def planned(conn: asyncpg.Connection[Any], config_id: str, run_id: int, pl
         for key, skus in plan.removed_variant_skus.items()
         for sku in skus
     ][:LINE_LIMIT]
-    await conn.executemany(INSERT_LOG, lines)
+    await add_logs(conn, lines)
 
 
 async def mapped(
@@ -144,4 +144,4 @@ async def mapped(
     lines += [(config_id, run_id, "warning", None, line, None) for line in counts.get("warnings", [])]
     if outcome.rejected_rows:
         log.warning("rows rejected", rows=outcome.rejected_rows, products=len(outcome.rejected_keys))
-    await conn.executemany(INSERT_LOG, lines)
+    await add_logs(conn, lines)

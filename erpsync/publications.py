@@ -20,7 +20,7 @@ from typing import Any
 import asyncpg
 
 from erpsync.db import publications as channel_store
-from erpsync.db.logs import INSERT_LOG
+from erpsync.db.logs import add_logs
 from erpsync.errors import ConfigError
 from erpsync.logs import get_logger
 from erpsync.models import SyncConfig
@@ -172,4 +172,4 @@ async def _log_failures(
             (config_id, run_id, "error", None, text.format(key, document.name, why), None)
             for key, why in failed
         ]
-        await conn.executemany(INSERT_LOG, rows)
+        await add_logs(conn, rows)

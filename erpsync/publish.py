@@ -38,7 +38,7 @@ from erpsync.db import media as media_store
 from erpsync.db import products as store
 from erpsync.db import regroup as regroup_store
 from erpsync.db import runs as run_store
-from erpsync.db.logs import INSERT_LOG
+from erpsync.db.logs import add_logs
 from erpsync.errors import first_error
 from erpsync.heal import Activation, heal_stale, read_before_updates
 from erpsync.logs import get_logger
@@ -256,8 +256,8 @@ async def publish_run(
                 await heal_stale(conn, client, run_id=run_id, config_id=config_id)
             if step == "moves":
                 blocked = await regroup_store.fail_blocked_takers(conn, run_id, config_id)
-                await conn.executemany(
-                    INSERT_LOG,
+                await add_logs(
+                    conn,
                     [
                         (
                             config_id,

@@ -51,7 +51,7 @@ async def read_feed(
     progress: Callable[[dict[str, Any]], Awaitable[None]],
 ) -> FeedRead:
     """Read the whole feed into the run's spool; prices are checked against the shop's `currency`."""
-    await conn.execute(store.CLEAR_RUN_PRODUCTS, run_id)
+    await store.clear_run_products(conn, run_id)
     # About 100 bytes a tracked product in memory; the classification itself stays in SQL.
     spool = RunSpool(
         conn,

@@ -16,7 +16,7 @@ import asyncpg
 
 from erpsync.db import products as store
 from erpsync.db import runs as run_store
-from erpsync.db.logs import INSERT_LOG
+from erpsync.db.logs import add_logs
 from erpsync.logs import scrub
 from erpsync.result_lines import (
     LINE_RETRIES,
@@ -218,7 +218,7 @@ class Recorder:
                     store.SET_RETRIES, self.run_id, list(out.retries), list(out.retries.values())
                 )
             if out.logs:
-                await conn.executemany(INSERT_LOG, out.logs)
+                await add_logs(conn, out.logs)
             self.lines_done += len(outcomes)
             progress = self._progress()
             await run_store.set_progress(conn, self.run_id, progress)
@@ -262,7 +262,7 @@ class Recorder:
             if stocked:
                 await conn.execute(MARK_STOCKED, self.config_id, stocked)
             if refused:
-                await conn.executemany(INSERT_LOG, refused)
+                await add_logs(conn, refused)
             self.lines_done += len(outcomes)
             await run_store.set_progress(
                 conn, self.run_id, {"bulk_lines_done": self.lines_done, "bulk_lines_total": self.total}
@@ -287,7 +287,7 @@ class Recorder:
             if marked:
                 await conn.execute(store.MARK_OWNER_WRITTEN, self.config_id, marked)
             if refused:
-                await conn.executemany(INSERT_LOG, refused)
+                await add_logs(conn, refused)
             self.lines_done += len(outcomes)
 
 

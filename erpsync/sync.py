@@ -27,7 +27,7 @@ from erpsync.db import products as store
 from erpsync.db import regroup as regroup_store
 from erpsync.db import run_context as context_store
 from erpsync.db import runs as run_store
-from erpsync.db.logs import INSERT_LOG
+from erpsync.db.logs import add_log
 from erpsync.errors import ErpsyncError
 from erpsync.interrupted import resume_interrupted
 from erpsync.locks import config_lock
@@ -192,7 +192,7 @@ class Run:
             await run_store.finish_run(
                 self.conn, self.run_id, RunStatus.CANCELED, self.counts, "stopped by shutdown"
             )
-            await self.conn.execute(store.CLEAR_RUN_PRODUCTS, self.run_id)
+            await store.clear_run_products(self.conn, self.run_id)
         except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError) as exc:
             # Left `running`: the next start closes it as interrupted, which is as accurate.
             log.warning("could not close the stopped run", error=str(exc))
@@ -203,11 +203,15 @@ class Run:
         self.stopwatch.enter("")
         self.counts["seconds"] = self.stopwatch.timings
         await run_store.finish_run(self.conn, self.run_id, RunStatus.FAILED, self.counts, reason)
-        await self.conn.execute(
-            INSERT_LOG, self.config.id, self.run_id, "error", None, f"sync failed: {reason}", None
+        await add_log(
+            self.conn,
+            config_id=self.config.id,
+            run_id=self.run_id,
+            level="error",
+            message=f"sync failed: {reason}",
         )
         if not self.dry_run:
-            await self.conn.execute(store.CLEAR_RUN_PRODUCTS, self.run_id)
+            await store.clear_run_products(self.conn, self.run_id)
         shutil.rmtree(self.work_dir, ignore_errors=True)  # a failed run is not resumed: its files are dead
         return SyncResult(self.run_id, RunStatus.FAILED, self.counts, error=reason, retryable=retryable)
 
@@ -354,7 +358,7 @@ class Run:
         reason = plan.guard.reason or (deferred.reason if deferred else None)
         await owner_store.release_stale_claims(self.conn, run_id=self.run_id, config_id=self.config.id)
         await run_store.finish_run(self.conn, self.run_id, status, counts, reason)
-        await self.conn.execute(store.CLEAR_RUN_PRODUCTS, self.run_id)
+        await store.clear_run_products(self.conn, self.run_id)
         shutil.rmtree(self.work_dir, ignore_errors=True)
         log.info("sync finished", status=status, **{k: v for k, v in counts.items() if k != "seconds"})
         return SyncResult(self.run_id, status, counts, plan.as_json(), error=reason)

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from erpsync.db.deferred import CAP_TEXT, count_capped, hold_creates_if_capped_today
-from erpsync.db.logs import INSERT_LOG
+from erpsync.db.logs import add_log
 from erpsync.db.pool import Executor
 from erpsync.logs import get_logger
 from erpsync.settings import SyncSettings
@@ -94,7 +94,7 @@ async def record_deferred(
     deferred = await deferred_by_cap(conn, run_id, per_day=sync.daily_variant_cap)
     if deferred is not None:
         counts.update(deferred.counts(), failed=counts["failed"] - deferred.products)
-        await conn.execute(INSERT_LOG, config_id, run_id, "warning", None, deferred.reason, None)
+        await add_log(conn, config_id=config_id, run_id=run_id, level="warning", message=deferred.reason)
     return deferred
 
 

@@ -15,6 +15,7 @@ from erpsync.api.text import problem_path
 from erpsync.db import configs as config_store
 from erpsync.db import logs as log_store
 from erpsync.db.configs import StoredConfig
+from erpsync.db.pool import ping
 from erpsync.errors import DatabaseError
 from erpsync.models import SyncConfig, public_view
 
@@ -212,7 +213,7 @@ async def health(request: web.Request) -> web.Response:
 async def _check_postgres(request: web.Request) -> CheckOut:
     try:
         async with asyncio.timeout(HEALTH_TIMEOUT):
-            await request.app[POOL].fetchval("SELECT 1")
+            await ping(request.app[POOL])
     except (OSError, TimeoutError, DatabaseError) as exc:
         return CheckOut(ok=False, error=f"PostgreSQL: {type(exc).__name__}: {exc}")
     except Exception as exc:  # asyncpg raises many kinds; any of them means "not healthy"

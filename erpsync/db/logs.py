@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -84,6 +85,21 @@ async def logs_after(
     levels = levels_at_least(min_level) if min_level else None
     rows = await conn.fetch(SELECT_LOGS_AFTER, config_id, levels, after_id, run_id, limit)
     return [LogLine(**dict(row)) for row in rows]
+
+
+# A stored line: config id, run id, level, SKU, message, details.
+LogRow = tuple[str, int | None, str, str | None, str, Any]
+
+
+async def add_logs(conn: Executor, rows: Iterable[LogRow]) -> None:
+    """Store many lines at once; registered secrets are scrubbed from each, as in the process log."""
+    await conn.executemany(
+        INSERT_LOG,
+        [
+            (config_id, run_id, level, sku, scrub(message), details)
+            for config_id, run_id, level, sku, message, details in rows
+        ],
+    )
 
 
 async def add_log(

@@ -77,3 +77,8 @@ async def create_database_if_missing(conn: asyncpg.Connection[Any], name: str) -
     quoted = '"' + name.replace('"', '""') + '"'
     await conn.execute(f"CREATE DATABASE {quoted}")
     return True
+
+
+async def ping(conn: Executor) -> None:
+    """Raises unless PostgreSQL answers (`/health`)."""
+    await conn.fetchval("SELECT 1")

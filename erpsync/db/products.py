@@ -340,3 +340,8 @@ async def outcome_summary(conn: Executor, run_id: int) -> dict[str, int]:
         # "pending": a line no result file mentioned, e.g. an operation canceled before it ran.
         "unknown": sum(n for (_, outcome), n in written.items() if outcome in {"unknown", "pending"}),
     }
+
+
+async def clear_run_products(conn: Executor, run_id: int) -> None:
+    """Forget a run's working rows once it ended: its outcome is in its counts and the journal."""
+    await conn.execute(CLEAR_RUN_PRODUCTS, run_id)
