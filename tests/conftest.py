@@ -211,3 +211,33 @@ async def clean_redis() -> AsyncIterator[Any]:
     finally:
         await redis.flushdb()
         await redis.aclose()
+
+
+@pytest.fixture
+async def make_feed(
+    settings: Settings, db: asyncpg.Connection[Any], start_shopify: Any, tmp_path: Any
+) -> AsyncIterator[Any]:
+    """Config `acme` over a CSV feed file of its own, synced against a fresh simulator:
+    `make_feed(options={simulator options}, sync={[sync] settings}, **config fields)`."""
+    from shop_support import Configs
+
+    from erpsync.db.pool import create_pool
+
+    pools: list[asyncpg.Pool[Any]] = []
+
+    async def make(
+        *, options: dict[str, Any] | None = None, sync: dict[str, Any] | None = None, **fields: Any
+    ) -> Any:
+        simulator = await start_shopify(**(options or {}))
+        pool = await create_pool(DatabaseSettings(url=settings.database.url, max_connections=5))
+        pools.append(pool)
+        configs = Configs(settings, pool, tmp_path, simulator)
+        if sync:
+            configs.settings = configs.settings.model_copy(
+                update={"sync": configs.settings.sync.model_copy(update=sync)}
+            )
+        return await configs.add("acme", **fields)
+
+    yield make
+    for pool in pools:
+        await pool.close()

@@ -7,6 +7,7 @@ Size option, or one product per row); `Shop.catalogue()` reads every product bac
 from __future__ import annotations
 
 import csv
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -239,3 +240,7 @@ def grouped_rows(parents: dict[str, list[str]], *, price: str = "20.00") -> list
         for parent, skus in parents.items()
         for index, sku in enumerate(skus)
     ]
+
+
+# What the `make_feed` fixture (conftest.py) hands a test.
+MakeFeed = Callable[..., Awaitable[ConfigFeed]]

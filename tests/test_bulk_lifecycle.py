@@ -5,18 +5,14 @@ way the configured API version can."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
-import asyncpg
 import pytest
-from shop_support import ConfigFeed, Configs, flat_rows
+from shop_support import ConfigFeed, MakeFeed, flat_rows
 from support import poll_until
 from test_shopify_bulk import Recorder, write_files
 
-from erpsync.db.pool import create_pool
-from erpsync.settings import DatabaseSettings, Settings
 from erpsync.shopify import documents
 from erpsync.shopify.bulk import cancel_operation, find_started_mutation, get_operation, run_file, start_query
 from erpsync.shopify.client import ShopifyClient
@@ -25,30 +21,6 @@ from erpsync.shopify.export import run_export
 from erpsync.shopify.lifecycle import LIFECYCLE_DOCUMENTS
 from erpsync.shopify.throttle import Throttle
 from shopify_simulator.schema import load_schema
-
-MakeFeed = Callable[..., Awaitable[ConfigFeed]]
-
-
-@pytest.fixture
-async def make_feed(
-    settings: Settings, db: asyncpg.Connection[Any], start_shopify: Any, tmp_path: Path
-) -> AsyncIterator[MakeFeed]:
-    pools: list[asyncpg.Pool[Any]] = []
-
-    async def make(*, options: dict[str, Any] | None = None, **sync: Any) -> ConfigFeed:
-        simulator = await start_shopify(**(options or {}))
-        pool = await create_pool(DatabaseSettings(url=settings.database.url, max_connections=5))
-        pools.append(pool)
-        configs = Configs(settings, pool, tmp_path, simulator)
-        if sync:
-            configs.settings = configs.settings.model_copy(
-                update={"sync": configs.settings.sync.model_copy(update=sync)}
-            )
-        return await configs.add("acme")
-
-    yield make
-    for pool in pools:
-        await pool.close()
 
 
 async def catalogue_skus(feed: ConfigFeed) -> list[str]:
@@ -189,7 +161,7 @@ async def test_export_stopped_by_shopify_is_one_clear_error(
 async def test_run_whose_export_is_denied_fails_and_writes_nothing(make_feed: MakeFeed) -> None:
     """A run that reads the shop through an export (more new SKUs than `sku_lookup_limit`) and meets
     ACCESS_DENIED fails with one line that names the code and the scope to grant; nothing is written."""
-    feed = await make_feed(sku_lookup_limit=0)
+    feed = await make_feed(sync={"sku_lookup_limit": 0})
     feed.write(flat_rows(3))
     await feed.configs.shop.simulator.faults(fail_export="ACCESS_DENIED")
     result = await feed.sync()

@@ -6,39 +6,17 @@ never records against the wrong product."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
-from pathlib import Path
 from typing import Any
 
-import asyncpg
 import pytest
-from shop_support import ConfigFeed, Configs, flat_rows
+from shop_support import ConfigFeed, MakeFeed, flat_rows
 
-from erpsync.db.pool import create_pool
 from erpsync.result_lines import checked, is_mismatch
-from erpsync.settings import DatabaseSettings, Settings
 from erpsync.shopify.bulk import LineOutcome
 
-MakeFeed = Callable[..., Awaitable[ConfigFeed]]
+# In file order, so that which line answers for which is the same on every run.
+IN_FILE_ORDER = {"bulk_shuffle_lines": False}
 SEPARATORS = {"SKU-1": "Line\u2028two", "SKU-2": "Para\u2029graph", "SKU-3": "Next\u0085line"}
-
-
-@pytest.fixture
-async def make_feed(
-    settings: Settings, db: asyncpg.Connection[Any], start_shopify: Any, tmp_path: Path
-) -> AsyncIterator[MakeFeed]:
-    pools: list[asyncpg.Pool[Any]] = []
-
-    async def make(**options: Any) -> ConfigFeed:
-        # In file order, so that which line answers for which is the same on every run.
-        simulator = await start_shopify(bulk_shuffle_lines=False, **options)
-        pool = await create_pool(DatabaseSettings(url=settings.database.url, max_connections=5))
-        pools.append(pool)
-        return await Configs(settings, pool, tmp_path, simulator).add("acme")
-
-    yield make
-    for pool in pools:
-        await pool.close()
 
 
 async def tracked(feed: ConfigFeed) -> dict[str, str]:
@@ -65,7 +43,7 @@ def titled(count: int, titles: dict[str, str]) -> list[dict[str, Any]]:
 async def test_titles_with_line_separators_round_trip(make_feed: MakeFeed) -> None:
     """U+2028, U+2029 and U+0085 in titles: every product is created with its title as the feed has it,
     tracked against its own product, and the next run finds nothing to change."""
-    feed = await make_feed()
+    feed = await make_feed(options=IN_FILE_ORDER)
     feed.write(titled(5, SEPARATORS))
     result = await feed.sync()
     assert result.status == "succeeded", result
@@ -87,7 +65,7 @@ async def test_create_answered_with_another_lines_product_is_failed_not_recorded
     """A shop splitting at U+2028 answers line N with line N-1's product: those lines fail with a log
     line naming their SKU, the run counts them as mismatched, and no product key is tracked against a
     product that does not hold its SKU."""
-    feed = await make_feed(jsonl_split="splitlines")
+    feed = await make_feed(options={**IN_FILE_ORDER, "jsonl_split": "splitlines"})
     feed.write(titled(4, {"SKU-1": "Line\u2028two"}))
     result = await feed.sync()
     assert result.status == "partial", result
@@ -104,7 +82,7 @@ async def test_create_answered_with_another_lines_product_is_failed_not_recorded
 async def test_update_answered_with_another_products_id_is_failed_not_recorded(make_feed: MakeFeed) -> None:
     """Updates by id, answered one line off: the mismatched lines fail and their products stay tracked
     against their own ids, with the old hash, so the next run writes them again."""
-    feed = await make_feed(jsonl_split="splitlines")
+    feed = await make_feed(options={**IN_FILE_ORDER, "jsonl_split": "splitlines"})
     feed.write(flat_rows(4))
     first = await feed.sync()
     assert first.status == "succeeded", first

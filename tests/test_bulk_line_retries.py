@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import signal
 import sys
-from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from subprocess import PIPE
 from typing import Any
@@ -17,7 +16,7 @@ from typing import Any
 import asyncpg
 import orjson
 import pytest
-from shop_support import ConfigFeed, Configs, Shop, flat_rows, grouped_rows
+from shop_support import ConfigFeed, Configs, MakeFeed, Shop, flat_rows, grouped_rows
 from support import erpsync_env, shop_products
 
 from erpsync.db.pool import create_pool
@@ -30,25 +29,6 @@ from erpsync.shopify.bulk import LineOutcome, run_file
 from erpsync.shopify.bulk_files import BulkFile, BulkFileWriter
 from erpsync.shopify.client import ShopifyClient
 from erpsync.shopify.throttle import Throttle
-
-MakeFeed = Callable[..., Awaitable[ConfigFeed]]
-
-
-@pytest.fixture
-async def make_feed(
-    settings: Settings, db: asyncpg.Connection[Any], start_shopify: Any, tmp_path: Path
-) -> AsyncIterator[MakeFeed]:
-    pools: list[asyncpg.Pool[Any]] = []
-
-    async def make(**options: Any) -> ConfigFeed:
-        simulator = await start_shopify(**options)
-        pool = await create_pool(DatabaseSettings(url=settings.database.url, max_connections=5))
-        pools.append(pool)
-        return await Configs(settings, pool, tmp_path, simulator).add("acme")
-
-    yield make
-    for pool in pools:
-        await pool.close()
 
 
 async def holders(feed: ConfigFeed) -> dict[str, list[tuple[str, str, str]]]:

@@ -8,16 +8,12 @@ by code or by message alone under HTTP 200 and 429, and a busy bulk start told b
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
-import asyncpg
 import pytest
-from shop_support import ConfigFeed, Configs, Shop, flat_rows
+from shop_support import MakeFeed, Shop, flat_rows
 
-from erpsync.db.pool import create_pool
-from erpsync.settings import DatabaseSettings, Settings
 from erpsync.shopify import documents
 from erpsync.shopify.bulk import run_bulk_mutation
 from erpsync.shopify.bulk_files import BulkFile, BulkFileWriter
@@ -263,36 +259,18 @@ async def test_export_waits_while_another_process_exports_before_2026_01(start_s
 # --- a whole run against a shop that answers in every awkward shape at once ------------------------------
 
 
-MakeFeed = Callable[..., Awaitable[ConfigFeed]]
-
-
-@pytest.fixture
-async def make_feed(
-    settings: Settings, db: asyncpg.Connection[Any], start_shopify: Any, tmp_path: Path
-) -> AsyncIterator[MakeFeed]:
-    pools: list[asyncpg.Pool[Any]] = []
-
-    async def make(**options: Any) -> ConfigFeed:
-        simulator = await start_shopify(**options)
-        pool = await create_pool(DatabaseSettings(url=settings.database.url, max_connections=5))
-        pools.append(pool)
-        return await Configs(settings, pool, tmp_path, simulator).add("acme")
-
-    yield make
-    for pool in pools:
-        await pool.close()
-
-
 async def test_a_run_against_a_shop_answering_in_every_recorded_shape_succeeds(make_feed: MakeFeed) -> None:
     """No throttleStatus on the first reply, THROTTLED by message under 429, busy by message while another
     process's export holds the only slot: the run waits where it must and writes every product once."""
     feed = await make_feed(
-        throttle_status="not_on_first",
-        throttled_shape="message",
-        throttled_http_status=429,
-        bulk_busy_shape="message",
-        bulk_concurrency=1,
-        bulk_query_rate=20.0,
+        options={
+            "throttle_status": "not_on_first",
+            "throttled_shape": "message",
+            "throttled_http_status": 429,
+            "bulk_busy_shape": "message",
+            "bulk_concurrency": 1,
+            "bulk_query_rate": 20.0,
+        }
     )
     shop = feed.configs.shop
     for index in range(5):  # something for the other process to export, slowly

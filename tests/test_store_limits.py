@@ -5,51 +5,22 @@ one is named and not sent; the others are)."""
 from __future__ import annotations
 
 import datetime
-from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
-import asyncpg
 import pytest
-from shop_support import ConfigFeed, Configs, flat_rows
+from shop_support import ConfigFeed, MakeFeed, flat_rows
 from test_shopify_bulk import Recorder, write_files
 
-from erpsync.db.pool import create_pool
 from erpsync.limits import product_problems
 from erpsync.mapping.drafts import MetafieldDraft, ProductDraft, VariantDraft
-from erpsync.settings import DatabaseSettings, Settings
 from erpsync.shopify import documents
 from erpsync.shopify.bulk import run_file
 from erpsync.shopify.client import ShopifyClient
 from erpsync.shopify.throttle import Throttle
 from erpsync.variant_cap import is_daily_variant_cap
 
-MakeFeed = Callable[..., Awaitable[ConfigFeed]]
 CAP = {"variant_cap_threshold": 3, "variant_cap_per_day": 2}
-
-
-@pytest.fixture
-async def make_feed(
-    settings: Settings, db: asyncpg.Connection[Any], start_shopify: Any, tmp_path: Path
-) -> AsyncIterator[MakeFeed]:
-    pools: list[asyncpg.Pool[Any]] = []
-
-    async def make(
-        *, options: dict[str, Any] | None = None, sync: dict[str, Any] | None = None, **fields: Any
-    ) -> ConfigFeed:
-        simulator = await start_shopify(**(options or {}))
-        pool = await create_pool(DatabaseSettings(url=settings.database.url, max_connections=5))
-        pools.append(pool)
-        configs = Configs(settings, pool, tmp_path, simulator)
-        if sync:
-            configs.settings = configs.settings.model_copy(
-                update={"sync": configs.settings.sync.model_copy(update=sync)}
-            )
-        return await configs.add("acme", **fields)
-
-    yield make
-    for pool in pools:
-        await pool.close()
 
 
 async def shop_skus(feed: ConfigFeed) -> list[str]:

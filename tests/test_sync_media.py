@@ -6,18 +6,10 @@ media, the old one removed). Whole runs against the simulator, which counts medi
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
-from pathlib import Path
 from typing import Any
 
-import asyncpg
-import pytest
-from shop_support import ConfigFeed, Configs
+from shop_support import ConfigFeed, MakeFeed
 
-from erpsync.db.pool import create_pool
-from erpsync.settings import DatabaseSettings, Settings
-
-MakeFeed = Callable[..., Awaitable[ConfigFeed]]
 FIELDS = ["sku", "title", "price", "stock", "images", "variant_image"]
 MEDIA_QUERY = """
 query($id: ID!) { product(id: $id) { id
@@ -25,23 +17,11 @@ query($id: ID!) { product(id: $id) { id
 """
 
 
-@pytest.fixture
-async def make_feed(
-    settings: Settings, db: asyncpg.Connection[Any], start_shopify: Any, tmp_path: Path
-) -> AsyncIterator[MakeFeed]:
-    pools: list[asyncpg.Pool[Any]] = []
-
-    async def make(**fields: Any) -> ConfigFeed:
-        simulator = await start_shopify(**fields.pop("simulator", {}))
-        pool = await create_pool(DatabaseSettings(url=settings.database.url, max_connections=5))
-        pools.append(pool)
-        feed = await Configs(settings, pool, tmp_path, simulator).add("acme", **fields)
-        feed.fields = FIELDS
-        return feed
-
-    yield make
-    for pool in pools:
-        await pool.close()
+async def media_feed(make_feed: MakeFeed, **fields: Any) -> ConfigFeed:
+    """`acme` with the image columns in its feed file."""
+    feed = await make_feed(**fields)
+    feed.fields = FIELDS
+    return feed
 
 
 def image(name: str) -> str:
@@ -89,7 +69,7 @@ async def shop_media(feed: ConfigFeed) -> dict[str, list[tuple[str, str]]]:
 async def test_a_price_change_creates_no_media_and_deletes_none(make_feed: MakeFeed) -> None:
     """Three products with two images each: the first run uploads six; a re-sync that changes every
     price sends each image by its media id, so the shop's media stay the same ids."""
-    feed = await make_feed(mapping=MAPPING)
+    feed = await media_feed(make_feed, mapping=MAPPING)
     feed.write(rows(3))
     first = await feed.sync()
     assert first.status == "succeeded", first
@@ -110,7 +90,7 @@ async def test_a_price_change_creates_no_media_and_deletes_none(make_feed: MakeF
 async def test_an_added_image_is_the_only_upload_and_a_dropped_one_is_removed(make_feed: MakeFeed) -> None:
     """The feed swaps one image of a product for another: one media created, one deleted, the
     untouched image keeps its id."""
-    feed = await make_feed(mapping=MAPPING)
+    feed = await media_feed(make_feed, mapping=MAPPING)
     feed.write(rows(1))
     await feed.sync()
     [(product_id, before)] = (await shop_media(feed)).items()
@@ -129,7 +109,7 @@ async def test_an_added_image_is_the_only_upload_and_a_dropped_one_is_removed(ma
 async def test_a_variant_image_is_one_of_the_product_media(make_feed: MakeFeed) -> None:
     """A variant's image rides in `files` as well: it is uploaded once with the product's images and
     neither duplicated nor removed by the next write."""
-    feed = await make_feed(mapping={**MAPPING, "variant.image": "variant_image"})
+    feed = await media_feed(make_feed, mapping={**MAPPING, "variant.image": "variant_image"})
     feed.write([{**row, "variant_image": image("v1")} for row in rows(1)])
     await feed.sync()
     assert await media_stats(feed) == {"created": 3, "deleted": 0}
@@ -145,7 +125,7 @@ async def test_media_removed_by_hand_is_uploaded_again_within_the_run(make_feed:
     """A merchant deletes the product's media in the admin: the write that sends the stale media ids is
     refused, erpsync forgets them, and the line sent again in the same run uploads the images afresh,
     onto the same product."""
-    feed = await make_feed(mapping=MAPPING)
+    feed = await media_feed(make_feed, mapping=MAPPING)
     feed.write(rows(1))
     await feed.sync()
     [product_id] = await shop_media(feed)

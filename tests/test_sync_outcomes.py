@@ -6,40 +6,17 @@ from __future__ import annotations
 import asyncio
 import subprocess
 import sys
-from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from subprocess import PIPE
-from typing import Any
 
-import asyncpg
 import orjson
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
-from shop_support import ConfigFeed, Configs, flat_rows
+from shop_support import ConfigFeed, MakeFeed, flat_rows
 from support import API_TOKEN, erpsync_env
 
 from erpsync.api.app import init_app
-from erpsync.db.pool import create_pool
-from erpsync.settings import DatabaseSettings, Settings
-
-MakeFeed = Callable[..., Awaitable[ConfigFeed]]
-
-
-@pytest.fixture
-async def make_feed(
-    settings: Settings, db: asyncpg.Connection[Any], start_shopify: Any, tmp_path: Path
-) -> AsyncIterator[MakeFeed]:
-    pools: list[asyncpg.Pool[Any]] = []
-
-    async def make(**fields: Any) -> ConfigFeed:
-        simulator = await start_shopify()
-        pool = await create_pool(DatabaseSettings(url=settings.database.url, max_connections=5))
-        pools.append(pool)
-        return await Configs(settings, pool, tmp_path, simulator).add("acme", **fields)
-
-    yield make
-    for pool in pools:
-        await pool.close()
+from erpsync.settings import Settings
 
 
 async def shop_state(feed: ConfigFeed) -> list[tuple[str, str, str]]:

@@ -5,40 +5,15 @@ Whole runs against the simulator, whose admin stats list the products published 
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
-from pathlib import Path
-from typing import Any
-
-import asyncpg
 import pytest
-from shop_support import ConfigFeed, Configs, flat_rows
+from shop_support import ConfigFeed, MakeFeed, flat_rows
 
-from erpsync.db.pool import create_pool
 from erpsync.publications import DIRECT_LIMIT
-from erpsync.settings import DatabaseSettings, Settings
 
-MakeFeed = Callable[..., Awaitable[ConfigFeed]]
 UNPUBLISH = (
     "mutation($id: ID!, $input: [PublicationInput!]!) { publishableUnpublish(id: $id, input: $input) { "
     "userErrors { message } } }"
 )
-
-
-@pytest.fixture
-async def make_feed(
-    settings: Settings, db: asyncpg.Connection[Any], start_shopify: Any, tmp_path: Path
-) -> AsyncIterator[MakeFeed]:
-    pools: list[asyncpg.Pool[Any]] = []
-
-    async def make(**fields: Any) -> ConfigFeed:
-        simulator = await start_shopify()
-        pool = await create_pool(DatabaseSettings(url=settings.database.url, max_connections=5))
-        pools.append(pool)
-        return await Configs(settings, pool, tmp_path, simulator).add("acme", **fields)
-
-    yield make
-    for pool in pools:
-        await pool.close()
 
 
 async def published(feed: ConfigFeed) -> dict[str, set[str]]:
