@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import os
 import socket
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -101,3 +103,30 @@ async def shop_products(simulator: Any) -> list[dict[str, Any]]:
         if not page["pageInfo"]["hasNextPage"]:
             return found
         after = page["pageInfo"]["endCursor"]
+
+
+def erpsync(
+    env: dict[str, str], *args: str, stdin: str | None = None, cwd: Path | None = None
+) -> subprocess.CompletedProcess[str]:
+    """`erpsync ARGS` in a subprocess, as an operator runs it."""
+    return subprocess.run(
+        [sys.executable, "-m", "erpsync", *args],
+        env=env,
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        cwd=cwd,
+    )
+
+
+async def erpsync_awaited(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    """`erpsync ARGS` awaited, so that a simulator in the test's event loop can answer it."""
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "erpsync", *args, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
+    async with asyncio.timeout(120):
+        out, err = await process.communicate()
+    assert process.returncode is not None
+    return subprocess.CompletedProcess(args, process.returncode, out.decode(), err.decode())

@@ -18,7 +18,7 @@ from typing import Any
 import asyncpg
 import pytest
 from pydantic import SecretStr
-from support import REDIS_URL, SECRET_KEY, SIM_TOKEN
+from support import REDIS_URL, SECRET_KEY, SIM_TOKEN, erpsync, erpsync_awaited
 
 from erpsync.crypto import SecretBox
 from erpsync.db.configs import get_config
@@ -38,18 +38,6 @@ def cli_env(database_url: str, db: asyncpg.Connection[Any], tmp_path: Path) -> d
         ERPSYNC_LOG__FORMAT="json",
     )
     return env
-
-
-def erpsync(env: dict[str, str], *args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "erpsync", *args],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-        cwd=cwd,
-    )
 
 
 def test_help_lists_the_commands(cli_env: dict[str, str]) -> None:
@@ -208,43 +196,32 @@ async def test_check_asks_the_shop_and_each_service(cli_env: dict[str, str], sta
     nobody listens at or a missing scope each fail it, saying which."""
     shop = await start_shopify()
     env = {**cli_env, "ERPSYNC_SHOPIFY__BASE_URL": shop.base_url, "SHOPIFY_ACCESS_TOKEN": SIM_TOKEN}
-    good = await erpsync_async(env, "check")
+    good = await erpsync_awaited(env, "check")
     assert good.returncode == 0, good.stdout + good.stderr
     for name in ("settings", "postgresql", "redis", "shopify", "shopify scopes"):
         assert f"ok   {name}:" in good.stdout
     assert "'erpsync simulator', plan Standard, currency EUR" in good.stdout, good.stdout
     assert SIM_TOKEN not in good.stdout + good.stderr
-    bad = await erpsync_async({**env, "REDIS_URL": "redis://127.0.0.1:9/0"}, "check")
+    bad = await erpsync_awaited({**env, "REDIS_URL": "redis://127.0.0.1:9/0"}, "check")
     assert bad.returncode == 1
     assert "FAIL redis:" in bad.stdout
     assert "ok   postgresql:" in bad.stdout
-    refused = await erpsync_async({**env, "SHOPIFY_ACCESS_TOKEN": "shpat_wrong_token_0000"}, "check")
+    refused = await erpsync_awaited({**env, "SHOPIFY_ACCESS_TOKEN": "shpat_wrong_token_0000"}, "check")
     assert refused.returncode == 1
     assert "FAIL shopify: acme.myshopify.com via" in refused.stdout, refused.stdout
     assert "shpat_wrong_token_0000" not in refused.stdout + refused.stderr
-    nobody = await erpsync_async(
+    nobody = await erpsync_awaited(
         {**env, "ERPSYNC_SHOPIFY__BASE_URL": f"http://127.0.0.1:{_free_port()}"}, "check"
     )
     assert nobody.returncode == 1
     assert "FAIL shopify:" in nobody.stdout
     narrow = await start_shopify(granted_scope="write_products,read_locations")
-    scoped = await erpsync_async({**env, "ERPSYNC_SHOPIFY__BASE_URL": narrow.base_url}, "check")
+    scoped = await erpsync_awaited({**env, "ERPSYNC_SHOPIFY__BASE_URL": narrow.base_url}, "check")
     assert scoped.returncode == 1
     assert (
         "FAIL shopify scopes: missing write_inventory, write_publications; grant them to the app and reinstall it"
         in scoped.stdout
     )
-
-
-async def erpsync_async(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    """`erpsync ARGS` awaited, so that a simulator in this test's event loop can answer it."""
-    process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "erpsync", *args, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE
-    )
-    async with asyncio.timeout(120):
-        out, err = await process.communicate()
-    assert process.returncode is not None
-    return subprocess.CompletedProcess(args, process.returncode, out.decode(), err.decode())
 
 
 def _free_port() -> int:

@@ -12,7 +12,7 @@ from typing import Any
 
 import asyncpg
 import pytest
-from support import REDIS_URL, SECRET_KEY
+from support import REDIS_URL, SECRET_KEY, erpsync
 
 from erpsync.crypto import SecretBox
 from erpsync.db.configs import insert_config
@@ -31,17 +31,6 @@ async def cli_env(
     env = {key: value for key, value in os.environ.items() if not key.startswith("ERPSYNC_")}
     env.update(DATABASE_URL=database_url, REDIS_URL=REDIS_URL, ERPSYNC_SECURITY__SECRET_KEY=SECRET_KEY)
     return env
-
-
-def erpsync(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "erpsync", *args],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
 
 
 async def test_logs_of_a_config_oldest_first_filtered_and_as_json(

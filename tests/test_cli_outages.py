@@ -7,14 +7,12 @@ import asyncio
 import json
 import socket
 import subprocess
-import sys
-from asyncio.subprocess import PIPE
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from support import erpsync_env
+from support import erpsync_awaited, erpsync_env
 
 from erpsync.settings import Settings
 
@@ -48,16 +46,6 @@ def refused_port() -> Iterator[int]:
         yield nobody.getsockname()[1]
 
 
-async def run(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "erpsync", *args, env=env, stdout=PIPE, stderr=PIPE
-    )
-    async with asyncio.timeout(120):
-        out, err = await process.communicate()
-    assert process.returncode is not None
-    return subprocess.CompletedProcess(args, process.returncode, out.decode(), err.decode())
-
-
 @pytest.mark.parametrize("outage", ["postgresql", "redis", "shop", "source"])
 async def test_every_command_ends_in_one_line_without_a_traceback(
     outage: str, *, settings: Settings, tmp_path: Path, shopify: Any, make_config: Any, refused_port: int
@@ -72,7 +60,7 @@ async def test_every_command_ends_in_one_line_without_a_traceback(
     for config in (acme, far):
         path = tmp_path / f"{config['id']}.json"
         path.write_text(json.dumps(config))
-        applied = await run(env, "configs", "apply", str(path))
+        applied = await erpsync_awaited(env, "configs", "apply", str(path))
         assert applied.returncode == 0, applied.stderr
     refused = f"127.0.0.1:{refused_port}"
     env.update(
@@ -89,7 +77,7 @@ async def test_every_command_ends_in_one_line_without_a_traceback(
 
     async def one(command: list[str]) -> subprocess.CompletedProcess[str]:
         async with slots:
-            return await run(env, *command)
+            return await erpsync_awaited(env, *command)
 
     for command, result in zip(COMMANDS, await asyncio.gather(*map(one, COMMANDS)), strict=True):
         said = result.stdout + result.stderr

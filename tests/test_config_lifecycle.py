@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -16,7 +14,7 @@ import pytest
 from aiohttp.test_utils import TestClient
 from arq import ArqRedis
 from pydantic import SecretStr
-from support import REDIS_URL, SECRET_KEY
+from support import REDIS_URL, SECRET_KEY, erpsync
 
 from erpsync.crypto import SecretBox
 from erpsync.db.configs import get_config, insert_config
@@ -35,18 +33,6 @@ def cli_env(database_url: str, db: asyncpg.Connection[Any]) -> dict[str, str]:
     env = {key: value for key, value in os.environ.items() if not key.startswith("ERPSYNC_")}
     env.update(DATABASE_URL=database_url, REDIS_URL=REDIS_URL, ERPSYNC_SECURITY__SECRET_KEY=SECRET_KEY)
     return env
-
-
-def erpsync(env: dict[str, str], *args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "erpsync", *args],
-        env=env,
-        input=stdin,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
 
 
 async def stored_password(db: asyncpg.Connection[Any], config_id: str) -> str:

@@ -3,17 +3,13 @@ without touching the shop, every rejected product is named; `erpsync sync` exits
 
 from __future__ import annotations
 
-import asyncio
-import subprocess
-import sys
 from pathlib import Path
-from subprocess import PIPE
 
 import orjson
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 from shop_support import ConfigFeed, MakeFeed, flat_rows
-from support import API_TOKEN, erpsync_env
+from support import API_TOKEN, erpsync_awaited, erpsync_env
 
 from erpsync.api.app import init_app
 from erpsync.settings import Settings
@@ -108,17 +104,6 @@ async def test_mapped_path_in_no_record_is_a_warning(make_feed: MakeFeed) -> Non
     assert warning in [row["message"] for row in await feed.logs("warning")]
 
 
-async def run_cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    """`erpsync ARGS` in a subprocess, awaited: the simulated shop answers from this test's event loop."""
-    process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "erpsync", *args, env=env, stdout=PIPE, stderr=PIPE
-    )
-    async with asyncio.timeout(120):
-        out, err = await process.communicate()
-    assert process.returncode is not None
-    return subprocess.CompletedProcess(args, process.returncode, out.decode(), err.decode())
-
-
 async def test_sync_exit_status_follows_the_run(
     make_feed: MakeFeed, settings: Settings, tmp_path: Path
 ) -> None:
@@ -127,32 +112,32 @@ async def test_sync_exit_status_follows_the_run(
     feed = await make_feed()
     simulator_url = feed.configs.settings.shopify.base_url
     env = erpsync_env(settings, tmp_path, shop_url=simulator_url, ERPSYNC_SYNC__MAX_DELETE_FRACTION="0.2")
-    help_text = (await run_cli(env, "sync", "--help")).stdout
+    help_text = (await erpsync_awaited(env, "sync", "--help")).stdout
     for line in ("0  succeeded", "1  failed", "2  needs attention", "3  partial", "64  usage error",
                  "66  no sync config", "69  PostgreSQL cannot be reached", "75  the config is syncing"):  # fmt: skip
         assert line in help_text, help_text
-    assert (await run_cli(env, "sync")).returncode == 64
+    assert (await erpsync_awaited(env, "sync")).returncode == 64
 
     feed.write(flat_rows(5))
-    done = await run_cli(env, "sync", "acme")
+    done = await erpsync_awaited(env, "sync", "acme")
     assert (done.returncode, done.stdout.splitlines()[0].endswith(": succeeded")) == (0, True), done
     rows = flat_rows(5)
     rows[1]["price"] = "bad"
     feed.write(rows)
-    partial = await run_cli(env, "sync", "acme")
+    partial = await erpsync_awaited(env, "sync", "acme")
     assert partial.returncode == 3, partial
     assert "rejected products (1, not written):" in partial.stdout
     assert "    SKU-2 (SKU SKU-2): acme.csv " in partial.stdout
     feed.write(flat_rows(1))
-    preview = await run_cli(env, "sync", "acme", "--dry-run")
+    preview = await erpsync_awaited(env, "sync", "acme", "--dry-run")
     assert "deletes_allowed" not in preview.stdout, preview.stdout
     assert "  deletes held back: would delete 4 of 5 products (80%) > 20%" in preview.stdout, preview.stdout
-    held = await run_cli(env, "sync", "acme")
+    held = await erpsync_awaited(env, "sync", "acme")
     assert held.returncode == 2, held
     feed.write_text("sku,title,price,stock\n")
-    failed = await run_cli(env, "sync", "acme")
+    failed = await erpsync_awaited(env, "sync", "acme")
     assert failed.returncode == 1, failed
     assert "reason: the feed gave no product (0 rows)" in failed.stdout
-    dry = await run_cli(env, "sync", "acme", "--dry-run")
+    dry = await erpsync_awaited(env, "sync", "acme", "--dry-run")
     assert dry.returncode == 1, dry  # a dry run that fails says so too
     assert len(await shop_state(feed)) == 5
