@@ -69,6 +69,28 @@ class BulkManager:
         self.tasks: dict[str, asyncio.Task[None]] = {}
         self.stops: dict[str, StopStatus] = {}  # how an operation stopped by a fault ends
 
+    def run_context(
+        self,
+        operation: BulkOperation,
+        base_url: str,
+        *,
+        bulk_mutation: bool = False,
+        bulk_query: bool = False,
+    ) -> ExecutionContext:
+        """What an operation's own lines or export run with: the shop, its stats and faults, and no
+        bulk manager of their own."""
+        return ExecutionContext(
+            state=self.state,
+            options=self.options,
+            stats=self.stats,
+            faults=self.faults,
+            base_url=base_url,
+            api_version=operation.api_version,
+            bulk=None,
+            bulk_mutation=bulk_mutation,
+            bulk_query=bulk_query,
+        )
+
     # --- staged uploads --------------------------------------------------------------------------------
 
     def sign(self, policy: str) -> str:

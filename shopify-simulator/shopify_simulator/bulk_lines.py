@@ -109,16 +109,7 @@ async def run_mutation_lines(
     """Run every non-empty line at ``bulk_rate``, in shuffled order unless told otherwise."""
     await asyncio.sleep(0)
     operation.status = "RUNNING"
-    line_context = ExecutionContext(
-        state=manager.state,
-        options=manager.options,
-        stats=manager.stats,
-        faults=manager.faults,
-        base_url=context.base_url,
-        api_version=operation.api_version,
-        bulk=None,
-        bulk_mutation=True,
-    )
+    line_context = manager.run_context(operation, context.base_url, bulk_mutation=True)
     order = [index for index, line in enumerate(lines) if line.strip()]
     if manager.options.bulk_shuffle_lines:
         # "lines are not processed in order". https://shopify.dev/docs/api/usage/bulk-operations/imports

@@ -221,16 +221,7 @@ async def run_query_export(
 
     await asyncio.sleep(0)
     operation.status = "RUNNING"
-    export_context = ExecutionContext(
-        state=manager.state,
-        options=manager.options,
-        stats=manager.stats,
-        faults=manager.faults,
-        base_url=context.base_url,
-        api_version=operation.api_version,
-        bulk=None,
-        bulk_query=True,
-    )
+    export_context = manager.run_context(operation, context.base_url, bulk_query=True)
     body = execute_prepared(_with_object_ids(prepared), export_context)
     if body.get("errors") or body.get("data") is None:
         logger.warning("bulk query %s failed: %s", operation.id, body.get("errors"))
