@@ -165,6 +165,31 @@ def product_sources(config: SyncConfig) -> list[str]:
     return list(dict.fromkeys(paths))
 
 
+class ProductCells:
+    """Copies a parent's product cells onto its first child (the parent row itself is dropped): by
+    position in a CSV row (padded to the header first), by key in a keyed record."""
+
+    def __init__(self, config: SyncConfig, columns: tuple[str, ...] | None) -> None:
+        sources = product_sources(config)
+        self._width = 0 if columns is None else len(columns)
+        self._positions = (
+            [] if columns is None else [columns.index(path) for path in sources if path in columns]
+        )
+        self._paths = list(dict.fromkeys(part for path in sources for part in {path, path.split(".")[0]}))
+        self._rows = columns is not None
+
+    def copy(self, parent: Any, child: Any) -> None:
+        if self._rows:
+            if len(child) < self._width:
+                child.extend([""] * (self._width - len(child)))
+            for position in self._positions:
+                child[position] = parent[position] if position < len(parent) else ""
+        elif parent.__class__ is dict and child.__class__ is dict:
+            for path in self._paths:
+                if path in parent:
+                    child[path] = parent[path]
+
+
 def unpack(record: Any) -> Any:
     """A record as `pack` took it."""
     return record.split(SEPARATOR) if record.__class__ is str else record

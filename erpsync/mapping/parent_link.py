@@ -22,10 +22,10 @@ from erpsync.mapping.grouping import (
     BATCH_RECORDS,
     KEY_FIELD,
     Getter,
+    ProductCells,
     adjacent,
     field_getter,
     key_getter,
-    product_sources,
     text,
 )
 from erpsync.mapping.items import END, ROW_DIGITS, Decoded, encode, escaped, slices, unescaped
@@ -73,13 +73,7 @@ class ParentLinkStage:
         self._name = name
         # After the sort a CSV row has its head in front: the getters below read that layout.
         self._own_key: Getter = key_getter(config, self._columns, feed=feed)
-        sources = product_sources(config)
-        if self._columns is None:
-            self._copied = list(
-                dict.fromkeys(part for path in sources for part in {path, path.split(".")[0]})
-            )
-        else:
-            self._positions = [self._columns.index(path) for path in sources if path in self._columns]
+        self._cells = ProductCells(config, self._columns)
 
     def push(self, batch: RecordBatch) -> Iterator[RecordBatch]:
         if not self._bound:
@@ -143,7 +137,7 @@ class ParentLinkStage:
                 elif key is not None:
                     self._keyed(record, key)
                 elif parent is not None:
-                    self._copy_product(parent[0], record)
+                    self._cells.copy(parent[0], record)
                     key = self._own_key(parent[0])
                     problems = problems or parent[3]
                     self._keyed(record, key)
@@ -172,17 +166,6 @@ class ParentLinkStage:
             record[0] = key
         elif record.__class__ is dict:
             record[KEY_FIELD] = key
-
-    def _copy_product(self, parent: Any, child: Any) -> None:
-        if self._columns is not None:
-            if len(child) < len(self._columns):
-                child.extend([""] * (len(self._columns) - len(child)))
-            for position in self._positions:
-                child[position] = parent[position] if position < len(parent) else ""
-        elif parent.__class__ is dict and child.__class__ is dict:
-            for path in self._copied:
-                if path in parent:
-                    child[path] = parent[path]
 
     def close(self) -> None:
         self._sorter.close()

@@ -22,11 +22,11 @@ from erpsync.mapping.grouping import (
     KEY_FIELD,
     Getter,
     Placed,
+    ProductCells,
     adjacent,
     batches,
     field_getter,
     key_getter,
-    product_sources,
     text,
     unpack,
 )
@@ -55,13 +55,7 @@ class _Shaper:
         self.columns = None if columns is None else (*columns, KEY_FIELD, *extra)
         self._width = 0 if columns is None else len(columns)
         self._extra = extra
-        sources = product_sources(config)
-        if columns is None:
-            self._copied = list(
-                dict.fromkeys(part for path in sources for part in {path, path.split(".")[0]})
-            )
-        else:
-            self._positions = [columns.index(path) for path in sources if path in columns]
+        self.copy_product = ProductCells(config, columns).copy
 
     def shape(self, record: Any, key: Any, attrs: tuple[str, ...] | None) -> Any:
         values = attrs if attrs is not None else ("",) * len(self._extra)
@@ -76,17 +70,6 @@ class _Shaper:
             record[KEY_FIELD] = key
             record.update(zip(self._extra, values, strict=True))
         return record
-
-    def copy_product(self, parent: Any, child: Any) -> None:
-        if self.columns is not None:
-            if len(child) < self._width:
-                child.extend([""] * (self._width - len(child)))
-            for position in self._positions:
-                child[position] = parent[position] if position < len(parent) else ""
-        elif parent.__class__ is dict and child.__class__ is dict:
-            for path in self._copied:
-                if path in parent:
-                    child[path] = parent[path]
 
 
 def _groups(items: Iterator[tuple[Any, ...]], shaper: _Shaper, own_key: Getter) -> Iterator[Placed]:
