@@ -8,18 +8,19 @@ from datetime import datetime
 
 from erpsync.db.pool import Executor
 
-SELECT_SCHEDULES = """
-SELECT c.id, c.config->>'schedule' AS schedule, (c.config->>'sync_frequency')::float8 AS hours, c.enabled_at,
-       (SELECT max(coalesce(r.started_at, r.queued_at)) FROM sync_runs r
-        WHERE r.config_id = c.id AND NOT r.dry_run) AS last_start,
-       -- Failed runs since the last that did not fail: a failing config is tried again sooner.
-       (SELECT count(*) FROM sync_runs f
-        WHERE f.config_id = c.id AND NOT f.dry_run AND f.status = 'failed'
-          AND f.id > coalesce((SELECT max(o.id) FROM sync_runs o WHERE o.config_id = c.id AND NOT o.dry_run
-                               AND o.finished_at IS NOT NULL AND o.status <> 'failed'), 0)) AS failures
-FROM product_sync_configs c
-WHERE c.enabled
+# What `scheduler.next_due` needs of config `c`, as the columns of a SELECT: its schedule, when it
+# was enabled, its last run's start and how many runs failed in a row since the last that did not
+# (a failing config is tried again sooner). `/sync/status` reads the same columns (status.py).
+SCHEDULE_COLUMNS = """
+c.config->>'schedule' AS schedule, (c.config->>'sync_frequency')::float8 AS hours, c.enabled_at,
+(SELECT max(coalesce(r.started_at, r.queued_at)) FROM sync_runs r
+ WHERE r.config_id = c.id AND NOT r.dry_run) AS last_start,
+(SELECT count(*) FROM sync_runs f
+ WHERE f.config_id = c.id AND NOT f.dry_run AND f.status = 'failed'
+   AND f.id > coalesce((SELECT max(o.id) FROM sync_runs o WHERE o.config_id = c.id AND NOT o.dry_run
+                        AND o.finished_at IS NOT NULL AND o.status <> 'failed'), 0)) AS failures
 """
+SELECT_SCHEDULES = f"SELECT c.id, {SCHEDULE_COLUMNS} FROM product_sync_configs c WHERE c.enabled"
 TRY_LOCK = "SELECT pg_try_advisory_lock($1)"
 UNLOCK = "SELECT pg_advisory_unlock($1)"
 # A config's run lock: keyed by text (`erpsync:config:ID`), hashed to the lock's integer.

@@ -6,19 +6,13 @@ from __future__ import annotations
 from typing import Any
 
 from erpsync.db.pool import Executor
+from erpsync.db.schedules import SCHEDULE_COLUMNS
 
-SELECT_STATUS = """
-SELECT c.id, c.enabled, c.config->>'schedule' AS schedule, (c.config->>'sync_frequency')::float8 AS hours,
-       c.enabled_at,
+SELECT_STATUS = f"""
+SELECT c.id, c.enabled, {SCHEDULE_COLUMNS},
        last.id AS last_id, last.status AS last_status, last.started_at AS last_started,
        last.finished_at AS last_finished, last.error AS last_error, last.counts AS last_counts,
-       running.id AS running_id, running.status AS running_status,
-       (SELECT max(coalesce(r.started_at, r.queued_at)) FROM sync_runs r
-        WHERE r.config_id = c.id AND NOT r.dry_run) AS last_start,
-       (SELECT count(*) FROM sync_runs f
-        WHERE f.config_id = c.id AND NOT f.dry_run AND f.status = 'failed'
-          AND f.id > coalesce((SELECT max(o.id) FROM sync_runs o WHERE o.config_id = c.id AND NOT o.dry_run
-                               AND o.finished_at IS NOT NULL AND o.status <> 'failed'), 0)) AS failures
+       running.id AS running_id, running.status AS running_status
 FROM product_sync_configs c
 LEFT JOIN LATERAL (SELECT * FROM sync_runs r WHERE r.config_id = c.id AND r.finished_at IS NOT NULL
                    ORDER BY r.id DESC LIMIT 1) last ON true
