@@ -25,14 +25,20 @@ SHORT_TMP = "/tmp"  # noqa: S108 - a private directory is made inside it
 INSTALL_HINT = "pip install 'erpsync[demo]' for an embedded one (from a checkout: make install)"
 
 
-def available() -> bool:
+def _pgserver() -> Any | None:
+    """The pgserver module, or None where it is not installed. platformdirs, which it uses, warns
+    about XDG_RUNTIME_DIR at import and on start; that warning is not the operator's concern."""
     try:
         with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # platformdirs' XDG_RUNTIME_DIR warning is not ours
-            import pgserver  # noqa: F401
+            warnings.simplefilter("ignore")
+            import pgserver
     except ImportError:
-        return False
-    return True
+        return None
+    return pgserver
+
+
+def available() -> bool:
+    return _pgserver() is not None
 
 
 def _start(pgserver: Any, data: Path) -> Any:
@@ -45,12 +51,9 @@ def _start(pgserver: Any, data: Path) -> Any:
 @asynccontextmanager
 async def embedded_postgres(database: str) -> AsyncIterator[str]:
     """A running embedded server while the block runs; yields the URL of `database` on it."""
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # platformdirs' XDG_RUNTIME_DIR warning is not ours
-            import pgserver
-    except ImportError:
-        raise DatabaseError(f"no PostgreSQL server to reach, and none embedded: {INSTALL_HINT}") from None
+    pgserver = _pgserver()
+    if pgserver is None:
+        raise DatabaseError(f"no PostgreSQL server to reach, and none embedded: {INSTALL_HINT}")
     # The server's socket lives in its data directory, and a Unix socket's path may not pass 107
     # bytes: a short temporary directory, whatever TMPDIR says.
     short = SHORT_TMP if os.access(SHORT_TMP, os.W_OK) else None
