@@ -57,11 +57,8 @@ def sync_command(ctx: Context, config_id: str, dry_run: bool, allow_mass_delete:
           kept, and the next `erpsync sync CONFIG_ID` resumes it
       78  a bad setting
     """
-    import asyncpg
-
     from erpsync.cli import storable_id
-    from erpsync.db.pool import create_pool, describe_dsn
-    from erpsync.errors import DatabaseError
+    from erpsync.db.pool import create_pool
     from erpsync.sync import run_sync
 
     settings = ctx.settings
@@ -84,15 +81,8 @@ def sync_command(ctx: Context, config_id: str, dry_run: bool, allow_mass_delete:
 
     async def go() -> Any:
         nonlocal opened
-        pool = await create_pool(settings.database)
-        try:
-            async with pool.acquire():  # PostgreSQL answers: from here a lost connection keeps a run
-                opened = True
-        except (OSError, TimeoutError, asyncpg.PostgresError) as exc:
-            await close_pool(pool)
-            raise DatabaseError(
-                f"cannot connect to PostgreSQL at {describe_dsn(settings.database.url)}: {exc}"
-            ) from exc
+        pool = await create_pool(settings.database, reachable=True)
+        opened = True  # PostgreSQL answered: from here a lost connection keeps a run
         try:
             return await run_sync(
                 settings,

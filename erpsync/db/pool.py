@@ -29,8 +29,11 @@ async def _init_connection(conn: asyncpg.Connection[Any]) -> None:
     )
 
 
-async def create_pool(settings: DatabaseSettings) -> asyncpg.Pool[Any]:
-    """Open the pool, turning a refused connection into a `DatabaseError` that names the server."""
+async def create_pool(settings: DatabaseSettings, *, reachable: bool = False) -> asyncpg.Pool[Any]:
+    """Open the pool, turning a refused connection into a `DatabaseError` that names the server.
+
+    With `min_connections` 0 (the daemon starts while PostgreSQL is down) nothing connects yet;
+    `reachable` asks for one connection now, for a command that must know before it starts."""
     try:
         pool = await asyncpg.create_pool(
             settings.url,
@@ -39,9 +42,16 @@ async def create_pool(settings: DatabaseSettings) -> asyncpg.Pool[Any]:
             timeout=settings.connect_timeout,
             init=_init_connection,
         )
+        assert pool is not None
+        if reachable:
+            try:
+                async with pool.acquire():
+                    pass
+            except BaseException:
+                pool.terminate()
+                raise
     except (OSError, asyncpg.PostgresError, TimeoutError) as exc:
         raise DatabaseError(f"cannot connect to PostgreSQL at {describe_dsn(settings.url)}: {exc}") from exc
-    assert pool is not None
     return pool
 
 
