@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
+from erpsync.db.pool import create_database_statement
 from erpsync.errors import DatabaseError
 
 PREFIX = "erpsync-demo-pg-"
@@ -64,7 +65,7 @@ async def embedded_postgres(database: str) -> AsyncIterator[str]:
         except Exception as exc:  # pgserver raises what initdb or pg_ctl said, in several kinds
             raise DatabaseError(f"the demo's embedded PostgreSQL did not start: {exc}") from None
         try:
-            await asyncio.to_thread(server.psql, f'CREATE DATABASE "{database}";')
+            await asyncio.to_thread(server.psql, create_database_statement(database) + ";")
             yield f"postgresql://postgres@localhost/{database}?host={quote(str(data), safe='/')}"
         finally:
             await asyncio.to_thread(server.cleanup)

@@ -13,6 +13,7 @@ from typing import Any
 
 import asyncpg
 
+from erpsync.db import corrections
 from erpsync.db.logs import add_logs
 from erpsync.logs import get_logger
 from erpsync.shopify import documents
@@ -20,41 +21,6 @@ from erpsync.shopify.client import ShopifyClient
 from erpsync.shopify.shop import iter_products_by_id
 
 log = get_logger("erpsync.heal")
-
-SELECT_STALE = """
-SELECT product_key, shopify_product_id, skus FROM run_products
-WHERE run_id = $1 AND outcome = 'retry' AND retry = 'stale' ORDER BY ordinal
-"""
-SELECT_TRACKED_VARIANTS = (
-    "SELECT sku, shopify_variant_id FROM products WHERE config_id = $1 AND product_key = $2"
-)
-FORGET_PRODUCT = """
-WITH gone AS (DELETE FROM product_states WHERE config_id = $1 AND product_key = $2)
-DELETE FROM products WHERE config_id = $1 AND product_key = $2
-"""
-AS_CREATE = """
-UPDATE run_products SET action = 'create', shopify_product_id = NULL, retry = NULL
-WHERE run_id = $1 AND product_key = $2
-"""
-SET_VARIANT_IDS = """
-UPDATE products p SET shopify_variant_id = t.variant_id, updated_at = now()
-FROM unnest($3::text[], $4::text[]) AS t(sku, variant_id)
-WHERE p.config_id = $1 AND p.product_key = $2 AND p.sku = t.sku
-"""
-FORGET_VARIANTS = "DELETE FROM products WHERE config_id = $1 AND product_key = $2 AND sku = ANY($3::text[])"
-
-
-SELECT_UPDATES = """
-SELECT product_key, shopify_product_id, skus, input FROM run_products
-WHERE run_id = $1 AND action = 'update' AND outcome IS NULL AND shopify_product_id IS NOT NULL ORDER BY ordinal
-"""
-
-
-SET_STOCKED = """
-UPDATE products p SET stocked = t.stocked
-FROM unnest($2::text[], $3::boolean[]) AS t(sku, stocked)
-WHERE p.config_id = $1 AND p.sku = t.sku AND p.stocked IS DISTINCT FROM t.stocked
-"""
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,7 +45,7 @@ async def read_before_updates(
 
     Returns the variants to stock at `location_id` first: their quantities are left out of the productSet
     line (Shopify refuses them there) and set by `inventoryActivate` instead."""
-    rows = {row["shopify_product_id"]: row for row in await conn.fetch(SELECT_UPDATES, run_id)}
+    rows = {row["shopify_product_id"]: row for row in await corrections.pending_updates(conn, run_id)}
     if not rows or location_id is None:
         return []
     log.info("reading the products to update from the shop", products=len(rows))
@@ -108,12 +74,11 @@ async def read_before_updates(
                     Activation(variant.sku, variant.inventory_item_id, quantities[variant.sku])
                 )
     if stocked:
-        await conn.execute(SET_STOCKED, config_id, list(stocked), list(stocked.values()))
+        await corrections.set_stocked(conn, config_id, stocked)
     for product_id, row in rows.items():
         if product_id not in found:
             key, skus = row["product_key"], list(row["skus"])
-            await conn.execute(FORGET_PRODUCT, config_id, key)
-            await conn.execute(AS_CREATE, run_id, key)
+            await corrections.recreate(conn, config_id=config_id, run_id=run_id, product_key=key)
             message = f"product {key} ({product_id}) was deleted in the shop: created again"
             notes.append((key, skus[0] if skus else None, message))
     if notes:
@@ -141,15 +106,14 @@ async def heal_stale(
     conn: asyncpg.Connection[Any], client: ShopifyClient, *, run_id: int, config_id: str
 ) -> int:
     """Read back every product whose write failed on a stale id; returns how many were healed."""
-    rows = await conn.fetch(SELECT_STALE, run_id)
+    rows = await corrections.stale_writes(conn, run_id)
     for row in rows:
         key, product_id, skus = row["product_key"], row["shopify_product_id"], list(row["skus"])
         data = await client.execute(documents.PRODUCT_VARIANTS, {"id": product_id})
         product = data.get("product")
         notes: list[tuple[str | None, str]] = []
         if product is None:
-            await conn.execute(FORGET_PRODUCT, config_id, key)
-            await conn.execute(AS_CREATE, run_id, key)
+            await corrections.recreate(conn, config_id=config_id, run_id=run_id, product_key=key)
             notes.append(
                 (
                     skus[0] if skus else None,
@@ -175,14 +139,12 @@ async def _correct_variants(
 ) -> list[tuple[str | None, str]]:
     """Tracked variant ids replaced by the shop's (by SKU); the ones gone forgotten, so they are created."""
     in_shop = {str(node.get("sku") or ""): str(node["id"]) for node in product["variants"]["nodes"]}
-    tracked = {
-        r["sku"]: r["shopify_variant_id"] for r in await conn.fetch(SELECT_TRACKED_VARIANTS, config_id, key)
-    }
+    tracked = await corrections.tracked_variants(conn, config_id, key)
     gone = sorted(sku for sku in tracked if sku not in in_shop)
     kept = sorted(sku for sku in tracked if sku in in_shop)
-    await conn.execute(SET_VARIANT_IDS, config_id, key, kept, [in_shop[sku] for sku in kept])
-    if gone:
-        await conn.execute(FORGET_VARIANTS, config_id, key, gone)
+    await corrections.correct_variants(
+        conn, config_id, key, kept={sku: in_shop[sku] for sku in kept}, gone=gone
+    )
     notes: list[tuple[str | None, str]] = [
         (sku, f"variant {sku} of product {key} was removed in the shop: created again")
         for sku in gone

@@ -120,9 +120,8 @@ async def classify(
     this config last wrote that no product of the feed matched.
     """
     if rejected_keys:
-        await conn.execute(store.DROP_REJECTED, run_id, sorted(rejected_keys))
-    await conn.execute(store.CLASSIFY_TRACKED, run_id, config_id)
-    await conn.execute(store.CLASSIFY_CREATES, run_id)
+        await store.drop_rejected(conn, run_id, sorted(rejected_keys))
+    await store.classify_run(conn, run_id, config_id)
     await regroup_store.mark_takers(conn, run_id=run_id, config_id=config_id)
     removed_variants = await regroup_store.variant_removals(conn, run_id=run_id, config_id=config_id)
     counts = await store.action_counts(conn, run_id)
@@ -132,18 +131,18 @@ async def classify(
         unchanged=counts.get("unchanged", 0) + unchanged_unlisted,
         conflicts=counts.get("conflict", 0),
         removal_action=delete_policy,
-        tracked=int(await conn.fetchval(store.COUNT_TRACKED, config_id)),
+        tracked=await store.count_tracked(conn, config_id),
     )
     plan.variant_removals = sum(map(len, removed_variants.values()))
     if delete_policy == "ignore":
         candidates: list[Any] = []
     else:
-        candidates = await _delete_candidates(
+        candidates = await store.delete_candidates(
             conn,
             config_id=config_id,
             run_id=run_id,
-            rejected_keys=rejected_keys,
-            rejected_skus=rejected_skus,
+            rejected_keys=sorted(rejected_keys),
+            rejected_skus=sorted(rejected_skus),
             unmatched=unmatched,
         )
     valid_products = plan.creates + plan.updates + plan.unchanged
@@ -164,8 +163,8 @@ async def classify(
         plan.held = len(removed_variants)
         plan.updates -= plan.held
     if candidates and plan.guard.allowed:
-        await conn.execute(
-            store.INSERT_DELETIONS,
+        await store.insert_removals(
+            conn,
             run_id,
             REMOVAL_ACTION[delete_policy],
             [row["product_key"] for row in candidates],
@@ -176,34 +175,10 @@ async def classify(
     return plan
 
 
-async def _delete_candidates(
-    conn: asyncpg.Connection[Any],
-    *,
-    config_id: str,
-    run_id: int,
-    rejected_keys: frozenset[str],
-    rejected_skus: frozenset[str],
-    unmatched: Sequence[str],
-) -> list[Any]:
-    async with conn.transaction():
-        # Right after a large first sync `product_states` has no statistics yet, and the planner, taking
-        # it for a few rows, would scan `unmatched` once per tracked product: hash joins only.
-        await conn.execute("SET LOCAL enable_nestloop = off")
-        candidates = await conn.fetch(
-            store.SELECT_DELETE_CANDIDATES,
-            config_id,
-            run_id,
-            sorted(rejected_keys),
-            sorted(rejected_skus),
-            list(unmatched),
-        )
-    return list(candidates)
-
-
 async def plan_details(conn: asyncpg.Connection[Any], *, run_id: int, config_id: str) -> dict[str, Any]:
     """For a dry run: the product keys and SKUs in each class, and field-level diffs of updates."""
-    rows = await conn.fetch(
-        store.SELECT_KEYS_BY_ACTION,
+    rows = await store.keys_by_action(
+        conn,
         run_id,
         ["create", "update", "unchanged", "delete", "archive", "draft", "conflict", "held"],
         SAMPLE_LIMIT * 8,
@@ -214,7 +189,7 @@ async def plan_details(conn: asyncpg.Connection[Any], *, run_id: int, config_id:
         if len(items) < SAMPLE_LIMIT:
             items.append({"product_key": row["product_key"], "skus": list(row["skus"] or [])})
     diffs = []
-    for row in await conn.fetch(store.SELECT_UPDATE_DIFFS, run_id, config_id, SAMPLE_LIMIT):
+    for row in await store.update_inputs(conn, run_id, config_id, SAMPLE_LIMIT):
         diffs.append(
             {"product_key": row["product_key"], "changes": diff_inputs(row["written"], row["input"])}
         )

@@ -83,13 +83,6 @@ def lines_per_file(total: int, concurrency: int) -> int:
 
 STEPS = ("main", "moves", "retry")
 AGAIN_STEPS = tuple(f"again-{round_}" for round_ in range(1, LINE_RETRIES + 1))
-# Lines to send again (writes and removals), and the removals among them: removals the guard allowed
-# this run whose lines came back with a transient error.
-COUNT_AGAIN = "SELECT count(*) FROM run_products WHERE run_id = $1 AND outcome = 'retry'"
-SELECT_REMOVALS_AGAIN = """
-SELECT product_key, action, shopify_product_id FROM run_products
-WHERE run_id = $1 AND outcome = 'retry' AND action IN ('delete', 'archive', 'draft') ORDER BY product_key
-"""
 
 
 async def write_step_files(
@@ -107,7 +100,7 @@ async def write_step_files(
     """One step's JSONL files, as the entries stored in `sync_runs.bulk_operations`."""
     phase = {"main": 1, "moves": 2}.get(step)
     retries = step not in FIRST_STEPS
-    writes = await conn.fetchval(store.COUNT_WORK, run_id, phase, retries)
+    writes = await store.count_work(conn, run_id, phase=phase, retries=retries)
     media = await media_store.run_media(conn, run_id, config_id)
     entries: list[dict[str, Any]] = []
     with BulkFileWriter(
@@ -129,9 +122,9 @@ async def write_step_files(
             writer.add(item.product_key, line)
         removals = []
         if step == "main":
-            removals = await conn.fetch(store.SELECT_REMOVALS, run_id)
+            removals = await store.removals(conn, run_id)
         elif retries:
-            removals = await conn.fetch(SELECT_REMOVALS_AGAIN, run_id)
+            removals = await store.removals(conn, run_id, again=True)
         for row in removals:
             if row["action"] in REMOVAL_STATUS:
                 writer.add(
@@ -168,7 +161,7 @@ async def _write_owner_marks(
     conn: asyncpg.Connection[Any], *, run_id: int, config_id: str, directory: Path
 ) -> list[dict[str, Any]]:
     """`metafieldsSet` lines giving products tracked before erpsync marked its products their custom ID."""
-    rows = await conn.fetch(store.SELECT_UNMARKED, run_id, config_id)
+    rows = await store.unmarked_products(conn, run_id, config_id)
     if not rows:
         return []
     with BulkFileWriter(directory, f"run-{run_id}-mark", max_lines=len(rows)) as writer:
@@ -235,7 +228,7 @@ async def publish_run(
     for step in (*STEPS, *AGAIN_STEPS):
         activations: list[Activation] = []
         if not any(entry.get("step", "main") == step for entry in entries):
-            if step in AGAIN_STEPS and not await conn.fetchval(COUNT_AGAIN, run_id):
+            if step in AGAIN_STEPS and not await store.count_again(conn, run_id):
                 continue
             if step in AGAIN_STEPS:
                 # "Please try again later": a pause that grows with each round before the lines go again.

@@ -14,7 +14,7 @@ from typing import Any
 
 import asyncpg
 
-from erpsync.db import products as store
+from erpsync.db import recording as store
 from erpsync.db import runs as run_store
 from erpsync.db.logs import add_logs
 from erpsync.logs import scrub
@@ -172,7 +172,7 @@ class Recorder:
             await self.record_marks(outcomes)
             return
         async with self.pool.acquire() as conn, conn.transaction():
-            rows = await conn.fetch(SELECT_ACTIONS, self.run_id, [outcome.key for outcome in outcomes])
+            rows = await store.run_actions(conn, self.run_id, [outcome.key for outcome in outcomes])
             actions = {row["product_key"]: (row["action"], list(row["skus"] or [])) for row in rows}
             retried = {row["product_key"]: row["retry"] for row in rows}
             out = sort_outcomes(
@@ -185,38 +185,19 @@ class Recorder:
                 retried=retried,
             )
             if out.written:
-                keys, ids, handles = (list(column) for column in zip(*out.written, strict=True))
-                await conn.execute(
-                    store.RECORD_WRITTEN_PRODUCTS, self.run_id, self.config_id, keys, ids, handles
-                )
+                await store.record_written(conn, self.run_id, self.config_id, out.written)
             if out.variants:
-                skus, keys, products, variant_ids = (
-                    list(column) for column in zip(*out.variants, strict=True)
-                )
-                await conn.execute(
-                    store.RECORD_WRITTEN_VARIANTS,
-                    self.run_id,
-                    self.config_id,
-                    skus,
-                    keys,
-                    products,
-                    variant_ids,
-                )
-                await conn.execute(
-                    store.FORGET_VANISHED_VARIANTS, self.run_id, self.config_id, sorted(set(keys))
-                )
+                await store.record_variants(conn, self.run_id, self.config_id, out.variants)
             if out.forget:
-                await conn.execute(store.FORGET_PRODUCTS, self.config_id, out.forget)
+                await store.forget_products(conn, self.config_id, out.forget)
             for action, marked in out.marked.items():
-                state = "archived" if action == "archive" else "draft"
-                await conn.execute(store.MARK_STATE, self.config_id, marked, state)
-            if out.results:
-                keys, states, messages = (list(column) for column in zip(*out.results, strict=True))
-                await conn.execute(store.SET_OUTCOMES, self.run_id, keys, states, messages)
-            if out.retries:
-                await conn.execute(
-                    store.SET_RETRIES, self.run_id, list(out.retries), list(out.retries.values())
+                await store.mark_state(
+                    conn, self.config_id, marked, "archived" if action == "archive" else "draft"
                 )
+            if out.results:
+                await store.set_outcomes(conn, self.run_id, out.results)
+            if out.retries:
+                await store.set_retries(conn, self.run_id, out.retries)
             if out.logs:
                 await add_logs(conn, out.logs)
             self.lines_done += len(outcomes)
@@ -260,7 +241,7 @@ class Recorder:
         ]
         async with self.pool.acquire() as conn, conn.transaction():
             if stocked:
-                await conn.execute(MARK_STOCKED, self.config_id, stocked)
+                await store.mark_stocked(conn, self.config_id, stocked)
             if refused:
                 await add_logs(conn, refused)
             self.lines_done += len(outcomes)
@@ -285,32 +266,15 @@ class Recorder:
         ]
         async with self.pool.acquire() as conn, conn.transaction():
             if marked:
-                await conn.execute(store.MARK_OWNER_WRITTEN, self.config_id, marked)
+                await store.mark_owner_written(conn, self.config_id, marked)
             if refused:
                 await add_logs(conn, refused)
             self.lines_done += len(outcomes)
 
 
-MARK_STOCKED = "UPDATE products SET stocked = true WHERE config_id = $1 AND sku = ANY($2::text[])"
-SELECT_ACTIONS = (
-    "SELECT product_key, action, skus, retry FROM run_products WHERE run_id = $1 AND product_key = ANY($2)"
-)
-# The run's result-line counts (`LineCounts`): sent again for a transient error, failed after the bound,
-# failed because the answer did not match the line sent (with the SKUs, for the run's summary).
-SELECT_LINE_COUNTS = """
-SELECT count(*) FILTER (WHERE retry LIKE '%transient:%') AS retried,
-       count(*) FILTER (WHERE retry LIKE '%transient:%' AND outcome = 'failed') AS failed_transient,
-       count(*) FILTER (WHERE retry = 'mismatch') AS failed_mismatch,
-       coalesce((array_agg(skus[1] ORDER BY ordinal) FILTER (WHERE retry = 'mismatch'))[1:20], '{}')
-         AS mismatched_skus
-FROM run_products WHERE run_id = $1
-"""
-
-
 async def line_counts(conn: asyncpg.Connection[Any], run_id: int) -> dict[str, Any]:
     """The counts that tell transient retries and mismatched lines from the shop's refusals."""
-    row = await conn.fetchrow(SELECT_LINE_COUNTS, run_id)
-    assert row is not None
+    row = await store.line_count_row(conn, run_id)
     return LineCounts(
         retried=row["retried"],
         failed_transient=row["failed_transient"],

@@ -272,7 +272,7 @@ class Run:
             )
         await self.stage("publish")
         await hold_creates(self.conn, self.config.id, self.run_id)  # the daily variant cap met earlier today
-        unmarked = int(await self.conn.fetchval(store.COUNT_UNMARKED, self.config.id))
+        unmarked = await store.count_unmarked(self.conn, self.config.id)
         if plan.creates + plan.updates + unmarked:
             await ensure_owner_definition(client)
         return await self.finish_publishing([], plan, client=client)
@@ -289,7 +289,7 @@ class Run:
             previous = await context_store.read_context(self.conn, self.config.id)
             if previous is not None and previous != context:
                 # Inside the dry run's transaction, rolled back: shows every product as an update.
-                await self.conn.execute(context_store.FORGET_HASHES, self.config.id)
+                await context_store.forget_hashes(self.conn, self.config.id)
         else:
             previous = await context_store.swap_context(self.conn, self.config.id, context)
         await journal.context_changed(self.conn, self.config.id, self.run_id, previous, context)

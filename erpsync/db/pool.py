@@ -79,13 +79,16 @@ def describe_dsn(url: str) -> str:
 DATABASE_EXISTS = "SELECT 1 FROM pg_database WHERE datname = $1"
 
 
+def create_database_statement(name: str) -> str:
+    """`CREATE DATABASE` for `name`, quoted as an identifier: it comes from a URL the operator gave."""
+    return 'CREATE DATABASE "' + name.replace('"', '""') + '"'
+
+
 async def create_database_if_missing(conn: asyncpg.Connection[Any], name: str) -> bool:
-    """Create database `name` through an administrative connection; True if it was made now.
-    The name is quoted as an identifier: it comes from a URL the operator gave."""
+    """Create database `name` through an administrative connection; True if it was made now."""
     if await conn.fetchval(DATABASE_EXISTS, name):
         return False
-    quoted = '"' + name.replace('"', '""') + '"'
-    await conn.execute(f"CREATE DATABASE {quoted}")
+    await conn.execute(create_database_statement(name))
     return True
 
 

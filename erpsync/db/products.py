@@ -84,44 +84,65 @@ WHERE rp.run_id = $1 AND rp.action = 'update'
 ORDER BY rp.ordinal LIMIT $3
 """
 
-# Untracked SKUs of this run: the ones to look for in the shop before creating anything.
-COUNT_UNTRACKED_SKUS = """
-SELECT count(*) FROM run_products rp CROSS JOIN LATERAL unnest(rp.skus) AS s(sku)
-WHERE rp.run_id = $1 AND rp.action IS DISTINCT FROM 'conflict'
-  AND NOT EXISTS (SELECT 1 FROM products p WHERE p.config_id = $2 AND p.sku = s.sku)
-"""
-SELECT_UNTRACKED_SKUS = """
-SELECT s.sku FROM run_products rp CROSS JOIN LATERAL unnest(rp.skus) AS s(sku)
-WHERE rp.run_id = $1 AND rp.action IS DISTINCT FROM 'conflict'
-  AND NOT EXISTS (SELECT 1 FROM products p WHERE p.config_id = $2 AND p.sku = s.sku)
-ORDER BY s.sku
-"""
-CREATE_SHOP_VARIANTS = """
-CREATE TEMP TABLE IF NOT EXISTS shop_variants (
-    sku text, product_id text, variant_id text, handle text, stocked boolean
-) ON COMMIT PRESERVE ROWS
-"""
-ADOPT_PRODUCTS = """
-INSERT INTO product_states (config_id, product_key, shopify_product_id, handle, content_hash, adopted, last_run_id)
-SELECT DISTINCT ON (rp.product_key) $2, rp.product_key, sv.product_id, sv.handle, NULL, true, $1
-FROM run_products rp CROSS JOIN LATERAL unnest(rp.skus) AS s(sku)
-JOIN shop_variants sv ON sv.sku = s.sku
-WHERE rp.run_id = $1 AND rp.action IS DISTINCT FROM 'conflict'
-  AND NOT EXISTS (SELECT 1 FROM product_states ps WHERE ps.config_id = $2 AND ps.product_key = rp.product_key)
-ORDER BY rp.product_key, sv.product_id
-ON CONFLICT (config_id, product_key) DO NOTHING
-"""
-ADOPT_VARIANTS = """
-INSERT INTO products (config_id, sku, product_key, shopify_product_id, shopify_variant_id, adopted, stocked,
-                      last_run_id)
-SELECT $2, sv.sku, rp.product_key, sv.product_id, sv.variant_id, true, sv.stocked, $1
-FROM run_products rp CROSS JOIN LATERAL unnest(rp.skus) AS s(sku)
-JOIN shop_variants sv ON sv.sku = s.sku
-JOIN product_states ps ON ps.config_id = $2 AND ps.product_key = rp.product_key
-     AND ps.shopify_product_id = sv.product_id
-WHERE rp.run_id = $1 AND rp.action IS DISTINCT FROM 'conflict'
-ON CONFLICT (config_id, sku) DO NOTHING
-"""
+
+async def drop_rejected(conn: Executor, run_id: int, keys: Sequence[str]) -> None:
+    """Products a rejected row belongs to are not written this run (nor removed)."""
+    await conn.execute(DROP_REJECTED, run_id, list(keys))
+
+
+async def classify_run(conn: Executor, run_id: int, config_id: str) -> None:
+    """Mark every run product create, update or unchanged against what the config tracks."""
+    await conn.execute(CLASSIFY_TRACKED, run_id, config_id)
+    await conn.execute(CLASSIFY_CREATES, run_id)
+
+
+async def count_tracked(conn: Executor, config_id: str) -> int:
+    return int(await conn.fetchval(COUNT_TRACKED, config_id))
+
+
+async def delete_candidates(
+    conn: asyncpg.Connection[Any],
+    *,
+    config_id: str,
+    run_id: int,
+    rejected_keys: Sequence[str],
+    rejected_skus: Sequence[str],
+    unmatched: Sequence[str],
+) -> list[asyncpg.Record]:
+    """Tracked products gone from the feed that may be removed (`SELECT_DELETE_CANDIDATES`)."""
+    async with conn.transaction():
+        # Right after a large first sync `product_states` has no statistics yet, and the planner, taking
+        # it for a few rows, would scan `unmatched` once per tracked product: hash joins only.
+        await conn.execute("SET LOCAL enable_nestloop = off")
+        rows = await conn.fetch(
+            SELECT_DELETE_CANDIDATES,
+            config_id,
+            run_id,
+            list(rejected_keys),
+            list(rejected_skus),
+            list(unmatched),
+        )
+    return list(rows)
+
+
+async def insert_removals(
+    conn: Executor, run_id: int, action: str, keys: Sequence[str], product_ids: Sequence[str]
+) -> None:
+    """The removals the guard allowed, as run rows of their own."""
+    await conn.execute(INSERT_DELETIONS, run_id, action, list(keys), list(product_ids))
+
+
+async def keys_by_action(
+    conn: Executor, run_id: int, actions: Sequence[str], limit: int
+) -> list[asyncpg.Record]:
+    """For a dry run: action, product key and SKUs of the run's products, in feed order."""
+    return list(await conn.fetch(SELECT_KEYS_BY_ACTION, run_id, list(actions), limit))
+
+
+async def update_inputs(conn: Executor, run_id: int, config_id: str, limit: int) -> list[asyncpg.Record]:
+    """For a dry run: each update's last-written input beside the one it would write."""
+    return list(await conn.fetch(SELECT_UPDATE_DIFFS, run_id, config_id, limit))
+
 
 # One step's writes: a phase's lines not yet answered, or (retries) the lines to send again.
 WORK_OF_STEP = """
@@ -161,64 +182,42 @@ ORDER BY ps.product_key
 COUNT_UNMARKED = (
     "SELECT count(*) FROM product_states WHERE config_id = $1 AND state = 'active' AND NOT owner_marked"
 )
-MARK_OWNER_WRITTEN = (
-    "UPDATE product_states SET owner_marked = true WHERE config_id = $1 AND product_key = ANY($2::text[])"
-)
 SELECT_REMOVALS = """
 SELECT product_key, action, shopify_product_id FROM run_products
 WHERE run_id = $1 AND action IN ('delete', 'archive', 'draft') ORDER BY product_key
 """
 
-# Recording: a successful write stores the ids and the new hash; the product's vanished SKUs go.
-RECORD_WRITTEN_PRODUCTS = """
-INSERT INTO product_states (config_id, product_key, shopify_product_id, handle, content_hash, written, state,
-                            last_run_id, updated_at, owner_id, owner_marked)
-SELECT $2, rp.product_key, t.product_id, t.handle, rp.content_hash, rp.input, 'active', $1, now(),
-       OWNER_ID, rp.action = 'create' OR rp.input ? 'metafields'
-FROM unnest($3::text[], $4::text[], $5::text[]) AS t(product_key, product_id, handle)
-JOIN run_products rp ON rp.run_id = $1 AND rp.product_key = t.product_key
-ON CONFLICT (config_id, product_key) DO UPDATE
-SET shopify_product_id = EXCLUDED.shopify_product_id, handle = EXCLUDED.handle,
-    content_hash = EXCLUDED.content_hash, written = EXCLUDED.written, state = 'active',
-    last_run_id = EXCLUDED.last_run_id, updated_at = now(),
-    owner_id = coalesce(product_states.owner_id, EXCLUDED.owner_id),
-    owner_marked = product_states.owner_marked OR EXCLUDED.owner_marked
-""".replace("OWNER_ID", owner_id_sql("$2", "rp.product_key"))
-RECORD_WRITTEN_VARIANTS = """
-INSERT INTO products (config_id, sku, product_key, shopify_product_id, shopify_variant_id, content_hash,
-                      last_run_id, updated_at)
-SELECT $2, t.sku, t.product_key, t.product_id, t.variant_id, rp.content_hash, $1, now()
-FROM unnest($3::text[], $4::text[], $5::text[], $6::text[]) AS t(sku, product_key, product_id, variant_id)
-JOIN run_products rp ON rp.run_id = $1 AND rp.product_key = t.product_key
-ON CONFLICT (config_id, sku) DO UPDATE
-SET product_key = EXCLUDED.product_key, shopify_product_id = EXCLUDED.shopify_product_id,
-    shopify_variant_id = EXCLUDED.shopify_variant_id, content_hash = EXCLUDED.content_hash,
-    last_run_id = EXCLUDED.last_run_id, updated_at = now()
+# Lines to send again (writes and removals), and the removals among them: removals the guard allowed
+# this run whose lines came back with a transient error.
+COUNT_AGAIN = "SELECT count(*) FROM run_products WHERE run_id = $1 AND outcome = 'retry'"
+SELECT_REMOVALS_AGAIN = """
+SELECT product_key, action, shopify_product_id FROM run_products
+WHERE run_id = $1 AND outcome = 'retry' AND action IN ('delete', 'archive', 'draft') ORDER BY product_key
 """
-FORGET_VANISHED_VARIANTS = """
-DELETE FROM products p
-USING run_products rp
-WHERE rp.run_id = $1 AND p.config_id = $2 AND rp.product_key = ANY($3::text[])
-  AND p.product_key = rp.product_key AND NOT (p.sku = ANY(rp.skus))
-"""
-SET_OUTCOMES = """
-UPDATE run_products rp SET outcome = t.outcome, message = t.message
-FROM unnest($2::text[], $3::text[], $4::text[]) AS t(product_key, outcome, message)
-WHERE rp.run_id = $1 AND rp.product_key = t.product_key
-"""
-SET_RETRIES = """
-UPDATE run_products rp SET retry = t.retry
-FROM unnest($2::text[], $3::text[]) AS t(product_key, retry)
-WHERE rp.run_id = $1 AND rp.product_key = t.product_key
-"""
-FORGET_PRODUCTS = """
-WITH gone AS (DELETE FROM product_states WHERE config_id = $1 AND product_key = ANY($2::text[]))
-DELETE FROM products WHERE config_id = $1 AND product_key = ANY($2::text[])
-"""
-MARK_STATE = """
-UPDATE product_states SET state = $3, content_hash = NULL, updated_at = now()
-WHERE config_id = $1 AND product_key = ANY($2::text[])
-"""
+
+
+async def count_work(conn: Executor, run_id: int, *, phase: int | None, retries: bool) -> int:
+    """How many writes one publishing step sends (see `WORK_OF_STEP`)."""
+    return int(await conn.fetchval(COUNT_WORK, run_id, phase, retries))
+
+
+async def count_again(conn: Executor, run_id: int) -> int:
+    """Lines a transient error failed, to send again."""
+    return int(await conn.fetchval(COUNT_AGAIN, run_id))
+
+
+async def removals(conn: Executor, run_id: int, *, again: bool = False) -> list[asyncpg.Record]:
+    """The removals the guard allowed (`again`: those to send again): key, action, shop product id."""
+    return list(await conn.fetch(SELECT_REMOVALS_AGAIN if again else SELECT_REMOVALS, run_id))
+
+
+async def unmarked_products(conn: Executor, run_id: int, config_id: str) -> list[asyncpg.Record]:
+    """Owned products this run does not write whose shop copy lacks the custom ID."""
+    return list(await conn.fetch(SELECT_UNMARKED, run_id, config_id))
+
+
+async def count_unmarked(conn: Executor, config_id: str) -> int:
+    return int(await conn.fetchval(COUNT_UNMARKED, config_id))
 
 
 @dataclass(frozen=True, slots=True)

@@ -46,3 +46,8 @@ async def swap_context(
         digest = repr(sorted(context.items()))
         await conn.execute(UPSERT_CONTEXT, config_id, digest, context)
     return previous
+
+
+async def forget_hashes(conn: asyncpg.Connection[Any], config_id: str) -> None:
+    """Every product of the config is written once more (a dry run does this inside its rollback)."""
+    await conn.execute(FORGET_HASHES, config_id)
