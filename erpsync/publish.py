@@ -336,7 +336,7 @@ async def publish(
                         file=file.path.name,
                         reason=outcome.message,
                     )
-            await recorder.record(entry["document"], outcomes, step=step)
+            await recorder.record(entry["document"], outcomes, step=step, operation_id=entry["id"])
             await record_media_outcomes(
                 pool, run_id=run_id, config_id=config_id, document=entry["document"], outcomes=outcomes
             )

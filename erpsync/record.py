@@ -3,7 +3,8 @@
 A successful write stores the product's ids and new hash; a failure is logged against the product's
 first SKU. A line failed by a transient error is marked to be sent again in a follow-up operation, at
 most `LINE_RETRIES` times in a run (`erpsync.result_lines`). Recording is idempotent, so the results of a
-resumed operation can be read twice.
+resumed operation can be read twice. Each product keeps the bulk operation and line number of its last
+result line, for the run's journal (`erpsync.db.changes`).
 """
 
 from __future__ import annotations
@@ -164,7 +165,15 @@ class Recorder:
         self._processed: dict[int, int] = {}
         self.lines_done = 0
 
-    async def record(self, document: str, outcomes: list[LineOutcome], *, step: str = "main") -> None:
+    async def record(
+        self,
+        document: str,
+        outcomes: list[LineOutcome],
+        *,
+        step: str = "main",
+        operation_id: str | None = None,
+    ) -> None:
+        """`operation_id`: the bulk operation the lines came from, kept with each product's last line."""
         if document == "inventoryActivate":
             await self.record_stock(outcomes)
             return
@@ -195,7 +204,13 @@ class Recorder:
                     conn, self.config_id, marked, "archived" if action == "archive" else "draft"
                 )
             if out.results:
-                await store.set_outcomes(conn, self.run_id, out.results)
+                await store.set_outcomes(
+                    conn,
+                    self.run_id,
+                    out.results,
+                    operation_id=operation_id,
+                    lines={outcome.key: outcome.line_number for outcome in outcomes},
+                )
             if out.retries:
                 await store.set_retries(conn, self.run_id, out.retries)
             if out.logs:

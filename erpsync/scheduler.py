@@ -31,7 +31,7 @@ log = get_logger("erpsync.scheduler")
 RECONCILE_SECONDS = 5.0
 
 
-# How often the leader prunes runs and log lines past `[sync] journal_days`.
+# How often the leader prunes runs, log lines and journal rows past `[sync] journal_days`.
 PRUNE_EVERY = timedelta(hours=1)
 
 
@@ -192,17 +192,23 @@ class Scheduler:
             self._unschedule(config_id)
 
     async def _prune(self, now: datetime) -> None:
-        """Drop runs and log lines past `journal_days`, once per PRUNE_EVERY, while leading."""
+        """Drop runs, log lines and journal rows past `journal_days`, once per PRUNE_EVERY, while leading."""
         if self._pruned_at is not None and now - self._pruned_at < PRUNE_EVERY:
             return
         self._pruned_at = now
         try:
-            runs, lines = await prune_history(self.pool, now - timedelta(days=self.journal_days))
+            runs, lines, changes = await prune_history(self.pool, now - timedelta(days=self.journal_days))
         except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError) as exc:
             log.warning("could not prune old runs and log lines", error=str(exc))
             return
-        if runs or lines:
-            log.info("pruned old runs and log lines", runs=runs, log_lines=lines, days=self.journal_days)
+        if runs or lines or changes:
+            log.info(
+                "pruned old runs, log lines and journal rows",
+                runs=runs,
+                log_lines=lines,
+                journal_rows=changes,
+                days=self.journal_days,
+            )
 
     async def _notify(self) -> None:
         """Tell the webhooks what finished runs changed, while leading (one process says it once)."""

@@ -27,6 +27,7 @@ from erpsync.db import products as store
 from erpsync.db import regroup as regroup_store
 from erpsync.db import run_context as context_store
 from erpsync.db import runs as run_store
+from erpsync.db.changes import journal_and_clear
 from erpsync.db.logs import add_log
 from erpsync.errors import ErpsyncError
 from erpsync.interrupted import resume_interrupted
@@ -37,6 +38,7 @@ from erpsync.models import SyncConfig, secret_paths
 from erpsync.outcome import map_counts, no_product_reason, run_status
 from erpsync.ownership import shop_key
 from erpsync.plan import Plan, classify, plan_details
+from erpsync.plan_changes import plan_changes
 from erpsync.publications import prepare_channels, publish_channels
 from erpsync.publish import publish_run
 from erpsync.reading import read_feed
@@ -139,9 +141,6 @@ class Run:
         self.allow_mass_delete = allow_mass_delete
         self.on_progress = on_progress
         self.counts: dict[str, Any] = {}
-        self.rewrite_all = (
-            False  # a dry run that sees the write context changed: every product would be written
-        )
         self.location_id: str | None = None  # where stock is written: the config's, else the shop's primary
         self.unchanged_unlisted = 0  # unchanged products that got no `run_products` row
         self.unmatched: list[str] = []  # hashes this config last wrote that no feed product matched
@@ -200,6 +199,7 @@ class Run:
     async def fail(self, reason: str, *, retryable: bool = False) -> SyncResult:
         reason = scrub(reason)
         log.error("sync failed", error=reason)
+        sent = self.stopwatch.stage == "publish"  # lines may have been written: journalled as they ended
         self.stopwatch.enter("")
         self.counts["seconds"] = self.stopwatch.timings
         await run_store.finish_run(self.conn, self.run_id, RunStatus.FAILED, self.counts, reason)
@@ -211,7 +211,7 @@ class Run:
             message=f"sync failed: {reason}",
         )
         if not self.dry_run:
-            await store.clear_run_products(self.conn, self.run_id)
+            await journal_and_clear(self.conn, self.run_id, self.config.id, journal=sent)
         shutil.rmtree(self.work_dir, ignore_errors=True)  # a failed run is not resumed: its files are dead
         return SyncResult(self.run_id, RunStatus.FAILED, self.counts, error=reason, retryable=retryable)
 
@@ -270,6 +270,7 @@ class Run:
             return SyncResult(
                 self.run_id, RunStatus.DRY_RUN, self._counts(plan), plan.as_json(), details=details
             )
+        await plan_changes(self.conn, self.run_id, self.config.id)  # each update's fields, for the journal
         await self.stage("publish")
         await hold_creates(self.conn, self.config.id, self.run_id)  # the daily variant cap met earlier today
         unmarked = await store.count_unmarked(self.conn, self.config.id)
@@ -358,7 +359,7 @@ class Run:
         reason = plan.guard.reason or (deferred.reason if deferred else None)
         await owner_store.release_stale_claims(self.conn, run_id=self.run_id, config_id=self.config.id)
         await run_store.finish_run(self.conn, self.run_id, status, counts, reason)
-        await store.clear_run_products(self.conn, self.run_id)
+        await journal_and_clear(self.conn, self.run_id, self.config.id)
         shutil.rmtree(self.work_dir, ignore_errors=True)
         log.info("sync finished", status=status, **{k: v for k, v in counts.items() if k != "seconds"})
         return SyncResult(self.run_id, status, counts, plan.as_json(), error=reason)

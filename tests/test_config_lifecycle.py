@@ -240,7 +240,7 @@ async def test_old_runs_and_lines_are_pruned_but_each_config_keeps_its_latest(
     await db.execute(
         "INSERT INTO sync_logs (config_id, level, message, created_at) VALUES ('idle', 'info', 'x', $1)", old
     )
-    runs, lines = await prune_history(db, datetime.now(UTC) - timedelta(days=90), batch=2)
+    runs, lines, _ = await prune_history(db, datetime.now(UTC) - timedelta(days=90), batch=2)
     kept = [row["id"] for row in await db.fetch("SELECT id FROM sync_runs ORDER BY id")]
     assert kept == [*recent, idle_good, idle_last]
     assert (runs, lines) == (4, 3)  # the kept old runs' lines are old too; a pruned run's go with it

@@ -63,9 +63,13 @@ WHERE ps.config_id = $1 AND ps.state = 'active'
 ORDER BY ps.product_key
 """
 COUNT_TRACKED = "SELECT count(*) FROM product_states WHERE config_id = $1 AND state = 'active'"
+# A removal carries the SKUs the product was last written with: the journal names it by them.
 INSERT_DELETIONS = """
-INSERT INTO run_products (run_id, product_key, action, shopify_product_id)
-SELECT $1, key, $2, id FROM unnest($3::text[], $4::text[]) AS t(key, id)
+INSERT INTO run_products (run_id, product_key, action, shopify_product_id, skus)
+SELECT $1, t.key, $2, t.id,
+       coalesce((SELECT array_agg(p.sku ORDER BY p.sku) FROM products p
+                 WHERE p.config_id = $5 AND p.product_key = t.key), '{}')
+FROM unnest($3::text[], $4::text[]) AS t(key, id)
 ON CONFLICT (run_id, product_key) DO NOTHING
 """
 COUNT_ACTIONS = "SELECT action, count(*) AS n FROM run_products WHERE run_id = $1 GROUP BY action"
@@ -126,10 +130,15 @@ async def delete_candidates(
 
 
 async def insert_removals(
-    conn: Executor, run_id: int, action: str, keys: Sequence[str], product_ids: Sequence[str]
+    conn: Executor,
+    run_id: int,
+    action: str,
+    keys: Sequence[str],
+    product_ids: Sequence[str],
+    config_id: str,
 ) -> None:
-    """The removals the guard allowed, as run rows of their own."""
-    await conn.execute(INSERT_DELETIONS, run_id, action, list(keys), list(product_ids))
+    """The removals the guard allowed, as run rows of their own, with the SKUs each last had."""
+    await conn.execute(INSERT_DELETIONS, run_id, action, list(keys), list(product_ids), config_id)
 
 
 async def keys_by_action(

@@ -46,9 +46,11 @@ USING run_products rp
 WHERE rp.run_id = $1 AND p.config_id = $2 AND rp.product_key = ANY($3::text[])
   AND p.product_key = rp.product_key AND NOT (p.sku = ANY(rp.skus))
 """
+# With the bulk operation and line number of the product's last result line, for the run's journal.
 SET_OUTCOMES = """
-UPDATE run_products rp SET outcome = t.outcome, message = t.message
-FROM unnest($2::text[], $3::text[], $4::text[]) AS t(product_key, outcome, message)
+UPDATE run_products rp SET outcome = t.outcome, message = t.message,
+    bulk_operation_id = coalesce($5, rp.bulk_operation_id), line_number = coalesce(t.line, rp.line_number)
+FROM unnest($2::text[], $3::text[], $4::text[], $6::int[]) AS t(product_key, outcome, message, line)
 WHERE rp.run_id = $1 AND rp.product_key = t.product_key
 """
 SET_RETRIES = """
@@ -118,10 +120,19 @@ async def mark_state(conn: Executor, config_id: str, keys: Sequence[str], state:
     await conn.execute(MARK_STATE, config_id, list(keys), state)
 
 
-async def set_outcomes(conn: Executor, run_id: int, results: Sequence[tuple[str, str, str | None]]) -> None:
-    """Each line's outcome on its run row: `(product key, outcome, message)`."""
+async def set_outcomes(
+    conn: Executor,
+    run_id: int,
+    results: Sequence[tuple[str, str, str | None]],
+    *,
+    operation_id: str | None = None,
+    lines: Mapping[str, int] | None = None,
+) -> None:
+    """Each line's outcome on its run row: `(product key, outcome, message)`, with the bulk operation the
+    lines came from and each product's line number in its file."""
     keys, states, messages = (list(column) for column in zip(*results, strict=True))
-    await conn.execute(SET_OUTCOMES, run_id, keys, states, messages)
+    numbers = [(lines or {}).get(key) for key in keys]
+    await conn.execute(SET_OUTCOMES, run_id, keys, states, messages, operation_id, numbers)
 
 
 async def set_retries(conn: Executor, run_id: int, retries: Mapping[str, str]) -> None:

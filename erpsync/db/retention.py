@@ -1,14 +1,16 @@
-"""Old runs and log lines pruned by age (`[sync] journal_days`), by the process that schedules.
+"""Old runs, log lines and journal rows pruned by age (`[sync] journal_days`), by the scheduler's leader.
 
 Each config keeps its latest run and its latest succeeded run whatever their age: the scheduler
 measures the next run from the one, a run compares its feed with the other's. Deleting in batches
-keeps each statement's locks short on a large log table.
+keeps each statement's locks short on a large log table. Journal rows go by their own age first, so a
+kept run's old journal goes too and a pruned run's cascade has little left to delete.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
 
+from erpsync.db.changes import prune_changes
 from erpsync.db.pool import Executor
 
 BATCH = 10_000
@@ -33,8 +35,10 @@ DELETE FROM notifications WHERE id IN (SELECT id FROM notifications WHERE create
 """
 
 
-async def prune_history(conn: Executor, before: datetime, *, batch: int = BATCH) -> tuple[int, int]:
-    """Delete log lines and finished runs older than `before`; (runs, log lines) deleted."""
+async def prune_history(conn: Executor, before: datetime, *, batch: int = BATCH) -> tuple[int, int, int]:
+    """Delete journal rows, finished runs and log lines older than `before`; (runs, log lines, journal
+    rows) deleted."""
+    changes = await prune_changes(conn, before, batch)
     counts = []
     for statement in (PRUNE_RUNS, PRUNE_LOGS, PRUNE_NOTIFICATIONS):
         total = 0
@@ -45,7 +49,7 @@ async def prune_history(conn: Executor, before: datetime, *, batch: int = BATCH)
             if deleted < batch:
                 break
         counts.append(total)
-    return counts[0], counts[1]  # notifications go uncounted: they are the runs' shadow
+    return counts[0], counts[1], changes  # notifications go uncounted: they are the runs' shadow
 
 
 __all__ = ["prune_history"]
