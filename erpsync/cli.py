@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 import click
-import orjson
 
 from erpsync import __version__
 from erpsync.cli_context import Context, pass_context, run
@@ -205,52 +204,16 @@ def _register_subcommands() -> None:
     """Commands that live beside the subsystem they drive."""
     from erpsync.cli_configs import configs
     from erpsync.cli_logs import logs_command
+    from erpsync.cli_runs import runs_group
     from erpsync.cli_sync import sync_command
     from erpsync.preview import make_preview_command
 
     main.add_command(configs, name="configs")
     main.add_command(logs_command, name="logs")
+    main.add_command(runs_group, name="runs")
     main.add_command(_simulator_command(), name="simulator")
     main.add_command(make_preview_command(load_stored_config), name="preview")
     main.add_command(sync_command, name="sync")
-
-
-@main.command("runs")
-@click.argument("config_id", required=False)
-@click.option("--limit", default=20, show_default=True, type=click.IntRange(1, 1000))
-@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
-@pass_context
-@handle_errors
-def runs_command(ctx: Context, config_id: str | None, limit: int, as_json: bool) -> None:
-    """List recent runs, of every config or of CONFIG_ID."""
-    from erpsync.db.configs import require_config
-    from erpsync.db.runs import list_runs
-
-    async def find(conn: Any, box: Any) -> list[Any]:
-        found = await list_runs(conn, config_id and storable_id(config_id), limit=limit)
-        if config_id is not None and not found:
-            await require_config(conn, config_id)
-        return found
-
-    runs = with_store(ctx, find)
-    if as_json:
-        click.echo(orjson.dumps([item.as_json() for item in runs], option=orjson.OPT_INDENT_2).decode())
-        return
-    if not runs:
-        click.echo("no runs")
-        return
-    click.echo(f"{'RUN':>6} {'CONFIG':<20} {'STATUS':<16} {'STARTED':<20} SUMMARY")
-    for item in runs:
-        started = item.started_at.strftime("%Y-%m-%d %H:%M:%S") if item.started_at else "-"
-        counts = item.counts
-        summary = " ".join(
-            f"{key}={counts[key]}"
-            for key in ("created", "updated", "deleted", "failed", "rows_rejected")
-            if counts.get(key)
-        )
-        click.echo(
-            f"{item.id:>6} {item.config_id:<20} {item.status:<16} {started:<20} {summary or item.error or ''}"
-        )
 
 
 @main.command("demo")

@@ -25,6 +25,8 @@ PROTECTED = [
     ("POST", "/sync/acme-main"),
     ("GET", "/sync/status"),
     ("GET", "/runs/1"),
+    ("GET", "/runs/1/changes"),
+    ("GET", "/configs/acme-main/products/SKU-1/history"),
     ("GET", "/configs/acme-main/runs"),
     ("GET", "/metrics"),
 ]

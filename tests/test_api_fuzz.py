@@ -101,7 +101,7 @@ async def test_every_route_but_health_needs_the_token(settings: Settings) -> Non
     }
     async with TestServer(app, host="127.0.0.1") as server, aiohttp.ClientSession() as session:
         for method, path in sorted(routes):
-            url = server.make_url(path.replace("{id}", "acme").replace("{run_id}", "1"))
+            url = server.make_url(path.replace("{id}", "acme").replace("{run_id}", "1").replace("{sku}", "S"))
             async with session.request(method, url) as response:
                 expected = 200 if path == "/health" else 401
                 assert response.status == expected, (method, path, response.status)

@@ -14,8 +14,11 @@ from pydantic.json_schema import models_json_schema
 
 from erpsync import __version__
 from erpsync.api.schemas import (
+    ChangePage,
+    ChangesQuery,
     ErrorBody,
     HealthOut,
+    HistoryQuery,
     LogPage,
     LogQuery,
     RunOut,
@@ -72,6 +75,7 @@ def build_openapi() -> dict[str, Any]:
         RunOut,
         SyncQueued,
         SyncStatusOut,
+        ChangePage,
     ]
     _, defs = models_json_schema(
         [(model, "validation" if model is SyncConfig else "serialization") for model in models],
@@ -83,6 +87,12 @@ def build_openapi() -> dict[str, Any]:
         "in": "path",
         "required": True,
         "schema": {"type": "string", "pattern": CONFIG_ID_PATTERN},
+    }
+    run_param = {
+        "name": "run_id",
+        "in": "path",
+        "required": True,
+        "schema": {"type": "integer", "minimum": 1},
     }
     config_body = {"required": True, "content": {"application/json": {"schema": _ref(SyncConfig)}}}
     configs_list = {"type": "array", "items": _ref(StoredConfigOut)}
@@ -179,17 +189,34 @@ def build_openapi() -> dict[str, Any]:
             },
         },
         "/runs/{run_id}": {
-            "parameters": [
-                {
-                    "name": "run_id",
-                    "in": "path",
-                    "required": True,
-                    "schema": {"type": "integer", "minimum": 1},
-                }
-            ],
+            "parameters": [run_param],
             "get": {
                 "summary": "One run: status, stage, progress, counts, seconds per stage",
                 "responses": {"200": _json(RunOut, "the run"), **_errors(401, 404)},
+            },
+        },
+        "/runs/{run_id}/changes": {
+            "parameters": [run_param],
+            "get": {
+                "summary": "What the run did to each product it wrote or removed (unchanged products are "
+                "only counted), in order; filter by action and SKU, page on with `after`",
+                "parameters": _query_parameters(ChangesQuery),
+                "responses": {"200": _json(ChangePage, "a page of the journal"), **_errors(401, 404, 422)},
+            },
+        },
+        "/configs/{id}/products/{sku}/history": {
+            "parameters": [
+                id_param,
+                {"name": "sku", "in": "path", "required": True, "schema": {"type": "string", "minLength": 1}},
+            ],
+            "get": {
+                "summary": "What every run did to the product holding this SKU on any variant, newest first; "
+                "page on with `before`",
+                "parameters": _query_parameters(HistoryQuery),
+                "responses": {
+                    "200": _json(ChangePage, "a page of the product's history"),
+                    **_errors(400, 401, 404, 422),
+                },
             },
         },
         "/configs/{id}/runs": {

@@ -114,7 +114,71 @@ class RunsQuery(BaseModel):
     limit: int = Field(default=20, ge=1, le=500)
 
 
-QUERY_MODELS = frozenset(model.__name__ for model in (LogQuery, SyncQuery, RunsQuery))
+JournalAction = Literal["create", "update", "delete", "archive", "draft", "conflict", "held"]
+
+
+class ChangesQuery(BaseModel):
+    """Filters of `GET /runs/{run_id}/changes`."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    action: JournalAction | None = None
+    sku: str | None = Field(default=None, min_length=1, description="products with this SKU on a variant")
+    after: int = Field(default=0, ge=0, le=BIGINT_MAX, description="cursor: the `next` of the previous page")
+    limit: int = Field(default=100, ge=1, le=1000)
+
+
+class HistoryQuery(BaseModel):
+    """Paging of `GET /configs/{id}/products/{sku}/history`."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    before: int | None = Field(
+        default=None, ge=1, le=BIGINT_MAX, description="cursor: the `next` of the previous (newer) page"
+    )
+    limit: int = Field(default=100, ge=1, le=1000)
+
+
+QUERY_MODELS = frozenset(
+    model.__name__ for model in (LogQuery, SyncQuery, RunsQuery, ChangesQuery, HistoryQuery)
+)
+
+
+class FieldChange(BaseModel):
+    """One field an update changed; variants are named by SKU (`variants[SKU-1].price`)."""
+
+    field: str
+    before: Any = None
+    after: Any = None
+
+
+class ChangeOut(BaseModel):
+    """What one run did to one product. `result`: ok, retried (written after its line was sent again),
+    failed, unknown (no answer came), skipped (a conflict or a write held back: never sent)."""
+
+    id: int
+    run_id: int
+    config_id: str
+    product_key: str
+    skus: list[str]
+    action: JournalAction
+    changes: list[FieldChange] | None = Field(description="an update's changed fields; null otherwise")
+    result: Literal["ok", "retried", "failed", "unknown", "skipped"]
+    attempts: int = Field(description="lines sent for the product in the run")
+    shopify_product_id: str | None
+    bulk_operation_id: str | None = Field(description="the bulk operation of the product's last result line")
+    line_number: int | None = Field(
+        description="that line's `__lineNumber` in the operation's file (0-based)"
+    )
+    message: str | None
+    at: datetime
+
+
+class ChangePage(BaseModel):
+    changes: list[ChangeOut]
+    next: int | None = Field(
+        description="pass as the cursor (`after`, or `before` for a history) for the next page"
+    )
 
 
 class SyncQueued(BaseModel):
