@@ -134,6 +134,18 @@ async def test_killed_run_resumes_and_converges(
     assert "running" not in statuses
     assert statuses[-1] == "succeeded"
     assert await db.fetchval("SELECT count(*) FROM product_states WHERE config_id = 'acme'") == COUNT
+    # The journal: each product created once, ok (by the resumed run when the kill came while its
+    # operation ran, else by the next run); a later run's updates say the price went 10.00 → 12.00.
+    journal = await db.fetch("SELECT run_id, action, result, changes FROM run_changes ORDER BY id")
+    creates = [row for row in journal if row["action"] == "create"]
+    assert [row["result"] for row in creates] == ["ok"] * COUNT
+    if point.startswith("operation-"):
+        assert {row["run_id"] for row in creates} == {1}
+    updates = [row["changes"] for row in journal if row["action"] == "update"]
+    assert len(updates) in {0, COUNT}
+    for changes in updates:
+        [change] = [change for change in changes if change["field"].endswith(".price")]
+        assert (change["before"], change["after"]) == ("10.00", "12.00")
 
 
 async def simulator_graphql(simulator: Any, query: str, variables: dict[str, Any]) -> Any:
