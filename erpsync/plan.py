@@ -169,7 +169,7 @@ async def classify(
             REMOVAL_ACTION[delete_policy],
             [row["product_key"] for row in candidates],
             [row["shopify_product_id"] for row in candidates],
-            config_id,
+            config_id=config_id,
         )
         plan.removals = len(candidates)
     plan.removed_variant_skus = removed_variants

@@ -135,6 +135,7 @@ async def insert_removals(
     action: str,
     keys: Sequence[str],
     product_ids: Sequence[str],
+    *,
     config_id: str,
 ) -> None:
     """The removals the guard allowed, as run rows of their own, with the SKUs each last had."""
