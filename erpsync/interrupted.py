@@ -55,6 +55,8 @@ async def resume_interrupted(
         )
         run.counts.update(stale.counts)
         run.stopwatch.timings.update(stale.timings)
+        # Publishing again: a failure journals what was sent, a shutdown leaves the run to resume.
+        run.stopwatch.enter("publish")
         plan = Plan(**_plan_fields(stale.plan))
         return await run.finish_publishing(stale.bulk_operations, plan, resuming=True)
 
