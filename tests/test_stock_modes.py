@@ -109,6 +109,29 @@ async def test_safety_stock_caps_delta_mode_too(make_feed: MakeFeed) -> None:
     assert await available(delta) == {"A": 0}
 
 
+async def test_a_compare_mismatch_is_read_again_and_bounded(make_feed: MakeFeed) -> None:
+    """A sale lands between erpsync's read and its write, every time (the simulator's `inventory_races`):
+    after the line and 3 rounds read again the SKU fails with a message, the run is partial, and the
+    shop keeps what it sold; the next run writes the product again and the shop ends right."""
+    feed = await make_feed()
+    feed.write(rows({"A": 10}))
+    assert (await feed.sync()).status == "succeeded"
+    await feed.configs.shop.simulator.faults(inventory_races=4)
+    feed.write(rows({"A": 20}))
+    result = await feed.sync()
+
+    assert result.status == "partial", result
+    assert result.counts["stock_failed"] == 1
+    assert await available(feed) == {"A": 6}  # 10, less the 4 units sold while erpsync wrote
+    [line] = [log for log in await feed.logs("error") if log["sku"] == "A"]
+    assert "stock of SKU A not written" in line["message"]
+
+    again = await feed.sync()
+    assert again.status == "succeeded", again
+    # Absolute mode: 4 sold since erpsync's last write, the ERP's quantity went up: 20 - 4.
+    assert await available(feed) == {"A": 16}
+
+
 async def test_a_line_sent_again_is_applied_once(make_feed: MakeFeed) -> None:
     """A stock line the shop applied but answered with a transient error is sent again with the same
     idempotency key: the shop answers it from the key (no second change), erpsync records it written."""

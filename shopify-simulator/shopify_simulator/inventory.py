@@ -30,6 +30,14 @@ def mutation_inventory_set_quantities(info: ResolveInfo, **arguments: Any) -> Vi
 
 
 def _set_quantities(context: ExecutionContext, set_input: dict[str, Any]) -> View:
+    if context.faults.inventory_races > 0:  # a sale lands between the client's read and this write
+        context.faults.inventory_races -= 1
+        for quantity in set_input["quantities"]:
+            item = context.state.find_inventory_item(quantity["inventoryItemId"])
+            levels = item.levels.get(quantity["locationId"]) if item is not None else None
+            if levels and levels.get("available", 0) > 0:
+                levels["available"] -= 1
+                levels["committed"] = levels.get("committed", 0) + 1
     outcome = inventory_set_quantities(context.state, set_input)
     group: View | None = None
     if not outcome.user_errors:

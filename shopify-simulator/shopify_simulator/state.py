@@ -216,7 +216,7 @@ class ShopState:
     staged_files: dict[str, StagedFile] = field(default_factory=dict)
     result_files: dict[str, bytes] = field(default_factory=dict)
     counters: dict[str, int] = field(default_factory=dict)
-    metafield_definitions: dict[str, MetafieldDefinition] = field(default_factory=dict)  # by "TYPE/namespace/key"
+    metafield_definitions: dict[str, MetafieldDefinition] = field(default_factory=dict)  # by "TYPE/ns/key"
     publications: dict[str, str] = field(default_factory=dict)  # id -> name of each sales channel
     idempotency_keys: dict[str, Any] = field(default_factory=dict)  # idempotency.py; in memory only
 

@@ -173,6 +173,8 @@ class Faults:
     fail_export: str | None = None
     # --- daily variant cap: days added to today, so a test can reach "tomorrow"
     variant_day_offset: int = 0
+    # --- inventory: the next N inventorySetQuantities find one unit of each item sold just before them
+    inventory_races: int = 0
     _random: random.Random = field(default_factory=lambda: random.Random(7))  # noqa: S311 - fault draws, not secrets
 
     def take_bulk_stop(self) -> tuple[int | None, Literal["FAILED", "CANCELED", "EXPIRED"] | None]:
@@ -256,6 +258,8 @@ class Faults:
             self.fail_export = code
         if "advance_variant_day" in body:
             self.variant_day_offset += int(body["advance_variant_day"])
+        if "inventory_races" in body:
+            self.inventory_races = int(body["inventory_races"])
 
     def as_json(self) -> dict[str, Any]:
         """The current faults, as ``POST /_simulator/faults`` takes them."""
@@ -275,6 +279,7 @@ class Faults:
             "expire_bulk_after_lines": self.expire_bulk_after_lines,
             "fail_export": self.fail_export,
             "variant_day_offset": self.variant_day_offset,
+            "inventory_races": self.inventory_races,
         }
 
 
@@ -296,5 +301,6 @@ FAULT_KEYS = frozenset(
         "expire_bulk_after_lines",
         "fail_export",
         "advance_variant_day",
+        "inventory_races",
     }
 )

@@ -160,8 +160,8 @@ async def test_inventory_quantities_per_location(simulator):
     payload = await simulator.product_set(product, {"handle": "stock"})
     item_id = payload["product"]["variants"]["nodes"][0]["inventoryItem"]["id"]
     result = await simulator.ok(
-        """mutation($input: InventorySetQuantitiesInput!) { inventorySetQuantities(input: $input) {
-            inventoryAdjustmentGroup { reason changes { name delta quantityAfterChange } }
+        """mutation($input: InventorySetQuantitiesInput!) { inventorySetQuantities(input: $input)
+            @idempotent(key: "set-1") { inventoryAdjustmentGroup { reason changes { name delta quantityAfterChange } }
             userErrors { field message code } } }""",
         {
             "input": {
@@ -185,8 +185,8 @@ async def test_inventory_quantities_per_location(simulator):
     assert level["location"]["id"] == location_id
     assert level["quantities"] == [{"name": "available", "quantity": 3}]
     bad = await simulator.ok(
-        """mutation($input: InventorySetQuantitiesInput!) { inventorySetQuantities(input: $input) {
-            userErrors { code } } }""",
+        """mutation($input: InventorySetQuantitiesInput!) { inventorySetQuantities(input: $input)
+            @idempotent(key: "set-2") { userErrors { code } } }""",
         {
             "input": {
                 "name": "available",
