@@ -3,7 +3,7 @@
 productSet's `inventoryQuantities` sets a quantity blindly: a sale made in the shop between the ERP's
 snapshot and the write would be listed again. So only a new variant takes its first stock there; every
 other SKU of the run whose quantity the mode (erpsync/stock_rules.py) wants changed goes out as an
-`inventorySetQuantities` line (≤ 250 quantities, name `available`) whose `changeFromQuantity` is what the
+`inventorySetQuantities` line (≤ 100 quantities, name `available`) whose `changeFromQuantity` is what the
 shop is believed to hold — what erpsync last wrote, or read. A line answered CHANGE_FROM_QUANTITY_STALE
 (the shop sold or received units since) has its items read again (one query per line), the mode's rule
 applied to what the shop now holds, and is sent again, at most `STALE_ROUNDS` times; its SKUs then fail
@@ -43,10 +43,18 @@ from erpsync.stock_rules import StockFacts, StockPolicy, wanted_quantity
 log = get_logger("erpsync.stock")
 
 STOCK_STEP = "stock"
-LINE_QUANTITIES = 250  # quantities per inventorySetQuantities line
-READ_IDS = 250  # ids per `nodes` read: the most the query takes
+# Quantities per inventorySetQuantities line (Shopify documents no limit per call): one stale quantity
+# sends its whole line again, and a line's items are read again in one `nodes` query, which stays well under the 1,000-point
+# limit of one query at 100 ids of 4 objects each (https://shopify.dev/docs/api/usage/limits).
+LINE_QUANTITIES = 100
+READ_IDS = 100
 STALE_ROUNDS = 3
 STALE = "CHANGE_FROM_QUANTITY_STALE"
+# A key whose first request failed must not be sent again ("Retry with a new idempotency key"): the line
+# is decided again like a stale one, under its next attempt's key; a key still in progress is waited on.
+# https://shopify.dev/docs/api/usage/implementing-idempotency
+DECIDE_AGAIN_CODES = frozenset({STALE, "IDEMPOTENCY_PREVIOUS_ATTEMPT_FAILED"})
+SEND_AGAIN_CODES = frozenset({"IDEMPOTENCY_CONCURRENT_REQUEST"})
 # The adjustment's reason, one of Shopify's list: the shop's count set to match the ERP's.
 # https://shopify.dev/docs/api/admin-graphql/latest/mutations/inventorySetQuantities
 REASON = "correction"
@@ -167,9 +175,9 @@ async def record_stock_outcomes(
         codes = {str(error.get("code")) for error in userrors}
         if outcome.status == "ok" and not userrors:
             written.append(line)
-        elif STALE in codes:
+        elif codes & DECIDE_AGAIN_CODES:
             await store.set_line_outcome(conn, run_id, [line], "stale", scrub(outcome.message))
-        elif is_transient(outcome) or outcome.status == "unknown":
+        elif codes & SEND_AGAIN_CODES or is_transient(outcome) or outcome.status == "unknown":
             # Maybe applied, maybe not: sent again with its key, the shop applies it at most once.
             await store.set_line_outcome(conn, run_id, [line], "retry", scrub(outcome.message))
         else:

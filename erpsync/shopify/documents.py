@@ -231,7 +231,7 @@ INVENTORY_SET_QUANTITIES_BULK = Document(
     is_mutation=True,
 )
 
-# What the shop holds now of some inventory items at the location (at most 250 ids): read when a stock
+# What the shop holds now of some inventory items at the location (erpsync asks 100 ids): read when a stock
 # line's compare failed, or for a variant whose stock erpsync never wrote. https://shopify.dev/docs/api/admin-graphql/latest/queries/nodes
 INVENTORY_LEVELS = Document(
     "inventoryLevels",
@@ -245,7 +245,7 @@ query erpsyncInventoryLevels($ids: [ID!]!, $location: ID!) {
   }
 }
 """,
-    estimated_cost=752,
+    estimated_cost=402,
 )
 
 # The custom ID on a product tracked before erpsync marked its products: that metafield alone is set,

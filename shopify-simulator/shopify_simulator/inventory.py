@@ -29,7 +29,27 @@ def mutation_inventory_set_quantities(info: ResolveInfo, **arguments: Any) -> Vi
     return answered_once(info, arguments, lambda: _set_quantities(context, arguments["input"]))
 
 
+# From 2026-04 each quantity must carry `changeFromQuantity`, null to opt out: "you must explicitly pass
+# in a value (even if it's null), or else you will get an error" (InventorySetQuantityInput, 2026-07); the
+# code is unconfirmed, COMPARE_QUANTITY_REQUIRED the enum's nearest.
+COMPARE_REQUIRED_FROM = "2026-04"
+
+
 def _set_quantities(context: ExecutionContext, set_input: dict[str, Any]) -> View:
+    if context.api_version >= COMPARE_REQUIRED_FROM:
+        missing = [i for i, entry in enumerate(set_input["quantities"]) if "changeFromQuantity" not in entry]
+        if missing:
+            return {
+                "inventoryAdjustmentGroup": None,
+                "userErrors": [
+                    {
+                        "field": ["input", "quantities", str(index), "changeFromQuantity"],
+                        "message": "The changeFromQuantity argument must be given to each quantity.",
+                        "code": "COMPARE_QUANTITY_REQUIRED",
+                    }
+                    for index in missing
+                ],
+            }
     if context.faults.inventory_races > 0:  # a sale lands between the client's read and this write
         context.faults.inventory_races -= 1
         for quantity in set_input["quantities"]:

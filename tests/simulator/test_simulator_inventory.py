@@ -92,6 +92,11 @@ async def test_a_missing_key_is_refused_from_2026_04_unless_told_otherwise(
     assert reply.body["data"]["inventorySetQuantities"] is None
     older = await strict.graphql(WITHOUT_KEY, variables, version="2026-01")
     assert older.body["data"]["inventorySetQuantities"]["userErrors"] == []
+    # From 2026-04 each quantity names the quantity it replaces, or null: left out, it is refused.
+    entry = {"inventoryItemId": item, "locationId": location, "quantity": 1}
+    bare = {"input": {"name": "available", "reason": "correction", "quantities": [entry]}, "key": "k-3"}
+    refused = (await strict.ok(SET_QUANTITIES, bare))["inventorySetQuantities"]
+    assert [error["code"] for error in refused["userErrors"]] == ["COMPARE_QUANTITY_REQUIRED"]
 
     lenient = await start_simulator(dataclasses.replace(simulator_options, missing_idempotency_key="accept"))
     location, _, item = await stocked_item(lenient, "ID-3", 10)

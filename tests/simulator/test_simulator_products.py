@@ -167,7 +167,14 @@ async def test_inventory_quantities_per_location(simulator):
             "input": {
                 "name": "available",
                 "reason": "correction",
-                "quantities": [{"inventoryItemId": item_id, "locationId": location_id, "quantity": 3}],
+                "quantities": [
+                    {
+                        "inventoryItemId": item_id,
+                        "locationId": location_id,
+                        "quantity": 3,
+                        "changeFromQuantity": 7,
+                    }
+                ],
             }
         },
     )
@@ -196,6 +203,7 @@ async def test_inventory_quantities_per_location(simulator):
                         "inventoryItemId": "gid://shopify/InventoryItem/999",
                         "locationId": location_id,
                         "quantity": 3,
+                        "changeFromQuantity": None,
                     }
                 ],
             }
