@@ -1,9 +1,10 @@
-"""The stock modes' rules, as a table: what the shop is set to show, from the ERP and the shop."""
+"""The stock modes' rules, as a table, and which variants take their stock in productSet."""
 
 from __future__ import annotations
 
 import pytest
 
+from erpsync.shopify.inputs import with_ids
 from erpsync.stock_rules import StockFacts, StockMode, wanted_quantity
 
 # mode, safety, erp, erp_previous, last_known (what erpsync last wrote), shop_now, wanted, why
@@ -37,3 +38,29 @@ def test_wanted_quantity(row: tuple[StockMode, int, int, int | None, int | None,
     mode, safety, erp, erp_previous, last_known, shop_now, wanted, why = row
     facts = StockFacts(erp=erp, erp_previous=erp_previous, last_known=last_known, shop_now=shop_now)
     assert wanted_quantity(mode, safety, facts) == wanted, why
+
+
+def test_only_new_variants_take_their_stock_in_product_set() -> None:
+    """productSet sets stock blindly: a known variant's quantity is left out of its line (the stock step
+    writes it by compare-and-set); a new one takes the feed's, less the safety stock, never below 0."""
+    quantity = [{"locationId": "gid://shopify/Location/1", "name": "available", "quantity": 2}]
+    product_input = {
+        "title": "Tee",
+        "variants": [
+            {"sku": "KNOWN", "inventoryQuantities": quantity},
+            {"sku": "NEW", "inventoryQuantities": [{**quantity[0], "quantity": 10}]},
+            {"sku": "LOW", "inventoryQuantities": quantity},
+        ],
+    }
+    line = with_ids(
+        product_input,
+        product_id="gid://shopify/Product/1",
+        variant_ids={"KNOWN": "gid://shopify/ProductVariant/1"},
+        owner_id="erpsync-x",
+        safety_stock=3,
+    )
+    known, new, low = line["input"]["variants"]
+    assert "inventoryQuantities" not in known
+    assert new["inventoryQuantities"][0]["quantity"] == 7
+    assert low["inventoryQuantities"][0]["quantity"] == 0
+    assert product_input["variants"][1]["inventoryQuantities"][0]["quantity"] == 10  # the input is kept
