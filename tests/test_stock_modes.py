@@ -6,9 +6,12 @@ syncs the next feed and reads what the shop shows. Rules: erpsync/stock_rules.py
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from typing import Any
 
 from shop_support import ConfigFeed, MakeFeed
+from support import poll_until
 
 SKUS = ("A", "B", "C", "D")
 
@@ -151,6 +154,38 @@ async def test_a_line_sent_again_is_applied_once(make_feed: MakeFeed) -> None:
     assert stats["inventory"]["idempotent_replays"] == 1
     assert result.counts["stock_compared_again"] == 0
     assert result.counts["stock_written"] == 2
+
+
+async def test_a_run_stopped_while_its_stock_line_runs_resumes_without_applying_it_twice(
+    make_feed: MakeFeed,
+) -> None:
+    """Stopped (a shutdown) once its stock operation started, the run is resumed by the next sync: the
+    operation is polled by its stored id, never sent again, and the shop ends as one run would leave it."""
+    feed = await make_feed(options={"bulk_rate": 2.0})
+    feed.write(rows({"A": 10, "B": 10}))
+    assert (await feed.sync()).status == "succeeded"
+    await sell(feed, "A", 3)
+    feed.write(rows({"A": 20, "B": 5}))
+
+    async def stock_started() -> bool:
+        entries = await feed.configs.pool.fetchval(
+            "SELECT bulk_operations FROM sync_runs WHERE status = 'running' ORDER BY id DESC LIMIT 1"
+        )
+        return any(entry.get("step") == "stock" and entry.get("id") for entry in entries or [])
+
+    stopped = asyncio.create_task(feed.sync())
+    await poll_until(stock_started)
+    stopped.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await stopped
+
+    await feed.sync()  # resumes the stopped run first
+    resumed = await feed.configs.pool.fetchrow("SELECT status, counts FROM sync_runs WHERE id = 2")
+    assert resumed["status"] == "succeeded", resumed
+    assert await available(feed) == {"A": 17, "B": 5}  # 20, less the 3 sold since erpsync's last write
+    # The stock line once in bulk, once more after the compare mismatch: nothing twice.
+    assert await inventory_writes(feed) == 2
+    assert (await feed.configs.shop.simulator.stats())["bulk_mutations"]["inventorySetQuantities"] == 1
 
 
 async def test_an_update_without_a_stock_change_sends_no_inventory_line(make_feed: MakeFeed) -> None:

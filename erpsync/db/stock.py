@@ -199,9 +199,10 @@ async def record_lines_written(
         await conn.execute(RECORD_LINES_WRITTEN, run_id, config_id, location_id, list(lines))
 
 
-# A line decided again after a compare mismatch: each item's new compare value and quantity.
+# A line decided again after a compare mismatch: each item's new compare value and quantity, and marked
+# to be sent (`retry`): a run stopped before its answer was recorded sends it again under the same key.
 UPDATE_LINE = """
-UPDATE run_stock rs SET change_from = t.change_from, quantity = t.quantity, attempt = $3, outcome = NULL
+UPDATE run_stock rs SET change_from = t.change_from, quantity = t.quantity, attempt = $3, outcome = 'retry'
 FROM unnest($4::text[], $5::int[], $6::int[]) AS t(sku, change_from, quantity)
 WHERE rs.run_id = $1 AND rs.line = $2 AND rs.sku = t.sku
 """
