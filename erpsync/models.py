@@ -20,6 +20,7 @@ from pydantic import (
 
 from erpsync.feed_config import FieldRule, Grouping, PriceRule, WeightUnit
 from erpsync.logs import URL_PARAM, URL_PASSWORD, is_secret_param, mask_url, url_secrets
+from erpsync.stock_rules import StockMode
 
 ConnectionType = Literal["ftp", "ftps", "sftp", "http", "file"]
 FeedFormat = Literal["csv", "json", "jsonl", "xml", "xlsx", "ods"]
@@ -102,7 +103,6 @@ VARIANT_TARGETS: frozenset[str] = frozenset(
 MAPPING_TARGETS: frozenset[str] = PRODUCT_TARGETS | VARIANT_TARGETS
 
 MASKED = "***"
-
 # What the validators below enforce, stated in the JSON schema too (and so in /openapi.json).
 METAFIELD_TYPE_SCHEMA: dict[str, Any] = {"enum": sorted(METAFIELD_TYPES)}
 MAPPING_SCHEMA: dict[str, Any] = {
@@ -254,6 +254,10 @@ class SyncConfig(StrictModel):
     publications: list[Annotated[str, Field(min_length=1, max_length=255)]] = Field(
         default_factory=lambda: ["Online Store"], max_length=50
     )
+    # Stock (erpsync/stock_rules.py): "absolute", the ERP's quantity is the truth; "delta", its change since
+    # the previous feed is applied to the shop's; never more than the ERP's less `safety_stock`, nor below 0.
+    stock_mode: StockMode = "absolute"
+    safety_stock: int = Field(default=0, ge=0, le=1_000_000_000)
 
     @field_validator("sync_frequency", mode="before")
     @classmethod

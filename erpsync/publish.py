@@ -7,6 +7,7 @@ A run publishes in steps, each waiting for the one before:
   failed or was held back) fails its taker instead;
 - `retry`: creates refused because another product holds their handle, sent again without one, so that
   Shopify gives them a free handle (the title's, with a number appended when taken);
+- `stock`: last, the stock of existing variants by compare-and-set (`erpsync.stock`), never blind;
 - `again-1` … `again-N`: lines a transient error failed (the product "currently being modified"), writes
   and the removals the guard allowed alike, sent again as they were, at most `LINE_RETRIES` times (the
   `retry` step sends them the first time); a create goes by its custom ID, so one whose first
@@ -25,15 +26,13 @@ read twice do no harm.
 from __future__ import annotations
 
 import asyncio
-import dataclasses
-import math
-import secrets
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
 import asyncpg
 
+from erpsync.bulk_entries import entry_file, lines_per_file, named_document, new_entry
 from erpsync.db import media as media_store
 from erpsync.db import products as store
 from erpsync.db import regroup as regroup_store
@@ -57,29 +56,13 @@ from erpsync.shopify.bulk import (
 )
 from erpsync.shopify.bulk_files import BulkFile, BulkFileWriter, SentIndex
 from erpsync.shopify.client import ShopifyClient
-from erpsync.shopify.documents import Document
 from erpsync.shopify.inputs import delete_line, status_line, with_ids
+from erpsync.stock import STOCK_STEP, prepare_stock, settle_stock
+from erpsync.stock_rules import StockPolicy
 
 log = get_logger("erpsync.publish")
 
 ProgressHook = Callable[[dict[str, Any]], Awaitable[None]]
-# Below this many lines a file is not split further: an operation has a fixed start-up cost.
-MIN_LINES_PER_OPERATION = 1000
-DOCUMENTS = {
-    doc.name: doc
-    for doc in (
-        documents.PRODUCT_SET_BULK,
-        documents.PRODUCT_DELETE_BULK,
-        documents.INVENTORY_ACTIVATE_BULK,
-        documents.METAFIELDS_SET_BULK,
-    )
-}
-
-
-def lines_per_file(total: int, concurrency: int) -> int:
-    """Spread lines over up to `concurrency` operations, but never into tiny ones."""
-    return max(MIN_LINES_PER_OPERATION, math.ceil(total / max(1, concurrency)))
-
 
 STEPS = ("main", "moves", "retry")
 AGAIN_STEPS = tuple(f"again-{round_}" for round_ in range(1, LINE_RETRIES + 1))
@@ -96,6 +79,7 @@ async def write_step_files(
     step: str,
     activations: list[Activation] | None = None,
     location_id: str | None = None,
+    safety_stock: int = 0,
 ) -> list[dict[str, Any]]:
     """One step's JSONL files, as the entries stored in `sync_runs.bulk_operations`."""
     phase = {"main": 1, "moves": 2}.get(step)
@@ -118,6 +102,7 @@ async def write_step_files(
                 owner_id=item.owner_id,
                 unstocked=item.unstocked,
                 media=media.get(item.product_key),
+                safety_stock=safety_stock,
             )
             writer.add(item.product_key, line)
         removals = []
@@ -130,7 +115,7 @@ async def write_step_files(
                 writer.add(
                     row["product_key"], status_line(row["shopify_product_id"], REMOVAL_STATUS[row["action"]])
                 )
-    entries += [_entry(file, documents.PRODUCT_SET_BULK.name, step) for file in writer.files]
+    entries += [new_entry(file, documents.PRODUCT_SET_BULK.name, step) for file in writer.files]
     deletions = [row for row in removals if row["action"] == "delete"]
     if deletions:
         prefix = f"run-{run_id}-delete" if step == "main" else f"run-{run_id}-{step}-delete"
@@ -139,7 +124,7 @@ async def write_step_files(
         ) as delete_writer:
             for row in deletions:
                 delete_writer.add(row["product_key"], delete_line(row["shopify_product_id"]))
-        entries += [_entry(file, documents.PRODUCT_DELETE_BULK.name, step) for file in delete_writer.files]
+        entries += [new_entry(file, documents.PRODUCT_DELETE_BULK.name, step) for file in delete_writer.files]
     if step == "main":
         entries += await _write_owner_marks(conn, run_id=run_id, config_id=config_id, directory=directory)
     if activations and location_id:
@@ -153,7 +138,9 @@ async def write_step_files(
                     "available": activation.quantity,
                 }
                 stock_writer.add(activation.sku, line)
-        entries += [_entry(file, documents.INVENTORY_ACTIVATE_BULK.name, step) for file in stock_writer.files]
+        entries += [
+            new_entry(file, documents.INVENTORY_ACTIVATE_BULK.name, step) for file in stock_writer.files
+        ]
     return entries
 
 
@@ -168,44 +155,12 @@ async def _write_owner_marks(
         for row in rows:
             mark = {**owner_metafield(row["owner_id"]), "ownerId": row["shopify_product_id"]}
             writer.add(row["product_key"], {"metafields": [mark]})
-    return [_entry(file, documents.METAFIELDS_SET_BULK.name, "main") for file in writer.files]
+    return [new_entry(file, documents.METAFIELDS_SET_BULK.name, "main") for file in writer.files]
 
 
 def _without_handle(product_input: dict[str, Any]) -> dict[str, Any]:
     """Updates keep the product's current handle (and so its storefront URL) unless the feed maps one."""
     return {key: value for key, value in product_input.items() if key != "handle"}
-
-
-def _entry(file: BulkFile, document: str, step: str) -> dict[str, Any]:
-    # A GraphQL name: letters, digits, underscores; 10-255 characters as `clientIdentifier` (2027-01).
-    marker = f"erpsync_{file.path.stem.replace('-', '_')}_{secrets.token_hex(6)}"
-    return {
-        "document": document,
-        "file": str(file.path),
-        "keys": str(file.keys_path),
-        "lines": file.lines,
-        "size": file.size,
-        "id": None,
-        "status": None,
-        "done": False,
-        "step": step,
-        "marker": marker,
-    }
-
-
-def _file(entry: dict[str, Any]) -> BulkFile:
-    return BulkFile(Path(entry["file"]), Path(entry["keys"]), int(entry["lines"]), int(entry["size"]))
-
-
-def named_document(entry: dict[str, Any]) -> Document:
-    """The entry's mutation under its own operation name, which the shop keeps in `BulkOperation.query`."""
-    document = DOCUMENTS[entry["document"]]
-    marker = entry.get("marker")
-    if not marker:
-        return document
-    return dataclasses.replace(
-        document, text=document.text.replace("mutation call(", f"mutation {marker}(", 1)
-    )
 
 
 async def publish_run(
@@ -223,6 +178,7 @@ async def publish_run(
     resuming: bool = False,
     location_id: str | None = None,
     export_above: int = 200,
+    stock: StockPolicy | None = None,
 ) -> list[dict[str, Any]]:
     """Write and run every step in order, resuming the steps already written; returns all entries."""
     for step in (*STEPS, *AGAIN_STEPS):
@@ -273,6 +229,7 @@ async def publish_run(
                 step=step,
                 activations=activations,
                 location_id=location_id,
+                safety_stock=stock.safety_stock if stock else 0,
             )
             if not written:
                 continue
@@ -288,7 +245,30 @@ async def publish_run(
             concurrency=concurrency,
             on_progress=on_progress,
             resuming=resuming,
+            stock=stock,
         )
+    if stock is not None:  # after every product write: stock by compare-and-set (erpsync/stock.py)
+        if not any(entry.get("step") == STOCK_STEP for entry in entries):
+            files = await prepare_stock(
+                conn, client, stock, run_id=run_id, config_id=config_id, directory=directory
+            )
+            entries += [
+                new_entry(file, documents.INVENTORY_SET_QUANTITIES_BULK.name, STOCK_STEP) for file in files
+            ]
+            await run_store.set_bulk_operations(conn, run_id, entries)
+        await publish(
+            pool,
+            client,
+            run_id=run_id,
+            config_id=config_id,
+            entries=entries,
+            step=STOCK_STEP,
+            concurrency=concurrency,
+            on_progress=on_progress,
+            resuming=resuming,
+            stock=stock,
+        )
+        await settle_stock(conn, client, stock, run_id=run_id, config_id=config_id)
     return entries
 
 
@@ -303,6 +283,7 @@ async def publish(
     concurrency: int,
     on_progress: ProgressHook | None = None,
     resuming: bool = False,
+    stock: StockPolicy | None = None,
 ) -> list[BulkOperation]:
     """Run (or resume) every entry of `step` not yet done, at most `concurrency` operations at once."""
     slots = asyncio.Semaphore(max(1, min(concurrency, bulk_slots(client.target.api_version))))
@@ -312,10 +293,12 @@ async def publish(
         if entry.get("step", "main") == step and not entry["done"]
     ]
     total = sum(int(entry["lines"]) for _, entry in chosen)
-    recorder = Recorder(pool, run_id=run_id, config_id=config_id, total=total, on_progress=on_progress)
+    recorder = Recorder(
+        pool, run_id=run_id, config_id=config_id, total=total, on_progress=on_progress, stock=stock
+    )
 
     async def one(index: int, entry: dict[str, Any]) -> BulkOperation:
-        file = _file(entry)
+        file = entry_file(entry)
         document = named_document(entry)
 
         async def on_started(_: BulkFile, operation_id: str) -> None:

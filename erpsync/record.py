@@ -17,6 +17,7 @@ import asyncpg
 
 from erpsync.db import recording as store
 from erpsync.db import runs as run_store
+from erpsync.db import stock as stock_store
 from erpsync.db.logs import add_logs
 from erpsync.logs import scrub
 from erpsync.result_lines import (
@@ -28,6 +29,8 @@ from erpsync.result_lines import (
 )
 from erpsync.run_result import LineCounts
 from erpsync.shopify.bulk import LineOutcome
+from erpsync.stock import record_stock_outcomes, written_variants
+from erpsync.stock_rules import StockPolicy
 from erpsync.variant_cap import is_daily_variant_cap
 
 ProgressHook = Callable[[dict[str, Any]], Awaitable[None]]
@@ -156,8 +159,10 @@ class Recorder:
         config_id: str,
         total: int = 0,
         on_progress: ProgressHook | None = None,
+        stock: StockPolicy | None = None,
     ) -> None:
         self.pool = pool
+        self.stock = stock
         self.run_id = run_id
         self.config_id = config_id
         self.total = total
@@ -180,6 +185,13 @@ class Recorder:
         if document == "metafieldsSet":
             await self.record_marks(outcomes)
             return
+        if document == "inventorySetQuantities" and self.stock is not None:
+            async with self.pool.acquire() as conn, conn.transaction():
+                await record_stock_outcomes(
+                    conn, self.stock, run_id=self.run_id, config_id=self.config_id, outcomes=outcomes
+                )
+            self.lines_done += len(outcomes)
+            return
         async with self.pool.acquire() as conn, conn.transaction():
             rows = await store.run_actions(conn, self.run_id, [outcome.key for outcome in outcomes])
             actions = {row["product_key"]: (row["action"], list(row["skus"] or [])) for row in rows}
@@ -195,6 +207,16 @@ class Recorder:
             )
             if out.written:
                 await store.record_written(conn, self.run_id, self.config_id, out.written)
+            if self.stock is not None and document == "productSet":
+                # Before the variant ids: a variant whose id was not tracked was created with its stock.
+                await stock_store.record_written_stock(
+                    conn,
+                    run_id=self.run_id,
+                    config_id=self.config_id,
+                    location_id=self.stock.location_id,
+                    safety_stock=self.stock.safety_stock,
+                    variants=written_variants(outcomes),
+                )
             if out.variants:
                 await store.record_variants(conn, self.run_id, self.config_id, out.variants)
             if out.forget:
@@ -290,12 +312,13 @@ class Recorder:
 async def line_counts(conn: asyncpg.Connection[Any], run_id: int) -> dict[str, Any]:
     """The counts that tell transient retries and mismatched lines from the shop's refusals."""
     row = await store.line_count_row(conn, run_id)
-    return LineCounts(
+    counts = LineCounts(
         retried=row["retried"],
         failed_transient=row["failed_transient"],
         failed_mismatch=row["failed_mismatch"],
         mismatched_skus=[str(sku) for sku in row["mismatched_skus"] if sku is not None],
     ).as_counts()
+    return {**counts, **await stock_store.stock_counts(conn, run_id)}  # stock lines: written, failed
 
 
 STALE_CODES = GONE_CODES | {"PRODUCT_VARIANT_DOES_NOT_EXIST"}

@@ -1,9 +1,8 @@
 """`run_sync()`: the one place that chains the stages of a run — fetch → parse → map → plan → publish → record.
 
-A run holds a PostgreSQL advisory lock on its config for its whole length, so one config never syncs
-twice at once, whatever the number of workers. The lock dies with the process: a run found `running`
-once the lock is ours belongs to a dead process and is resumed (if it was publishing) or closed (if
-it had not yet sent anything).
+A run holds a PostgreSQL advisory lock on its config for its whole length, so one config never syncs twice
+at once, whatever the number of workers. The lock dies with the process: a run found `running` once the
+lock is ours belongs to a dead process and is resumed (if it was publishing) or closed (if not yet).
 """
 
 from __future__ import annotations
@@ -47,6 +46,7 @@ from erpsync.run_result import Stopwatch, SyncResult
 from erpsync.settings import Settings
 from erpsync.shopify.client import ClientFactory, ShopifyClient, default_client
 from erpsync.shopify.shop import ensure_owner_definition, shop_facts
+from erpsync.stock import stock_policy
 from erpsync.variant_cap import hold_creates, record_deferred
 
 __all__ = ["SyncResult", "resume_interrupted", "run_sync"]
@@ -335,6 +335,7 @@ class Run:
                 resuming=resuming,
                 location_id=self.location_id,
                 export_above=self.settings.sync.sku_lookup_limit,
+                stock=await stock_policy(self.conn, self.config, self.location_id),
             )
             published = await publish_channels(self.conn, active, channels, self.work_dir)
         except ErpsyncError as exc:
@@ -351,8 +352,9 @@ class Run:
         counts["bulk_operations"] = len(entries)
         counts["shopify_cost"] = round(active.stats.cost, 1)
         counts["seconds"] = self.stopwatch.timings
+        failed = counts["failed"] + counts["unknown"] + counts["stock_failed"] + counts.get("conflicts", 0)
         status = run_status(
-            failed=counts["failed"] + counts["unknown"] + counts.get("conflicts", 0) + int(bool(deferred)),
+            failed=failed + int(bool(deferred)),
             rows_rejected=int(counts.get("rows_rejected") or 0),
             guard_reason=plan.guard.reason,
         )

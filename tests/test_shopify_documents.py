@@ -60,6 +60,28 @@ VARIABLES = [
     (documents.BULK_OPERATION, {"id": "gid://shopify/BulkOperation/1"}),
     (documents.PRODUCT_DELETE_BULK, {"input": {"id": "gid://shopify/Product/1"}}),
     (
+        documents.INVENTORY_SET_QUANTITIES_BULK,
+        {
+            "input": {
+                "name": "available",
+                "reason": "correction",
+                "quantities": [
+                    {
+                        "inventoryItemId": "gid://shopify/InventoryItem/1",
+                        "locationId": "gid://shopify/Location/1",
+                        "quantity": 4,
+                        "changeFromQuantity": 7,
+                    }
+                ],
+            },
+            "idempotencyKey": "8e6c1f0a-2b1d-5e8f-9a3c-4d5e6f7a8b9c",
+        },
+    ),
+    (
+        documents.INVENTORY_LEVELS,
+        {"ids": ["gid://shopify/ProductVariant/1"], "location": "gid://shopify/Location/1"},
+    ),
+    (
         documents.PRODUCT_SET_BULK,
         {
             "identifier": {"handle": "acme-tee"},

@@ -25,7 +25,9 @@ def owner_id_sql(config_id: str, product_key: str) -> str:
 
 RUN_PRODUCT_COLUMNS = ("run_id", "product_key", "ordinal", "content_hash", "skus", "input", "action")
 
-CLEAR_RUN_PRODUCTS = "DELETE FROM run_products WHERE run_id = $1"
+CLEAR_RUN_PRODUCTS = """
+WITH stock AS (DELETE FROM run_stock WHERE run_id = $1) DELETE FROM run_products WHERE run_id = $1
+"""
 DROP_REJECTED = "DELETE FROM run_products WHERE run_id = $1 AND product_key = ANY($2::text[])"
 
 # Rows arrive as 'unchanged' (their hash is one this config last wrote while active: the hash covers the

@@ -186,12 +186,13 @@ mutation erpsyncBulkCancel($id: ID!) {{
 # The mutations run inside bulk operations: one variables object per JSONL line.
 # https://shopify.dev/docs/api/usage/bulk-operations/imports
 # `media` gives the ids of the images the line sent (a product holds at most 250 media), so that the next
-# write sends them by id instead of uploading them again (`FileSetInput.id`, schema).
+# write sends them by id instead of uploading them again (`FileSetInput.id`, schema). Each variant's
+# `inventoryItem { id }` is what stock is later written to (erpsync/stock.py).
 PRODUCT_SET_BULK = Document(
     "productSet",
     "mutation call($identifier: ProductSetIdentifiers, $input: ProductSetInput!) { "
     "productSet(identifier: $identifier, input: $input) { "
-    "product { id handle updatedAt variants(first: 250) { nodes { id sku } } "
+    "product { id handle updatedAt variants(first: 250) { nodes { id sku inventoryItem { id } } } "
     "media(first: 250) { nodes { id ... on MediaImage { originalSource { url } } } } } "
     "userErrors { field message code } } }",
     estimated_cost=10,
@@ -207,6 +208,44 @@ INVENTORY_ACTIVATE_BULK = Document(
     "inventoryLevel { id } userErrors { field message } } }",
     estimated_cost=10,
     is_mutation=True,
+)
+
+# Stock of existing variants, compare-and-set: a quantity is written only where the shop still holds its
+# `changeFromQuantity` (else CHANGE_FROM_QUANTITY_STALE, and erpsync reads the line's items again). From
+# 2026-04 every quantity must carry `changeFromQuantity` and the mutation an `@idempotent(key:)` directive
+# ("calling these mutations without an idempotency directive will result in an error at runtime"); the
+# directive sits on the mutation field, and in a bulk document its key is a variable, so each JSONL line
+# carries its own key: a line sent again with its key is applied once. `inventorySetQuantities`, not
+# `inventoryAdjustQuantities`: a delta alone would apply twice if the shop's answer were lost, and a
+# compare-and-set of the absolute quantity says what the shop held when it was written.
+# https://shopify.dev/docs/api/admin-graphql/latest/mutations/inventorySetQuantities ·
+# https://shopify.dev/docs/api/admin-graphql/2027-01/payloads/InventorySetQuantitiesPayload ·
+# https://shopify.dev/changelog/making-idempotency-mandatory-for-inventory-adjustments-and-refund-mutations ·
+# https://shopify.dev/docs/api/usage/implementing-idempotency
+INVENTORY_SET_QUANTITIES_BULK = Document(
+    "inventorySetQuantities",
+    "mutation call($input: InventorySetQuantitiesInput!, $idempotencyKey: String!) { "
+    "inventorySetQuantities(input: $input) @idempotent(key: $idempotencyKey) { "
+    "inventoryAdjustmentGroup { id } userErrors { field message code } } }",
+    estimated_cost=10,
+    is_mutation=True,
+)
+
+# What the shop holds now of some inventory items at the location (erpsync asks 100 ids): read when a stock
+# line's compare failed, or for a variant whose stock erpsync never wrote. https://shopify.dev/docs/api/admin-graphql/latest/queries/nodes
+INVENTORY_LEVELS = Document(
+    "inventoryLevels",
+    """
+query erpsyncInventoryLevels($ids: [ID!]!, $location: ID!) {
+  nodes(ids: $ids) {
+    ... on ProductVariant { id inventoryItem { id inventoryLevel(locationId: $location) {
+      quantities(names: ["available"]) { name quantity } } } }
+    ... on InventoryItem { id inventoryLevel(locationId: $location) {
+      quantities(names: ["available"]) { name quantity } } }
+  }
+}
+""",
+    estimated_cost=402,
 )
 
 # The custom ID on a product tracked before erpsync marked its products: that metafield alone is set,
@@ -304,6 +343,8 @@ ALL_DOCUMENTS: tuple[Document, ...] = (
     PRODUCT_SET_BULK,
     PRODUCT_DELETE_BULK,
     INVENTORY_ACTIVATE_BULK,
+    INVENTORY_SET_QUANTITIES_BULK,
+    INVENTORY_LEVELS,
     METAFIELDS_SET_BULK,
     PUBLICATIONS,
     PUBLISHABLE_PUBLISH_BULK,

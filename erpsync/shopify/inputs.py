@@ -127,6 +127,7 @@ def with_ids(
     owner_id: str,
     unstocked: Collection[str] = (),
     media: dict[str, str] | None = None,
+    safety_stock: int = 0,
 ) -> dict[str, Any]:
     """The bulk line's variables: update by product id, else create idempotently by erpsync's custom ID.
 
@@ -136,14 +137,22 @@ def with_ids(
     Known variants carry their id, since a variant sent without one is created anew and the old
     one deleted. https://shopify.dev/changelog/productset-and-customerset-mutations-now-support-upserts
     Known images likewise go by media id (`media`: source URL -> id), never as a fresh upload.
+    A new variant takes its first stock here, less `safety_stock`: nothing of it can have sold yet. A known
+    one's stock is left out: productSet sets it blindly, over any sale made since the feed was read, so
+    it goes by compare-and-set afterwards (erpsync/stock.py).
     """
     variants = []
     for variant in product_input.get("variants", []):
         sku = variant.get("sku")
         line = {**variant, "id": variant_ids[sku]} if sku in variant_ids else dict(variant)
-        if sku in unstocked:
-            # Shopify refuses quantities where an existing variant is not stocked (productSet schema).
+        if sku in variant_ids or sku in unstocked:
+            # Unstocked: Shopify refuses quantities where an existing variant is not stocked (productSet schema).
             line.pop("inventoryQuantities", None)
+        elif safety_stock and line.get("inventoryQuantities"):
+            line["inventoryQuantities"] = [
+                {**entry, "quantity": max(0, int(entry["quantity"]) - safety_stock)}
+                for entry in line["inventoryQuantities"]
+            ]
         variants.append(line)
     body = {**product_input, "variants": variants}
     if media:

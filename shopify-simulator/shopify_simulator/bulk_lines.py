@@ -89,7 +89,8 @@ def answer_line(prepared: PreparedRequest, line: str, context: ExecutionContext)
     except orjson.JSONDecodeError as error:
         return {"errors": [{"message": f"Invalid JSON on this line: {error}"}]}
     fault = context.faults.line_errors
-    if fault is None or not fault.take(line_skus(variables)):
+    root = next(node for node in prepared.operation.selection_set.selections if isinstance(node, FieldNode))
+    if fault is None or not fault.take(line_skus(variables), root.name.value):
         return run_line(prepared, variables, context)
     context.stats.bulk_line_errors += 1
     if fault.written:

@@ -127,6 +127,10 @@ class SimulatorOptions:
     # `identifier.customId` needs a metafield definition of type id (working-with-custom-ids, step 1).
     custom_id_requires_definition: bool = True
 
+    # Inventory mutations sent without `@idempotent(key:)` from 2026-04: "error" as the changelog says, or
+    # "accept" as a merchant found 2026-04 doing (both cited in idempotency.py).
+    missing_idempotency_key: Literal["error", "accept"] = "error"
+
     # --- shop ----------------------------------------------------------------------------------------
     shop_name: str = "erpsync simulator"
     currency_code: str = "EUR"

@@ -114,6 +114,24 @@ def query_inventory_item(info: ResolveInfo, **arguments: Any) -> View | None:
     return inventory_item_view(context.state, item) if item else None
 
 
+def query_nodes(info: ResolveInfo, **arguments: Any) -> list[View | None]:
+    """``nodes(ids:)``: variants, inventory items and products by id, null for any other or unknown id.
+    https://shopify.dev/docs/api/admin-graphql/latest/queries/nodes"""
+    state = _context(info).state
+    found: list[View | None] = []
+    for node_id in arguments["ids"]:
+        variant = state.find_variant(node_id) if "/ProductVariant/" in node_id else None
+        item = state.find_inventory_item(node_id) if "/InventoryItem/" in node_id else None
+        product = state.products.get(node_id)
+        if variant is not None:
+            found.append(variant_view(state, variant))
+        elif item is not None:
+            found.append(inventory_item_view(state, item))
+        else:
+            found.append(product_view(state, product) if product else None)
+    return found
+
+
 def query_location(info: ResolveInfo, **arguments: Any) -> View | None:
     """``location(id:)``; without an id, the shop's primary location."""
     context = _context(info)
@@ -134,6 +152,7 @@ QUERY_ROOT: dict[str, Callable[..., Any]] = {
     "productVariants": query_product_variants,
     "productVariant": query_product_variant,
     "inventoryItem": query_inventory_item,
+    "nodes": query_nodes,
     **BULK_QUERY_ROOT,
     "metafieldDefinition": query_metafield_definition,
     "currentAppInstallation": lambda info, **_arguments: app_installation_view(_context(info)),

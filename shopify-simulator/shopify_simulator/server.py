@@ -23,6 +23,7 @@ from aiohttp import web
 from shopify_simulator.bulk import RESULT_PATH_PREFIX, STAGED_UPLOAD_PATH, BulkManager
 from shopify_simulator.context import ExecutionContext
 from shopify_simulator.cost import CostCalculator
+from shopify_simulator.inventory import sell_units
 from shopify_simulator.options import SimulatorOptions
 from shopify_simulator.replies import max_cost_error, reply_extensions, throttled_response, with_extensions
 from shopify_simulator.resolvers import execute_prepared
@@ -323,6 +324,21 @@ async def faults_handler(request: web.Request) -> web.StreamResponse:
     return json_response(simulator.faults.as_json())
 
 
+async def sell_handler(request: web.Request) -> web.StreamResponse:
+    """``POST /_simulator/sell`` ``{"sku", "quantity", "location_id"?}``: an order takes units from
+    ``available`` (``inventory.sell_units``); answers what is available now."""
+    simulator = _simulator(request)
+    try:
+        body = orjson.loads(await request.read())
+        available = sell_units(
+            simulator.state, str(body["sku"]), int(body["quantity"]), body.get("location_id")
+        )
+    except (orjson.JSONDecodeError, KeyError, TypeError, ValueError) as error:
+        return json_response({"error": str(error)}, status=400)
+    simulator.stats.units_sold += int(body["quantity"])
+    return json_response({"sku": body["sku"], "available": available})
+
+
 async def reset_handler(request: web.Request) -> web.StreamResponse:
     """``POST /_simulator/reset``: an empty shop, zero counters, no faults."""
     await _simulator(request).reset()
@@ -368,6 +384,7 @@ def create_app(options: SimulatorOptions) -> web.Application:
         app.router.add_get("/_simulator/stats", stats_handler)
         app.router.add_post("/_simulator/faults", faults_handler)
         app.router.add_post("/_simulator/reset", reset_handler)
+        app.router.add_post("/_simulator/sell", sell_handler)
     app.on_response_prepare.append(_add_request_id)
     app.cleanup_ctx.append(_lifecycle)
     return app

@@ -1,8 +1,8 @@
 """The simulated shop's data, held in memory: locations, products, variants, inventory, bulk operations.
 
-Plain mutable dataclasses, one per Shopify resource, and a ``ShopState`` that owns them and hands out
-global IDs. It can be written to and read back from a JSON file so that a demo survives a restart
-(``erpsync simulator --state FILE``). Nothing here knows GraphQL.
+Plain mutable dataclasses, one per Shopify resource, and a ``ShopState`` that owns them and hands out global
+IDs, written to and read from a JSON file so a demo survives a restart (``erpsync simulator --state FILE``).
+Nothing here knows GraphQL.
 """
 
 from __future__ import annotations
@@ -216,9 +216,9 @@ class ShopState:
     staged_files: dict[str, StagedFile] = field(default_factory=dict)
     result_files: dict[str, bytes] = field(default_factory=dict)
     counters: dict[str, int] = field(default_factory=dict)
-    # "OWNER_TYPE/namespace/key" -> definition
-    metafield_definitions: dict[str, MetafieldDefinition] = field(default_factory=dict)
+    metafield_definitions: dict[str, MetafieldDefinition] = field(default_factory=dict)  # by "TYPE/ns/key"
     publications: dict[str, str] = field(default_factory=dict)  # id -> name of each sales channel
+    idempotency_keys: dict[str, Any] = field(default_factory=dict)  # idempotency.py; in memory only
 
     def new_id(self, kind: str) -> str:
         """Hand out the next global ID of a resource kind; IDs are never reused, even after deletes."""

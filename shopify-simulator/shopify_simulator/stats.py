@@ -36,6 +36,9 @@ class Stats:
     # --- media and sales channels: media made from uploads and removed by productSet (media.py) ---
     media_created: int = 0
     media_deleted: int = 0
+    # --- inventory: duplicates answered from an idempotency key; units sold through the admin hook
+    idempotent_replays: int = 0
+    units_sold: int = 0
 
     def as_json(self, state: ShopState | None = None) -> dict[str, Any]:
         """The documented shape of ``GET /_simulator/stats``; with the shop, where products are published."""
@@ -62,6 +65,7 @@ class Stats:
             "bulk_line_errors": self.bulk_line_errors,
             "bulk_busy": self.bulk_busy,
             "bulk_refused": {"MUTATION": self.bulk_refused["MUTATION"], "QUERY": self.bulk_refused["QUERY"]},
+            "inventory": {"idempotent_replays": self.idempotent_replays, "units_sold": self.units_sold},
         }
 
 
@@ -86,6 +90,7 @@ class LineErrors:
 
     A line is hit when it carries one of ``skus`` or is every ``every``-th line run; ``count`` lines are
     hit in all (None: the fault never clears). ``written``: the line's write happens before the error.
+    ``mutation``: only lines of that mutation (e.g. ``inventorySetQuantities``) are counted and hit.
     """
 
     skus: frozenset[str] = frozenset()
@@ -94,11 +99,12 @@ class LineErrors:
     written: bool = False
     code: str | None = "TOO_MANY_PARALLEL_REQUESTS_FOR_THIS_PRODUCT"  # None: the message alone
     message: str = LINE_ERROR_MESSAGES["TOO_MANY_PARALLEL_REQUESTS_FOR_THIS_PRODUCT"]
+    mutation: str | None = None
     seen: int = 0
 
     @classmethod
     def from_json(cls, body: dict[str, Any]) -> LineErrors:
-        known = {"skus", "every", "count", "written", "code", "message"}
+        known = {"skus", "every", "count", "written", "code", "message", "mutation"}
         if not set(body) <= known:
             raise ValueError(f"line_errors takes {sorted(known)}")
         code = body.get("code", "TOO_MANY_PARALLEL_REQUESTS_FOR_THIS_PRODUCT")
@@ -111,10 +117,13 @@ class LineErrors:
             written=bool(body.get("written", False)),
             code=code,
             message=str(body.get("message") or LINE_ERROR_MESSAGES.get(code or "", code or "Error")),
+            mutation=None if body.get("mutation") is None else str(body["mutation"]),
         )
 
-    def take(self, skus: set[str]) -> bool:
+    def take(self, skus: set[str], mutation: str | None = None) -> bool:
         """Whether this line is answered with the error; consumes one of ``count``."""
+        if self.mutation is not None and mutation != self.mutation:
+            return False
         self.seen += 1
         hit = bool(skus & self.skus) or (self.every > 0 and self.seen % self.every == 0)
         if not hit or self.count == 0:
@@ -131,6 +140,7 @@ class LineErrors:
             "written": self.written,
             "code": self.code,
             "message": self.message,
+            "mutation": self.mutation,
         }
 
 
@@ -163,6 +173,8 @@ class Faults:
     fail_export: str | None = None
     # --- daily variant cap: days added to today, so a test can reach "tomorrow"
     variant_day_offset: int = 0
+    # --- inventory: the next N inventorySetQuantities find one unit of each item sold just before them
+    inventory_races: int = 0
     _random: random.Random = field(default_factory=lambda: random.Random(7))  # noqa: S311 - fault draws, not secrets
 
     def take_bulk_stop(self) -> tuple[int | None, Literal["FAILED", "CANCELED", "EXPIRED"] | None]:
@@ -246,6 +258,8 @@ class Faults:
             self.fail_export = code
         if "advance_variant_day" in body:
             self.variant_day_offset += int(body["advance_variant_day"])
+        if "inventory_races" in body:
+            self.inventory_races = int(body["inventory_races"])
 
     def as_json(self) -> dict[str, Any]:
         """The current faults, as ``POST /_simulator/faults`` takes them."""
@@ -265,6 +279,7 @@ class Faults:
             "expire_bulk_after_lines": self.expire_bulk_after_lines,
             "fail_export": self.fail_export,
             "variant_day_offset": self.variant_day_offset,
+            "inventory_races": self.inventory_races,
         }
 
 
@@ -286,5 +301,6 @@ FAULT_KEYS = frozenset(
         "expire_bulk_after_lines",
         "fail_export",
         "advance_variant_day",
+        "inventory_races",
     }
 )

@@ -160,14 +160,21 @@ async def test_inventory_quantities_per_location(simulator):
     payload = await simulator.product_set(product, {"handle": "stock"})
     item_id = payload["product"]["variants"]["nodes"][0]["inventoryItem"]["id"]
     result = await simulator.ok(
-        """mutation($input: InventorySetQuantitiesInput!) { inventorySetQuantities(input: $input) {
-            inventoryAdjustmentGroup { reason changes { name delta quantityAfterChange } }
+        """mutation($input: InventorySetQuantitiesInput!) { inventorySetQuantities(input: $input)
+            @idempotent(key: "set-1") { inventoryAdjustmentGroup { reason changes { name delta quantityAfterChange } }
             userErrors { field message code } } }""",
         {
             "input": {
                 "name": "available",
                 "reason": "correction",
-                "quantities": [{"inventoryItemId": item_id, "locationId": location_id, "quantity": 3}],
+                "quantities": [
+                    {
+                        "inventoryItemId": item_id,
+                        "locationId": location_id,
+                        "quantity": 3,
+                        "changeFromQuantity": 7,
+                    }
+                ],
             }
         },
     )
@@ -185,8 +192,8 @@ async def test_inventory_quantities_per_location(simulator):
     assert level["location"]["id"] == location_id
     assert level["quantities"] == [{"name": "available", "quantity": 3}]
     bad = await simulator.ok(
-        """mutation($input: InventorySetQuantitiesInput!) { inventorySetQuantities(input: $input) {
-            userErrors { code } } }""",
+        """mutation($input: InventorySetQuantitiesInput!) { inventorySetQuantities(input: $input)
+            @idempotent(key: "set-2") { userErrors { code } } }""",
         {
             "input": {
                 "name": "available",
@@ -196,6 +203,7 @@ async def test_inventory_quantities_per_location(simulator):
                         "inventoryItemId": "gid://shopify/InventoryItem/999",
                         "locationId": location_id,
                         "quantity": 3,
+                        "changeFromQuantity": None,
                     }
                 ],
             }
