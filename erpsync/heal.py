@@ -44,6 +44,12 @@ WHERE p.config_id = $1 AND p.product_key = $2 AND p.sku = t.sku
 FORGET_VARIANTS = "DELETE FROM products WHERE config_id = $1 AND product_key = $2 AND sku = ANY($3::text[])"
 
 
+# The shop's variants are not the feed's (one added or removed by hand): the product is written whole,
+# productSet making its variants the feed's again, whatever its fields say.
+WRITE_WHOLE = """
+UPDATE run_products SET write_kind = 'set'
+WHERE run_id = $1 AND product_key = ANY($2::text[]) AND write_kind IS DISTINCT FROM 'set'
+"""
 SELECT_UPDATES = """
 SELECT product_key, shopify_product_id, skus, input FROM run_products
 WHERE run_id = $1 AND action = 'update' AND outcome IS NULL AND shopify_product_id IS NOT NULL ORDER BY ordinal
@@ -87,6 +93,7 @@ async def read_before_updates(
     notes: list[tuple[str, str | None, str]] = []
     activations: list[Activation] = []
     stocked: dict[str, bool] = {}
+    drifted: list[str] = []
     async for product_id, variants in iter_products_by_id(
         client, list(rows), location_id, export_above=export_above
     ):
@@ -95,6 +102,8 @@ async def read_before_updates(
             continue
         found.add(product_id)
         key, skus = row["product_key"], list(row["skus"])
+        if {v.sku for v in variants} != set(skus):
+            drifted.append(key)
         product = {"variants": {"nodes": [{"id": v.variant_id, "sku": v.sku} for v in variants]}}
         notes += [
             (key, sku, message)
@@ -107,6 +116,8 @@ async def read_before_updates(
                 activations.append(
                     Activation(variant.sku, variant.inventory_item_id, quantities[variant.sku])
                 )
+    if drifted:
+        await conn.execute(WRITE_WHOLE, run_id, drifted)
     if stocked:
         await conn.execute(SET_STOCKED, config_id, list(stocked), list(stocked.values()))
     for product_id, row in rows.items():

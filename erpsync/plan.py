@@ -12,10 +12,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import asyncpg
+import orjson
 
+from erpsync.changes import compare
 from erpsync.db import products as store
 from erpsync.db import regroup as regroup_store
 from erpsync.models import DeletePolicy
+from erpsync.settings import SyncSettings
 
 REMOVAL_ACTION: dict[str, str] = {"delete": "delete", "archive": "archive", "draft": "draft"}
 SAMPLE_LIMIT = 1000
@@ -84,6 +87,7 @@ class Plan:
     held: int = 0  # updates not sent: they would remove variants while the guard holds the run back
     variant_removals: int = 0  # variants the run's updates remove from products that stay
     removed_variant_skus: dict[str, list[str]] = field(default_factory=dict)
+    write_kinds: dict[str, int] = field(default_factory=dict)  # writes by mutation: set, variants, ...
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -97,6 +101,7 @@ class Plan:
             "conflict": self.conflicts,
             "variant_removals": self.variant_removals,
             "held": self.held,
+            "write_kinds": self.write_kinds,
         }
 
 
@@ -201,7 +206,8 @@ async def _delete_candidates(
 
 
 async def plan_details(conn: asyncpg.Connection[Any], *, run_id: int, config_id: str) -> dict[str, Any]:
-    """For a dry run: the product keys and SKUs in each class, and field-level diffs of updates."""
+    """For a dry run: the product keys and SKUs in each class, and each update's changed fields, before ->
+    after, with the mutation that writes them (from the last-written state: no shop read)."""
     rows = await conn.fetch(
         store.SELECT_KEYS_BY_ACTION,
         run_id,
@@ -213,43 +219,45 @@ async def plan_details(conn: asyncpg.Connection[Any], *, run_id: int, config_id:
         items = classes.setdefault(row["action"], [])
         if len(items) < SAMPLE_LIMIT:
             items.append({"product_key": row["product_key"], "skus": list(row["skus"] or [])})
-    diffs = []
-    for row in await conn.fetch(store.SELECT_UPDATE_DIFFS, run_id, config_id, SAMPLE_LIMIT):
-        diffs.append(
-            {"product_key": row["product_key"], "changes": diff_inputs(row["written"], row["input"])}
-        )
-    return {"products": classes, "updates": diffs}
+    diffs = [
+        {"product_key": row["product_key"], "write_kind": row["write_kind"], "changes": row["changes"] or []}
+        for row in await conn.fetch(store.SELECT_UPDATE_CHANGES, run_id, SAMPLE_LIMIT)
+    ]
+    return {"products": classes, "updates": diffs, "write_kinds": await write_kind_counts(conn, run_id)}
 
 
-def diff_inputs(before: Any, after: Any, path: str = "") -> list[dict[str, Any]]:
-    """Field-level differences between two productSet inputs; variants are matched by SKU."""
-    if before is None:
-        return [{"field": path or "(all)", "before": None, "after": "(not written by erpsync before)"}]
-    if isinstance(before, dict) and isinstance(after, dict):
-        changes: list[dict[str, Any]] = []
-        for key in sorted(set(before) | set(after)):
-            sub = f"{path}.{key}" if path else key
-            if key == "variants" and isinstance(before.get(key), list) and isinstance(after.get(key), list):
-                changes += _diff_variants(before[key], after[key], sub)
-            elif before.get(key) != after.get(key):
-                changes += (
-                    diff_inputs(before.get(key), after.get(key), sub)
-                    if isinstance(before.get(key), dict)
-                    else [{"field": sub, "before": before.get(key), "after": after.get(key)}]
-                )
-        return changes
-    return [] if before == after else [{"field": path, "before": before, "after": after}]
+async def plan_writes(
+    conn: asyncpg.Connection[Any],
+    run_id: int,
+    config_id: str,
+    settings: SyncSettings | None = None,
+    *,
+    batch_size: int = 500,
+) -> dict[str, int]:
+    """Each update's field-level changes and write kind, kept in `run_products` (`changes`, `write_kind`).
+
+    Runs once the inputs are loaded. Only updates are read — products whose hash changed — with their
+    last-written state, a batch at a time in feed order, so memory does not grow with the feed. A product
+    whose hash was forgotten (adopted, archived or drafted, or the write context changed) is written whole.
+    """
+    lightest = settings.lightest_writes if settings is not None else True
+    await conn.execute(store.MARK_CREATES_SET, run_id)
+    after = 0
+    while True:
+        rows = await conn.fetch(store.SELECT_UPDATES_TO_COMPARE, run_id, config_id, after, batch_size)
+        if not rows:
+            break
+        keys, changes, kinds = [], [], []
+        for row in rows:
+            found = compare(row["written"], row["input"] or {}, lightest=lightest and not row["forced"])
+            keys.append(row["product_key"])
+            changes.append(orjson.dumps(found.changes).decode())
+            kinds.append(found.kind)
+        await conn.execute(store.SET_CHANGES, run_id, keys, changes, kinds)
+        after = int(rows[-1]["ordinal"])
+    return await write_kind_counts(conn, run_id)
 
 
-def _diff_variants(before: list[Any], after: list[Any], path: str) -> list[dict[str, Any]]:
-    old = {str(item.get("sku")): item for item in before if isinstance(item, dict)}
-    new = {str(item.get("sku")): item for item in after if isinstance(item, dict)}
-    changes: list[dict[str, Any]] = []
-    for sku in sorted(set(old) | set(new)):
-        if sku not in old:
-            changes.append({"field": f"{path}[{sku}]", "before": None, "after": "(new variant)"})
-        elif sku not in new:
-            changes.append({"field": f"{path}[{sku}]", "before": "(variant)", "after": None})
-        else:
-            changes += diff_inputs(old[sku], new[sku], f"{path}[{sku}]")
-    return changes
+async def write_kind_counts(conn: asyncpg.Connection[Any], run_id: int) -> dict[str, int]:
+    """Creates and updates to write, by the mutation that writes them."""
+    return {row["write_kind"]: int(row["n"]) for row in await conn.fetch(store.COUNT_WRITE_KINDS, run_id)}

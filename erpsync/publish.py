@@ -1,5 +1,8 @@
 """Publish: planned changes → JSONL files → bulk operations; every result line recorded against its product.
 
+Each kind of mutation goes in files of its own (`erpsync.publish_files`): a change to fields of existing
+variants only is a productVariantsBulkUpdate line, anything structural a productSet line.
+
 A run publishes in steps, each waiting for the one before:
 - `main`: removals and every write that takes no SKU from another product;
 - `moves`: writes that take SKUs from other products (a regrouped feed), sent only once those products
@@ -26,16 +29,12 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import math
-import secrets
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
 import asyncpg
 
-from erpsync.db import media as media_store
-from erpsync.db import products as store
 from erpsync.db import regroup as regroup_store
 from erpsync.db import runs as run_store
 from erpsync.db.logs import add_logs
@@ -43,9 +42,9 @@ from erpsync.errors import first_error
 from erpsync.heal import Activation, heal_stale, read_before_updates
 from erpsync.logs import get_logger
 from erpsync.media import record_media_outcomes
-from erpsync.ownership import owner_metafield
-from erpsync.record import FIRST_STEPS, REMOVAL_STATUS, Recorder
-from erpsync.result_lines import LINE_RETRIES, checked, is_mismatch, retry_reasons
+from erpsync.publish_files import write_step_files
+from erpsync.record import Recorder
+from erpsync.result_lines import LINE_RETRIES, checked, is_mismatch
 from erpsync.shopify import documents
 from erpsync.shopify.bulk import (
     BulkOperation,
@@ -55,149 +54,29 @@ from erpsync.shopify.bulk import (
     resume_file,
     run_file,
 )
-from erpsync.shopify.bulk_files import BulkFile, BulkFileWriter, SentIndex
+from erpsync.shopify.bulk_files import BulkFile, SentIndex
 from erpsync.shopify.client import ShopifyClient
 from erpsync.shopify.documents import Document
-from erpsync.shopify.inputs import delete_line, status_line, with_ids
 
 log = get_logger("erpsync.publish")
 
 ProgressHook = Callable[[dict[str, Any]], Awaitable[None]]
-# Below this many lines a file is not split further: an operation has a fixed start-up cost.
-MIN_LINES_PER_OPERATION = 1000
 DOCUMENTS = {
     doc.name: doc
     for doc in (
         documents.PRODUCT_SET_BULK,
         documents.PRODUCT_DELETE_BULK,
+        documents.PRODUCT_VARIANTS_BULK_UPDATE_BULK,
         documents.INVENTORY_ACTIVATE_BULK,
         documents.METAFIELDS_SET_BULK,
     )
 }
 
 
-def lines_per_file(total: int, concurrency: int) -> int:
-    """Spread lines over up to `concurrency` operations, but never into tiny ones."""
-    return max(MIN_LINES_PER_OPERATION, math.ceil(total / max(1, concurrency)))
-
-
 STEPS = ("main", "moves", "retry")
 AGAIN_STEPS = tuple(f"again-{round_}" for round_ in range(1, LINE_RETRIES + 1))
-# Lines to send again (writes and removals), and the removals among them: removals the guard allowed
-# this run whose lines came back with a transient error.
+# Lines to send again (writes and removals).
 COUNT_AGAIN = "SELECT count(*) FROM run_products WHERE run_id = $1 AND outcome = 'retry'"
-SELECT_REMOVALS_AGAIN = """
-SELECT product_key, action, shopify_product_id FROM run_products
-WHERE run_id = $1 AND outcome = 'retry' AND action IN ('delete', 'archive', 'draft') ORDER BY product_key
-"""
-
-
-async def write_step_files(
-    conn: asyncpg.Connection[Any],
-    *,
-    run_id: int,
-    config_id: str,
-    directory: Path,
-    concurrency: int,
-    send_handle: bool,
-    step: str,
-    activations: list[Activation] | None = None,
-    location_id: str | None = None,
-) -> list[dict[str, Any]]:
-    """One step's JSONL files, as the entries stored in `sync_runs.bulk_operations`."""
-    phase = {"main": 1, "moves": 2}.get(step)
-    retries = step not in FIRST_STEPS
-    writes = await conn.fetchval(store.COUNT_WORK, run_id, phase, retries)
-    media = await media_store.run_media(conn, run_id, config_id)
-    entries: list[dict[str, Any]] = []
-    with BulkFileWriter(
-        directory, f"run-{run_id}-{step}-set", max_lines=lines_per_file(writes, concurrency)
-    ) as writer:
-        async for item in store.iter_work(conn, run_id, config_id, phase=phase, retries=retries):
-            keep_handle = (send_handle or item.product_id is None) and "handle" not in retry_reasons(
-                item.retry
-            )
-            body = item.input if keep_handle else _without_handle(item.input)
-            line = with_ids(
-                body,
-                product_id=item.product_id,
-                variant_ids=item.variant_ids,
-                owner_id=item.owner_id,
-                unstocked=item.unstocked,
-                media=media.get(item.product_key),
-            )
-            writer.add(item.product_key, line)
-        removals = []
-        if step == "main":
-            removals = await conn.fetch(store.SELECT_REMOVALS, run_id)
-        elif retries:
-            removals = await conn.fetch(SELECT_REMOVALS_AGAIN, run_id)
-        for row in removals:
-            if row["action"] in REMOVAL_STATUS:
-                writer.add(
-                    row["product_key"], status_line(row["shopify_product_id"], REMOVAL_STATUS[row["action"]])
-                )
-    entries += [_entry(file, documents.PRODUCT_SET_BULK.name, step) for file in writer.files]
-    deletions = [row for row in removals if row["action"] == "delete"]
-    if deletions:
-        prefix = f"run-{run_id}-delete" if step == "main" else f"run-{run_id}-{step}-delete"
-        with BulkFileWriter(
-            directory, prefix, max_lines=lines_per_file(len(deletions), concurrency)
-        ) as delete_writer:
-            for row in deletions:
-                delete_writer.add(row["product_key"], delete_line(row["shopify_product_id"]))
-        entries += [_entry(file, documents.PRODUCT_DELETE_BULK.name, step) for file in delete_writer.files]
-    if step == "main":
-        entries += await _write_owner_marks(conn, run_id=run_id, config_id=config_id, directory=directory)
-    if activations and location_id:
-        with BulkFileWriter(
-            directory, f"run-{run_id}-stock", max_lines=lines_per_file(len(activations), concurrency)
-        ) as stock_writer:
-            for activation in activations:
-                line = {
-                    "inventoryItemId": activation.inventory_item_id,
-                    "locationId": location_id,
-                    "available": activation.quantity,
-                }
-                stock_writer.add(activation.sku, line)
-        entries += [_entry(file, documents.INVENTORY_ACTIVATE_BULK.name, step) for file in stock_writer.files]
-    return entries
-
-
-async def _write_owner_marks(
-    conn: asyncpg.Connection[Any], *, run_id: int, config_id: str, directory: Path
-) -> list[dict[str, Any]]:
-    """`metafieldsSet` lines giving products tracked before erpsync marked its products their custom ID."""
-    rows = await conn.fetch(store.SELECT_UNMARKED, run_id, config_id)
-    if not rows:
-        return []
-    with BulkFileWriter(directory, f"run-{run_id}-mark", max_lines=len(rows)) as writer:
-        for row in rows:
-            mark = {**owner_metafield(row["owner_id"]), "ownerId": row["shopify_product_id"]}
-            writer.add(row["product_key"], {"metafields": [mark]})
-    return [_entry(file, documents.METAFIELDS_SET_BULK.name, "main") for file in writer.files]
-
-
-def _without_handle(product_input: dict[str, Any]) -> dict[str, Any]:
-    """Updates keep the product's current handle (and so its storefront URL) unless the feed maps one."""
-    return {key: value for key, value in product_input.items() if key != "handle"}
-
-
-def _entry(file: BulkFile, document: str, step: str) -> dict[str, Any]:
-    # A GraphQL name: letters, digits, underscores; 10-255 characters as `clientIdentifier` (2027-01).
-    marker = f"erpsync_{file.path.stem.replace('-', '_')}_{secrets.token_hex(6)}"
-    return {
-        "document": document,
-        "file": str(file.path),
-        "keys": str(file.keys_path),
-        "lines": file.lines,
-        "size": file.size,
-        "id": None,
-        "status": None,
-        "done": False,
-        "step": step,
-        "marker": marker,
-    }
 
 
 def _file(entry: dict[str, Any]) -> BulkFile:

@@ -78,9 +78,13 @@ def sort_outcomes(
                 product = (outcome.payload or {}).get("product") or {}
                 product_id = str(product.get("id"))
                 out.written.append((outcome.key, product_id, product.get("handle")))
+                # productSet answers with the product's variants, a variant update with the ones it wrote.
+                nodes = (outcome.payload or {}).get("productVariants") or (product.get("variants") or {}).get(
+                    "nodes"
+                )
                 out.variants += [
                     (node["sku"], outcome.key, product_id, node["id"])
-                    for node in (product.get("variants") or {}).get("nodes") or []
+                    for node in nodes or []
                     if node.get("sku")
                 ]
             continue

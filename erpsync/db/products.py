@@ -77,11 +77,30 @@ SELECT_KEYS_BY_ACTION = """
 SELECT action, product_key, skus FROM run_products WHERE run_id = $1 AND action = ANY($2::text[])
 ORDER BY action, ordinal NULLS LAST, product_key LIMIT $3
 """
-SELECT_UPDATE_DIFFS = """
-SELECT rp.product_key, ps.written, rp.input
-FROM run_products rp JOIN product_states ps ON ps.config_id = $2 AND ps.product_key = rp.product_key
-WHERE rp.run_id = $1 AND rp.action = 'update'
-ORDER BY rp.ordinal LIMIT $3
+SELECT_UPDATE_CHANGES = """
+SELECT product_key, write_kind, changes FROM run_products
+WHERE run_id = $1 AND action = 'update' ORDER BY ordinal LIMIT $2
+"""
+COUNT_WRITE_KINDS = """
+SELECT coalesce(write_kind, 'set') AS write_kind, count(*) AS n FROM run_products
+WHERE run_id = $1 AND action IN ('create', 'update') GROUP BY 1 ORDER BY 1
+"""
+# Field-level changes: only updates (their hash changed) are compared with their last-written state, a
+# batch at a time in feed order; `forced`: the hash was forgotten (adopted, archived, a changed write
+# context), so the product is written whole whatever its fields say.
+MARK_CREATES_SET = "UPDATE run_products SET write_kind = 'set' WHERE run_id = $1 AND action = 'create'"
+SELECT_UPDATES_TO_COMPARE = """
+SELECT rp.ordinal, rp.product_key, rp.input, ps.written,
+       ps.content_hash IS NULL OR ps.state <> 'active' AS forced
+FROM run_products rp
+LEFT JOIN product_states ps ON ps.config_id = $2 AND ps.product_key = rp.product_key
+WHERE rp.run_id = $1 AND rp.action = 'update' AND rp.ordinal > $3
+ORDER BY rp.ordinal LIMIT $4
+"""
+SET_CHANGES = """
+UPDATE run_products rp SET changes = t.changes::jsonb, write_kind = t.kind
+FROM unnest($2::text[], $3::text[], $4::text[]) AS t(product_key, changes, kind)
+WHERE rp.run_id = $1 AND rp.product_key = t.product_key
 """
 
 # Untracked SKUs of this run: the ones to look for in the shop before creating anything.
@@ -130,7 +149,10 @@ CASE WHEN {retries}::boolean THEN rp.outcome = 'retry' ELSE rp.phase = {phase}::
 
 # Work to publish, in feed order, with what Shopify already knows of each product.
 SELECT_WORK = """
-SELECT rp.product_key, rp.action, rp.input, rp.shopify_product_id, rp.retry,
+SELECT rp.product_key, rp.action, rp.input, rp.shopify_product_id, rp.retry, rp.write_kind,
+       CASE WHEN rp.write_kind IN ('variants', 'variants+stock') THEN
+         (SELECT ps.written FROM product_states ps WHERE ps.config_id = $2 AND ps.product_key = rp.product_key)
+       END AS written,
        coalesce((SELECT ps.owner_id FROM product_states ps
                  WHERE ps.config_id = $2 AND ps.product_key = rp.product_key), OWNER_ID) AS owner_id,
        (SELECT coalesce(jsonb_object_agg(p.sku, p.shopify_variant_id), '{}'::jsonb)
@@ -148,6 +170,10 @@ ORDER BY rp.ordinal
 )
 COUNT_WORK = """
 SELECT count(*) FROM run_products rp WHERE rp.run_id = $1 AND rp.action IN ('create', 'update') AND WORK_OF_STEP
+""".replace("WORK_OF_STEP", WORK_OF_STEP.format(phase="$2", retries="$3"))
+COUNT_VARIANT_WORK = """
+SELECT count(*) FROM run_products rp WHERE rp.run_id = $1 AND rp.action = 'update'
+  AND rp.write_kind IN ('variants', 'variants+stock') AND WORK_OF_STEP
 """.replace("WORK_OF_STEP", WORK_OF_STEP.format(phase="$2", retries="$3"))
 # Owned products whose shop copy lacks the custom ID (tracked before it existed), not written this run.
 SELECT_UNMARKED = """
@@ -231,6 +257,8 @@ class WorkItem:
     unstocked: list[str]
     owner_id: str
     retry: str | None = None
+    write_kind: str | None = None  # None: written before write kinds existed, as productSet
+    written: dict[str, Any] | None = None  # the last-written input, for a variant update only
 
 
 async def copy_run_products(conn: asyncpg.Connection[Any], records: Sequence[tuple[Any, ...]]) -> None:
@@ -259,6 +287,8 @@ async def iter_work(
                 unstocked=list(row["unstocked"]),
                 owner_id=row["owner_id"],
                 retry=row["retry"],
+                write_kind=row["write_kind"],
+                written=row["written"],
             )
 
 
