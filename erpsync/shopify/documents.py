@@ -204,9 +204,8 @@ PRODUCT_SET_BULK = Document(
 # https://shopify.dev/docs/api/admin-graphql/latest/mutations/productVariantsBulkUpdate
 PRODUCT_VARIANTS_BULK_UPDATE_BULK = Document(
     "productVariantsBulkUpdate",
-    "mutation call($productId: ID!, $variants: [ProductVariantsBulkInput!]!, $allowPartialUpdates: Boolean) { "
-    "productVariantsBulkUpdate(productId: $productId, variants: $variants, "
-    "allowPartialUpdates: $allowPartialUpdates) { "
+    "mutation call($productId: ID!, $variants: [ProductVariantsBulkInput!]!) { "
+    "productVariantsBulkUpdate(productId: $productId, variants: $variants, allowPartialUpdates: false) { "
     "product { id handle } productVariants { id sku } userErrors { field message code } } }",
     estimated_cost=10,
     is_mutation=True,

@@ -179,8 +179,9 @@ def _is_owner(entry: dict[str, Any]) -> bool:
 
 
 def variants_line(product_id: str, variants: list[dict[str, Any]]) -> dict[str, Any]:
-    """A `productVariantsBulkUpdate` line: the changed fields of the changed variants, each by id."""
-    return {"productId": product_id, "variants": variants, "allowPartialUpdates": False}
+    """A `productVariantsBulkUpdate` line: the changed fields of the changed variants, each by id (the
+    document itself says `allowPartialUpdates: false`, so that no line carries it)."""
+    return {"productId": product_id, "variants": variants}
 
 
 def status_line(product_id: str, status: str) -> dict[str, Any]:
