@@ -11,9 +11,13 @@ from typing import Any
 
 import orjson
 import pytest
+from aiohttp.test_utils import TestClient, TestServer
 from shop_support import GROUPED_FIELDS, ConfigFeed, MakeFeed
+from support import API_TOKEN
 
+from erpsync.api.app import init_app
 from erpsync.changes import compare
+from erpsync.cli_sync import render_result
 
 PRODUCT_QUERY = """
 query($id: ID!) { product(id: $id) { id title
@@ -106,7 +110,6 @@ async def test_a_price_change_is_a_variant_update_of_that_price_alone(make_feed:
         {
             "productId": before["id"],
             "variants": [{"id": variant_id, "price": "24.00"}],
-            "allowPartialUpdates": False,
         }
     ]
     after = await product(feed, "T1-M")
@@ -179,6 +182,30 @@ async def test_a_dry_run_lists_the_changes_from_the_last_written_state(make_feed
     after = await stats(feed)
     assert after["bulk_operations"] == counts["bulk_operations"]
     assert after["mutations"] == counts["mutations"]
+    text = render_result(result)
+    assert "writes by mutation: variants 1" in text
+    assert "T2 (variants) variants[T2-S].price: '20.00' -> '21.00'" in text
+
+
+async def test_the_api_dry_run_answers_the_changes_and_write_kinds(make_feed: MakeFeed) -> None:
+    """`POST /sync/{id}?dry_run=true` shows the same changes, before -> after, and writes nothing."""
+    feed = await tees(make_feed)
+    counts = await stats(feed)
+    feed.write(rows(prices={"T1-L": "19.00"}, **{"T2-S": {"title": "Tee Two"}, "T2-M": {"title": "Tee Two"}}))
+    server = TestServer(init_app(feed.configs.settings), host="127.0.0.1")
+    async with TestClient(server, headers={"Authorization": f"Bearer {API_TOKEN}"}) as client:
+        response = await client.post(f"/sync/{feed.id}", params={"dry_run": "true"})
+        assert response.status == 200, await response.text()
+        body = await response.json()
+    assert body["plan"]["write_kinds"] == {"set": 1, "variants": 1}
+    updates = {update["product_key"]: update for update in body["details"]["updates"]}
+    assert updates["T1"]["write_kind"] == "variants"
+    assert updates["T1"]["changes"] == [
+        {"field": "variants[T1-L].price", "before": "20.00", "after": "19.00"}
+    ]
+    assert updates["T2"]["write_kind"] == "set"
+    assert {"field": "title", "before": "Tee T2", "after": "Tee Two"} in updates["T2"]["changes"]
+    assert (await stats(feed))["mutations"] == counts["mutations"]
 
 
 async def test_a_refused_variant_update_is_sent_again_next_run(make_feed: MakeFeed) -> None:
