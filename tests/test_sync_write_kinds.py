@@ -277,3 +277,37 @@ def test_what_each_change_is_written_with() -> None:
     assert compare(base, {**base, "title": "Tee 2"}).kind == "set"
     assert compare(base, changed(price="2.00"), lightest=False).kind == "set"
     assert compare(None, base).kind == "set"
+
+
+async def test_a_variant_update_failed_by_a_transient_error_is_sent_again_in_the_run(
+    make_feed: MakeFeed,
+) -> None:
+    """ "Currently being modified" on the variant update's result line: sent again as a variant update in
+    the same run, and the price lands."""
+    feed = await tees(make_feed)
+    simulator = feed.configs.shop.simulator
+    await simulator.faults(line_errors={"skus": ["T2-L"], "count": 1})
+    feed.write(rows(prices={"T2-L": "26.00"}))
+    result = await feed.sync()
+    assert result.status == "succeeded", result
+    assert result.counts["retried"] == 1
+    after = await stats(feed)
+    assert after["bulk_line_errors"] == 1
+    assert after["bulk_mutations"]["productVariantsBulkUpdate"] == 2
+    assert after["mutations"]["productVariantsBulkUpdate"] == 1  # the first line never ran
+    prices = {v["sku"]: v["price"] for v in (await product(feed, "T2-L"))["variants"]["nodes"]}
+    assert prices == {"T2-S": "20.00", "T2-M": "20.00", "T2-L": "26.00"}
+
+
+async def test_lightest_writes_off_writes_every_update_by_product_set(make_feed: MakeFeed) -> None:
+    """`[sync] lightest_writes = false`: a price change is a productSet, as before write kinds."""
+    feed = await tees(make_feed, sync={"lightest_writes": False})
+    counts = await stats(feed)
+    feed.write(rows(prices={"T1-S": "23.00"}))
+    result = await feed.sync()
+    assert result.status == "succeeded", result
+    after = await stats(feed)
+    assert after["mutations"]["productSet"] == counts["mutations"]["productSet"] + 1
+    assert "productVariantsBulkUpdate" not in after["mutations"]
+    prices = {v["sku"]: v["price"] for v in (await product(feed, "T1-S"))["variants"]["nodes"]}
+    assert prices["T1-S"] == "23.00"
