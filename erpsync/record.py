@@ -190,8 +190,9 @@ class Recorder:
             )
             if out.written:
                 keys, ids, handles = (list(column) for column in zip(*out.written, strict=True))
+                marks = document == "productSet"
                 await conn.execute(
-                    store.RECORD_WRITTEN_PRODUCTS, self.run_id, self.config_id, keys, ids, handles
+                    store.RECORD_WRITTEN_PRODUCTS, self.run_id, self.config_id, keys, ids, handles, marks
                 )
             if out.variants:
                 skus, keys, products, variant_ids = (

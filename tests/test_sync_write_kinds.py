@@ -311,3 +311,29 @@ async def test_lightest_writes_off_writes_every_update_by_product_set(make_feed:
     assert "productVariantsBulkUpdate" not in after["mutations"]
     prices = {v["sku"]: v["price"] for v in (await product(feed, "T1-S"))["variants"]["nodes"]}
     assert prices["T1-S"] == "23.00"
+
+
+async def test_a_variant_update_does_not_count_as_writing_the_owner_mark(make_feed: MakeFeed) -> None:
+    """A product tracked before erpsync marked its products gets its custom ID by productSet or
+    metafieldsSet; a variant update carries no metafield, so the product stays unmarked until one does."""
+    size_label = {
+        "sourceKey": "size",
+        "metafieldNamespace": "custom",
+        "metafieldKey": "size_label",
+        "metafieldType": "single_line_text_field",
+    }
+    feed = await tees(make_feed, metafield_mappings=[size_label])
+    pool = feed.configs.pool
+    await pool.execute("UPDATE product_states SET owner_marked = false")
+    feed.write(rows(prices={"T1-S": "22.00"}))
+    result = await feed.sync()
+    assert result.status == "succeeded", result
+    marked = dict(await pool.fetch("SELECT product_key, owner_marked FROM product_states"))
+    assert marked == {"T1": False, "T2": True}  # T2 unchanged: marked by metafieldsSet this run
+    assert await feed.configs.shop.mutations("productVariantsBulkUpdate") == 1
+    await feed.sync()
+    assert dict(await pool.fetch("SELECT product_key, owner_marked FROM product_states")) == {
+        "T1": True,
+        "T2": True,
+    }
+    assert await feed.configs.shop.mutations("metafieldsSet") == 2

@@ -195,12 +195,13 @@ SELECT product_key, action, shopify_product_id FROM run_products
 WHERE run_id = $1 AND action IN ('delete', 'archive', 'draft') ORDER BY product_key
 """
 
-# Recording: a successful write stores the ids and the new hash; the product's vanished SKUs go.
+# Recording: a successful write stores the ids and the new hash; the product's vanished SKUs go. $6: the
+# line was a productSet, which carries the owner's custom ID (a variant update carries no metafield).
 RECORD_WRITTEN_PRODUCTS = """
 INSERT INTO product_states (config_id, product_key, shopify_product_id, handle, content_hash, written, state,
                             last_run_id, updated_at, owner_id, owner_marked)
 SELECT $2, rp.product_key, t.product_id, t.handle, rp.content_hash, rp.input, 'active', $1, now(),
-       OWNER_ID, rp.action = 'create' OR rp.input ? 'metafields'
+       OWNER_ID, $6::boolean AND (rp.action = 'create' OR rp.input ? 'metafields')
 FROM unnest($3::text[], $4::text[], $5::text[]) AS t(product_key, product_id, handle)
 JOIN run_products rp ON rp.run_id = $1 AND rp.product_key = t.product_key
 ON CONFLICT (config_id, product_key) DO UPDATE
