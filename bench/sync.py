@@ -1,8 +1,10 @@
 """Sync benchmark: a large catalogue through real `erpsync sync` processes against the simulator.
 
 Scenarios: the initial sync; a no-op re-sync; a re-sync with 1% changed, 0.5% new and 0.5% removed
-products. For each it prints wall time per stage, mutations sent, bulk operations, Shopify cost and the
-peak RSS of the erpsync process, with bulk_concurrency 5 and 1 side by side.
+products; then 1% of the products with a new price (sent as variant updates, and once more with
+`[sync] lightest_writes = false`, as productSet, for comparison) and 1% with new stock. For each it prints
+wall time per stage, mutations sent by kind, bulk operations, Shopify cost, bytes uploaded, variants and
+media the shop wrote, and the peak RSS of the erpsync process, with bulk_concurrency 5 and 1 side by side.
 
     .venv/bin/python bench/sync.py                 # 100,000 products x 5 variants
     .venv/bin/python bench/sync.py --products 2000 # a quick look
@@ -10,7 +12,8 @@ peak RSS of the erpsync process, with bulk_concurrency 5 and 1 side by side.
 
 Needs PostgreSQL (ERPSYNC_BENCH_ADMIN_DSN, default postgresql://postgres@127.0.0.1:5432/postgres).
 Targets: the no-op re-sync sends 0 mutations in under 1.5x the time of fetch+parse+map alone; the 1%
-re-sync sends exactly the changed products; peak RSS under 250 MB.
+re-sync sends exactly the changed products; a price-only change uploads at most a fifth of the bytes the
+same change takes as productSet, and creates no media; peak RSS under 250 MB.
 """
 
 from __future__ import annotations
@@ -24,7 +27,6 @@ import os
 import resource
 import shutil
 import socket
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -34,6 +36,7 @@ from pathlib import Path
 from typing import Any
 
 import asyncpg
+from bench_report import report
 from pydantic import SecretStr
 
 import erpsync
@@ -54,13 +57,25 @@ SIZES = ("XS", "S", "M", "L", "XL", "XXL", "3XL", "4XL")
 
 
 def write_feed(
-    path: Path, products: int, variants: int, *, changed: float = 0.0, new: float = 0.0, removed: float = 0.0
+    path: Path,
+    products: int,
+    variants: int,
+    *,
+    changed: float = 0.0,
+    new: float = 0.0,
+    removed: float = 0.0,
+    price_delta: int = 1,
+    stock_changed: float = 0.0,
 ) -> dict[str, int]:
-    """A deterministic CSV; the fractions pick products by index so every scenario is reproducible."""
+    """A deterministic CSV; the fractions pick products by index so every scenario is reproducible.
+
+    Changed products have their price raised by `price_delta`; `stock_changed` products (others than the
+    changed and removed ones) hold one more of each variant."""
     every_changed = int(1 / changed) if changed else 0
+    every_stocked = int(1 / stock_changed) if stock_changed else 0
     every_removed = int(1 / removed) if removed else 0
     added = int(products * new)
-    counts = {"changed": 0, "removed": 0, "new": added}
+    counts = {"changed": 0, "removed": 0, "new": added, "stock": 0}
     with path.open("w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle)
         writer.writerow(
@@ -80,6 +95,7 @@ def write_feed(
                 "description",
                 "color",
                 "material",
+                "image",
             ]
         )
         for index in range(products + added):
@@ -88,8 +104,12 @@ def write_feed(
                 continue
             price = 19.9 + (index % 50)
             if every_changed and index < products and index % every_changed == 0:
-                price += 1
+                price += price_delta
                 counts["changed"] += 1
+            extra = 0
+            if every_stocked and index < products and index % every_stocked == every_stocked // 2:
+                extra = 1
+                counts["stock"] += 1
             for variant in range(variants):
                 writer.writerow(
                     [
@@ -101,13 +121,14 @@ def write_feed(
                         f"{price:.2f}",
                         f"{price * 1.2:.2f}",
                         SIZES[variant % len(SIZES)],
-                        (index + variant) % 30,
+                        (index + variant) % 30 + extra,
                         f"400{index:07d}{variant}",
                         "0.35",
                         "summer,cotton",
                         f"A fine product number {index}",
                         "navy",
                         "cotton",
+                        f"https://cdn.example.com/bench/P{index:07d}.jpg",
                     ]
                 )
     return counts
@@ -136,6 +157,7 @@ def config_for(feed: Path) -> SyncConfig:
                 "variant.inventory_quantity": "stock",
                 "variant.barcode": "ean",
                 "variant.weight": "weight",
+                "images": "image",
             },
             "metafield_mappings": [
                 {
@@ -253,20 +275,25 @@ async def scenario_set(args: argparse.Namespace, concurrency: int, work: Path) -
             ERPSYNC_SHOPIFY__TIMEOUT="300",  # the simulator answers slowly while it runs 100,000 lines
             ERPSYNC_LOG__LEVEL="warning",
         )
-        scenarios = [
-            ("initial", {}),
-            *[("no-op", {})] * args.noop_runs,
-            ("1% changed", {"changed": 0.01, "new": 0.005, "removed": 0.005}),
+        churn = {"changed": 0.01, "new": 0.005, "removed": 0.005}
+        scenarios: list[tuple[str, dict[str, Any], dict[str, str]]] = [
+            ("initial", {}, {}),
+            *[("no-op", {}, {})] * args.noop_runs,
+            ("1% changed", churn, {}),
+            ("1% price", {**churn, "price_delta": 2}, {}),
+            ("1% price set", {**churn, "price_delta": 3}, {"ERPSYNC_SYNC__LIGHTEST_WRITES": "false"}),
+            ("1% stock", {**churn, "price_delta": 3, "stock_changed": 0.01}, {}),
         ]
-        for label, change in scenarios:
+        for label, change, switches in scenarios:
             expected = write_feed(feed, args.products, args.variants, **change)
             floor = await read_only_seconds(config)
             before = simulator_stats(base)
-            result, wall, rss = run_sync(env)
+            result, wall, rss = run_sync({**env, **switches})
             after = simulator_stats(base)
             mutations = {
-                key: after["mutations"].get(key, 0) - before["mutations"].get(key, 0)
-                for key in ("productSet", "productDelete")
+                key: count - before["mutations"].get(key, 0)
+                for key, count in after["mutations"].items()
+                if count - before["mutations"].get(key, 0)
             }
             rows.append(
                 {
@@ -279,8 +306,17 @@ async def scenario_set(args: argparse.Namespace, concurrency: int, work: Path) -
                     "mutations": mutations,
                     "expected": expected,
                     "counts": result["counts"],
+                    "uploaded": after["uploads"]["bytes"] - before["uploads"]["bytes"],
+                    "uploads": after["uploads"]["count"] - before["uploads"]["count"],
+                    "variants_written": after["variants_written"] - before["variants_written"],
+                    "media_created": after["media"]["created"] - before["media"]["created"],
                 }
             )
+        conn = await connect(DatabaseSettings(url=dsn))
+        state = await conn.fetchrow(STATE_SIZE)
+        await conn.close()
+        assert state is not None
+        rows[-1]["state"] = dict(state)
     finally:
         simulator.terminate()
         simulator.wait(timeout=30)
@@ -289,37 +325,13 @@ async def scenario_set(args: argparse.Namespace, concurrency: int, work: Path) -
     return rows
 
 
-def report(rows: list[dict[str, Any]]) -> None:
-    print(
-        f"{'scenario':<12} {'ops':>3} {'status':<10} {'wall s':>8} {'read s':>7} {'ratio':>6} {'set':>7} "
-        f"{'delete':>6} {'bulk':>4} {'cost':>8} {'RSS MB':>7}  stages (s)"
-    )
-    for row in rows:
-        counts = row["counts"]
-        stages = " ".join(f"{k}={v:.1f}" for k, v in (counts.get("seconds") or {}).items())
-        print(
-            f"{row['scenario']:<12} {row['concurrency']:>3} {row['status']:<10} {row['wall']:>8.1f} "
-            f"{row['read_floor']:>7.1f} {row['wall'] / row['read_floor']:>6.2f} "
-            f"{row['mutations']['productSet']:>7} {row['mutations']['productDelete']:>6} "
-            f"{counts.get('bulk_operations', 0):>4} {counts.get('shopify_cost', 0):>8.0f} {row['rss_mb']:>7.0f}"
-            f"  {stages}"
-        )
-        if row["scenario"] == "1% changed":
-            noops = sorted(
-                r["wall"] / r["read_floor"]
-                for r in rows
-                if r["scenario"] == "no-op" and r["concurrency"] == row["concurrency"]
-            )
-            print(
-                f"{'':<12} no-op wall / read over {len(noops)} runs: min {noops[0]:.2f}, "
-                f"median {statistics.median(noops):.2f}, max {noops[-1]:.2f} (target < 1.5)"
-            )
-            expected = row["expected"]
-            print(
-                f"{'':<12} expected: {expected['changed']} updated, {expected['new']} created, "
-                f"{expected['removed']} deleted; got {counts.get('updated')} updated, {counts.get('created')} "
-                f"created, {counts.get('deleted')} deleted"
-            )
+# What the last-written state costs: the productSet input kept per product, as PostgreSQL stores it.
+STATE_SIZE = """
+SELECT count(*) AS products, avg(pg_column_size(written))::int AS stored_bytes,
+       avg(octet_length(written::text))::int AS text_bytes,
+       pg_total_relation_size('product_states') AS table_bytes
+FROM product_states
+"""
 
 
 def main() -> None:

@@ -24,6 +24,7 @@ DOCUMENTS = {
     for doc in (
         documents.PRODUCT_SET_BULK,
         documents.PRODUCT_DELETE_BULK,
+        documents.PRODUCT_VARIANTS_BULK_UPDATE_BULK,
         documents.INVENTORY_ACTIVATE_BULK,
         documents.INVENTORY_SET_QUANTITIES_BULK,
         documents.METAFIELDS_SET_BULK,

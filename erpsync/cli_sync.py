@@ -231,10 +231,15 @@ def render_result(result: Any) -> str:
             shown = ", ".join(item["product_key"] for item in items[:10])
             more = f" (+{len(items) - 10} more)" if len(items) > 10 else ""
             lines.append(f"  {action}: {shown}{more}")
+        if plan.get("write_kinds"):
+            kinds = ", ".join(f"{kind} {count}" for kind, count in plan["write_kinds"].items())
+            lines.append(f"  writes by mutation: {kinds}")
         for update in (result.details or {}).get("updates", [])[:10]:
+            kind = update.get("write_kind") or "set"
             for change in update["changes"][:5]:
                 lines.append(
-                    f"    {update['product_key']} {change['field']}: {change['before']!r} -> {change['after']!r}"
+                    f"    {update['product_key']} ({kind}) {change['field']}: "
+                    f"{change['before']!r} -> {change['after']!r}"
                 )
         return "\n".join(lines)
     keys = (

@@ -53,6 +53,7 @@ async def read_before_updates(
     notes: list[tuple[str, str | None, str]] = []
     activations: list[Activation] = []
     stocked: dict[str, bool] = {}
+    drifted: list[str] = []
     async for product_id, variants in iter_products_by_id(
         client, list(rows), location_id, export_above=export_above
     ):
@@ -61,6 +62,8 @@ async def read_before_updates(
             continue
         found.add(product_id)
         key, skus = row["product_key"], list(row["skus"])
+        if {v.sku for v in variants} != set(skus):
+            drifted.append(key)
         product = {"variants": {"nodes": [{"id": v.variant_id, "sku": v.sku} for v in variants]}}
         notes += [
             (key, sku, message)
@@ -73,6 +76,8 @@ async def read_before_updates(
                 activations.append(
                     Activation(variant.sku, variant.inventory_item_id, quantities[variant.sku])
                 )
+    if drifted:
+        await corrections.write_whole(conn, run_id, drifted)
     if stocked:
         await corrections.set_stocked(conn, config_id, stocked)
     for product_id, row in rows.items():

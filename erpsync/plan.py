@@ -12,10 +12,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import asyncpg
+import orjson
 
+from erpsync.changes import compare
 from erpsync.db import products as store
 from erpsync.db import regroup as regroup_store
 from erpsync.models import DeletePolicy
+from erpsync.settings import SyncSettings
 
 REMOVAL_ACTION: dict[str, str] = {"delete": "delete", "archive": "archive", "draft": "draft"}
 SAMPLE_LIMIT = 1000
@@ -84,6 +87,7 @@ class Plan:
     held: int = 0  # updates not sent: they would remove variants while the guard holds the run back
     variant_removals: int = 0  # variants the run's updates remove from products that stay
     removed_variant_skus: dict[str, list[str]] = field(default_factory=dict)
+    write_kinds: dict[str, int] = field(default_factory=dict)  # writes by mutation: set, variants, ...
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -97,6 +101,7 @@ class Plan:
             "conflict": self.conflicts,
             "variant_removals": self.variant_removals,
             "held": self.held,
+            "write_kinds": self.write_kinds,
         }
 
 
@@ -177,7 +182,8 @@ async def classify(
 
 
 async def plan_details(conn: asyncpg.Connection[Any], *, run_id: int, config_id: str) -> dict[str, Any]:
-    """For a dry run: the product keys and SKUs in each class, and field-level diffs of updates."""
+    """For a dry run: the product keys and SKUs in each class, and each update's changed fields, before ->
+    after, with the mutation that writes them (from the last-written state: no shop read)."""
     rows = await store.keys_by_action(
         conn,
         run_id,
@@ -189,43 +195,46 @@ async def plan_details(conn: asyncpg.Connection[Any], *, run_id: int, config_id:
         items = classes.setdefault(row["action"], [])
         if len(items) < SAMPLE_LIMIT:
             items.append({"product_key": row["product_key"], "skus": list(row["skus"] or [])})
-    diffs = []
-    for row in await store.update_inputs(conn, run_id, config_id, SAMPLE_LIMIT):
-        diffs.append(
-            {"product_key": row["product_key"], "changes": diff_inputs(row["written"], row["input"])}
-        )
-    return {"products": classes, "updates": diffs}
+    diffs = [
+        {"product_key": row["product_key"], "write_kind": row["write_kind"], "changes": row["changes"] or []}
+        for row in await store.update_changes(conn, run_id, SAMPLE_LIMIT)
+    ]
+    return {"products": classes, "updates": diffs, "write_kinds": await store.write_kind_counts(conn, run_id)}
 
 
-def diff_inputs(before: Any, after: Any, path: str = "") -> list[dict[str, Any]]:
-    """Field-level differences between two productSet inputs; variants are matched by SKU."""
-    if before is None:
-        return [{"field": path or "(all)", "before": None, "after": "(not written by erpsync before)"}]
-    if isinstance(before, dict) and isinstance(after, dict):
-        changes: list[dict[str, Any]] = []
-        for key in sorted(set(before) | set(after)):
-            sub = f"{path}.{key}" if path else key
-            if key == "variants" and isinstance(before.get(key), list) and isinstance(after.get(key), list):
-                changes += _diff_variants(before[key], after[key], sub)
-            elif before.get(key) != after.get(key):
-                changes += (
-                    diff_inputs(before.get(key), after.get(key), sub)
-                    if isinstance(before.get(key), dict)
-                    else [{"field": sub, "before": before.get(key), "after": after.get(key)}]
-                )
-        return changes
-    return [] if before == after else [{"field": path, "before": before, "after": after}]
+async def plan_writes(
+    conn: asyncpg.Connection[Any],
+    run_id: int,
+    config_id: str,
+    settings: SyncSettings | None = None,
+    *,
+    maps_handle: bool = True,
+    batch_size: int = 500,
+) -> dict[str, int]:
+    """Each update's field-level changes and write kind, kept in `run_products` (`changes`, `write_kind`).
+
+    Runs once the inputs are loaded. Only updates are read — products whose hash changed — with their
+    last-written state, a batch at a time in feed order, so memory does not grow with the feed. A product
+    whose hash was forgotten (adopted, archived or drafted, or the write context changed) is written whole.
+    Without `maps_handle` an update keeps the shop's handle (`erpsync.publish`): it is no change of its.
+    """
+    lightest = settings.lightest_writes if settings is not None else True
+    await store.mark_creates_set(conn, run_id)
+    after = 0
+    while rows := await store.updates_to_compare(conn, run_id, config_id, after=after, limit=batch_size):
+        keys, changes, kinds = [], [], []
+        for row in rows:
+            written, sent = row["written"], row["input"] or {}
+            if not maps_handle and written is not None:
+                written, sent = _without_handle(written), _without_handle(sent)
+            found = compare(written, sent, lightest=lightest and not row["forced"])
+            keys.append(row["product_key"])
+            changes.append(orjson.dumps(found.changes).decode())
+            kinds.append(found.kind)
+        await store.set_changes(conn, run_id, keys, changes, kinds)
+        after = int(rows[-1]["ordinal"])
+    return await store.write_kind_counts(conn, run_id)
 
 
-def _diff_variants(before: list[Any], after: list[Any], path: str) -> list[dict[str, Any]]:
-    old = {str(item.get("sku")): item for item in before if isinstance(item, dict)}
-    new = {str(item.get("sku")): item for item in after if isinstance(item, dict)}
-    changes: list[dict[str, Any]] = []
-    for sku in sorted(set(old) | set(new)):
-        if sku not in old:
-            changes.append({"field": f"{path}[{sku}]", "before": None, "after": "(new variant)"})
-        elif sku not in new:
-            changes.append({"field": f"{path}[{sku}]", "before": "(variant)", "after": None})
-        else:
-            changes += diff_inputs(old[sku], new[sku], f"{path}[{sku}]")
-    return changes
+def _without_handle(product_input: dict[str, Any]) -> dict[str, Any]:
+    return {key: value for key, value in product_input.items() if key != "handle"}

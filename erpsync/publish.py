@@ -13,6 +13,9 @@ A run publishes in steps, each waiting for the one before:
   `retry` step sends them the first time); a create goes by its custom ID, so one whose first
   attempt the shop did write is updated, never made twice.
 
+Each kind of mutation goes in files of its own (`erpsync.publish_files`): a change to fields of existing
+variants only is a productVariantsBulkUpdate line, anything structural a productSet line.
+
 Every result line is checked against what its line sent (the product id, the SKUs) before it is
 recorded; a line answered with another product fails loudly (`erpsync.result_lines`).
 
@@ -32,19 +35,19 @@ from typing import Any
 
 import asyncpg
 
-from erpsync.bulk_entries import entry_file, lines_per_file, named_document, new_entry
-from erpsync.db import media as media_store
+from erpsync.bulk_entries import entry_file, named_document, new_entry
 from erpsync.db import products as store
 from erpsync.db import regroup as regroup_store
 from erpsync.db import runs as run_store
+from erpsync.db import stock as stock_store
 from erpsync.db.logs import add_logs
 from erpsync.errors import first_error
 from erpsync.heal import Activation, heal_stale, read_before_updates
 from erpsync.logs import get_logger
 from erpsync.media import record_media_outcomes
-from erpsync.ownership import owner_metafield
-from erpsync.record import FIRST_STEPS, REMOVAL_STATUS, Recorder
-from erpsync.result_lines import LINE_RETRIES, checked, is_mismatch, retry_reasons
+from erpsync.publish_files import write_step_files
+from erpsync.record import Recorder
+from erpsync.result_lines import LINE_RETRIES, checked, is_mismatch
 from erpsync.shopify import documents
 from erpsync.shopify.bulk import (
     BulkOperation,
@@ -54,9 +57,8 @@ from erpsync.shopify.bulk import (
     resume_file,
     run_file,
 )
-from erpsync.shopify.bulk_files import BulkFile, BulkFileWriter, SentIndex
+from erpsync.shopify.bulk_files import BulkFile, SentIndex
 from erpsync.shopify.client import ShopifyClient
-from erpsync.shopify.inputs import delete_line, status_line, with_ids
 from erpsync.stock import STOCK_STEP, prepare_stock, settle_stock
 from erpsync.stock_rules import StockPolicy
 
@@ -66,101 +68,6 @@ ProgressHook = Callable[[dict[str, Any]], Awaitable[None]]
 
 STEPS = ("main", "moves", "retry")
 AGAIN_STEPS = tuple(f"again-{round_}" for round_ in range(1, LINE_RETRIES + 1))
-
-
-async def write_step_files(
-    conn: asyncpg.Connection[Any],
-    *,
-    run_id: int,
-    config_id: str,
-    directory: Path,
-    concurrency: int,
-    send_handle: bool,
-    step: str,
-    activations: list[Activation] | None = None,
-    location_id: str | None = None,
-    safety_stock: int = 0,
-) -> list[dict[str, Any]]:
-    """One step's JSONL files, as the entries stored in `sync_runs.bulk_operations`."""
-    phase = {"main": 1, "moves": 2}.get(step)
-    retries = step not in FIRST_STEPS
-    writes = await store.count_work(conn, run_id, phase=phase, retries=retries)
-    media = await media_store.run_media(conn, run_id, config_id)
-    entries: list[dict[str, Any]] = []
-    with BulkFileWriter(
-        directory, f"run-{run_id}-{step}-set", max_lines=lines_per_file(writes, concurrency)
-    ) as writer:
-        async for item in store.iter_work(conn, run_id, config_id, phase=phase, retries=retries):
-            keep_handle = (send_handle or item.product_id is None) and "handle" not in retry_reasons(
-                item.retry
-            )
-            body = item.input if keep_handle else _without_handle(item.input)
-            line = with_ids(
-                body,
-                product_id=item.product_id,
-                variant_ids=item.variant_ids,
-                owner_id=item.owner_id,
-                unstocked=item.unstocked,
-                media=media.get(item.product_key),
-                safety_stock=safety_stock,
-            )
-            writer.add(item.product_key, line)
-        removals = []
-        if step == "main":
-            removals = await store.removals(conn, run_id)
-        elif retries:
-            removals = await store.removals(conn, run_id, again=True)
-        for row in removals:
-            if row["action"] in REMOVAL_STATUS:
-                writer.add(
-                    row["product_key"], status_line(row["shopify_product_id"], REMOVAL_STATUS[row["action"]])
-                )
-    entries += [new_entry(file, documents.PRODUCT_SET_BULK.name, step) for file in writer.files]
-    deletions = [row for row in removals if row["action"] == "delete"]
-    if deletions:
-        prefix = f"run-{run_id}-delete" if step == "main" else f"run-{run_id}-{step}-delete"
-        with BulkFileWriter(
-            directory, prefix, max_lines=lines_per_file(len(deletions), concurrency)
-        ) as delete_writer:
-            for row in deletions:
-                delete_writer.add(row["product_key"], delete_line(row["shopify_product_id"]))
-        entries += [new_entry(file, documents.PRODUCT_DELETE_BULK.name, step) for file in delete_writer.files]
-    if step == "main":
-        entries += await _write_owner_marks(conn, run_id=run_id, config_id=config_id, directory=directory)
-    if activations and location_id:
-        with BulkFileWriter(
-            directory, f"run-{run_id}-stock", max_lines=lines_per_file(len(activations), concurrency)
-        ) as stock_writer:
-            for activation in activations:
-                line = {
-                    "inventoryItemId": activation.inventory_item_id,
-                    "locationId": location_id,
-                    "available": activation.quantity,
-                }
-                stock_writer.add(activation.sku, line)
-        entries += [
-            new_entry(file, documents.INVENTORY_ACTIVATE_BULK.name, step) for file in stock_writer.files
-        ]
-    return entries
-
-
-async def _write_owner_marks(
-    conn: asyncpg.Connection[Any], *, run_id: int, config_id: str, directory: Path
-) -> list[dict[str, Any]]:
-    """`metafieldsSet` lines giving products tracked before erpsync marked its products their custom ID."""
-    rows = await store.unmarked_products(conn, run_id, config_id)
-    if not rows:
-        return []
-    with BulkFileWriter(directory, f"run-{run_id}-mark", max_lines=len(rows)) as writer:
-        for row in rows:
-            mark = {**owner_metafield(row["owner_id"]), "ownerId": row["shopify_product_id"]}
-            writer.add(row["product_key"], {"metafields": [mark]})
-    return [new_entry(file, documents.METAFIELDS_SET_BULK.name, "main") for file in writer.files]
-
-
-def _without_handle(product_input: dict[str, Any]) -> dict[str, Any]:
-    """Updates keep the product's current handle (and so its storefront URL) unless the feed maps one."""
-    return {key: value for key, value in product_input.items() if key != "handle"}
 
 
 async def publish_run(
@@ -181,6 +88,8 @@ async def publish_run(
     stock: StockPolicy | None = None,
 ) -> list[dict[str, Any]]:
     """Write and run every step in order, resuming the steps already written; returns all entries."""
+    if stock is None:
+        await stock_store.write_stock_whole(conn, run_id)
     for step in (*STEPS, *AGAIN_STEPS):
         activations: list[Activation] = []
         if not any(entry.get("step", "main") == step for entry in entries):
@@ -248,6 +157,7 @@ async def publish_run(
             stock=stock,
         )
     if stock is not None:  # after every product write: stock by compare-and-set (erpsync/stock.py)
+        await stock_store.record_stock_only(conn, run_id, config_id)
         if not any(entry.get("step") == STOCK_STEP for entry in entries):
             files = await prepare_stock(
                 conn, client, stock, run_id=run_id, config_id=config_id, directory=directory

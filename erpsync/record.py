@@ -82,9 +82,13 @@ def sort_outcomes(
                 product = (outcome.payload or {}).get("product") or {}
                 product_id = str(product.get("id"))
                 out.written.append((outcome.key, product_id, product.get("handle")))
+                # productSet answers with the product's variants, a variant update with the ones it wrote.
+                nodes = (outcome.payload or {}).get("productVariants") or (product.get("variants") or {}).get(
+                    "nodes"
+                )
                 out.variants += [
                     (node["sku"], outcome.key, product_id, node["id"])
-                    for node in (product.get("variants") or {}).get("nodes") or []
+                    for node in nodes or []
                     if node.get("sku")
                 ]
             continue
@@ -206,7 +210,9 @@ class Recorder:
                 retried=retried,
             )
             if out.written:
-                await store.record_written(conn, self.run_id, self.config_id, out.written)
+                await store.record_written(
+                    conn, self.run_id, self.config_id, out.written, marks=document == "productSet"
+                )
             if self.stock is not None and document == "productSet":
                 # Before the variant ids: a variant whose id was not tracked was created with its stock.
                 await stock_store.record_written_stock(

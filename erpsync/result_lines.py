@@ -80,6 +80,15 @@ def mismatch(outcome: LineOutcome, sent: dict[str, Any] | None) -> str | None:
         return None
     if sent.get("id") and product.get("id") != sent["id"]:
         return f"it answered for product {product.get('id')}, the line named {sent['id']}"
+    sent_variants = set(sent.get("variant_ids") or ())
+    answered_variants = {str(node.get("id")) for node in payload.get("productVariants") or [] if node}
+    # A variant update answers with the variants it updated ("The updated variants", the mutation's doc):
+    # every one its line named.
+    if sent_variants and not sent_variants <= answered_variants:
+        return (
+            f"it answered with variants {', '.join(sorted(answered_variants)) or 'none'}, "
+            f"the line sent {', '.join(sorted(sent_variants))}"
+        )
     sent_skus = {str(sku).strip() for sku in sent.get("skus") or ()}
     nodes = (product.get("variants") or {}).get("nodes") or []
     answered_skus = {str(node["sku"]).strip() for node in nodes if node.get("sku")}

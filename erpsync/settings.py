@@ -112,6 +112,9 @@ class SyncSettings(Section):
     # --- store limits: new variants a shop below Plus may create a day once it holds 50,000, for the
     # estimate of when a capped catalogue is complete. https://shopify.dev/changelog/api-call-limits-will-be-applied-to-variant-creation
     daily_variant_cap: int = Field(default=1_000, ge=1)
+    # Each change goes out as the lightest mutation that expresses it (a price alone: a variant update,
+    # not a whole productSet). False: every update is a productSet, as before field-level changes.
+    lightest_writes: bool = True
 
 
 class SecuritySettings(Section):

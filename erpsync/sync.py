@@ -36,8 +36,7 @@ from erpsync.mapping.drafts import HASH_VERSION, MapOutcome
 from erpsync.models import SyncConfig, secret_paths
 from erpsync.outcome import map_counts, no_product_reason, run_status
 from erpsync.ownership import shop_key
-from erpsync.plan import Plan, classify, plan_details
-from erpsync.plan_changes import plan_changes
+from erpsync.plan import Plan, classify, plan_details, plan_writes
 from erpsync.publications import prepare_channels, publish_channels
 from erpsync.publish import publish_run
 from erpsync.reading import read_feed
@@ -261,6 +260,13 @@ class Run:
             unmatched=self.unmatched,
         )
         await store.load_inputs(self.conn, self.run_id, self.spool_path)
+        plan.write_kinds = await plan_writes(
+            self.conn,
+            self.run_id,
+            self.config.id,
+            self.settings.sync,
+            maps_handle="handle" in self.config.mapping,
+        )
         await run_store.set_plan(self.conn, self.run_id, plan.as_json())
         await journal.planned(self.conn, self.config.id, self.run_id, plan)
         await self.progress({"products_planned": plan.creates + plan.updates + plan.unchanged})
@@ -270,7 +276,6 @@ class Run:
             return SyncResult(
                 self.run_id, RunStatus.DRY_RUN, self._counts(plan), plan.as_json(), details=details
             )
-        await plan_changes(self.conn, self.run_id, self.config.id)  # each update's fields, for the journal
         await self.stage("publish")
         await hold_creates(self.conn, self.config.id, self.run_id)  # the daily variant cap met earlier today
         unmarked = await store.count_unmarked(self.conn, self.config.id)

@@ -13,6 +13,7 @@ from shop_support import ConfigFeed, MakeFeed, flat_rows
 
 from erpsync.result_lines import checked, is_mismatch
 from erpsync.shopify.bulk import LineOutcome
+from erpsync.shopify.bulk_files import sent_of
 
 # In file order, so that which line answers for which is the same on every run.
 IN_FILE_ORDER = {"bulk_shuffle_lines": False}
@@ -90,6 +91,7 @@ async def test_update_answered_with_another_products_id_is_failed_not_recorded(m
     rows = titled(4, {"SKU-1": "Line\u2028two"})
     for row in rows:
         row["price"] = "11.00"
+        row["title"] += " (new)"  # a product field: every update is a productSet line
     feed.write(rows)
     result = await feed.sync()
     assert result.status == "partial", result
@@ -150,3 +152,28 @@ def test_what_counts_as_another_products_answer(
     outcome = checked(_ok(answered), sent)
     assert (outcome.status == "ok") is matches
     assert is_mismatch(outcome) is not matches
+
+
+@pytest.mark.parametrize(
+    ("answered_product", "answered_variants", "matches"),
+    [
+        ("P1", ["V1", "V2"], True),
+        ("P2", ["V1", "V2"], False),
+        ("P1", ["V7"], False),
+    ],
+    ids=["same", "other-product", "other-variants"],
+)
+def test_what_counts_as_another_products_answer_to_a_variant_update(
+    answered_product: str, answered_variants: list[str], matches: bool
+) -> None:
+    """A productVariantsBulkUpdate line names its product and variants by id; its answer must name them."""
+    sent = sent_of(
+        {"productId": "P1", "variants": [{"id": "V1", "price": "1.00"}, {"id": "V2", "price": "2.00"}]}
+    )
+    payload = {
+        "product": {"id": answered_product},
+        "productVariants": [{"id": variant, "sku": f"S-{variant}"} for variant in answered_variants],
+        "userErrors": [],
+    }
+    outcome = checked(LineOutcome("K", 0, "ok", payload), sent)
+    assert (outcome.status == "ok") is matches

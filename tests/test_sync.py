@@ -40,7 +40,8 @@ class Shop(SimulatedShop):
 
     async def writes(self) -> int:
         stats = await self.simulator.stats()
-        return sum(stats["mutations"].get(name, 0) for name in ("productSet", "productDelete"))
+        names = ("productSet", "productDelete", "productVariantsBulkUpdate")
+        return sum(stats["mutations"].get(name, 0) for name in names)
 
 
 class Harness:

@@ -136,7 +136,10 @@ async def test_media_removed_by_hand_is_uploaded_again_within_the_run(make_feed:
     )
     assert data["productSet"]["userErrors"] == []
     assert await media_stats(feed) == {"created": 2, "deleted": 2}
-    feed.write(rows(1, price="13.00"))
+    # A price alone is a variant update, which leaves media alone; a title is a productSet with its files.
+    changed = rows(1, price="13.00")
+    changed[0]["title"] = "Product 1, renamed"
+    feed.write(changed)
     healed = await feed.sync()
     assert healed.status == "succeeded", healed
     assert healed.counts["updated"] == 1
@@ -144,6 +147,7 @@ async def test_media_removed_by_hand_is_uploaded_again_within_the_run(make_feed:
     assert await media_stats(feed) == {"created": 4, "deleted": 2}
     assert [url for _, url in (await shop_media(feed))[product_id]] == [image("p1-0"), image("p1-1")]
     assert [product["id"] for product in await feed.configs.shop.catalogue()] == [product_id]
-    feed.write(rows(1, price="14.00"))
+    changed[0]["price"] = "14.00"
+    feed.write(changed)
     await feed.sync()
     assert await media_stats(feed) == {"created": 4, "deleted": 2}

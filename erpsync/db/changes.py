@@ -8,7 +8,6 @@ Pages are keyset-paginated by the journal row's id: a cursor stays valid while n
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -57,20 +56,6 @@ WHERE config_id = $1
   AND ($3::bigint IS NULL OR id < $3)
 ORDER BY id DESC LIMIT $4
 """
-# Plan time: each update's input last written against the one the run sends (`erpsync.plan_changes`).
-SELECT_UPDATE_INPUTS = """
-SELECT rp.product_key, ps.written, rp.input
-FROM run_products rp JOIN product_states ps ON ps.config_id = $2 AND ps.product_key = rp.product_key
-WHERE rp.run_id = $1 AND rp.action = 'update'
-"""
-SET_CHANGES = """
-UPDATE run_products rp SET changes = t.changes::jsonb
-FROM unnest($2::text[], $3::text[]) AS t(product_key, changes)
-WHERE rp.run_id = $1 AND rp.product_key = t.product_key
-"""
-MAPS_HANDLE = (
-    "SELECT coalesce((config -> 'mapping') ? 'handle', false) FROM product_sync_configs WHERE id = $1"
-)
 RUN_EXISTS = "SELECT EXISTS (SELECT 1 FROM sync_runs WHERE id = $1)"
 PRUNE_CHANGES = """
 DELETE FROM run_changes WHERE id IN (SELECT id FROM run_changes WHERE at < $1 LIMIT $2)
@@ -106,25 +91,6 @@ class Change:
         data = {name: getattr(self, name) for name in self.__slots__}
         data["at"] = self.at.isoformat()
         return data
-
-
-async def update_inputs(
-    conn: asyncpg.Connection[Any], run_id: int, config_id: str, *, prefetch: int = 1000
-) -> AsyncIterator[tuple[str, Any, Any]]:
-    """`(product key, input last written, input to send)` of the run's updates, through a cursor (the
-    caller holds a transaction)."""
-    async for row in conn.cursor(SELECT_UPDATE_INPUTS, run_id, config_id, prefetch=prefetch):
-        yield row["product_key"], row["written"], row["input"]
-
-
-async def maps_handle(conn: Executor, config_id: str) -> bool:
-    """Whether the config's feed maps the handle (else an update leaves the product's handle alone)."""
-    return bool(await conn.fetchval(MAPS_HANDLE, config_id))
-
-
-async def set_changes(conn: Executor, run_id: int, keys: Sequence[str], changes: Sequence[str]) -> None:
-    """Each update's changed fields (JSON text of `[{field, before, after}]`) on its run row."""
-    await conn.execute(SET_CHANGES, run_id, list(keys), list(changes))
 
 
 async def journal_and_clear(

@@ -36,6 +36,12 @@ FROM unnest($3::text[], $4::text[]) AS t(sku, variant_id)
 WHERE p.config_id = $1 AND p.product_key = $2 AND p.sku = t.sku
 """
 FORGET_VARIANTS = "DELETE FROM products WHERE config_id = $1 AND product_key = $2 AND sku = ANY($3::text[])"
+# The shop's variants are not the feed's (one added or removed by hand): the product is written whole,
+# productSet making its variants the feed's again, whatever its fields say.
+WRITE_WHOLE = """
+UPDATE run_products SET write_kind = 'set'
+WHERE run_id = $1 AND product_key = ANY($2::text[]) AND write_kind IS DISTINCT FROM 'set'
+"""
 SET_STOCKED = """
 UPDATE products p SET stocked = t.stocked
 FROM unnest($2::text[], $3::boolean[]) AS t(sku, stocked)
@@ -82,3 +88,8 @@ async def correct_variants(
 async def set_stocked(conn: asyncpg.Connection[Any], config_id: str, stocked: Mapping[str, bool]) -> None:
     """Whether each SKU is stocked at the config's location, as the shop says."""
     await conn.execute(SET_STOCKED, config_id, list(stocked), list(stocked.values()))
+
+
+async def write_whole(conn: asyncpg.Connection[Any], run_id: int, product_keys: Sequence[str]) -> None:
+    """These updates go out as productSet, whatever their changes alone would take."""
+    await conn.execute(WRITE_WHOLE, run_id, list(product_keys))

@@ -83,11 +83,30 @@ SELECT_KEYS_BY_ACTION = """
 SELECT action, product_key, skus FROM run_products WHERE run_id = $1 AND action = ANY($2::text[])
 ORDER BY action, ordinal NULLS LAST, product_key LIMIT $3
 """
-SELECT_UPDATE_DIFFS = """
-SELECT rp.product_key, ps.written, rp.input
-FROM run_products rp JOIN product_states ps ON ps.config_id = $2 AND ps.product_key = rp.product_key
-WHERE rp.run_id = $1 AND rp.action = 'update'
-ORDER BY rp.ordinal LIMIT $3
+SELECT_UPDATE_CHANGES = """
+SELECT product_key, write_kind, changes FROM run_products
+WHERE run_id = $1 AND action = 'update' ORDER BY ordinal LIMIT $2
+"""
+COUNT_WRITE_KINDS = """
+SELECT coalesce(write_kind, 'set') AS write_kind, count(*) AS n FROM run_products
+WHERE run_id = $1 AND action IN ('create', 'update') GROUP BY 1 ORDER BY 1
+"""
+# Field-level changes: only updates (their hash changed) are compared with their last-written state, a
+# batch at a time in feed order; `forced`: the hash was forgotten (adopted, archived, a changed write
+# context), so the product is written whole whatever its fields say.
+MARK_CREATES_SET = "UPDATE run_products SET write_kind = 'set' WHERE run_id = $1 AND action = 'create'"
+SELECT_UPDATES_TO_COMPARE = """
+SELECT rp.ordinal, rp.product_key, rp.input, ps.written,
+       ps.content_hash IS NULL OR ps.state <> 'active' AS forced
+FROM run_products rp
+LEFT JOIN product_states ps ON ps.config_id = $2 AND ps.product_key = rp.product_key
+WHERE rp.run_id = $1 AND rp.action = 'update' AND rp.ordinal > $3
+ORDER BY rp.ordinal LIMIT $4
+"""
+SET_CHANGES = """
+UPDATE run_products rp SET changes = t.changes::jsonb, write_kind = t.kind
+FROM unnest($2::text[], $3::text[], $4::text[]) AS t(product_key, changes, kind)
+WHERE rp.run_id = $1 AND rp.product_key = t.product_key
 """
 
 
@@ -144,16 +163,39 @@ async def insert_removals(
     await conn.execute(INSERT_DELETIONS, run_id, action, list(keys), list(product_ids), config_id)
 
 
+async def update_changes(conn: Executor, run_id: int, limit: int) -> list[asyncpg.Record]:
+    """For a dry run: each update's write kind and changed fields, in feed order."""
+    return list(await conn.fetch(SELECT_UPDATE_CHANGES, run_id, limit))
+
+
+async def write_kind_counts(conn: Executor, run_id: int) -> dict[str, int]:
+    """Creates and updates to write, by the mutation that writes them."""
+    return {row["write_kind"]: int(row["n"]) for row in await conn.fetch(COUNT_WRITE_KINDS, run_id)}
+
+
+async def mark_creates_set(conn: Executor, run_id: int) -> None:
+    await conn.execute(MARK_CREATES_SET, run_id)
+
+
+async def updates_to_compare(
+    conn: Executor, run_id: int, config_id: str, *, after: int, limit: int
+) -> list[asyncpg.Record]:
+    """The next batch of updates after ordinal `after`, each with its last-written state."""
+    return list(await conn.fetch(SELECT_UPDATES_TO_COMPARE, run_id, config_id, after, limit))
+
+
+async def set_changes(
+    conn: Executor, run_id: int, keys: Sequence[str], changes: Sequence[str], kinds: Sequence[str]
+) -> None:
+    """Each update's changes (JSON text) and write kind on its run row."""
+    await conn.execute(SET_CHANGES, run_id, list(keys), list(changes), list(kinds))
+
+
 async def keys_by_action(
     conn: Executor, run_id: int, actions: Sequence[str], limit: int
 ) -> list[asyncpg.Record]:
     """For a dry run: action, product key and SKUs of the run's products, in feed order."""
     return list(await conn.fetch(SELECT_KEYS_BY_ACTION, run_id, list(actions), limit))
-
-
-async def update_inputs(conn: Executor, run_id: int, config_id: str, limit: int) -> list[asyncpg.Record]:
-    """For a dry run: each update's last-written input beside the one it would write."""
-    return list(await conn.fetch(SELECT_UPDATE_DIFFS, run_id, config_id, limit))
 
 
 # One step's writes: a phase's lines not yet answered, or (retries) the lines to send again.
@@ -163,7 +205,10 @@ CASE WHEN {retries}::boolean THEN rp.outcome = 'retry' ELSE rp.phase = {phase}::
 
 # Work to publish, in feed order, with what Shopify already knows of each product.
 SELECT_WORK = """
-SELECT rp.product_key, rp.action, rp.input, rp.shopify_product_id, rp.retry,
+SELECT rp.product_key, rp.action, rp.input, rp.shopify_product_id, rp.retry, rp.write_kind,
+       CASE WHEN rp.write_kind IN ('variants', 'variants+stock') THEN
+         (SELECT ps.written FROM product_states ps WHERE ps.config_id = $2 AND ps.product_key = rp.product_key)
+       END AS written,
        coalesce((SELECT ps.owner_id FROM product_states ps
                  WHERE ps.config_id = $2 AND ps.product_key = rp.product_key), OWNER_ID) AS owner_id,
        (SELECT coalesce(jsonb_object_agg(p.sku, p.shopify_variant_id), '{}'::jsonb)
@@ -181,6 +226,10 @@ ORDER BY rp.ordinal
 )
 COUNT_WORK = """
 SELECT count(*) FROM run_products rp WHERE rp.run_id = $1 AND rp.action IN ('create', 'update') AND WORK_OF_STEP
+""".replace("WORK_OF_STEP", WORK_OF_STEP.format(phase="$2", retries="$3"))
+COUNT_VARIANT_WORK = """
+SELECT count(*) FROM run_products rp WHERE rp.run_id = $1 AND rp.action = 'update'
+  AND rp.write_kind IN ('variants', 'variants+stock') AND WORK_OF_STEP
 """.replace("WORK_OF_STEP", WORK_OF_STEP.format(phase="$2", retries="$3"))
 # Owned products whose shop copy lacks the custom ID (tracked before it existed), not written this run.
 SELECT_UNMARKED = """
@@ -208,9 +257,12 @@ WHERE run_id = $1 AND outcome = 'retry' AND action IN ('delete', 'archive', 'dra
 """
 
 
-async def count_work(conn: Executor, run_id: int, *, phase: int | None, retries: bool) -> int:
-    """How many writes one publishing step sends (see `WORK_OF_STEP`)."""
-    return int(await conn.fetchval(COUNT_WORK, run_id, phase, retries))
+async def count_work(
+    conn: Executor, run_id: int, *, phase: int | None, retries: bool, variants: bool = False
+) -> int:
+    """How many writes one publishing step sends (see `WORK_OF_STEP`); `variants`: how many of them
+    may go as variant updates."""
+    return int(await conn.fetchval(COUNT_VARIANT_WORK if variants else COUNT_WORK, run_id, phase, retries))
 
 
 async def count_again(conn: Executor, run_id: int) -> int:
@@ -242,6 +294,8 @@ class WorkItem:
     unstocked: list[str]
     owner_id: str
     retry: str | None = None
+    write_kind: str | None = None  # None: written before write kinds existed, as productSet
+    written: dict[str, Any] | None = None  # the last-written input, for a variant update only
 
 
 async def copy_run_products(conn: asyncpg.Connection[Any], records: Sequence[tuple[Any, ...]]) -> None:
@@ -270,6 +324,8 @@ async def iter_work(
                 unstocked=list(row["unstocked"]),
                 owner_id=row["owner_id"],
                 retry=row["retry"],
+                write_kind=row["write_kind"],
+                written=row["written"],
             )
 
 

@@ -14,12 +14,13 @@ import asyncpg
 from erpsync.db.pool import Executor
 from erpsync.db.products import owner_id_sql
 
-# Recording: a successful write stores the ids and the new hash; the product's vanished SKUs go.
+# Recording: a successful write stores the ids and the new hash; the product's vanished SKUs go. $6: the
+# line was a productSet, which carries the owner's custom ID (a variant update carries no metafield).
 RECORD_WRITTEN_PRODUCTS = """
 INSERT INTO product_states (config_id, product_key, shopify_product_id, handle, content_hash, written, state,
                             last_run_id, updated_at, owner_id, owner_marked)
 SELECT $2, rp.product_key, t.product_id, t.handle, rp.content_hash, rp.input, 'active', $1, now(),
-       OWNER_ID, rp.action = 'create' OR rp.input ? 'metafields'
+       OWNER_ID, $6::boolean AND (rp.action = 'create' OR rp.input ? 'metafields')
 FROM unnest($3::text[], $4::text[], $5::text[]) AS t(product_key, product_id, handle)
 JOIN run_products rp ON rp.run_id = $1 AND rp.product_key = t.product_key
 ON CONFLICT (config_id, product_key) DO UPDATE
@@ -91,11 +92,17 @@ async def run_actions(conn: Executor, run_id: int, keys: Sequence[str]) -> list[
 
 
 async def record_written(
-    conn: Executor, run_id: int, config_id: str, written: Sequence[tuple[str, str, str | None]]
+    conn: Executor,
+    run_id: int,
+    config_id: str,
+    written: Sequence[tuple[str, str, str | None]],
+    *,
+    marks: bool = True,
 ) -> None:
-    """Products written: `(product key, shop product id, handle)`; their hash and input become tracked."""
+    """Products written: `(product key, shop product id, handle)`; their hash and input become tracked.
+    `marks`: the lines were productSet lines, which carry the owner's custom ID."""
     keys, ids, handles = (list(column) for column in zip(*written, strict=True))
-    await conn.execute(RECORD_WRITTEN_PRODUCTS, run_id, config_id, keys, ids, handles)
+    await conn.execute(RECORD_WRITTEN_PRODUCTS, run_id, config_id, keys, ids, handles, marks)
 
 
 async def record_variants(

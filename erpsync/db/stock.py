@@ -277,3 +277,30 @@ async def known_quantities(
     """SKU -> (the ERP's quantity last seen, the shop's quantity last known) at the location."""
     rows = await conn.fetch(SELECT_STATES, config_id, location_id, list(skus))
     return {row["sku"]: (row["erp_quantity"], row["shop_quantity"]) for row in rows}
+
+
+# A product whose only change is its stock gets no product line: once the product steps are done it is
+# recorded as written (its new hash and input), and the stock step writes its quantities; a stock line
+# that fails clears the hash again (`SETTLE_RUN_STOCK`), so the next run tries it again.
+RECORD_STOCK_ONLY = """
+WITH done AS (
+    UPDATE run_products SET outcome = 'ok'
+    WHERE run_id = $1 AND action = 'update' AND write_kind = 'stock' AND outcome IS NULL
+    RETURNING product_key, content_hash, input
+)
+UPDATE product_states ps
+SET content_hash = done.content_hash, written = done.input, last_run_id = $1, updated_at = now()
+FROM done WHERE ps.config_id = $2 AND ps.product_key = done.product_key
+"""
+# No location to write stock at: a change with stock in it goes out whole, as productSet carries stock.
+WRITE_STOCK_WHOLE = """
+UPDATE run_products SET write_kind = 'set' WHERE run_id = $1 AND write_kind IN ('stock', 'variants+stock')
+"""
+
+
+async def record_stock_only(conn: Executor, run_id: int, config_id: str) -> None:
+    await conn.execute(RECORD_STOCK_ONLY, run_id, config_id)
+
+
+async def write_stock_whole(conn: Executor, run_id: int) -> None:
+    await conn.execute(WRITE_STOCK_WHOLE, run_id)

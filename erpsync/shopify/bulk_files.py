@@ -134,8 +134,14 @@ def sent_path(keys_path: Path) -> Path:
 
 
 def sent_of(variables: dict[str, Any]) -> dict[str, Any]:
-    """What a line names: the product id it writes (`identifier.id`, or `input.id` for a delete) and the
-    SKUs of its variants; a create by custom ID names no id."""
+    """What a line names: the product id it writes (`identifier.id`, `input.id` for a delete, `productId`
+    for a variant update) and the SKUs of its variants (a variant update: their ids); a create by custom
+    ID names no id."""
+    if "productId" in variables:
+        variant_ids = [
+            str(v["id"]) for v in variables.get("variants") or [] if isinstance(v, dict) and v.get("id")
+        ]
+        return {"id": variables["productId"], "skus": [], "variant_ids": variant_ids}
     identifier = variables.get("identifier")
     body = variables.get("input")
     product_id = identifier.get("id") if isinstance(identifier, dict) else None

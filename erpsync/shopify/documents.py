@@ -199,6 +199,19 @@ PRODUCT_SET_BULK = Document(
     is_mutation=True,
 )
 
+# A change that touches only fields of existing variants: those fields of those variants, by id, and
+# nothing else of the product (no media, no metafields, no other variant). All or nothing per line
+# (`allowPartialUpdates: false`), like a productSet line.
+# https://shopify.dev/docs/api/admin-graphql/latest/mutations/productVariantsBulkUpdate
+PRODUCT_VARIANTS_BULK_UPDATE_BULK = Document(
+    "productVariantsBulkUpdate",
+    "mutation call($productId: ID!, $variants: [ProductVariantsBulkInput!]!) { "
+    "productVariantsBulkUpdate(productId: $productId, variants: $variants, allowPartialUpdates: false) { "
+    "product { id handle } productVariants { id sku } userErrors { field message code } } }",
+    estimated_cost=10,
+    is_mutation=True,
+)
+
 # Stock an existing variant at the config's location with the feed's quantity: productSet takes stock for
 # an existing variant only where it is already stocked. https://shopify.dev/docs/api/admin-graphql/latest/mutations/inventoryActivate
 INVENTORY_ACTIVATE_BULK = Document(
@@ -342,6 +355,7 @@ ALL_DOCUMENTS: tuple[Document, ...] = (
     BULK_OPERATION_CANCEL,
     PRODUCT_SET_BULK,
     PRODUCT_DELETE_BULK,
+    PRODUCT_VARIANTS_BULK_UPDATE_BULK,
     INVENTORY_ACTIVATE_BULK,
     INVENTORY_SET_QUANTITIES_BULK,
     INVENTORY_LEVELS,

@@ -187,6 +187,12 @@ def _is_owner(entry: dict[str, Any]) -> bool:
     return bool(entry.get("namespace") == OWNER_NAMESPACE and entry.get("key") == OWNER_KEY)
 
 
+def variants_line(product_id: str, variants: list[dict[str, Any]]) -> dict[str, Any]:
+    """A `productVariantsBulkUpdate` line: the changed fields of the changed variants, each by id (the
+    document itself says `allowPartialUpdates: false`, so that no line carries it)."""
+    return {"productId": product_id, "variants": variants}
+
+
 def status_line(product_id: str, status: str) -> dict[str, Any]:
     """Archive or draft a product that left the feed (the delete policies `archive` and `draft`)."""
     return {"identifier": {"id": product_id}, "input": {"status": status}}

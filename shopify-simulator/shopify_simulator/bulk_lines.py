@@ -24,7 +24,7 @@ from graphql import FieldNode, get_location
 from shopify_simulator.context import ExecutionContext
 from shopify_simulator.options import SimulatorOptions
 from shopify_simulator.schema import PreparedRequest, coerce_variables, load_schema
-from shopify_simulator.state import BulkOperation
+from shopify_simulator.state import BulkOperation, ShopState
 
 if TYPE_CHECKING:
     from shopify_simulator.bulk import BulkManager
@@ -40,10 +40,18 @@ def split_jsonl(text: str, options: SimulatorOptions) -> list[str]:
     return lines
 
 
-def line_skus(variables: Any) -> set[str]:
-    """The SKUs a line's variables carry (``input.variants[].sku``), for the SKU-matched line faults."""
+def line_skus(variables: Any, state: ShopState | None = None) -> set[str]:
+    """The SKUs a line's variables carry (``input.variants[].sku``; for a variant update, the SKUs of the
+    variants it names by id), for the SKU-matched line faults."""
     if not isinstance(variables, dict):
         return set()
+    if "productId" in variables and state is not None:
+        named = (
+            state.find_variant(str(v.get("id")))
+            for v in variables.get("variants") or []
+            if isinstance(v, dict)
+        )
+        return {variant.sku for variant in named if variant is not None and variant.sku}
     product_input = variables.get("input")
     variants = product_input.get("variants") if isinstance(product_input, dict) else None
     return {
@@ -90,7 +98,7 @@ def answer_line(prepared: PreparedRequest, line: str, context: ExecutionContext)
         return {"errors": [{"message": f"Invalid JSON on this line: {error}"}]}
     fault = context.faults.line_errors
     root = next(node for node in prepared.operation.selection_set.selections if isinstance(node, FieldNode))
-    if fault is None or not fault.take(line_skus(variables), root.name.value):
+    if fault is None or not fault.take(line_skus(variables, context.state), root.name.value):
         return run_line(prepared, variables, context)
     context.stats.bulk_line_errors += 1
     if fault.written:

@@ -249,6 +249,8 @@ def product_set(
     apply_files(state, product, product_input, options, stats)
     if product_input.get("productOptions") is not None and product_input.get("variants") is not None:
         _build_variants(state, product, product_input["productOptions"], product_input["variants"], options)
+        if stats is not None:
+            stats.variants_written += len(product_input["variants"])
     if product_input.get("metafields") is not None:
         product.metafields = _replace_metafields(state, product.metafields, product_input["metafields"])
     product.updated_at = now

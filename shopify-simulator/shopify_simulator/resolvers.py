@@ -34,6 +34,7 @@ from shopify_simulator.products import (
 from shopify_simulator.publications import PUBLICATION_MUTATIONS, PUBLICATION_QUERIES
 from shopify_simulator.schema import PreparedRequest, format_execution_error, load_schema
 from shopify_simulator.state import Product
+from shopify_simulator.variants_bulk import mutation_product_variants_bulk_update
 from shopify_simulator.views import (
     inventory_item_view,
     location_view,
@@ -253,6 +254,7 @@ MUTATION_ROOT: dict[str, Callable[..., Any]] = {
     "productDelete": mutation_product_delete,
     "inventorySetQuantities": mutation_inventory_set_quantities,
     "inventoryActivate": mutation_inventory_activate,
+    "productVariantsBulkUpdate": mutation_product_variants_bulk_update,
     "stagedUploadsCreate": mutation_staged_uploads_create,
     "bulkOperationRunMutation": mutation_bulk_operation_run_mutation,
     "bulkOperationRunQuery": mutation_bulk_operation_run_query,

@@ -39,6 +39,10 @@ class Stats:
     # --- inventory: duplicates answered from an idempotency key; units sold through the admin hook
     idempotent_replays: int = 0
     units_sold: int = 0
+    # --- what the writes cost: variants written (productSet, productVariantsBulkUpdate), bytes uploaded
+    # to staged uploads (each bulk mutation's JSONL), one entry per upload
+    variants_written: int = 0
+    uploaded_bytes: list[int] = field(default_factory=list)
 
     def as_json(self, state: ShopState | None = None) -> dict[str, Any]:
         """The documented shape of ``GET /_simulator/stats``; with the shop, where products are published."""
@@ -50,6 +54,8 @@ class Stats:
                     published[state.publications[publication_id]].append(product.id)
         return {
             "media": {"created": self.media_created, "deleted": self.media_deleted},
+            "variants_written": self.variants_written,
+            "uploads": {"count": len(self.uploaded_bytes), "bytes": sum(self.uploaded_bytes)},
             "published": published,
             "products": len(state.products) if state is not None else 0,
             "requests": self.requests,

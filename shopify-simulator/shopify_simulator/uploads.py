@@ -95,6 +95,7 @@ async def handle_staged_upload(
         )
     staged = state.staged_files[expected_key]
     staged.content = content
+    bulk.stats.uploaded_bytes.append(len(content))
     staged.uploaded_at = utc_now()
     status = fields.get("success_action_status")
     if status == "201":

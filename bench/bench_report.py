@@ -1,0 +1,60 @@
+"""The sync benchmark's table: one row per scenario, with what each run uploaded and the shop wrote."""
+
+from __future__ import annotations
+
+import statistics
+from typing import Any
+
+
+def report(rows: list[dict[str, Any]]) -> None:
+    print(
+        f"{'scenario':<12} {'ops':>3} {'status':<10} {'wall s':>8} {'read s':>7} {'ratio':>6} {'set':>7} "
+        f"{'delete':>6} {'bulk':>4} {'cost':>8} {'RSS MB':>7}  stages (s)"
+    )
+    for row in rows:
+        counts = row["counts"]
+        stages = " ".join(f"{k}={v:.1f}" for k, v in (counts.get("seconds") or {}).items())
+        print(
+            f"{row['scenario']:<12} {row['concurrency']:>3} {row['status']:<10} {row['wall']:>8.1f} "
+            f"{row['read_floor']:>7.1f} {row['wall'] / row['read_floor']:>6.2f} "
+            f"{row['mutations'].get('productSet', 0):>7} {row['mutations'].get('productDelete', 0):>6} "
+            f"{counts.get('bulk_operations', 0):>4} {counts.get('shopify_cost', 0):>8.0f} {row['rss_mb']:>7.0f}"
+            f"  {stages}"
+        )
+        kinds = " ".join(f"{name}={count}" for name, count in sorted(row["mutations"].items()))
+        print(
+            f"{'':<12} uploaded {row['uploaded']:,} bytes in {row['uploads']} uploads; variants written "
+            f"{row['variants_written']:,}; media created {row['media_created']:,}; mutations {kinds or 'none'}"
+        )
+        if "state" in row:
+            state = row["state"]
+            print(
+                f"{'':<12} last-written state: {state['products']:,} products, {state['stored_bytes']:,} bytes "
+                f"each as stored ({state['text_bytes']:,} as JSON text); product_states "
+                f"{state['table_bytes'] / 1e6:.1f} MB"
+            )
+        if row["scenario"] == "1% price set":
+            light = next(
+                r for r in rows if r["scenario"] == "1% price" and r["concurrency"] == row["concurrency"]
+            )
+            print(
+                f"{'':<12} price-only churn: {light['uploaded']:,} bytes as variant updates vs "
+                f"{row['uploaded']:,} as productSet = {light['uploaded'] / max(1, row['uploaded']):.3f} "
+                f"(target <= 0.2); media created {light['media_created']} (target 0)"
+            )
+        if row["scenario"] == "1% changed":
+            noops = sorted(
+                r["wall"] / r["read_floor"]
+                for r in rows
+                if r["scenario"] == "no-op" and r["concurrency"] == row["concurrency"]
+            )
+            print(
+                f"{'':<12} no-op wall / read over {len(noops)} runs: min {noops[0]:.2f}, "
+                f"median {statistics.median(noops):.2f}, max {noops[-1]:.2f} (target < 1.5)"
+            )
+            expected = row["expected"]
+            print(
+                f"{'':<12} expected: {expected['changed']} updated, {expected['new']} created, "
+                f"{expected['removed']} deleted; got {counts.get('updated')} updated, {counts.get('created')} "
+                f"created, {counts.get('deleted')} deleted"
+            )
