@@ -17,6 +17,7 @@ import orjson
 from erpsync.changes import compare
 from erpsync.db import products as store
 from erpsync.db import regroup as regroup_store
+from erpsync.db import write_kinds as kind_store
 from erpsync.models import DeletePolicy
 from erpsync.settings import SyncSettings
 
@@ -197,9 +198,13 @@ async def plan_details(conn: asyncpg.Connection[Any], *, run_id: int, config_id:
             items.append({"product_key": row["product_key"], "skus": list(row["skus"] or [])})
     diffs = [
         {"product_key": row["product_key"], "write_kind": row["write_kind"], "changes": row["changes"] or []}
-        for row in await store.update_changes(conn, run_id, SAMPLE_LIMIT)
+        for row in await kind_store.update_changes(conn, run_id, SAMPLE_LIMIT)
     ]
-    return {"products": classes, "updates": diffs, "write_kinds": await store.write_kind_counts(conn, run_id)}
+    return {
+        "products": classes,
+        "updates": diffs,
+        "write_kinds": await kind_store.write_kind_counts(conn, run_id),
+    }
 
 
 async def plan_writes(
@@ -219,9 +224,9 @@ async def plan_writes(
     Without `maps_handle` an update keeps the shop's handle (`erpsync.publish`): it is no change of its.
     """
     lightest = settings.lightest_writes if settings is not None else True
-    await store.mark_creates_set(conn, run_id)
+    await kind_store.mark_creates_set(conn, run_id)
     after = 0
-    while rows := await store.updates_to_compare(conn, run_id, config_id, after=after, limit=batch_size):
+    while rows := await kind_store.updates_to_compare(conn, run_id, config_id, after=after, limit=batch_size):
         keys, changes, kinds = [], [], []
         for row in rows:
             written, sent = row["written"], row["input"] or {}
@@ -231,9 +236,9 @@ async def plan_writes(
             keys.append(row["product_key"])
             changes.append(orjson.dumps(found.changes).decode())
             kinds.append(found.kind)
-        await store.set_changes(conn, run_id, keys, changes, kinds)
+        await kind_store.set_changes(conn, run_id, keys, changes, kinds)
         after = int(rows[-1]["ordinal"])
-    return await store.write_kind_counts(conn, run_id)
+    return await kind_store.write_kind_counts(conn, run_id)
 
 
 def _without_handle(product_input: dict[str, Any]) -> dict[str, Any]:
