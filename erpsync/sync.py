@@ -22,29 +22,31 @@ from erpsync.adopt import adopt_known_skus
 from erpsync.constants import RunStatus
 from erpsync.crypto import SecretBox
 from erpsync.db import configs as config_store
+from erpsync.db import fingerprints as fingerprint_store
 from erpsync.db import owners as owner_store
 from erpsync.db import products as store
 from erpsync.db import regroup as regroup_store
-from erpsync.db import run_context as context_store
 from erpsync.db import runs as run_store
 from erpsync.db.logs import add_log
 from erpsync.errors import ErpsyncError
 from erpsync.interrupted import resume_interrupted
 from erpsync.locks import config_lock
 from erpsync.logs import bound_run, get_logger, register_secret, scrub
-from erpsync.mapping.drafts import HASH_VERSION, MapOutcome
+from erpsync.mapping.drafts import MapOutcome
 from erpsync.models import SyncConfig, secret_paths
 from erpsync.outcome import map_counts, no_product_reason, run_status
-from erpsync.ownership import shop_key
 from erpsync.plan import Plan, classify, plan_details
 from erpsync.publications import prepare_channels, publish_channels
 from erpsync.publish import publish_run
 from erpsync.reading import read_feed
 from erpsync.record import line_counts
 from erpsync.run_result import Stopwatch, SyncResult
+from erpsync.run_steps import claim, settle_context
 from erpsync.settings import Settings
 from erpsync.shopify.client import ClientFactory, ShopifyClient, default_client
 from erpsync.shopify.shop import ensure_owner_definition, shop_facts
+from erpsync.sources import FeedInfo
+from erpsync.unchanged import Verdict, check_feed, config_version, finish_unchanged
 from erpsync.variant_cap import hold_creates, record_deferred
 
 __all__ = ["SyncResult", "resume_interrupted", "run_sync"]
@@ -73,7 +75,8 @@ async def run_sync(
     box = SecretBox(settings.security.secret_key, settings.security.previous_keys)
     make_client = client_factory or default_client(settings)
     async with config_lock(pool, config_id) as conn:
-        config = (await config_store.get_config(conn, box, config_id)).config
+        stored = await config_store.get_config(conn, box, config_id)
+        config = stored.config
         for secret in secret_paths(config):
             register_secret(secret)
 
@@ -88,6 +91,7 @@ async def run_sync(
                 dry_run=dry,
                 allow_mass_delete=allow_mass_delete,
                 on_progress=on_progress,
+                version=config_version(settings, config, stored.updated_at),
             )
 
         if dry_run:
@@ -128,6 +132,7 @@ class Run:
         dry_run: bool,
         allow_mass_delete: bool,
         on_progress: ProgressHook | None = None,
+        version: str = "",
     ) -> None:
         self.settings = settings
         self.pool = pool
@@ -138,6 +143,10 @@ class Run:
         self.dry_run = dry_run
         self.allow_mass_delete = allow_mass_delete
         self.on_progress = on_progress
+        self.version = version  # the config's version, for the feed's fingerprint
+        self.verdict = Verdict()  # what the source said before anything was parsed
+        self.feed_info: FeedInfo | None = None  # the feed as read, once read
+        self.client: ShopifyClient | None = None  # made only once the run has work
         self.counts: dict[str, Any] = {}
         self.rewrite_all = (
             False  # a dry run that sees the write context changed: every product would be written
@@ -165,11 +174,7 @@ class Run:
         await run_store.start_run(self.conn, self.run_id)
         self.stopwatch.enter("fetch")
         try:
-            client = self.make_client(self.config)
-        except ErpsyncError as exc:
-            return await self.fail(str(exc), retryable=exc.retryable)
-        try:
-            return await self._stages(client)
+            return await self._stages()
         except ErpsyncError as exc:
             return await self.fail(str(exc), retryable=exc.retryable)
         except OSError as exc:
@@ -182,7 +187,8 @@ class Run:
             await asyncio.shield(self.stopped())
             raise
         finally:
-            await client.aclose()
+            if self.client is not None:
+                await self.client.aclose()
 
     async def stopped(self) -> None:
         """Shut down mid-run: a run that sent nothing is closed; one that is publishing stays to resume."""
@@ -215,17 +221,32 @@ class Run:
         shutil.rmtree(self.work_dir, ignore_errors=True)  # a failed run is not resumed: its files are dead
         return SyncResult(self.run_id, RunStatus.FAILED, self.counts, error=reason, retryable=retryable)
 
-    async def _stages(self, client: ShopifyClient) -> SyncResult:
+    async def _stages(self) -> SyncResult:
+        if not self.dry_run:  # before the shop is asked anything: does the run have work at all?
+            self.verdict = await check_feed(
+                self.conn, self.settings, self.config, run_id=self.run_id, version=self.version,
+                work_dir=self.work_dir,
+            )  # fmt: skip
+            if self.verdict.reason is not None:
+                return await finish_unchanged(
+                    self.conn, config_id=self.config.id, run_id=self.run_id, verdict=self.verdict,
+                    stopwatch=self.stopwatch, work_dir=self.work_dir,
+                )  # fmt: skip
+        client = self.client = self.make_client(self.config)
         facts = await shop_facts(client)
         location_id = self.config.location_id or facts.primary_location_id
         self.location_id = location_id
-        await self.settle_context(location_id=location_id, currency=facts.currency)
+        await settle_context(
+            self.conn, self.config, self.run_id, dry_run=self.dry_run, location_id=location_id,
+            currency=facts.currency,
+        )  # fmt: skip
         outcome = await self.read_feed(location_id, facts.currency)
         if (reason := no_product_reason(outcome, self.feed_name)) is not None:
             # Before adopt, plan and publish: no Shopify write, no deletion, whatever the guard would allow.
             return await self.fail(reason)
         await self.stage("adopt")
-        await self.claim()
+        if conflicts := await claim(self.conn, self.config, self.run_id, dry_run=self.dry_run):
+            self.counts["conflicts"] = conflicts
         rekeys = await regroup_store.rekey_regrouped(
             self.conn,
             run_id=self.run_id,
@@ -277,36 +298,6 @@ class Run:
             await ensure_owner_definition(client)
         return await self.finish_publishing([], plan, client=client)
 
-    async def settle_context(self, *, location_id: str, currency: str) -> None:
-        """What decides every product's write besides its content; a change writes each product once."""
-        context = {
-            "hash_version": HASH_VERSION,
-            "location_id": location_id,
-            "currency": currency,
-            "mapped": sorted(self.config.mapping),
-        }
-        if self.dry_run:
-            previous = await context_store.read_context(self.conn, self.config.id)
-            if previous is not None and previous != context:
-                # Inside the dry run's transaction, rolled back: shows every product as an update.
-                await self.conn.execute(context_store.FORGET_HASHES, self.config.id)
-        else:
-            previous = await context_store.swap_context(self.conn, self.config.id, context)
-        await journal.context_changed(self.conn, self.config.id, self.run_id, previous, context)
-
-    async def claim(self) -> None:
-        """Claim the run's SKUs for this config; a SKU another config owns makes its product a conflict."""
-        conflicts = await owner_store.claim_skus(
-            self.conn,
-            run_id=self.run_id,
-            config_id=self.config.id,
-            shop=shop_key(self.config),
-            dry_run=self.dry_run,
-        )
-        if conflicts:
-            self.counts["conflicts"] = len({conflict.product_key for conflict in conflicts})
-            await journal.conflicts(self.conn, self.config.id, self.run_id, conflicts)
-
     async def finish_publishing(
         self,
         entries: list[dict[str, Any]],
@@ -357,6 +348,10 @@ class Run:
         )
         reason = plan.guard.reason or (deferred.reason if deferred else None)
         await owner_store.release_stale_claims(self.conn, run_id=self.run_id, config_id=self.config.id)
+        if status == RunStatus.SUCCEEDED and self.feed_info is not None and self.version:
+            await fingerprint_store.save_fingerprint(
+                self.conn, self.config.id, self.run_id, self.feed_info, config_version=self.version
+            )
         await run_store.finish_run(self.conn, self.run_id, status, counts, reason)
         await store.clear_run_products(self.conn, self.run_id)
         shutil.rmtree(self.work_dir, ignore_errors=True)
@@ -386,7 +381,11 @@ class Run:
             currency=currency,
             dry_run=self.dry_run,
             progress=self.progress,
+            downloaded=(self.verdict.local, self.verdict.info)
+            if self.verdict.local is not None and self.verdict.info is not None
+            else None,
         )
+        self.feed_info = read.info
         self.unchanged_unlisted = read.unchanged_unlisted
         self.unmatched = read.unmatched
         self.feed_name = read.info.name

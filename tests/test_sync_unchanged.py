@@ -1,0 +1,102 @@
+"""An unchanged feed costs almost nothing: a run whose feed is the one last synced ends `unchanged` without
+parsing it or asking the shop anything — unless something else needs work (a failed SKU, a changed config).
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from shop_support import ConfigFeed, MakeFeed, flat_rows
+
+
+async def shop_seen(feed: ConfigFeed) -> tuple[list[dict[str, Any]], int]:
+    """The shop's products and the number of requests it had (read before the catalogue query)."""
+    requests = int((await feed.configs.shop.simulator.stats())["requests"])
+    return await feed.configs.shop.catalogue(), requests
+
+
+async def test_same_file_ends_unchanged_and_leaves_the_shop_untouched(make_feed: MakeFeed) -> None:
+    """The file's stat is the synced one: `unchanged`, no parse, not one request to the shop."""
+    feed = await make_feed()
+    feed.write(flat_rows(3))
+    first = await feed.sync()
+    assert first.status == "succeeded", first
+    catalogue, requests = await shop_seen(feed)
+    second = await feed.sync()
+    assert second.status == "unchanged", second
+    assert second.counts["unchanged_reason"].startswith("source not modified (stat: ")
+    assert second.counts["feed_bytes_transferred"] == 0
+    assert "rows_read" not in second.counts  # nothing was parsed
+    stats = await feed.configs.shop.simulator.stats()
+    assert stats["requests"] == requests + 1  # the catalogue query above, nothing from the run
+    assert await feed.configs.shop.catalogue() == catalogue
+    run = await feed.configs.pool.fetchrow("SELECT * FROM sync_runs WHERE id = $1", second.run_id)
+    assert run["status"] == "unchanged"
+    assert run["feed_sha256"] == (
+        await feed.configs.pool.fetchval("SELECT feed_sha256 FROM sync_runs WHERE id = $1", first.run_id)
+    )
+    assert [row["message"] for row in await feed.logs("info")][-1].startswith("feed unchanged: source not")
+
+
+async def test_same_bytes_written_again_ends_unchanged_by_hash(make_feed: MakeFeed) -> None:
+    """A file written again with the same bytes (new mtime): hashed, not parsed; the next run needs the
+    stat alone."""
+    feed = await make_feed()
+    feed.write(flat_rows(3))
+    assert (await feed.sync()).status == "succeeded"
+    status = os.stat(feed.path)
+    feed.write(flat_rows(3))
+    os.utime(feed.path, ns=(status.st_atime_ns, status.st_mtime_ns + 5_000_000_000))
+    again = await feed.sync()
+    assert again.status == "unchanged", again
+    assert again.counts["unchanged_reason"].startswith("same bytes (sha256 ")
+    third = await feed.sync()
+    assert third.counts["unchanged_reason"].startswith("source not modified"), third
+
+
+async def test_changed_bytes_are_parsed_and_written(make_feed: MakeFeed) -> None:
+    feed = await make_feed()
+    feed.write(flat_rows(3))
+    assert (await feed.sync()).status == "succeeded"
+    feed.write(flat_rows(3, price="11.00"))
+    changed = await feed.sync()
+    assert (changed.status, changed.counts["updated"]) == ("succeeded", 3)
+    prices = {v["price"] for p in await feed.configs.shop.catalogue() for v in p["variants"]["nodes"]}
+    assert prices == {"11.00"}
+
+
+async def test_a_failed_sku_is_retried_on_the_same_bytes(make_feed: MakeFeed) -> None:
+    """Last run failed one SKU: the same feed is parsed again and the SKU written; then it is unchanged."""
+    feed = await make_feed()
+    feed.write(flat_rows(3))
+    simulator = feed.configs.shop.simulator
+    await simulator.faults(sku_errors={"SKU-2": "Price is invalid"})
+    first = await feed.sync()
+    assert (first.status, first.counts["failed"]) == ("partial", 1), first
+    await simulator.faults(sku_errors={})
+    retried = await feed.sync()
+    assert (retried.status, retried.counts["created"]) == ("succeeded", 1), retried
+    skus = sorted(v["sku"] for p in await feed.configs.shop.catalogue() for v in p["variants"]["nodes"])
+    assert skus == ["SKU-1", "SKU-2", "SKU-3"]
+    assert (await feed.sync()).status == "unchanged"
+
+
+async def test_a_changed_config_parses_the_same_bytes(make_feed: MakeFeed) -> None:
+    """The config edited (here: the title no longer mapped): the same feed is parsed and written."""
+    feed = await make_feed()
+    feed.write(flat_rows(2))
+    assert (await feed.sync()).status == "succeeded"
+    await feed.change(name="renamed")
+    renamed = await feed.sync()
+    assert renamed.status == "succeeded", renamed
+    assert renamed.counts["rows_read"] == 2
+    assert (await feed.sync()).status == "unchanged"
+
+
+async def test_a_dry_run_always_plans(make_feed: MakeFeed) -> None:
+    feed = await make_feed()
+    feed.write(flat_rows(2))
+    assert (await feed.sync()).status == "succeeded"
+    dry = await feed.sync(dry_run=True)
+    assert (dry.status, dry.plan and dry.plan["unchanged"]) == ("dry_run", 2)
