@@ -1,8 +1,9 @@
-"""Two steps of a run that touch only PostgreSQL: settling the write context and claiming the feed's SKUs."""
+"""Steps of a run that touch only PostgreSQL (settling the write context, claiming the feed's SKUs), and the
+Shopify client a run makes only once it has work."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import asyncpg
 
@@ -12,6 +13,22 @@ from erpsync.db import run_context as context_store
 from erpsync.mapping.drafts import HASH_VERSION
 from erpsync.models import SyncConfig
 from erpsync.ownership import shop_key
+from erpsync.settings import Settings
+
+if TYPE_CHECKING:
+    from erpsync.shopify.client import ClientFactory, ShopifyClient
+
+
+def lazy_client_factory(settings: Settings) -> ClientFactory:
+    """The real Shopify client; its module (aiohttp, TLS) is imported when a run first makes one, so that
+    a run that ends `unchanged` never pays for it."""
+
+    def make(config: SyncConfig) -> ShopifyClient:
+        from erpsync.shopify.client import default_client
+
+        return default_client(settings)(config)
+
+    return make
 
 
 async def settle_context(

@@ -13,12 +13,11 @@ import errno
 import shutil
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import asyncpg
 
 from erpsync import journal
-from erpsync.adopt import adopt_known_skus
 from erpsync.constants import RunStatus
 from erpsync.crypto import SecretBox
 from erpsync.db import configs as config_store
@@ -36,18 +35,16 @@ from erpsync.mapping.drafts import MapOutcome
 from erpsync.models import SyncConfig, secret_paths
 from erpsync.outcome import map_counts, no_product_reason, run_status
 from erpsync.plan import Plan, classify, plan_details
-from erpsync.publications import prepare_channels, publish_channels
-from erpsync.publish import publish_run
 from erpsync.reading import read_feed
-from erpsync.record import line_counts
 from erpsync.run_result import Stopwatch, SyncResult
-from erpsync.run_steps import claim, settle_context
+from erpsync.run_steps import claim, lazy_client_factory, settle_context
 from erpsync.settings import Settings
-from erpsync.shopify.client import ClientFactory, ShopifyClient, default_client
-from erpsync.shopify.shop import ensure_owner_definition, shop_facts
 from erpsync.sources import FeedInfo
 from erpsync.unchanged import Verdict, check_feed, config_version, finish_unchanged
 from erpsync.variant_cap import hold_creates, record_deferred
+
+if TYPE_CHECKING:  # the Shopify side (aiohttp, TLS) is imported once a run has something to send
+    from erpsync.shopify.client import ClientFactory, ShopifyClient
 
 __all__ = ["SyncResult", "resume_interrupted", "run_sync"]
 
@@ -73,7 +70,7 @@ async def run_sync(
 ) -> SyncResult:
     """Run one sync of one config to its end; the result says how it went (it raises only `SyncBusy`)."""
     box = SecretBox(settings.security.secret_key, settings.security.previous_keys)
-    make_client = client_factory or default_client(settings)
+    make_client = client_factory or lazy_client_factory(settings)
     async with config_lock(pool, config_id) as conn:
         stored = await config_store.get_config(conn, box, config_id)
         config = stored.config
@@ -148,9 +145,6 @@ class Run:
         self.feed_info: FeedInfo | None = None  # the feed as read, once read
         self.client: ShopifyClient | None = None  # made only once the run has work
         self.counts: dict[str, Any] = {}
-        self.rewrite_all = (
-            False  # a dry run that sees the write context changed: every product would be written
-        )
         self.location_id: str | None = None  # where stock is written: the config's, else the shop's primary
         self.unchanged_unlisted = 0  # unchanged products that got no `run_products` row
         self.unmatched: list[str] = []  # hashes this config last wrote that no feed product matched
@@ -232,6 +226,9 @@ class Run:
                     self.conn, config_id=self.config.id, run_id=self.run_id, verdict=self.verdict,
                     stopwatch=self.stopwatch, work_dir=self.work_dir,
                 )  # fmt: skip
+        from erpsync.adopt import adopt_known_skus
+        from erpsync.shopify.shop import ensure_owner_definition, shop_facts
+
         client = self.client = self.make_client(self.config)
         facts = await shop_facts(client)
         location_id = self.config.location_id or facts.primary_location_id
@@ -307,6 +304,10 @@ class Run:
         resuming: bool = False,
     ) -> SyncResult:
         """Publish (or resume) the run's steps, then close the run with its counts and outcome."""
+        from erpsync.publications import prepare_channels, publish_channels
+        from erpsync.publish import publish_run
+        from erpsync.record import line_counts
+
         own_client = client is None
         active = client or self.make_client(self.config)
         try:

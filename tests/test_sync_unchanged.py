@@ -100,3 +100,24 @@ async def test_a_dry_run_always_plans(make_feed: MakeFeed) -> None:
     assert (await feed.sync()).status == "succeeded"
     dry = await feed.sync(dry_run=True)
     assert (dry.status, dry.plan and dry.plan["unchanged"]) == ("dry_run", 2)
+
+
+async def test_a_scheduled_run_of_the_daemon_ends_unchanged_too(make_feed: MakeFeed) -> None:
+    """The worker's job (as arq calls it for a scheduled run): the same outcome, counted by its status."""
+    from erpsync.jobs import sync_job
+    from erpsync.metrics import REGISTRY
+
+    feed = await make_feed()
+    feed.write(flat_rows(2))
+    ctx = {"settings": feed.configs.settings, "pool": feed.configs.pool, "job_try": 1}
+    assert (await sync_job(ctx, feed.id, None, False))["status"] == "succeeded"
+    before = await shop_seen(feed)
+    done = await sync_job(ctx, feed.id, None, False)
+    assert done["status"] == "unchanged", done
+    trigger = await feed.configs.pool.fetchval("SELECT trigger FROM sync_runs WHERE id = $1", done["run_id"])
+    assert trigger == "schedule"
+    catalogue, requests = before
+    assert (await feed.configs.shop.simulator.stats())["requests"] == requests + 1
+    assert await feed.configs.shop.catalogue() == catalogue
+    labels = {"config_id": feed.id, "outcome": "unchanged"}
+    assert (REGISTRY.get_sample_value("erpsync_runs_total", labels) or 0) >= 1
