@@ -12,6 +12,7 @@ import asyncio
 import errno
 import shutil
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -40,7 +41,7 @@ from erpsync.run_result import Stopwatch, SyncResult
 from erpsync.run_steps import claim, lazy_client_factory, settle_context
 from erpsync.settings import Settings
 from erpsync.sources import FeedInfo
-from erpsync.unchanged import Verdict, check_feed, config_version, finish_unchanged
+from erpsync.unchanged import Verdict, check_feed, config_version, finish_unchanged, settled
 from erpsync.variant_cap import hold_creates, record_deferred
 
 if TYPE_CHECKING:  # the Shopify side (aiohttp, TLS) is imported once a run has something to send
@@ -371,6 +372,7 @@ class Run:
 
     async def read_feed(self, location_id: str | None, currency: str | None) -> MapOutcome:
         """Fetch, parse and map; the map stage's counts, rejected products and warnings go to the result."""
+        fetched_at = datetime.now(UTC)
         read = await read_feed(
             self.conn,
             self.settings,
@@ -382,11 +384,9 @@ class Run:
             currency=currency,
             dry_run=self.dry_run,
             progress=self.progress,
-            downloaded=(self.verdict.local, self.verdict.info)
-            if self.verdict.local is not None and self.verdict.info is not None
-            else None,
+            downloaded=self.verdict.downloaded(),
         )
-        self.feed_info = read.info
+        self.feed_info = settled(read.info, fetched_at)
         self.unchanged_unlisted = read.unchanged_unlisted
         self.unmatched = read.unmatched
         self.feed_name = read.info.name

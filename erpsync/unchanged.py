@@ -8,6 +8,10 @@ the run too. Either way the run ends `unchanged` only when nothing else needs wo
 (`fingerprints.work_besides_feed`): the run that synced the feed is still the config's last that did
 anything. A downloaded feed that differs is parsed from its local copy, never fetched twice.
 
+A validator is kept only for a file last modified a while (SETTLE_SECONDS) before it was fetched, unless
+it is an ETag: two writes of one size within one tick of the source's clock (a second over FTP) would
+otherwise look like one file, and the second would never be read.
+
 A dry run never takes this path: it shows the plan, which the shop's facts are part of.
 """
 
@@ -17,8 +21,8 @@ import contextlib
 import hashlib
 import os
 import shutil
-from dataclasses import dataclass
-from datetime import datetime
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +44,7 @@ from erpsync.sources.policy import SourcePolicy
 log = get_logger("erpsync.unchanged")
 
 DOWNLOAD_NAME = "feed.download"
+SETTLE_SECONDS = 2.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,6 +55,10 @@ class Verdict:
     info: FeedInfo | None = None
     local: Path | None = None
     transferred: int = 0
+
+    def downloaded(self) -> tuple[Path, FeedInfo] | None:
+        """The feed's local copy and what the source said of it, when it was downloaded to be parsed."""
+        return (self.local, self.info) if self.local is not None and self.info is not None else None
 
 
 def config_version(settings: Settings, config: SyncConfig, updated_at: datetime) -> str:
@@ -87,6 +96,7 @@ async def check_feed(
         log.info("the feed is read in full", reason=why)
         return Verdict()
     previous = fingerprint.previous()
+    fetched_at = datetime.now(UTC)
     async with open_feed(config, previous=previous, policy=SourcePolicy.of(settings.sync)) as stream:
         if stream.not_modified:
             return Verdict(f"source not modified ({describe(stream)})", stream.info())
@@ -96,11 +106,19 @@ async def check_feed(
         info = stream.info()
     if info.sha256 == fingerprint.feed_sha256:
         _drop(local)
-        await fingerprint_store.set_validator(conn, config.id, info)
+        await fingerprint_store.set_validator(conn, config.id, settled(info, fetched_at))
         return Verdict(
             f"same bytes (sha256 {info.sha256[:12]}…)", info, transferred=_transferred(config, info)
         )
     return Verdict(None, info, local, transferred=_transferred(config, info))
+
+
+def settled(info: FeedInfo, fetched_at: datetime) -> FeedInfo:
+    """`info` with its validator only if the file was last modified SETTLE_SECONDS before `fetched_at`
+    (or the validator is an ETag); without one the next run downloads and hashes the feed."""
+    if info.etag or info.mtime is None or info.mtime <= fetched_at - timedelta(seconds=SETTLE_SECONDS):
+        return info
+    return replace(info, validator=None)
 
 
 def describe(stream: FeedStream) -> str:

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import csv
 import io
+import os
+import time
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,6 +21,12 @@ from feed_support import FTP_PASSWORD, FTP_USER, FtpServer, start_ftp
 from shop_support import ConfigFeed, MakeFeed, flat_rows
 
 ETAG = '"feed-v1"'
+
+
+def aged(path: Path, seconds: float = 60.0) -> None:
+    """A feed written a while ago (one modified in the last seconds keeps no validator)."""
+    then = time.time() - seconds
+    os.utime(path, (then, then))
 
 
 def csv_bytes(rows: list[dict[str, Any]]) -> bytes:
@@ -134,6 +142,7 @@ async def test_unchanged_ftp_feed_is_known_by_modify_and_size(make_feed: MakeFee
     }
     await feed.change(connection_type="ftp", credentials=credentials)
     (ftp.root / "feed.csv").write_bytes(csv_bytes(flat_rows(3)))
+    aged(ftp.root / "feed.csv")
     assert (await feed.sync()).status == "succeeded"
     sent, before = ftp.bytes_sent[0], await untouched(feed)
     assert sent > 0
@@ -145,6 +154,26 @@ async def test_unchanged_ftp_feed_is_known_by_modify_and_size(make_feed: MakeFee
     (ftp.root / "feed.csv").write_bytes(csv_bytes(flat_rows(4)))  # another size: read again
     grown = await feed.sync()
     assert (grown.status, grown.counts["created"]) == ("succeeded", 1), grown
+
+
+async def test_ftp_feed_written_twice_within_a_second_is_read(make_feed: MakeFeed, ftp: FtpServer) -> None:
+    """MLST gives whole seconds: a feed rewritten with other bytes of the same size right after a run
+    has the same modify and size, yet is read, because a file that fresh keeps no validator."""
+    feed = await make_feed()
+    credentials = {
+        "host": "127.0.0.1",
+        "port": ftp.port,
+        "username": FTP_USER,
+        "password": FTP_PASSWORD,
+        "filePath": "/feed.csv",
+    }
+    await feed.change(connection_type="ftp", credentials=credentials)
+    for price in ("11.00", "12.00", "13.00"):
+        (ftp.root / "feed.csv").write_bytes(csv_bytes(flat_rows(2, price=price)))
+        result = await feed.sync()
+        assert result.status == "succeeded", result
+        prices = {v["price"] for p in await feed.configs.shop.catalogue() for v in p["variants"]["nodes"]}
+        assert prices == {price}
 
 
 class CountingSftp(asyncssh.SFTPServer):
@@ -190,6 +219,7 @@ async def test_unchanged_sftp_feed_is_known_by_stat(make_feed: MakeFeed, tmp_pat
         }
         await feed.change(connection_type="sftp", credentials=credentials)
         (root / "feed.csv").write_bytes(csv_bytes(flat_rows(3)))
+        aged(root / "feed.csv")
         CountingSftp.sent = 0
         assert (await feed.sync()).status == "succeeded"
         sent, before = CountingSftp.sent, await untouched(feed)
