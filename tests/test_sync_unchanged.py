@@ -142,3 +142,57 @@ async def test_a_scheduled_run_of_the_daemon_ends_unchanged_too(make_feed: MakeF
     assert await feed.configs.shop.catalogue() == catalogue
     labels = {"config_id": feed.id, "outcome": "unchanged"}
     assert (REGISTRY.get_sample_value("erpsync_runs_total", labels) or 0) >= 1
+
+
+async def test_after_a_failed_run_the_same_feed_is_read_again(make_feed: MakeFeed) -> None:
+    """A run failed since the feed was synced (here: the file was gone): the same file is read in full once
+    more — the run says `succeeded`, which closes the failure — and only then is it `unchanged`."""
+    feed = await make_feed()
+    feed.write(flat_rows(2))
+    aged(feed.path)
+    assert (await feed.sync()).status == "succeeded"
+    hidden = feed.path.with_suffix(".away")
+    feed.path.rename(hidden)
+    assert (await feed.sync()).status == "failed"
+    hidden.rename(feed.path)
+    back = await feed.sync()
+    assert (back.status, back.counts["rows_read"]) == ("succeeded", 2), back
+    assert (await feed.sync()).status == "unchanged"
+
+
+async def test_erpsync_sync_on_an_unchanged_feed_exits_0_without_the_shopify_side(
+    make_feed: MakeFeed,
+) -> None:
+    """`erpsync sync` twice: the second run says `unchanged`, exits 0, and never imports aiohttp or the
+    Shopify client (`-X importtime` lists every module the process imported)."""
+    import asyncio
+    import sys
+
+    from support import erpsync_env
+
+    feed = await make_feed()
+    feed.write(flat_rows(2))
+    aged(feed.path)
+    env = erpsync_env(
+        feed.configs.settings, feed.configs.tmp_path, shop_url=feed.configs.shop.simulator.base_url
+    )
+
+    async def sync_command(*flags: str) -> tuple[int, str, str]:
+        process = await asyncio.create_subprocess_exec(
+            sys.executable, *flags, "-m", "erpsync", "sync", feed.id, env=env,
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        )  # fmt: skip
+        out, err = await process.communicate()
+        return int(process.returncode or 0), out.decode(), err.decode()
+
+    code, out, err = await sync_command()
+    assert code == 0, (out, err)
+    assert out.startswith("run 1: succeeded"), out
+    code, out, err = await sync_command("-X", "importtime")
+    assert code == 0, (out, err)
+    assert out.startswith("run 2: unchanged\n  source not modified (stat: "), out
+    imported = {
+        line.rsplit("|", 1)[-1].strip() for line in err.splitlines() if line.startswith("import time:")
+    }
+    assert "erpsync.unchanged" in imported
+    assert not {"aiohttp", "erpsync.shopify.client", "erpsync.publish"} & imported

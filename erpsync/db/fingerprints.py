@@ -29,11 +29,12 @@ ON CONFLICT (config_id) DO UPDATE SET
 # validator to know it.
 SET_VALIDATOR = "UPDATE source_fingerprints SET validator = $2 WHERE config_id = $1 AND feed_sha256 = $3"
 SELECT_CONTEXT_HASH = "SELECT context_hash FROM config_states WHERE config_id = $1"
-# The config's last finished run since the fingerprint's that was not `unchanged`.
+# The config's last run since the fingerprint's that did something and did not end `unchanged` (a queued
+# run canceled before it started did nothing).
 SELECT_LATER_RUN = """
 SELECT id, status FROM sync_runs
 WHERE config_id = $1 AND NOT dry_run AND id > $2 AND id <> $3 AND finished_at IS NOT NULL
-  AND status <> 'unchanged'
+  AND started_at IS NOT NULL AND status <> 'unchanged'
 ORDER BY id DESC LIMIT 1
 """
 
