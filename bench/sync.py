@@ -203,6 +203,15 @@ def run_sync(env: dict[str, str]) -> tuple[dict[str, Any], float, float]:
     return result, wall, usage.ru_maxrss / 1024
 
 
+def stop(simulator: subprocess.Popen[bytes]) -> None:
+    simulator.terminate()
+    try:
+        simulator.wait(timeout=30)
+    except subprocess.TimeoutExpired:  # a simulator holding 100,000 products can be slow to go
+        simulator.kill()
+        simulator.wait()
+
+
 async def scenario_set(args: argparse.Namespace, concurrency: int, work: Path) -> list[dict[str, Any]]:
     name = f"erpsync_bench_{os.getpid()}_{concurrency}"
     admin = await asyncpg.connect(ADMIN_DSN)
@@ -287,6 +296,7 @@ async def scenario_set(args: argparse.Namespace, concurrency: int, work: Path) -
                 key: after["mutations"].get(key, 0) - before["mutations"].get(key, 0)
                 for key in ("productSet", "productDelete")
             }
+            print(f"{label}: {result['status']} in {wall:.2f} s (read floor {floor:.2f} s)", flush=True)
             rows.append(
                 {
                     "scenario": label,
@@ -302,8 +312,7 @@ async def scenario_set(args: argparse.Namespace, concurrency: int, work: Path) -
                 }
             )
     finally:
-        simulator.terminate()
-        simulator.wait(timeout=30)
+        stop(simulator)
         await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         await admin.close()
     return rows
