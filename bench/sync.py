@@ -349,6 +349,7 @@ def report(rows: list[dict[str, Any]]) -> None:
                         f"{ratios[0]:.2f}, median {statistics.median(ratios):.2f}, max {ratios[-1]:.2f} "
                         "(target <= 0.2)"
                     )
+        if row["scenario"] == "1% changed":
             expected = row["expected"]
             print(
                 f"{'':<12} expected: {expected['changed']} updated, {expected['new']} created, "
