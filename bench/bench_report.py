@@ -15,8 +15,8 @@ def report(rows: list[dict[str, Any]]) -> None:
         counts = row["counts"]
         stages = " ".join(f"{k}={v:.1f}" for k, v in (counts.get("seconds") or {}).items())
         print(
-            f"{row['scenario']:<12} {row['concurrency']:>3} {row['status']:<10} {row['wall']:>8.1f} "
-            f"{row['read_floor']:>7.1f} {row['wall'] / row['read_floor']:>6.2f} "
+            f"{row['scenario']:<12} {row['concurrency']:>3} {row['status']:<10} {row['wall']:>8.2f} "
+            f"{row['read_floor']:>7.2f} {row['wall'] / row['read_floor']:>6.2f} "
             f"{row['mutations'].get('productSet', 0):>7} {row['mutations'].get('productDelete', 0):>6} "
             f"{counts.get('bulk_operations', 0):>4} {counts.get('shopify_cost', 0):>8.0f} {row['rss_mb']:>7.0f}"
             f"  {stages}"
@@ -42,16 +42,23 @@ def report(rows: list[dict[str, Any]]) -> None:
                 f"{row['uploaded']:,} as productSet = {light['uploaded'] / max(1, row['uploaded']):.3f} "
                 f"(target <= 0.2); media created {light['media_created']} (target 0)"
             )
-        if row["scenario"] == "1% changed":
-            noops = sorted(
-                r["wall"] / r["read_floor"]
-                for r in rows
-                if r["scenario"] == "no-op" and r["concurrency"] == row["concurrency"]
-            )
+        if counts.get("unchanged_reason"):
             print(
-                f"{'':<12} no-op wall / read over {len(noops)} runs: min {noops[0]:.2f}, "
-                f"median {statistics.median(noops):.2f}, max {noops[-1]:.2f} (target < 1.5)"
+                f"{'':<12} {counts['unchanged_reason']}; feed bytes transferred "
+                f"{counts.get('feed_bytes_transferred', 0):,}; the run itself {row['run_seconds']:.2f} s = "
+                f"{row['run_seconds'] / row['read_floor']:.2f} x parse"
             )
+        if row["scenario"] == "1% changed" or (row["scenario"] == "untouched" and row is rows[-1]):
+            for label in ("no-op", "untouched"):
+                same = [r for r in rows if r["scenario"] == label and r["concurrency"] == row["concurrency"]]
+                for what, key in (("process wall", "wall"), ("run itself", "run_seconds")):
+                    ratios = sorted(r[key] / r["read_floor"] for r in same)
+                    print(
+                        f"{'':<12} {label} (unchanged) {what} / parse over {len(ratios)} runs: min "
+                        f"{ratios[0]:.2f}, median {statistics.median(ratios):.2f}, max {ratios[-1]:.2f} "
+                        "(target <= 0.2)"
+                    )
+        if row["scenario"] == "1% changed":
             expected = row["expected"]
             print(
                 f"{'':<12} expected: {expected['changed']} updated, {expected['new']} created, "

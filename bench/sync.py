@@ -1,19 +1,23 @@
 """Sync benchmark: a large catalogue through real `erpsync sync` processes against the simulator.
 
-Scenarios: the initial sync; a no-op re-sync; a re-sync with 1% changed, 0.5% new and 0.5% removed
-products; then 1% of the products with a new price (sent as variant updates, and once more with
-`[sync] lightest_writes = false`, as productSet, for comparison) and 1% with new stock. For each it prints
-wall time per stage, mutations sent by kind, bulk operations, Shopify cost, bytes uploaded, variants and
-media the shop wrote, and the peak RSS of the erpsync process, with bulk_concurrency 5 and 1 side by side.
+Scenarios: the initial sync; no-op re-syncs — the feed written again with the same bytes (known by its
+hash) and the feed untouched (known by its stat) — each ending `unchanged` without parsing; a re-sync with
+1% changed, 0.5% new and 0.5% removed products; then 1% of the products with a new price (sent as variant
+updates, and once more with `[sync] lightest_writes = false`, as productSet, for comparison) and 1% with
+new stock. For each it prints wall time per stage, mutations sent by kind, bulk operations, Shopify cost,
+bytes uploaded, variants and media the shop wrote, feed bytes transferred and the peak RSS of the erpsync
+process, with bulk_concurrency 5 and 1 side by side; then what `erpsync sync` spends importing before it
+starts work.
 
     .venv/bin/python bench/sync.py                 # 100,000 products x 5 variants
     .venv/bin/python bench/sync.py --products 2000 # a quick look
     .venv/bin/python bench/sync.py --noop-runs 5   # the no-op ratio over five runs
 
 Needs PostgreSQL (ERPSYNC_BENCH_ADMIN_DSN, default postgresql://postgres@127.0.0.1:5432/postgres).
-Targets: the no-op re-sync sends 0 mutations in under 1.5x the time of fetch+parse+map alone; the 1%
+Targets: an unchanged re-sync sends 0 mutations in at most 0.2x the time of fetch+parse+map alone; the 1%
 re-sync sends exactly the changed products; a price-only change uploads at most a fifth of the bytes the
-same change takes as productSet, and creates no media; peak RSS under 250 MB.
+same change takes as productSet, and creates no media; peak RSS under 250 MB; `erpsync sync` imports in at
+most 0.4 s.
 """
 
 from __future__ import annotations
@@ -21,7 +25,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import compileall
-import csv
 import json
 import os
 import resource
@@ -36,6 +39,7 @@ from pathlib import Path
 from typing import Any
 
 import asyncpg
+from bench_feed import write_feed
 from bench_report import report
 from pydantic import SecretStr
 
@@ -50,88 +54,12 @@ from erpsync.models import SyncConfig
 from erpsync.settings import DatabaseSettings
 from erpsync.sources import open_feed
 
+sys.path.insert(0, str(Path(__file__).parent))
+from imports import env_for_imports, import_seconds
+
 ADMIN_DSN = os.environ.get("ERPSYNC_BENCH_ADMIN_DSN", "postgresql://postgres@127.0.0.1:5432/postgres")
 TOKEN = "shpat_bench"
 SECRET = "bench-secret-key-0123456789"
-SIZES = ("XS", "S", "M", "L", "XL", "XXL", "3XL", "4XL")
-
-
-def write_feed(
-    path: Path,
-    products: int,
-    variants: int,
-    *,
-    changed: float = 0.0,
-    new: float = 0.0,
-    removed: float = 0.0,
-    price_delta: int = 1,
-    stock_changed: float = 0.0,
-) -> dict[str, int]:
-    """A deterministic CSV; the fractions pick products by index so every scenario is reproducible.
-
-    Changed products have their price raised by `price_delta`; `stock_changed` products (others than the
-    changed and removed ones) hold one more of each variant."""
-    every_changed = int(1 / changed) if changed else 0
-    every_stocked = int(1 / stock_changed) if stock_changed else 0
-    every_removed = int(1 / removed) if removed else 0
-    added = int(products * new)
-    counts = {"changed": 0, "removed": 0, "new": added, "stock": 0}
-    with path.open("w", newline="", encoding="utf-8") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(
-            [
-                "parent",
-                "sku",
-                "title",
-                "vendor",
-                "category",
-                "price",
-                "rrp",
-                "size",
-                "stock",
-                "ean",
-                "weight",
-                "tags",
-                "description",
-                "color",
-                "material",
-                "image",
-            ]
-        )
-        for index in range(products + added):
-            if every_removed and index < products and index % every_removed == every_removed - 1:
-                counts["removed"] += 1
-                continue
-            price = 19.9 + (index % 50)
-            if every_changed and index < products and index % every_changed == 0:
-                price += price_delta
-                counts["changed"] += 1
-            extra = 0
-            if every_stocked and index < products and index % every_stocked == every_stocked // 2:
-                extra = 1
-                counts["stock"] += 1
-            for variant in range(variants):
-                writer.writerow(
-                    [
-                        f"P{index:07d}",
-                        f"P{index:07d}-{variant}",
-                        f"Product {index}",
-                        f"Vendor {index % 40}",
-                        f"Category {index % 12}",
-                        f"{price:.2f}",
-                        f"{price * 1.2:.2f}",
-                        SIZES[variant % len(SIZES)],
-                        (index + variant) % 30 + extra,
-                        f"400{index:07d}{variant}",
-                        "0.35",
-                        "summer,cotton",
-                        f"A fine product number {index}",
-                        "navy",
-                        "cotton",
-                        f"https://cdn.example.com/bench/P{index:07d}.jpg",
-                    ]
-                )
-    return counts
 
 
 def config_for(feed: Path) -> SyncConfig:
@@ -220,6 +148,42 @@ def run_sync(env: dict[str, str]) -> tuple[dict[str, Any], float, float]:
     return result, wall, usage.ru_maxrss / 1024
 
 
+def stop(simulator: subprocess.Popen[bytes]) -> None:
+    simulator.terminate()
+    try:
+        simulator.wait(timeout=30)
+    except subprocess.TimeoutExpired:  # a simulator holding 100,000 products can be slow to go
+        simulator.kill()
+        simulator.wait()
+
+
+def scenario_list(args: argparse.Namespace) -> list[tuple[str, dict[str, Any] | None, dict[str, str]]]:
+    """(label, how the feed changes — None: left untouched —, environment switches) in run order."""
+    churn = {"changed": 0.01, "new": 0.005, "removed": 0.005}
+    scenarios: list[tuple[str, dict[str, Any] | None, dict[str, str]]] = [
+        ("initial", {}, {}),
+        *[("no-op", {}, {}), ("untouched", None, {})] * args.noop_runs,
+    ]
+    if not args.no_change:
+        scenarios += [
+            ("1% changed", churn, {}),
+            ("1% price", {**churn, "price_delta": 2}, {}),
+            ("1% price set", {**churn, "price_delta": 3}, {"ERPSYNC_SYNC__LIGHTEST_WRITES": "false"}),
+            ("1% stock", {**churn, "price_delta": 3, "stock_changed": 0.01}, {}),
+        ]
+    return scenarios
+
+
+async def run_own_seconds(dsn: str, run_id: int) -> float:
+    """The run itself, from its row's creation to its end: no process start-up."""
+    conn = await connect(DatabaseSettings(url=dsn))
+    try:
+        query = "SELECT extract(epoch FROM finished_at - queued_at) FROM sync_runs WHERE id = $1"
+        return float(await conn.fetchval(query, run_id))
+    finally:
+        await conn.close()
+
+
 async def scenario_set(args: argparse.Namespace, concurrency: int, work: Path) -> list[dict[str, Any]]:
     name = f"erpsync_bench_{os.getpid()}_{concurrency}"
     admin = await asyncpg.connect(ADMIN_DSN)
@@ -275,32 +239,33 @@ async def scenario_set(args: argparse.Namespace, concurrency: int, work: Path) -
             ERPSYNC_SHOPIFY__TIMEOUT="300",  # the simulator answers slowly while it runs 100,000 lines
             ERPSYNC_LOG__LEVEL="warning",
         )
-        churn = {"changed": 0.01, "new": 0.005, "removed": 0.005}
-        scenarios: list[tuple[str, dict[str, Any], dict[str, str]]] = [
-            ("initial", {}, {}),
-            *[("no-op", {}, {})] * args.noop_runs,
-            ("1% changed", churn, {}),
-            ("1% price", {**churn, "price_delta": 2}, {}),
-            ("1% price set", {**churn, "price_delta": 3}, {"ERPSYNC_SYNC__LIGHTEST_WRITES": "false"}),
-            ("1% stock", {**churn, "price_delta": 3, "stock_changed": 0.01}, {}),
-        ]
+        scenarios = scenario_list(args)
+        expected: dict[str, int] = {}
         for label, change, switches in scenarios:
-            expected = write_feed(feed, args.products, args.variants, **change)
+            if change is not None:  # the same bytes written again (a new mtime) or a changed feed
+                expected = write_feed(feed, args.products, args.variants, **change)
+                written = time.time() - 60  # an export written a while before the run, as a nightly one is
+                os.utime(feed, (written, written))
+            stat = feed.stat()
             floor = await read_only_seconds(config)
+            os.utime(feed, ns=(stat.st_atime_ns, stat.st_mtime_ns))  # reading it changed nothing
             before = simulator_stats(base)
             result, wall, rss = run_sync({**env, **switches})
             after = simulator_stats(base)
+            run_seconds = await run_own_seconds(dsn, int(result["run_id"]))
             mutations = {
                 key: count - before["mutations"].get(key, 0)
                 for key, count in after["mutations"].items()
                 if count - before["mutations"].get(key, 0)
             }
+            print(f"{label}: {result['status']} in {wall:.2f} s (read floor {floor:.2f} s)", flush=True)
             rows.append(
                 {
                     "scenario": label,
                     "concurrency": concurrency,
                     "status": result["status"],
                     "wall": wall,
+                    "run_seconds": run_seconds,
                     "read_floor": floor,
                     "rss_mb": rss,
                     "mutations": mutations,
@@ -318,8 +283,7 @@ async def scenario_set(args: argparse.Namespace, concurrency: int, work: Path) -
         assert state is not None
         rows[-1]["state"] = dict(state)
     finally:
-        simulator.terminate()
-        simulator.wait(timeout=30)
+        stop(simulator)
         await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         await admin.close()
     return rows
@@ -339,6 +303,8 @@ def main() -> None:
     parser.add_argument("--products", type=int, default=100_000)
     parser.add_argument("--variants", type=int, default=5)
     parser.add_argument("--concurrency", type=int, nargs="+", default=[5, 1])
+    parser.add_argument("--imports-only", action="store_true", help="Only the import-time figure.")
+    parser.add_argument("--no-change", action="store_true", help="Leave out the 1% changed re-sync.")
     parser.add_argument(
         "--noop-runs",
         type=int,
@@ -349,6 +315,9 @@ def main() -> None:
     # An installed package ships its modules compiled; an editable install where PYTHONDONTWRITEBYTECODE is
     # set would compile them again in every `erpsync sync` process and count that as the run's time.
     compileall.compile_dir(Path(erpsync.__file__).parent, quiet=1)
+    if args.imports_only:
+        import_seconds(env_for_imports())
+        return
     work = Path(tempfile.mkdtemp(prefix="erpsync-bench-"))
     try:
         rows: list[dict[str, Any]] = []
@@ -359,6 +328,7 @@ def main() -> None:
             f"{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB"
         )
         report(rows)
+        import_seconds(env_for_imports())
     finally:
         shutil.rmtree(work, ignore_errors=True)
 

@@ -27,8 +27,79 @@ if TYPE_CHECKING:
 T = TypeVar("T")
 
 
+def _simulator_command() -> click.Command:
+    """The simulator's own command where its distribution is installed (the `demo` and `dev`
+    extras), else one that says how to install it: production installs leave it out."""
+    try:
+        from shopify_simulator.command import simulator_command
+    except ImportError:
+
+        @click.command("simulator", context_settings={"ignore_unknown_options": True})
+        @click.argument("arguments", nargs=-1, type=click.UNPROCESSED)
+        def missing(arguments: tuple[str, ...]) -> None:
+            """Run a Shopify Admin API simulator (needs the `demo` extra)."""
+            raise click.ClickException(SIMULATOR_MISSING)
+
+        return missing
+    return simulator_command
+
+
+def _configs_command() -> click.Command:
+    from erpsync.cli_configs import configs
+
+    return configs
+
+
+def _logs_command() -> click.Command:
+    from erpsync.cli_logs import logs_command
+
+    return logs_command
+
+
+def _preview_command() -> click.Command:
+    from erpsync.preview import make_preview_command
+
+    return make_preview_command(load_stored_config)
+
+
+def _sync_command() -> click.Command:
+    from erpsync.cli_sync import sync_command
+
+    return sync_command
+
+
+# Commands that live beside the subsystem they drive, imported only when named (or listed by --help):
+# `erpsync sync` starts its run without importing the preview, the simulator or the configs commands.
+def _runs_command() -> click.Command:
+    from erpsync.cli_runs import runs_group
+
+    return runs_group
+
+
+LAZY_COMMANDS: dict[str, Callable[[], click.Command]] = {
+    "configs": _configs_command,
+    "logs": _logs_command,
+    "preview": _preview_command,
+    "runs": _runs_command,
+    "simulator": _simulator_command,
+    "sync": _sync_command,
+}
+
+
+class LazyGroup(UsageExit):
+    """The `erpsync` group: LAZY_COMMANDS are added the first time they are asked for."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*super().list_commands(ctx), *LAZY_COMMANDS})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name in LAZY_COMMANDS and cmd_name not in self.commands:
+            self.add_command(LAZY_COMMANDS[cmd_name](), name=cmd_name)
+        return super().get_command(ctx, cmd_name)
+
+
 @click.group(
-    cls=UsageExit, context_settings={"help_option_names": ["-h", "--help"]}, epilog=exit_statuses_help()
+    cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]}, epilog=exit_statuses_help()
 )
 @click.option(
     "--config",
@@ -183,39 +254,6 @@ SIMULATOR_MISSING = (
 )
 
 
-def _simulator_command() -> click.Command:
-    """The simulator's own command where its distribution is installed (the `demo` and `dev`
-    extras), else one that says how to install it: production installs leave it out."""
-    try:
-        from shopify_simulator.command import simulator_command
-    except ImportError:
-
-        @click.command("simulator", context_settings={"ignore_unknown_options": True})
-        @click.argument("arguments", nargs=-1, type=click.UNPROCESSED)
-        def missing(arguments: tuple[str, ...]) -> None:
-            """Run a Shopify Admin API simulator (needs the `demo` extra)."""
-            raise click.ClickException(SIMULATOR_MISSING)
-
-        return missing
-    return simulator_command
-
-
-def _register_subcommands() -> None:
-    """Commands that live beside the subsystem they drive."""
-    from erpsync.cli_configs import configs
-    from erpsync.cli_logs import logs_command
-    from erpsync.cli_runs import runs_group
-    from erpsync.cli_sync import sync_command
-    from erpsync.preview import make_preview_command
-
-    main.add_command(configs, name="configs")
-    main.add_command(logs_command, name="logs")
-    main.add_command(runs_group, name="runs")
-    main.add_command(_simulator_command(), name="simulator")
-    main.add_command(make_preview_command(load_stored_config), name="preview")
-    main.add_command(sync_command, name="sync")
-
-
 @main.command("demo")
 @click.option("--products", default=300, show_default=True, type=click.IntRange(10, 100_000))
 @pass_context
@@ -232,6 +270,3 @@ def demo_command(ctx: Context, products: int) -> None:
     report = run(run_demo(ctx.settings, products=products, say=click.echo))
     if report.second.status != RunStatus.SUCCEEDED:
         sys.exit(1)
-
-
-_register_subcommands()

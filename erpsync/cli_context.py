@@ -50,14 +50,16 @@ def register_settings_secrets(settings: Settings) -> None:
 
 
 def run(coro: Coroutine[Any, Any, T]) -> T:
-    """Run a command's coroutine, closing the shared Shopify sessions it opened."""
-    from erpsync.shopify.client import close_shared_sessions
+    """Run a command's coroutine, closing the shared Shopify sessions it opened: none unless it imported
+    the Shopify client, which a command (an `unchanged` sync) may never need."""
 
     async def main() -> T:
         try:
             return await coro
         finally:
-            await close_shared_sessions()
+            client = sys.modules.get("erpsync.shopify.client")
+            if client is not None:
+                await client.close_shared_sessions()
 
     return asyncio.run(main())
 

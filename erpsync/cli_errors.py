@@ -34,7 +34,7 @@ EX_CONFIG = 78
 # `erpsync sync` ends with this when PostgreSQL went away mid-run: the run is kept and resumes next time.
 DATABASE_LOST_EXIT = EX_TEMPFAIL
 EXIT_STATUSES = (
-    (0, "success (a sync: every row is in the shop as the feed says; or a dry run)"),
+    (0, "success (a sync: every row is in the shop as the feed says, or the feed is unchanged; a dry run)"),
     (
         EXIT_FAILED,
         "failed: the reason is printed (a sync: nothing was written or deleted, or publishing failed)",

@@ -25,6 +25,7 @@ from erpsync.logs import configure_logging
 # Listed in the command's help: keep both in step.
 EXIT_STATUS: dict[str, int] = {
     RunStatus.SUCCEEDED: 0,
+    RunStatus.UNCHANGED: 0,
     RunStatus.DRY_RUN: 0,
     RunStatus.FAILED: EXIT_FAILED,
     RunStatus.NEEDS_ATTENTION: EXIT_NEEDS_ATTENTION,
@@ -45,7 +46,8 @@ def sync_command(ctx: Context, config_id: str, dry_run: bool, allow_mass_delete:
 
     \b
     Exit status:
-       0  succeeded: every row of the feed is in the shop as the feed says (or a dry run)
+       0  succeeded: every row of the feed is in the shop as the feed says (or a dry run);
+          or unchanged: the feed is the one last synced, nothing was parsed or sent
        1  failed: nothing was written or deleted (the feed could not be read, every row
           was rejected or it gave no product), or publishing failed; the reason is printed
        2  needs attention: deletes were held back by the guard (--allow-mass-delete)
@@ -215,6 +217,8 @@ def render_result(result: Any) -> str:
     lines = [f"run {result.run_id}: {result.status}"]
     if result.error:
         lines.append(f"  reason: {result.error}")
+    if result.status == RunStatus.UNCHANGED:
+        lines.append(f"  {counts.get('unchanged_reason')}; nothing parsed, nothing sent to the shop")
     if result.status == RunStatus.DRY_RUN and result.plan:
         plan = result.plan
         counted = [

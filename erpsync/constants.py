@@ -25,9 +25,13 @@ class RunStatus(StrEnum):
     NEEDS_ATTENTION = "needs_attention"
     FAILED = "failed"
     CANCELED = "canceled"
+    # The feed is the one already synced and nothing else needed work: nothing was parsed or sent.
+    UNCHANGED = "unchanged"
     # Only handed back, never stored: a dry run's plan (its row is rolled back).
     DRY_RUN = "dry_run"
 
 
 # The outcomes that say something is wrong with a config's syncs (notifications, alerts).
 PROBLEM_STATUSES: Final = (RunStatus.FAILED, RunStatus.NEEDS_ATTENTION, RunStatus.PARTIAL)
+# The outcomes that say the shop holds the feed as it is: a run that wrote all of it, or found it unchanged.
+GOOD_STATUSES: Final = (RunStatus.SUCCEEDED, RunStatus.UNCHANGED)

@@ -65,7 +65,7 @@ FEED_BYTES = Counter("erpsync_feed_bytes", "Feed bytes fetched.", registry=REGIS
 QUEUE_DEPTH = Gauge("erpsync_queue_depth", "Sync jobs waiting in the queue.", registry=REGISTRY)
 LAST_SUCCESS = Gauge(
     "erpsync_last_success_timestamp_seconds",
-    "When each config last synced successfully.",
+    "When each config last synced successfully (a run succeeded, or found the feed unchanged).",
     ["config_id"],
     registry=REGISTRY,
 )
@@ -96,7 +96,7 @@ def observe_run(config_id: str, result: RunResult) -> None:
             sum(v for v in seconds.values() if isinstance(v, int | float))
         )
     ROWS_REJECTED.inc(int(counts.get("rows_rejected") or 0))
-    FEED_BYTES.inc(int(counts.get("feed_bytes") or 0))
+    FEED_BYTES.inc(int(counts.get("feed_bytes") or counts.get("feed_bytes_transferred") or 0))
     # Bulk result lines: products sent again after a transient line error, and lines that failed so or
     # were answered with another product (`LineCounts`).
     for action in ("retried", "failed_transient", "failed_mismatch"):

@@ -19,7 +19,7 @@ from typing import Any
 import aiohttp
 import asyncpg
 
-from erpsync.constants import PROBLEM_STATUSES, RunStatus
+from erpsync.constants import GOOD_STATUSES, PROBLEM_STATUSES
 from erpsync.db import notifications as store
 from erpsync.logs import get_logger, register_secret
 from erpsync.settings import NotifySettings, Settings
@@ -66,10 +66,12 @@ class Notifier:
                     await store.mark_notified(conn, run.id)
 
     async def _look_at(self, conn: Any, run: store.FinishedRun) -> None:
-        if run.status not in (*PROBLEM_STATUSES, RunStatus.SUCCEEDED):
+        if run.status not in (*PROBLEM_STATUSES, *GOOD_STATUSES):
             return  # a canceled run says nothing of the config's health
         problem = await store.open_problem(conn, run.config_id)
-        if run.status == RunStatus.SUCCEEDED:
+        # An `unchanged` run only follows a config's succeeded run (db/fingerprints.py), which closed any
+        # open problem already: it says "recovered" only if that run's notice is still to come.
+        if run.status in GOOD_STATUSES:
             if problem is None:
                 return
             event, now_open = "recovered", None

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import asyncpg
 
@@ -18,6 +19,7 @@ from erpsync.mapping.pipeline import FeedPipeline
 from erpsync.models import SyncConfig
 from erpsync.settings import Settings
 from erpsync.sources import FeedInfo, open_feed
+from erpsync.sources.base import open_local
 from erpsync.sources.policy import SourcePolicy
 from erpsync.spool import RunSpool
 
@@ -49,8 +51,10 @@ async def read_feed(
     currency: str | None,
     dry_run: bool,
     progress: Callable[[dict[str, Any]], Awaitable[None]],
+    downloaded: tuple[Path, FeedInfo] | None = None,
 ) -> FeedRead:
-    """Read the whole feed into the run's spool; prices are checked against the shop's `currency`."""
+    """Read the whole feed into the run's spool; prices are checked against the shop's `currency`.
+    A feed `downloaded` already (its local copy and what the source said of it) is read from the copy."""
     await store.clear_run_products(conn, run_id)
     # About 100 bytes a tracked product in memory; the classification itself stays in SQL.
     spool = RunSpool(
@@ -65,8 +69,12 @@ async def read_feed(
     next_report = time.monotonic()  # the first batch is shown at once, then once a second
     limits = LimitCheck(settings.shopify.api_version)  # Shopify's input limits, before any write
     try:
-        policy = SourcePolicy.of(settings.sync)
-        async with open_feed(config, policy=policy) as stream:
+        if downloaded is None:
+            opened = open_feed(config, policy=SourcePolicy.of(settings.sync))
+        else:
+            host = config.credentials.host or urlsplit(config.credentials.url or "").hostname or "localhost"
+            opened = open_local(str(downloaded[0]), name=downloaded[1].name, host=host)
+        async with opened as stream:
             with FeedPipeline(config, feed=stream.name, currency=currency, work_dir=work_dir) as pipeline:
                 async for records in read_records(
                     stream,
@@ -88,6 +96,8 @@ async def read_feed(
                         await progress({"rows_read": pipeline.rows, "products_mapped": spool.ordinal})
                 outcome = limits.outcome(pipeline.outcome())
             info = stream.info()
+            if downloaded is not None:
+                info = replace(info, validator=downloaded[1].validator)
     finally:
         spool.close()
     await spool.finish()

@@ -11,20 +11,20 @@ import asyncio
 import errno
 import shutil
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import asyncpg
 
 from erpsync import journal
-from erpsync.adopt import adopt_known_skus
 from erpsync.constants import RunStatus
 from erpsync.crypto import SecretBox
 from erpsync.db import configs as config_store
+from erpsync.db import fingerprints as fingerprint_store
 from erpsync.db import owners as owner_store
 from erpsync.db import products as store
 from erpsync.db import regroup as regroup_store
-from erpsync.db import run_context as context_store
 from erpsync.db import runs as run_store
 from erpsync.db.changes import journal_and_clear
 from erpsync.db.logs import add_log
@@ -32,21 +32,20 @@ from erpsync.errors import ErpsyncError
 from erpsync.interrupted import resume_interrupted
 from erpsync.locks import config_lock
 from erpsync.logs import bound_run, get_logger, register_secret, scrub
-from erpsync.mapping.drafts import HASH_VERSION, MapOutcome
+from erpsync.mapping.drafts import MapOutcome
 from erpsync.models import SyncConfig, secret_paths
-from erpsync.outcome import map_counts, no_product_reason, run_status
-from erpsync.ownership import shop_key
+from erpsync.outcome import map_counts, no_product_reason
 from erpsync.plan import Plan, classify, plan_details, plan_writes
-from erpsync.publications import prepare_channels, publish_channels
-from erpsync.publish import publish_run
 from erpsync.reading import read_feed
-from erpsync.record import line_counts
 from erpsync.run_result import Stopwatch, SyncResult
+from erpsync.run_steps import claim, lazy_client_factory, published_outcome, settle_context
 from erpsync.settings import Settings
-from erpsync.shopify.client import ClientFactory, ShopifyClient, default_client
-from erpsync.shopify.shop import ensure_owner_definition, shop_facts
-from erpsync.stock import stock_policy
-from erpsync.variant_cap import hold_creates, record_deferred
+from erpsync.sources import FeedInfo
+from erpsync.unchanged import Verdict, check_feed, config_version, finish_unchanged, settled
+from erpsync.variant_cap import hold_creates
+
+if TYPE_CHECKING:  # the Shopify side (aiohttp, TLS) is imported once a run has something to send
+    from erpsync.shopify.client import ClientFactory, ShopifyClient
 
 __all__ = ["SyncResult", "resume_interrupted", "run_sync"]
 
@@ -72,9 +71,10 @@ async def run_sync(
 ) -> SyncResult:
     """Run one sync of one config to its end; the result says how it went (it raises only `SyncBusy`)."""
     box = SecretBox(settings.security.secret_key, settings.security.previous_keys)
-    make_client = client_factory or default_client(settings)
+    make_client = client_factory or lazy_client_factory(settings)
     async with config_lock(pool, config_id) as conn:
-        config = (await config_store.get_config(conn, box, config_id)).config
+        stored = await config_store.get_config(conn, box, config_id)
+        config = stored.config
         for secret in secret_paths(config):
             register_secret(secret)
 
@@ -89,6 +89,7 @@ async def run_sync(
                 dry_run=dry,
                 allow_mass_delete=allow_mass_delete,
                 on_progress=on_progress,
+                version=config_version(settings, config, stored.updated_at),
             )
 
         if dry_run:
@@ -129,6 +130,7 @@ class Run:
         dry_run: bool,
         allow_mass_delete: bool,
         on_progress: ProgressHook | None = None,
+        version: str = "",
     ) -> None:
         self.settings = settings
         self.pool = pool
@@ -139,6 +141,10 @@ class Run:
         self.dry_run = dry_run
         self.allow_mass_delete = allow_mass_delete
         self.on_progress = on_progress
+        self.version = version  # the config's version, for the feed's fingerprint
+        self.verdict = Verdict()  # what the source said before anything was parsed
+        self.feed_info: FeedInfo | None = None  # the feed as read, once read
+        self.client: ShopifyClient | None = None  # made only once the run has work
         self.counts: dict[str, Any] = {}
         self.location_id: str | None = None  # where stock is written: the config's, else the shop's primary
         self.unchanged_unlisted = 0  # unchanged products that got no `run_products` row
@@ -163,11 +169,7 @@ class Run:
         await run_store.start_run(self.conn, self.run_id)
         self.stopwatch.enter("fetch")
         try:
-            client = self.make_client(self.config)
-        except ErpsyncError as exc:
-            return await self.fail(str(exc), retryable=exc.retryable)
-        try:
-            return await self._stages(client)
+            return await self._stages()
         except ErpsyncError as exc:
             return await self.fail(str(exc), retryable=exc.retryable)
         except OSError as exc:
@@ -180,7 +182,8 @@ class Run:
             await asyncio.shield(self.stopped())
             raise
         finally:
-            await client.aclose()
+            if self.client is not None:
+                await self.client.aclose()
 
     async def stopped(self) -> None:
         """Shut down mid-run: a run that sent nothing is closed; one that is publishing stays to resume."""
@@ -214,17 +217,35 @@ class Run:
         shutil.rmtree(self.work_dir, ignore_errors=True)  # a failed run is not resumed: its files are dead
         return SyncResult(self.run_id, RunStatus.FAILED, self.counts, error=reason, retryable=retryable)
 
-    async def _stages(self, client: ShopifyClient) -> SyncResult:
+    async def _stages(self) -> SyncResult:
+        if not self.dry_run:  # before the shop is asked anything: does the run have work at all?
+            self.verdict = await check_feed(
+                self.conn, self.settings, self.config, run_id=self.run_id, version=self.version,
+                work_dir=self.work_dir,
+            )  # fmt: skip
+            if self.verdict.reason is not None:
+                return await finish_unchanged(
+                    self.conn, config_id=self.config.id, run_id=self.run_id, verdict=self.verdict,
+                    stopwatch=self.stopwatch, work_dir=self.work_dir,
+                )  # fmt: skip
+        from erpsync.adopt import adopt_known_skus
+        from erpsync.shopify.shop import ensure_owner_definition, shop_facts
+
+        client = self.client = self.make_client(self.config)
         facts = await shop_facts(client)
         location_id = self.config.location_id or facts.primary_location_id
         self.location_id = location_id
-        await self.settle_context(location_id=location_id, currency=facts.currency)
+        await settle_context(
+            self.conn, self.config, self.run_id, dry_run=self.dry_run, location_id=location_id,
+            currency=facts.currency,
+        )  # fmt: skip
         outcome = await self.read_feed(location_id, facts.currency)
         if (reason := no_product_reason(outcome, self.feed_name)) is not None:
             # Before adopt, plan and publish: no Shopify write, no deletion, whatever the guard would allow.
             return await self.fail(reason)
         await self.stage("adopt")
-        await self.claim()
+        if conflicts := await claim(self.conn, self.config, self.run_id, dry_run=self.dry_run):
+            self.counts["conflicts"] = conflicts
         rekeys = await regroup_store.rekey_regrouped(
             self.conn,
             run_id=self.run_id,
@@ -283,36 +304,6 @@ class Run:
             await ensure_owner_definition(client)
         return await self.finish_publishing([], plan, client=client)
 
-    async def settle_context(self, *, location_id: str, currency: str) -> None:
-        """What decides every product's write besides its content; a change writes each product once."""
-        context = {
-            "hash_version": HASH_VERSION,
-            "location_id": location_id,
-            "currency": currency,
-            "mapped": sorted(self.config.mapping),
-        }
-        if self.dry_run:
-            previous = await context_store.read_context(self.conn, self.config.id)
-            if previous is not None and previous != context:
-                # Inside the dry run's transaction, rolled back: shows every product as an update.
-                await context_store.forget_hashes(self.conn, self.config.id)
-        else:
-            previous = await context_store.swap_context(self.conn, self.config.id, context)
-        await journal.context_changed(self.conn, self.config.id, self.run_id, previous, context)
-
-    async def claim(self) -> None:
-        """Claim the run's SKUs for this config; a SKU another config owns makes its product a conflict."""
-        conflicts = await owner_store.claim_skus(
-            self.conn,
-            run_id=self.run_id,
-            config_id=self.config.id,
-            shop=shop_key(self.config),
-            dry_run=self.dry_run,
-        )
-        if conflicts:
-            self.counts["conflicts"] = len({conflict.product_key for conflict in conflicts})
-            await journal.conflicts(self.conn, self.config.id, self.run_id, conflicts)
-
     async def finish_publishing(
         self,
         entries: list[dict[str, Any]],
@@ -322,6 +313,10 @@ class Run:
         resuming: bool = False,
     ) -> SyncResult:
         """Publish (or resume) the run's steps, then close the run with its counts and outcome."""
+        from erpsync.publications import prepare_channels, publish_channels
+        from erpsync.publish import publish_run
+        from erpsync.stock import stock_policy
+
         own_client = client is None
         active = client or self.make_client(self.config)
         try:
@@ -349,22 +344,15 @@ class Run:
             if own_client:
                 await active.aclose()
         self.stopwatch.enter("")
-        counts = self._counts(plan)
-        counts.update(await store.outcome_summary(self.conn, self.run_id))
-        counts.update(await line_counts(self.conn, self.run_id))  # bulk result lines: retried, mismatched
-        deferred = await record_deferred(self.conn, self.config.id, self.run_id, counts, self.settings.sync)
-        counts.update(published)
-        counts["bulk_operations"] = len(entries)
-        counts["shopify_cost"] = round(active.stats.cost, 1)
-        counts["seconds"] = self.stopwatch.timings
-        failed = counts["failed"] + counts["unknown"] + counts["stock_failed"] + counts.get("conflicts", 0)
-        status = run_status(
-            failed=failed + int(bool(deferred)),
-            rows_rejected=int(counts.get("rows_rejected") or 0),
-            guard_reason=plan.guard.reason,
-        )
-        reason = plan.guard.reason or (deferred.reason if deferred else None)
+        status, counts, reason = await published_outcome(
+            self.conn, self.settings, self.config.id, self.run_id, plan=plan, counts=self._counts(plan),
+            published=published, operations=len(entries), cost=active.stats.cost, timings=self.stopwatch.timings,
+        )  # fmt: skip
         await owner_store.release_stale_claims(self.conn, run_id=self.run_id, config_id=self.config.id)
+        if status == RunStatus.SUCCEEDED and self.feed_info is not None and self.version:
+            await fingerprint_store.save_fingerprint(
+                self.conn, self.config.id, self.run_id, self.feed_info, config_version=self.version
+            )
         await run_store.finish_run(self.conn, self.run_id, status, counts, reason)
         await journal_and_clear(self.conn, self.run_id, self.config.id)
         shutil.rmtree(self.work_dir, ignore_errors=True)
@@ -383,6 +371,7 @@ class Run:
 
     async def read_feed(self, location_id: str | None, currency: str | None) -> MapOutcome:
         """Fetch, parse and map; the map stage's counts, rejected products and warnings go to the result."""
+        fetched_at = datetime.now(UTC)
         read = await read_feed(
             self.conn,
             self.settings,
@@ -394,7 +383,9 @@ class Run:
             currency=currency,
             dry_run=self.dry_run,
             progress=self.progress,
+            downloaded=self.verdict.downloaded(),
         )
+        self.feed_info = settled(read.info, fetched_at)
         self.unchanged_unlisted = read.unchanged_unlisted
         self.unmatched = read.unmatched
         self.feed_name = read.info.name

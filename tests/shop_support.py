@@ -147,6 +147,13 @@ class ConfigFeed:
     async def sync(self, **options: Any) -> SyncResult:
         return await run_sync(self.configs.settings, self.configs.pool, self.id, **options)
 
+    async def settled(self) -> SyncResult:
+        """The same feed once more: a real run ends `unchanged` (nothing read, nothing sent); then a dry run,
+        which plans in full, shows what the stored state makes of the feed. The dry run's result."""
+        again = await self.sync()
+        assert again.status == "unchanged", again
+        return await self.sync(dry_run=True)
+
     async def change(self, **fields: Any) -> None:
         """Edit the stored config as `PUT /configs/{id}` does."""
         self.config = SyncConfig.model_validate(

@@ -43,7 +43,7 @@ COUNT = 20
 # A Redis database of this module's own: the daemons' queue never meets another test run's jobs.
 FAULT_REDIS_URL = os.environ.get("ERPSYNC_TEST_FAULTS_REDIS_URL", f"{REDIS_URL.rpartition('/')[0]}/12")
 BAD_SECONDS = 60.0
-FINISHED = {"succeeded", "partial", "needs_attention", "failed", "canceled"}
+FINISHED = {"succeeded", "partial", "needs_attention", "failed", "canceled", "unchanged"}
 
 
 # --- the feed and the FTP server --------------------------------------------------------------------------

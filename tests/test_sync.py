@@ -137,10 +137,11 @@ async def test_first_sync_creates_second_writes_nothing(harness: Harness) -> Non
     writes = await harness.shop.writes()
 
     second = await harness.sync()
-    assert second.status == "succeeded"
-    assert second.counts["unchanged"] == 5
-    assert second.counts["created"] == second.counts["updated"] == 0
+    assert second.status == "unchanged", second  # the feed is the one synced: not even parsed
     assert await harness.shop.writes() == writes
+    planned = await harness.sync(dry_run=True)  # planned in full, every product is unchanged
+    assert planned.counts["unchanged"] == 5
+    assert planned.counts["planned_create"] == planned.counts["planned_update"] == 0
 
 
 async def test_changed_price_updates_only_that_product_in_place(harness: Harness) -> None:
@@ -383,8 +384,8 @@ async def test_a_bad_hour_at_shopify_converges(harness: Harness) -> None:
     products = await harness.shop.products()
     assert sorted(products) == sorted(f"SKU-{n}" for n in range(1, 21))
     assert len(await harness.tracked()) == 20
-    again = await harness.sync()
-    assert again.counts["unchanged"] == 20
+    assert (await harness.sync()).status == "unchanged"
+    assert (await harness.sync(dry_run=True)).counts["unchanged"] == 20
 
 
 async def test_progress_shows_while_a_slow_feed_streams_in(harness: Harness) -> None:

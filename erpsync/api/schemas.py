@@ -192,6 +192,9 @@ class SyncQueued(BaseModel):
 class RunOut(BaseModel):
     """A run: its status and stage, counts, seconds per stage, progress while running, bulk operations.
 
+    `status` is queued, running, succeeded, partial, needs_attention, failed, canceled or unchanged (the
+    feed is the one last synced and nothing else needed work: nothing parsed or sent; `counts.unchanged_reason`
+    says how it was known, `counts.feed_bytes_transferred` what was downloaded).
     `counts.rejected_products` names up to 100 products the feed's rows rejected (key, SKUs, first error;
     `counts.rejected_products_more` the rest) and `counts.warnings` the map stage's warnings.
     """

@@ -25,7 +25,7 @@ SELECT status, count(*) AS n FROM sync_runs WHERE status IN ('queued', 'running'
 """
 SELECT_LAST_SUCCESS = """
 SELECT config_id, extract(epoch FROM max(finished_at)) AS at FROM sync_runs
-WHERE status = 'succeeded' AND NOT dry_run GROUP BY config_id
+WHERE status IN ('succeeded', 'unchanged') AND NOT dry_run GROUP BY config_id
 """
 
 
@@ -40,5 +40,5 @@ async def active_run_counts(conn: Executor) -> dict[str, int]:
 
 
 async def last_successes(conn: Executor) -> dict[str, float]:
-    """Each config's last succeeded run's end, as a Unix time."""
+    """Each config's last succeeded (or unchanged: the shop holds the feed) run's end, as a Unix time."""
     return {str(row["config_id"]): float(row["at"]) for row in await conn.fetch(SELECT_LAST_SUCCESS)}

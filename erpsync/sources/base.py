@@ -3,7 +3,9 @@
 `open_feed(config)` picks the source for the config's connection type and returns an async context
 manager yielding a `FeedStream`: an async iterator of byte chunks (256 KiB where the protocol allows)
 that hashes and counts what it yields. After the last chunk, `stream.info()` gives the `FeedInfo` a
-run stores so that the next run can skip an identical feed. Opening is retried a bounded number of
+run stores so that the next run can skip an identical feed. Each source also says what identifies the
+file without reading it (`validator`: ETag/Last-Modified, FTP modify+size, stat): given the `previous`
+feed's, a source whose file matches it yields a stream marked `not_modified` that holds no bytes. Opening is retried a bounded number of
 times on refused connections, timeouts and temporary server errors.
 """
 
@@ -17,7 +19,7 @@ from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from functools import partial
-from typing import Protocol
+from typing import Any, BinaryIO, Protocol
 
 from erpsync.models import SyncConfig
 from erpsync.sources.errors import SourceCut, SourceError
@@ -40,6 +42,12 @@ class FeedInfo:
     etag: str | None = None
     last_modified: str | None = None
     not_modified: bool = False
+    validator: dict[str, Any] | None = None
+
+
+def same_file(previous: FeedInfo | None, validator: dict[str, Any] | None) -> bool:
+    """Whether the source's `validator` says its file is the `previous` feed's (never without one)."""
+    return previous is not None and validator is not None and previous.validator == validator
 
 
 class FeedStream:
@@ -56,6 +64,7 @@ class FeedStream:
         etag: str | None = None,
         last_modified: str | None = None,
         not_modified: bool = False,
+        validator: dict[str, Any] | None = None,
     ) -> None:
         self.name = name
         self.host = host
@@ -64,6 +73,7 @@ class FeedStream:
         self.etag = etag
         self.last_modified = last_modified
         self.not_modified = not_modified
+        self.validator = validator
         self._chunks = chunks
         self._digest = hashlib.sha256()
         self._size = 0
@@ -101,6 +111,7 @@ class FeedStream:
             etag=self.etag,
             last_modified=self.last_modified,
             not_modified=self.not_modified,
+            validator=self.validator,
         )
 
 
@@ -148,6 +159,29 @@ def _opener(config: SyncConfig, policy: SourcePolicy | None) -> SourceOpener:
     return partial(open_file, policy=policy)
 
 
+async def no_bytes() -> AsyncIterator[bytes]:
+    """The chunks of a feed that was not downloaded: none."""
+    empty: tuple[bytes, ...] = ()
+    for chunk in empty:
+        yield chunk
+
+
+@asynccontextmanager
+async def open_local(path: str, *, name: str, host: str) -> AsyncIterator[FeedStream]:
+    """A feed already downloaded to `path`, read as the source's `name` on `host` (for row errors)."""
+    handle = await asyncio.to_thread(open, path, "rb")
+    try:
+        yield FeedStream(read_blocks(handle), name=name, host=host)
+    finally:
+        handle.close()
+
+
+async def read_blocks(handle: BinaryIO) -> AsyncIterator[bytes]:
+    """A local file's bytes in blocks of BLOCK_SIZE, read off the event loop."""
+    while block := await asyncio.to_thread(handle.read, BLOCK_SIZE):
+        yield block
+
+
 @asynccontextmanager
 async def open_feed(
     config: SyncConfig,
@@ -158,7 +192,8 @@ async def open_feed(
     opener: Callable[[SyncConfig], SourceOpener] | None = None,
     policy: SourcePolicy | None = None,
 ) -> AsyncIterator[FeedStream]:
-    """The config's feed as a FeedStream; `previous` enables conditional GET over HTTP; `policy` (the
+    """The config's feed as a FeedStream; with `previous`, a source whose file is the one `previous` read
+    (a conditional GET over HTTP, the validator elsewhere) yields a `not_modified` stream; `policy` (the
     daemon's) confines file paths and refuses private HTTP targets before anything is opened, and again
     on each redirect and glob match; `opener` replaces the choice of source (it gets no policy)."""
     if policy is not None:

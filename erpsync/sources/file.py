@@ -14,10 +14,18 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any
 
 from erpsync.models import SyncConfig
-from erpsync.sources.base import BLOCK_SIZE, FeedInfo, FeedStream, has_glob, newest_match
+from erpsync.sources.base import (
+    FeedInfo,
+    FeedStream,
+    has_glob,
+    newest_match,
+    no_bytes,
+    read_blocks,
+    same_file,
+)
 from erpsync.sources.errors import SourceAuthError, SourceNotFound
 from erpsync.sources.policy import SourceForbidden, SourcePolicy, confined
 
@@ -71,10 +79,19 @@ def _newest(pattern: str) -> str:
 async def open_file(
     config: SyncConfig, *, previous: FeedInfo | None = None, policy: SourcePolicy | None = None
 ) -> AsyncIterator[FeedStream]:
-    """Stream a local file; under a `policy` a glob's pick must lie inside its file_root."""
+    """Stream a local file; under a `policy` a glob's pick must lie inside its file_root. A file whose
+    stat (size, mtime, inode) is `previous`'s is not opened: the stream is `not_modified`."""
     pattern = config.credentials.file_path or ""
     root = policy.file_root if policy is not None else None
     path, target = await asyncio.to_thread(resolve_path, pattern, root)
+    if previous is not None and previous.validator is not None:
+        try:
+            validator = stat_validator(path, await asyncio.to_thread(os.stat, target))
+        except OSError:
+            validator = None  # opening says why
+        if same_file(previous, validator):
+            yield FeedStream(no_bytes(), name=path, host=HOST, not_modified=True, validator=validator)
+            return
     try:
         handle = await asyncio.to_thread(open, target, "rb")
     except FileNotFoundError:
@@ -86,17 +103,26 @@ async def open_file(
     try:
         status = os.fstat(handle.fileno())
         yield FeedStream(
-            _read_blocks(handle),
+            read_blocks(handle),
             name=path,
             host=HOST,
             # A pipe or a device has no size to check the transfer against.
             expected_size=status.st_size if stat.S_ISREG(status.st_mode) else None,
             mtime=datetime.fromtimestamp(status.st_mtime, UTC),
+            validator=stat_validator(path, status),
         )
     finally:
         handle.close()
 
 
-async def _read_blocks(handle: BinaryIO) -> AsyncIterator[bytes]:
-    while block := await asyncio.to_thread(handle.read, BLOCK_SIZE):
-        yield block
+def stat_validator(path: str, status: os.stat_result) -> dict[str, Any] | None:
+    """What identifies a regular file without reading it; a pipe or a device has nothing to compare."""
+    if not stat.S_ISREG(status.st_mode):
+        return None
+    return {
+        "path": path,
+        "size": status.st_size,
+        "mtime_ns": status.st_mtime_ns,
+        "inode": status.st_ino,
+        "device": status.st_dev,
+    }

@@ -1,7 +1,9 @@
 """The `ftp` and `ftps` sources: aioftp in passive mode, 256 KiB reads; ftps is explicit TLS (AUTH TLS).
 
 Certificates are verified unless the config says `verify: false`. A glob in filePath lists the
-directory (MLSD) and takes the newest match by modification time.
+directory (MLSD) and takes the newest match by modification time. The file's modification time and size
+(MLST, as MDTM and SIZE would say) are its validator: when both are the previous feed's, nothing is
+downloaded.
 """
 
 from __future__ import annotations
@@ -16,7 +18,15 @@ from pathlib import PurePosixPath
 import aioftp
 
 from erpsync.models import SyncConfig
-from erpsync.sources.base import BLOCK_SIZE, FeedInfo, FeedStream, has_glob, newest_match
+from erpsync.sources.base import (
+    BLOCK_SIZE,
+    FeedInfo,
+    FeedStream,
+    has_glob,
+    newest_match,
+    no_bytes,
+    same_file,
+)
 from erpsync.sources.errors import (
     SourceAuthError,
     SourceCut,
@@ -115,7 +125,7 @@ class _FtpSession:
             raise self.translate(error) from error
 
     async def resolve(self) -> tuple[str, int | None, datetime | None]:
-        """The path to download (newest glob match), its size and modification time."""
+        """The path to download (newest glob match), its size and modification time (to the second)."""
         path = self.path
         try:
             if has_glob(path):
@@ -163,8 +173,19 @@ async def open_ftp(config: SyncConfig, *, previous: FeedInfo | None = None) -> A
     await session.connect()
     try:
         path, size, modified = await session.resolve()
+        validator = None
+        if size is not None and modified is not None:
+            validator = {"path": path, "size": size, "modified": modified.isoformat()}
+        if same_file(previous, validator):
+            yield FeedStream(no_bytes(), name=path, host=session.host, not_modified=True, validator=validator)
+            return
         yield FeedStream(
-            session.blocks(path), name=path, host=session.host, expected_size=size, mtime=modified
+            session.blocks(path),
+            name=path,
+            host=session.host,
+            expected_size=size,
+            mtime=modified,
+            validator=validator,
         )
     finally:
         await session.close()

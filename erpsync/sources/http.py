@@ -104,6 +104,7 @@ async def open_http(
                 yield FeedStream(
                     _no_bytes(), name=path, host=host, etag=etag or (previous.etag if previous else None),
                     last_modified=last_modified, not_modified=True,
+                    validator=previous.validator if previous else None,
                 )  # fmt: skip
                 return
             if response.status >= 300:
@@ -126,6 +127,7 @@ async def open_http(
                 mtime=modified,
                 etag=etag,
                 last_modified=last_modified,
+                validator={"etag": etag, "last_modified": last_modified} if etag or last_modified else None,
             )
     finally:
         await session.close()

@@ -2,6 +2,8 @@
 
 The server's key must match `host_key_fingerprint` ("SHA256:..." as `ssh-keygen -lf` prints it) or
 be listed in `known_hosts` (a file path or the file's text); with neither, ~/.ssh/known_hosts is used.
+The file's stat (size and mtime; SFTP v3 has no inode) is its validator: when it is the previous feed's,
+the file is not opened.
 """
 
 from __future__ import annotations
@@ -18,7 +20,15 @@ from typing import Any, cast
 import asyncssh
 
 from erpsync.models import SyncConfig
-from erpsync.sources.base import BLOCK_SIZE, FeedInfo, FeedStream, has_glob, newest_match
+from erpsync.sources.base import (
+    BLOCK_SIZE,
+    FeedInfo,
+    FeedStream,
+    has_glob,
+    newest_match,
+    no_bytes,
+    same_file,
+)
 from erpsync.sources.errors import (
     SourceAuthError,
     SourceCut,
@@ -112,9 +122,14 @@ async def open_sftp(config: SyncConfig, *, previous: FeedInfo | None = None) -> 
             attributes = await sftp.stat(path)
             if attributes.permissions is not None and stat.S_ISDIR(attributes.permissions):
                 raise SourceNotFound(host, path, "is a directory, not a file")
-            handle = await sftp.open(path, "rb")
+            validator = _validator(path, attributes)
+            unchanged = same_file(previous, validator)
+            handle = None if unchanged else await sftp.open(path, "rb")
         except (TimeoutError, asyncssh.Error, OSError, EOFError) as error:
             raise _translate(error, host, path, port, timeout) from error
+        if handle is None:
+            yield FeedStream(no_bytes(), name=path, host=host, not_modified=True, validator=validator)
+            return
         modified = datetime.fromtimestamp(attributes.mtime, UTC) if attributes.mtime is not None else None
         try:
             yield FeedStream(
@@ -123,11 +138,18 @@ async def open_sftp(config: SyncConfig, *, previous: FeedInfo | None = None) -> 
                 host=host,
                 expected_size=attributes.size,
                 mtime=modified,
+                validator=validator,
             )
         finally:
             await handle.close()
     finally:
         connection.close()
+
+
+def _validator(path: str, attributes: asyncssh.SFTPAttrs) -> dict[str, Any] | None:
+    if attributes.size is None or attributes.mtime is None:
+        return None
+    return {"path": path, "size": attributes.size, "mtime": attributes.mtime, "mtime_ns": attributes.mtime_ns}
 
 
 async def _resolve(sftp: asyncssh.SFTPClient, host: str, path: str) -> str:

@@ -21,7 +21,7 @@ with warnings.catch_warnings():
     warnings.simplefilter("ignore", DeprecationWarning)
     from pyftpdlib.authorizers import DummyAuthorizer
     from pyftpdlib.filesystems import AbstractedFS
-    from pyftpdlib.handlers import FTPHandler, TLS_FTPHandler
+    from pyftpdlib.handlers import DTPHandler, FTPHandler, TLS_FTPHandler
     from pyftpdlib.servers import FTPServer
 
 from erpsync.feeds import iter_records
@@ -108,6 +108,7 @@ class FtpServer:
 
     port: int
     root: Path
+    bytes_sent: list[int]  # one number: the bytes every data connection (plain FTP) sent so far
 
 
 def start_ftp(root: Path, *, tls_cert: Path | None) -> Iterator[FtpServer]:
@@ -133,6 +134,19 @@ def start_ftp(root: Path, *, tls_cert: Path | None) -> Iterator[FtpServer]:
         handler = type(
             "TlsHandler", (TLS_FTPHandler,), {"certfile": str(tls_cert), "tls_control_required": True}
         )
+    bytes_sent = [0]
+
+    class CountingDTP(DTPHandler):  # type: ignore[misc]
+        """Adds what each data connection sent (by send or sendfile) once it closes."""
+
+        def close(self) -> None:
+            if not getattr(self, "counted", False):
+                self.counted = True
+                bytes_sent[0] += self.tot_bytes_sent
+            super().close()
+
+    if tls_cert is None:
+        handler.dtp_handler = CountingDTP
     handler.authorizer = authorizer
     handler.abstracted_fs = CuttingFS
     handler.passive_ports = None
@@ -144,7 +158,7 @@ def start_ftp(root: Path, *, tls_cert: Path | None) -> Iterator[FtpServer]:
     )
     thread.start()
     try:
-        yield FtpServer(port, root)
+        yield FtpServer(port, root, bytes_sent)
     finally:
         server.close_all()
         thread.join(timeout=5)
