@@ -97,7 +97,12 @@ async def read_feed(
                 outcome = limits.outcome(pipeline.outcome())
             info = stream.info()
             if downloaded is not None:
-                info = replace(info, validator=downloaded[1].validator)
+                # What the source said of the file (its validators and modification time), not of the copy.
+                source = downloaded[1]
+                info = replace(
+                    info, validator=source.validator, mtime=source.mtime, etag=source.etag,
+                    last_modified=source.last_modified,
+                )  # fmt: skip
     finally:
         spool.close()
     await spool.finish()

@@ -371,7 +371,7 @@ class Run:
 
     async def read_feed(self, location_id: str | None, currency: str | None) -> MapOutcome:
         """Fetch, parse and map; the map stage's counts, rejected products and warnings go to the result."""
-        fetched_at = datetime.now(UTC)
+        fetched_at = self.verdict.fetched_at or datetime.now(UTC)
         read = await read_feed(
             self.conn,
             self.settings,

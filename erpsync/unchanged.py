@@ -55,6 +55,7 @@ class Verdict:
     info: FeedInfo | None = None
     local: Path | None = None
     transferred: int = 0
+    fetched_at: datetime | None = None  # when the source was asked: a validator settles from then
 
     def downloaded(self) -> tuple[Path, FeedInfo] | None:
         """The feed's local copy and what the source said of it, when it was downloaded to be parsed."""
@@ -110,7 +111,7 @@ async def check_feed(
         return Verdict(
             f"same bytes (sha256 {info.sha256[:12]}…)", info, transferred=_transferred(config, info)
         )
-    return Verdict(None, info, local, transferred=_transferred(config, info))
+    return Verdict(None, info, local, transferred=_transferred(config, info), fetched_at=fetched_at)
 
 
 def settled(info: FeedInfo, fetched_at: datetime) -> FeedInfo:
