@@ -235,11 +235,21 @@ class ShopState:
         return None
 
     def find_inventory_item(self, item_id: str) -> InventoryItem | None:
-        """The inventory item with this ID."""
-        for variant in self.all_variants():
-            if variant.inventory_item.id == item_id:
-                return variant.inventory_item
-        return None
+        """The inventory item with this ID, through an index of item -> variant that is checked on every
+        hit and rebuilt on a miss: a scan per quantity made a bulk stock file over a large shop quadratic."""
+        # Kept out of the dataclass's fields, so that save_state never writes it.
+        index: dict[str, Variant] = self.__dict__.setdefault("_item_variants", {})
+        variant = index.get(item_id)
+        if variant is None or not self._holds(variant, item_id):
+            index.clear()
+            index.update((v.inventory_item.id, v) for v in self.all_variants())
+            variant = index.get(item_id)
+        return variant.inventory_item if variant is not None else None
+
+    def _holds(self, variant: Variant, item_id: str) -> bool:
+        """Whether `variant` is still in the shop with that inventory item."""
+        product = self.products.get(variant.product_id)
+        return product is not None and variant.inventory_item.id == item_id and variant in product.variants
 
     def all_variants(self) -> list[Variant]:
         """Every variant of every product, products in ID order."""
