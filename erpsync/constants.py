@@ -14,6 +14,12 @@ ARQ_QUEUE_NAME: Final = "erpsync:queue"
 SYNC_JOB_PREFIX: Final = "erpsync:sync:"
 
 
+# Bump when the bytes a product's content hash is taken of change (`erpsync.mapping.drafts`), so every
+# product is rewritten once rather than never. Here, not there: the unchanged-feed check needs it without
+# importing the mapper.
+HASH_VERSION: Final = 1
+
+
 class RunStatus(StrEnum):
     """Every status a run has: stored in `sync_runs.status` (its CHECK constraint lists the same
     values), handed back in `SyncResult.status`, shown by the API and mapped to exit codes."""

@@ -4,16 +4,18 @@ left alone, held back or rewritten (`sync_logs`, `GET /configs/{id}/logs`)."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import asyncpg
 
 from erpsync.db.logs import add_logs
 from erpsync.db.owners import Conflict
 from erpsync.logs import get_logger
-from erpsync.mapping.drafts import MapOutcome
 from erpsync.outcome import describe_error
 from erpsync.plan import Plan
+
+if TYPE_CHECKING:
+    from erpsync.mapping.drafts import MapOutcome
 
 log = get_logger("erpsync.journal")
 LINE_LIMIT = 1000  # per kind and run: the counts say how many there were

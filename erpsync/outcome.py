@@ -3,11 +3,13 @@ rejected products named one by one — so a merchant never reads `succeeded` ove
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from erpsync.constants import RunStatus
-from erpsync.mapping.drafts import MapOutcome, RowError
 from erpsync.models import SyncConfig
+
+if TYPE_CHECKING:  # the mapper is imported by the runs that parse a feed, not by every run
+    from erpsync.mapping.drafts import MapOutcome, RowError
 
 # Rejected products named in a run's result; the count of the rest is given beside them.
 REJECTED_LIMIT = 100

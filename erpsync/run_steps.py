@@ -8,11 +8,10 @@ from typing import TYPE_CHECKING, Any
 import asyncpg
 
 from erpsync import journal
-from erpsync.constants import RunStatus
+from erpsync.constants import HASH_VERSION, RunStatus
 from erpsync.db import owners as owner_store
 from erpsync.db import products as store
 from erpsync.db import run_context as context_store
-from erpsync.mapping.drafts import HASH_VERSION
 from erpsync.models import SyncConfig
 from erpsync.outcome import run_status
 from erpsync.ownership import shop_key

@@ -32,11 +32,9 @@ from erpsync.errors import ErpsyncError
 from erpsync.interrupted import resume_interrupted
 from erpsync.locks import config_lock
 from erpsync.logs import bound_run, get_logger, register_secret, scrub
-from erpsync.mapping.drafts import MapOutcome
 from erpsync.models import SyncConfig, secret_paths
 from erpsync.outcome import map_counts, no_product_reason
 from erpsync.plan import Plan, classify, plan_details, plan_writes
-from erpsync.reading import read_feed
 from erpsync.run_result import Stopwatch, SyncResult
 from erpsync.run_steps import claim, lazy_client_factory, published_outcome, settle_context
 from erpsync.settings import Settings
@@ -45,6 +43,7 @@ from erpsync.unchanged import Verdict, check_feed, config_version, finish_unchan
 from erpsync.variant_cap import hold_creates
 
 if TYPE_CHECKING:  # the Shopify side (aiohttp, TLS) is imported once a run has something to send
+    from erpsync.mapping.drafts import MapOutcome
     from erpsync.shopify.client import ClientFactory, ShopifyClient
 
 __all__ = ["SyncResult", "resume_interrupted", "run_sync"]
@@ -371,6 +370,8 @@ class Run:
 
     async def read_feed(self, location_id: str | None, currency: str | None) -> MapOutcome:
         """Fetch, parse and map; the map stage's counts, rejected products and warnings go to the result."""
+        from erpsync.reading import read_feed  # the mapper: only a run that parses imports it
+
         fetched_at = self.verdict.fetched_at or datetime.now(UTC)
         read = await read_feed(
             self.conn,

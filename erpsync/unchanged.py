@@ -29,12 +29,11 @@ from typing import Any
 import asyncpg
 import orjson
 
-from erpsync.constants import RunStatus
+from erpsync.constants import HASH_VERSION, RunStatus
 from erpsync.db import fingerprints as fingerprint_store
 from erpsync.db import runs as run_store
 from erpsync.db.logs import add_log
 from erpsync.logs import get_logger
-from erpsync.mapping.drafts import HASH_VERSION
 from erpsync.models import SyncConfig
 from erpsync.run_result import Stopwatch, SyncResult
 from erpsync.settings import Settings

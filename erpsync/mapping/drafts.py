@@ -20,8 +20,9 @@ from typing import Any, NamedTuple
 import orjson
 import xxhash
 
-# Bump when the encoding below changes, so every product is rewritten once rather than never.
-HASH_VERSION = 1
+from erpsync.constants import HASH_VERSION  # bump it when the encoding below changes
+
+__all__ = ["HASH_VERSION"]
 
 
 class MetafieldDraft(NamedTuple):
