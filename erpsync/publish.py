@@ -88,6 +88,21 @@ async def publish_run(
     stock: StockPolicy | None = None,
 ) -> list[dict[str, Any]]:
     """Write and run every step in order, resuming the steps already written; returns all entries."""
+
+    async def run_step(step: str) -> None:
+        await publish(
+            pool,
+            client,
+            run_id=run_id,
+            config_id=config_id,
+            entries=entries,
+            step=step,
+            concurrency=concurrency,
+            on_progress=on_progress,
+            resuming=resuming,
+            stock=stock,
+        )
+
     if stock is None:
         await stock_store.write_stock_whole(conn, run_id)
     for step in (*STEPS, *AGAIN_STEPS):
@@ -144,18 +159,7 @@ async def publish_run(
                 continue
             entries.extend(written)
             await run_store.set_bulk_operations(conn, run_id, entries)
-        await publish(
-            pool,
-            client,
-            run_id=run_id,
-            config_id=config_id,
-            entries=entries,
-            step=step,
-            concurrency=concurrency,
-            on_progress=on_progress,
-            resuming=resuming,
-            stock=stock,
-        )
+        await run_step(step)
     if stock is not None:  # after every product write: stock by compare-and-set (erpsync/stock.py)
         await stock_store.record_stock_only(conn, run_id, config_id)
         if not any(entry.get("step") == STOCK_STEP for entry in entries):
@@ -166,18 +170,7 @@ async def publish_run(
                 new_entry(file, documents.INVENTORY_SET_QUANTITIES_BULK.name, STOCK_STEP) for file in files
             ]
             await run_store.set_bulk_operations(conn, run_id, entries)
-        await publish(
-            pool,
-            client,
-            run_id=run_id,
-            config_id=config_id,
-            entries=entries,
-            step=STOCK_STEP,
-            concurrency=concurrency,
-            on_progress=on_progress,
-            resuming=resuming,
-            stock=stock,
-        )
+        await run_step(STOCK_STEP)
         await settle_stock(conn, client, stock, run_id=run_id, config_id=config_id)
     return entries
 

@@ -91,7 +91,9 @@ async def test_run_journals_each_create_update_and_delete(make_feed: MakeFeed) -
     # the delete in a productDelete file of its own.
     assert [(row.line_number, row.message) for row in rows] == [(0, None), (0, None), (1, None), (0, None)]
     assert rows[1].bulk_operation_id == rows[2].bulk_operation_id
-    assert len({rows[0].bulk_operation_id, rows[1].bulk_operation_id, rows[3].bulk_operation_id} - {None}) == 3
+    assert (
+        len({rows[0].bulk_operation_id, rows[1].bulk_operation_id, rows[3].bulk_operation_id} - {None}) == 3
+    )
     for operation_id in {row.bulk_operation_id for row in rows}:
         operation = (await feed.configs.shop.graphql(OPERATION_QUERY, {"id": operation_id}))["bulkOperation"]
         assert (operation["status"], operation["type"]) == ("COMPLETED", "MUTATION")

@@ -131,7 +131,8 @@ def ftp(tmp_path: Path) -> Iterator[FtpServer]:
     yield from start_ftp(root, tls_cert=None)
 
 
-async def test_unchanged_ftp_feed_is_known_by_modify_and_size(make_feed: MakeFeed, ftp: FtpServer) -> None:
+async def ftp_feed(make_feed: MakeFeed, ftp: FtpServer) -> ConfigFeed:
+    """A config reading `/feed.csv` from the loopback FTP server."""
     feed = await make_feed()
     credentials = {
         "host": "127.0.0.1",
@@ -141,6 +142,11 @@ async def test_unchanged_ftp_feed_is_known_by_modify_and_size(make_feed: MakeFee
         "filePath": "/feed.csv",
     }
     await feed.change(connection_type="ftp", credentials=credentials)
+    return feed
+
+
+async def test_unchanged_ftp_feed_is_known_by_modify_and_size(make_feed: MakeFeed, ftp: FtpServer) -> None:
+    feed = await ftp_feed(make_feed, ftp)
     (ftp.root / "feed.csv").write_bytes(csv_bytes(flat_rows(3)))
     aged(ftp.root / "feed.csv")
     assert (await feed.sync()).status == "succeeded"
@@ -159,15 +165,7 @@ async def test_unchanged_ftp_feed_is_known_by_modify_and_size(make_feed: MakeFee
 async def test_ftp_feed_written_twice_within_a_second_is_read(make_feed: MakeFeed, ftp: FtpServer) -> None:
     """MLST gives whole seconds: a feed rewritten with other bytes of the same size right after a run
     has the same modify and size, yet is read, because a file that fresh keeps no validator."""
-    feed = await make_feed()
-    credentials = {
-        "host": "127.0.0.1",
-        "port": ftp.port,
-        "username": FTP_USER,
-        "password": FTP_PASSWORD,
-        "filePath": "/feed.csv",
-    }
-    await feed.change(connection_type="ftp", credentials=credentials)
+    feed = await ftp_feed(make_feed, ftp)
     for price in ("11.00", "12.00", "13.00"):
         (ftp.root / "feed.csv").write_bytes(csv_bytes(flat_rows(2, price=price)))
         result = await feed.sync()
