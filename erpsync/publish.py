@@ -161,7 +161,6 @@ async def publish_run(
             await run_store.set_bulk_operations(conn, run_id, entries)
         await run_step(step)
     if stock is not None:  # after every product write: stock by compare-and-set (erpsync/stock.py)
-        await stock_store.record_stock_only(conn, run_id, config_id)
         if not any(entry.get("step") == STOCK_STEP for entry in entries):
             files = await prepare_stock(
                 conn, client, stock, run_id=run_id, config_id=config_id, directory=directory
@@ -172,6 +171,7 @@ async def publish_run(
             await run_store.set_bulk_operations(conn, run_id, entries)
         await run_step(STOCK_STEP)
         await settle_stock(conn, client, stock, run_id=run_id, config_id=config_id)
+        await stock_store.record_stock_only(conn, run_id, config_id)
     return entries
 
 

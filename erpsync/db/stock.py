@@ -279,9 +279,15 @@ async def known_quantities(
     return {row["sku"]: (row["erp_quantity"], row["shop_quantity"]) for row in rows}
 
 
-# A product whose only change is its stock gets no product line: once the product steps are done it is
-# recorded as written (its new hash and input), and the stock step writes its quantities; a stock line
-# that fails clears the hash again (`SETTLE_RUN_STOCK`), so the next run tries it again.
+# A product whose only change is its stock gets no product line: once the stock step is settled it is
+# recorded as written (its new hash and input) unless one of its stock lines was not written, in which
+# case it failed and its old hash stays, so the next run tries it again.
+FAIL_STOCK_ONLY = """
+UPDATE run_products rp SET outcome = 'failed', message = 'its stock could not be written (see the run log)'
+WHERE rp.run_id = $1 AND rp.action = 'update' AND rp.write_kind = 'stock' AND rp.outcome IS NULL
+  AND EXISTS (SELECT 1 FROM run_stock rs WHERE rs.run_id = $1 AND rs.product_key = rp.product_key
+              AND rs.line IS NOT NULL AND rs.outcome IS DISTINCT FROM 'ok')
+"""
 RECORD_STOCK_ONLY = """
 WITH done AS (
     UPDATE run_products SET outcome = 'ok'
@@ -299,6 +305,8 @@ UPDATE run_products SET write_kind = 'set' WHERE run_id = $1 AND write_kind IN (
 
 
 async def record_stock_only(conn: Executor, run_id: int, config_id: str) -> None:
+    """After the stock step: the stock-only products, written (or failed) by their stock lines alone."""
+    await conn.execute(FAIL_STOCK_ONLY, run_id)
     await conn.execute(RECORD_STOCK_ONLY, run_id, config_id)
 
 
