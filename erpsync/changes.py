@@ -159,3 +159,8 @@ def _diff_variants(before: list[Any], after: list[Any], path: str) -> list[dict[
     if not changes and list(old) != list(new):
         changes.append({"field": f"{path}.order", "before": list(old), "after": list(new)})
     return changes
+
+
+def without_handle(product_input: Mapping[str, Any]) -> dict[str, Any]:
+    """Updates keep the product's current handle (and so its storefront URL) unless the feed maps one."""
+    return {key: value for key, value in product_input.items() if key != "handle"}

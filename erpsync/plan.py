@@ -14,7 +14,7 @@ from typing import Any
 import asyncpg
 import orjson
 
-from erpsync.changes import compare
+from erpsync.changes import compare, without_handle
 from erpsync.db import products as store
 from erpsync.db import regroup as regroup_store
 from erpsync.db import write_kinds as kind_store
@@ -231,7 +231,7 @@ async def plan_writes(
         for row in rows:
             written, sent = row["written"], row["input"] or {}
             if not maps_handle and written is not None:
-                written, sent = _without_handle(written), _without_handle(sent)
+                written, sent = without_handle(written), without_handle(sent)
             found = compare(written, sent, lightest=lightest and not row["forced"])
             keys.append(row["product_key"])
             changes.append(orjson.dumps(found.changes).decode())
@@ -239,7 +239,3 @@ async def plan_writes(
         await kind_store.set_changes(conn, run_id, keys, changes, kinds)
         after = int(rows[-1]["ordinal"])
     return await kind_store.write_kind_counts(conn, run_id)
-
-
-def _without_handle(product_input: dict[str, Any]) -> dict[str, Any]:
-    return {key: value for key, value in product_input.items() if key != "handle"}

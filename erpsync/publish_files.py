@@ -14,7 +14,7 @@ from typing import Any
 import asyncpg
 
 from erpsync.bulk_entries import lines_per_file, new_entry
-from erpsync.changes import variant_patches
+from erpsync.changes import variant_patches, without_handle
 from erpsync.db import media as media_store
 from erpsync.db import products as store
 from erpsync.heal import Activation
@@ -55,8 +55,6 @@ async def write_step_files(
         ) as variants_writer,
     ):
         async for item in store.iter_work(conn, run_id, config_id, phase=phase, retries=retries):
-            if item.write_kind == "stock":
-                continue  # stock alone: written by the inventory mutations, no product line
             light = variant_line(item)
             if light is not None:
                 variants_writer.add(item.product_key, light)
@@ -64,7 +62,7 @@ async def write_step_files(
             keep_handle = (send_handle or item.product_id is None) and "handle" not in retry_reasons(
                 item.retry
             )
-            body = item.input if keep_handle else _without_handle(item.input)
+            body = item.input if keep_handle else without_handle(item.input)
             line = with_ids(
                 body,
                 product_id=item.product_id,
@@ -141,8 +139,3 @@ def variant_line(item: store.WorkItem) -> dict[str, Any] | None:
         return None
     patches = variant_patches(item.written, item.input, item.variant_ids)
     return None if patches is None else variants_line(item.product_id, patches)
-
-
-def _without_handle(product_input: dict[str, Any]) -> dict[str, Any]:
-    """Updates keep the product's current handle (and so its storefront URL) unless the feed maps one."""
-    return {key: value for key, value in product_input.items() if key != "handle"}

@@ -145,9 +145,11 @@ async def keys_by_action(
     return list(await conn.fetch(SELECT_KEYS_BY_ACTION, run_id, list(actions), limit))
 
 
-# One step's writes: a phase's lines not yet answered, or (retries) the lines to send again.
+# One step's writes: a phase's lines not yet answered, or (retries) the lines to send again. A change of
+# stock alone has no product line: the stock step writes it (`erpsync.stock`).
 WORK_OF_STEP = """
-CASE WHEN {retries}::boolean THEN rp.outcome = 'retry' ELSE rp.phase = {phase}::int AND rp.outcome IS NULL END
+rp.write_kind IS DISTINCT FROM 'stock'
+AND CASE WHEN {retries}::boolean THEN rp.outcome = 'retry' ELSE rp.phase = {phase}::int AND rp.outcome IS NULL END
 """
 
 # Work to publish, in feed order, with what Shopify already knows of each product.
