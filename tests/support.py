@@ -13,7 +13,19 @@ from typing import Any
 import aiohttp
 
 ADMIN_DSN = os.environ.get("ERPSYNC_TEST_ADMIN_DSN", "postgresql://postgres@127.0.0.1:5432/postgres")
-REDIS_URL = os.environ.get("ERPSYNC_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+
+
+def _worker_redis(url: str) -> str:
+    """Each pytest-xdist worker (gw0, gw1, ...) gets its own Redis database, counting down from the one
+    given: tests flush theirs, and two workers on one database would empty each other's queues."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+    if not worker.startswith("gw"):
+        return url
+    base, _, database = url.rpartition("/")
+    return f"{base}/{(int(database or 0) - int(worker[2:])) % 16}"
+
+
+REDIS_URL = _worker_redis(os.environ.get("ERPSYNC_TEST_REDIS_URL", "redis://127.0.0.1:6379/15"))
 API_TOKEN = "test-api-token-5f1c9a"
 SECRET_KEY = "test-secret-key-0123456789abcdef"
 SIM_TOKEN = "shpat_simulated_token"
