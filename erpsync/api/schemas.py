@@ -108,6 +108,15 @@ class SyncQuery(BaseModel):
     allow_mass_delete: bool = False
 
 
+class RevertQuery(BaseModel):
+    """Options of `POST /runs/{run_id}/revert`."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    dry_run: bool = False
+    allow_mass_delete: bool = False
+
+
 class RunsQuery(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -140,7 +149,7 @@ class HistoryQuery(BaseModel):
 
 
 QUERY_MODELS = frozenset(
-    model.__name__ for model in (LogQuery, SyncQuery, RunsQuery, ChangesQuery, HistoryQuery)
+    model.__name__ for model in (LogQuery, SyncQuery, RevertQuery, RunsQuery, ChangesQuery, HistoryQuery)
 )
 
 
