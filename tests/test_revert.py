@@ -13,12 +13,13 @@ import pytest
 from aiohttp.test_utils import TestClient, TestServer
 from graphql import parse, validate
 from shop_support import ConfigFeed, MakeFeed
-from support import API_TOKEN
+from support import API_TOKEN, erpsync_awaited, erpsync_env
 
 from erpsync.api.app import init_app
-
 from erpsync.db.changes import run_changes
-from erpsync.db.runs import get_run
+from erpsync.db.runs import cancel_queued, create_run, finish_run, get_run
+from erpsync.jobs import sync_job
+from erpsync.resume import resume_abandoned_runs
 from erpsync.run_result import SyncResult
 from erpsync.shopify.product_fields import WHOLE_SHOP, product_fields_query
 from shopify_simulator.schema import load_schema
@@ -329,7 +330,7 @@ async def test_delete_guard_holds_a_revert_that_would_remove_too_much(make_feed:
 
     assert allowed.status == "succeeded", allowed
     assert allowed.counts["deleted"] == 7
-    assert [sku for sku in await skus_in_shop(feed)] == ["A-S", "A-M"]
+    assert list(await skus_in_shop(feed)) == ["A-S", "A-M"]
 
 
 async def test_created_products_are_archived_under_the_archive_policy(make_feed: MakeFeed) -> None:
@@ -373,3 +374,167 @@ async def test_next_sync_after_a_revert(make_feed: MakeFeed) -> None:
     assert again.counts["updated"] == 2
     shop = prices(await snapshot(feed))
     assert (shop["A-S"], shop["E-S"]) == (("Tee A", "25.00"), ("New E", "20.00"))
+
+
+async def test_a_revert_stopped_while_publishing_is_finished_by_the_next_start(make_feed: MakeFeed) -> None:
+    """A revert cancelled while its bulk operations run (a shutdown) is left `running` with its operations
+    stored; the next start polls them and records the revert once: the shop ends as before the reverted
+    run, nothing sent twice."""
+    feed = await make_feed(grouped=True)
+    feed.write(catalogue_rows())
+    assert (await feed.sync()).status == "succeeded"
+    before = await snapshot(feed)
+    feed.write(catalogue_rows(A=tee("A", SIZES[:2], price="25.00"), H=[]))
+    changed = await feed.sync()
+    sent = (await feed.configs.shop.simulator.stats())["bulk_operations"]["MUTATION"]
+    task: asyncio.Task[SyncResult] | None = None
+
+    async def stop(values: dict[str, Any]) -> None:
+        if values.get("bulk_lines_total") and task is not None:
+            task.cancel()
+
+    task = asyncio.ensure_future(revert(feed, changed.run_id, on_progress=stop))
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    run_id = int(await feed.configs.pool.fetchval("SELECT max(id) FROM sync_runs"))
+    stopped = await get_run(feed.configs.pool, run_id)
+    assert stopped is not None
+    assert (stopped.status, stopped.stage, stopped.reverts_run_id) == ("running", "publish", changed.run_id)
+    assert any(entry["id"] for entry in stopped.bulk_operations)  # started before the stop
+
+    assert await resume_abandoned_runs(feed.configs.settings, feed.configs.pool) == [run_id]
+
+    finished = await get_run(feed.configs.pool, run_id)
+    assert finished is not None
+    assert (finished.status, finished.trigger) == ("succeeded", "revert")
+    # Each of the revert's files went to the shop once, over the stop and the resume.
+    operations = (await feed.configs.shop.simulator.stats())["bulk_operations"]["MUTATION"] - sent
+    assert operations == len(finished.bulk_operations) == 2
+    assert await snapshot(feed) == before
+    journal = await run_changes(feed.configs.pool, run_id, limit=100)
+    assert sorted((change.action, change.product_key, change.result) for change in journal) == [
+        ("create", "H", "ok"),
+        ("update", "A", "ok"),
+    ]
+
+
+async def test_api_queues_a_revert_that_a_worker_runs(
+    make_feed: MakeFeed, api_for: Any, clean_redis: Any
+) -> None:
+    """`POST /runs/{id}/revert` answers 202 with the revert's queued run (trigger `revert`, naming the run
+    it reverts); a second request while it waits is 409 naming it; the worker's job runs it as a revert."""
+    feed = await make_feed(grouped=True)
+    _, changed = await two_runs(feed, A=tee("A", SIZES[:2], price="25.00"))
+    client = await api_for(feed)
+
+    response = await client.post(f"/runs/{changed.run_id}/revert")
+
+    body = await response.json()
+    assert response.status == 202, body
+    assert (body["status"], body["created"], body["reverts_run_id"]) == ("queued", True, changed.run_id)
+    assert response.headers["Location"] == f"/runs/{body['run_id']}"
+    busy = await client.post(f"/runs/{changed.run_id}/revert")
+    assert busy.status == 409
+    assert (await busy.json())["error"]["code"] == "sync_in_progress"
+    ctx = {"settings": feed.configs.settings, "pool": feed.configs.pool}
+    assert await sync_job(ctx, feed.id, body["run_id"], False) == {
+        "run_id": body["run_id"],
+        "status": "succeeded",
+    }
+    shown = await (await client.get(f"/runs/{body['run_id']}")).json()
+    assert (shown["trigger"], shown["reverts_run_id"], shown["status"]) == (
+        "revert",
+        changed.run_id,
+        "succeeded",
+    )
+    assert prices(await snapshot(feed))["A-S"] == ("Tee A", "20.00")
+    again = await client.post(f"/runs/{changed.run_id}/revert")
+    assert again.status == 409
+    assert await again.json() == {
+        "error": {
+            "code": "already_reverted",
+            "message": f"run {changed.run_id} was reverted already, by run {body['run_id']}",
+            "details": [],
+        }
+    }
+
+
+async def test_runs_that_cannot_be_reverted_get_one_clear_error(
+    make_feed: MakeFeed, api_for: Any, tmp_path: Any
+) -> None:
+    """An unknown run, one not finished, a dry run, one that wrote nothing and one whose config is gone:
+    the API answers 404/409 in its error shape, the CLI one line and the README's exit status (66, 75, 1);
+    nothing is run."""
+    feed = await make_feed(grouped=True)
+    _, changed = await two_runs(feed, A=tee("A", SIZES[:2], price="25.00"))
+    pool = feed.configs.pool
+    unchanged = await feed.sync()
+    assert unchanged.status == "unchanged"
+    dry = await create_run(pool, feed.id, trigger="api", dry_run=True)
+    await finish_run(pool, dry, "succeeded", {})
+    queued = await create_run(pool, feed.id, trigger="api")
+    client = await api_for(feed)
+    env = erpsync_env(feed.configs.settings, tmp_path)
+    cases = [
+        (999999, 404, "not_found", 66, "no run with id 999999"),
+        (queued, 409, "run_not_finished", 75, f"run {queued} of 'acme' has not finished (queued): revert it once it has"),
+        (dry, 409, "dry_run", 1, f"run {dry} is a dry run: it wrote nothing to revert"),
+        (unchanged.run_id, 409, "nothing_to_revert", 1,
+         f"run {unchanged.run_id} of 'acme' ended unchanged and wrote nothing: nothing to revert"),
+    ]  # fmt: skip
+    for run_id, status, code, exit_status, message in cases:
+        response = await client.post(f"/runs/{run_id}/revert")
+        assert response.status == status, run_id
+        assert await response.json() == {"error": {"code": code, "message": message, "details": []}}
+        if code != "nothing_to_revert":  # the CLI's line is the API's message (a process costs ~0.5 s)
+            done = await erpsync_awaited(env, "runs", "revert", str(run_id))
+            assert (done.returncode, done.stderr.strip().splitlines()) == (
+                exit_status,
+                [f"erpsync: {message}"],
+            )
+    bad = await client.post(f"/runs/{changed.run_id}/revert?dry_run=maybe")
+    assert (bad.status, (await bad.json())["error"]["code"]) == (422, "invalid_query")
+    assert (await client.post("/runs/abc/revert")).status == 404
+    await cancel_queued(pool, queued, "not run")
+    assert (await client.delete("/configs/acme")).status == 204
+    gone = f"run {changed.run_id} belongs to config 'acme', which no longer exists: nothing to revert it in"
+    response = await client.post(f"/runs/{changed.run_id}/revert")
+    assert (response.status, (await response.json())["error"]["message"]) == (404, gone)
+    done = await erpsync_awaited(env, "runs", "revert", str(changed.run_id))
+    assert (done.returncode, done.stderr.strip()) == (66, f"erpsync: {gone}")
+    runs = await pool.fetchval("SELECT count(*) FROM sync_runs WHERE trigger = 'revert'")
+    assert runs == 0
+
+
+async def test_cli_reverts_a_run_and_its_dry_run_writes_nothing(make_feed: MakeFeed, tmp_path: Any) -> None:
+    """`erpsync runs revert ID --dry-run` prints what would be done and left alone and writes nothing;
+    without it the revert runs in the foreground, prints its summary and what it left alone, exit 0."""
+    feed = await make_feed(grouped=True)
+    _, changed = await two_runs(
+        feed, A=tee("A", SIZES[:2], price="25.00"), B=tee("B", SIZES[:2], price="25.00")
+    )
+    feed.write(catalogue_rows(A=tee("A", SIZES[:2], price="25.00"), B=tee("B", SIZES[:2], price="30.00")))
+    later = await feed.sync()
+    env = erpsync_env(feed.configs.settings, tmp_path, shop_url=feed.configs.shop.simulator.base_url)
+    before = await snapshot(feed)
+
+    dry = await erpsync_awaited(env, "runs", "revert", str(changed.run_id), "--dry-run")
+
+    assert dry.returncode == 0, dry.stderr
+    lines = dry.stdout.splitlines()
+    assert lines[0] == f"revert of run {changed.run_id} (dry run: nothing written)"
+    assert "  update: A" in lines
+    assert "    A (variants) variants[A-M].price: '25.00' -> '20.00'" in lines
+    assert lines[-2:] == ["  not reverted (1):", f"    B (SKU B-S, B-M): changed since by run {later.run_id}"]
+    assert await snapshot(feed) == before
+
+    done = await erpsync_awaited(env, "runs", "revert", str(changed.run_id))
+
+    assert done.returncode == 0, done.stderr
+    first, second = done.stdout.splitlines()[:2]
+    revert_id = int(second.split()[1].rstrip(":"))
+    assert (first, second) == (f"revert of run {changed.run_id}", f"run {revert_id}: succeeded")
+    assert f"    B (SKU B-S, B-M): changed since by run {later.run_id}" in done.stdout
+    assert prices(await snapshot(feed))["A-S"] == ("Tee A", "20.00")
+    shown = await erpsync_awaited(env, "runs", "show", str(revert_id))
+    assert "trigger: revert" in shown.stdout
