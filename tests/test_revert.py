@@ -82,7 +82,7 @@ async def test_revert_puts_the_shop_back_as_it_was_before_the_run(make_feed: Mak
     """A run that changed a price (A), a title (B), added a variant (C), removed one (D), deleted a product
     (H) and created one (I) is reverted: the shop is field by field as before that run — titles, prices,
     variants and their stock, handles — H is back under erpsync's custom id (no second product holds its
-    SKUs), I is gone. The price goes back as a variant update, the revert is a run of its own (trigger
+    SKUs) and on the Online Store, I is gone. The price goes back as a variant update, the revert is a run of its own (trigger
     `revert`, naming the run) with its own journal."""
     feed = await make_feed(grouped=True)
     feed.write(catalogue_rows())
@@ -114,6 +114,10 @@ async def test_revert_puts_the_shop_back_as_it_was_before_the_run(make_feed: Mak
     assert all(count == 1 for count in (await skus_in_shop(feed)).values())
     assert "I-S" not in await skus_in_shop(feed)
     after = await feed.configs.shop.simulator.stats()
+    # H, created again, is published where it was: every product of the shop is on the Online Store.
+    assert sorted(after["published"]["Online Store"]) == sorted(
+        p["id"] for p in await feed.configs.shop.catalogue()
+    )
     variant_updates = after["bulk_mutations"].get("productVariantsBulkUpdate", 0) - stats[
         "bulk_mutations"
     ].get("productVariantsBulkUpdate", 0)
@@ -333,18 +337,26 @@ async def test_delete_guard_holds_a_revert_that_would_remove_too_much(make_feed:
     assert list(await skus_in_shop(feed)) == ["A-S", "A-M"]
 
 
-async def test_created_products_are_archived_under_the_archive_policy(make_feed: MakeFeed) -> None:
-    """With `delete_policy: archive` the products the reverted run created are archived, not deleted; with
-    `ignore` they are kept and named."""
+async def test_archive_policy_archives_what_the_run_created_and_brings_back_what_it_archived(
+    make_feed: MakeFeed,
+) -> None:
+    """With `delete_policy: archive`, run 2 archived H and created I; its revert archives I (not deleted,
+    taken off the Online Store) and writes H back active, on the Online Store again. With `ignore` the
+    products a reverted run created are kept, and named."""
     feed = await make_feed(grouped=True, delete_policy="archive")
-    _, changed = await two_runs(feed, I=tee("I", SIZES[:2]))
+    _, changed = await two_runs(feed, H=[], I=tee("I", SIZES[:2]))
+    assert changed.counts["deleted"] == 1  # H archived
 
     result = await revert(feed, changed.run_id)
 
     assert result.status == "succeeded", result
-    statuses = {entry[3][0][0]: entry[2] for entry in (await snapshot(feed)).values()}
-    assert statuses["I-S"] == "ARCHIVED"
-    assert sum(status == "ACTIVE" for status in statuses.values()) == 8
+    found = await feed.configs.shop.catalogue()
+    by_sku = {product["variants"]["nodes"][0]["sku"]: product for product in found}
+    assert (by_sku["H-S"]["status"], by_sku["I-S"]["status"]) == ("ACTIVE", "ARCHIVED")
+    assert sum(product["status"] == "ACTIVE" for product in found) == 8
+    online = set((await feed.configs.shop.simulator.stats())["published"]["Online Store"])
+    assert by_sku["H-S"]["id"] in online
+    assert by_sku["I-S"]["id"] not in online
     feed.write(catalogue_rows(J=tee("J", ["S"])))
     created = await feed.sync()
     await feed.change(delete_policy="ignore")
@@ -538,3 +550,39 @@ async def test_cli_reverts_a_run_and_its_dry_run_writes_nothing(make_feed: MakeF
     assert prices(await snapshot(feed))["A-S"] == ("Tee A", "20.00")
     shown = await erpsync_awaited(env, "runs", "show", str(revert_id))
     assert "trigger: revert" in shown.stdout
+
+
+async def test_a_revert_can_be_reverted(make_feed: MakeFeed) -> None:
+    """A revert is a run with a journal of its own: reverting it puts the reverted run's changes back —
+    A's price, H deleted, I created again — and the shop is as that run left it."""
+    feed = await make_feed(grouped=True)
+    _, changed = await two_runs(feed, A=tee("A", SIZES[:2], price="25.00"), H=[], I=tee("I", SIZES[:2]))
+    after_run = await snapshot(feed)
+    undone = await revert(feed, changed.run_id)
+    assert undone.status == "succeeded", undone
+
+    redone = await revert(feed, undone.run_id)
+
+    assert redone.status == "succeeded", redone
+    assert redone.counts["revert_skipped"] == 0
+    assert await snapshot(feed) == after_run
+
+
+async def test_products_journalled_before_reverts_existed_are_skipped(make_feed: MakeFeed) -> None:
+    """A journal row without the state from before its run (written before `sql/0015_revert.sql`) cannot be
+    put back: the updated and the deleted product are named as such and left as they are; the created one,
+    which needs no earlier state, is removed."""
+    feed = await make_feed(grouped=True)
+    _, changed = await two_runs(feed, A=tee("A", SIZES[:2], price="25.00"), H=[], I=tee("I", SIZES[:2]))
+    await feed.configs.pool.execute(
+        "UPDATE run_changes SET written_before = NULL, hash_before = NULL WHERE run_id = $1", changed.run_id
+    )
+
+    result = await revert(feed, changed.run_id)
+
+    assert result.status == "succeeded", result
+    reason = f"the journal of run {changed.run_id} keeps no state from before it (journalled before reverts existed)"
+    assert skipped(result) == {"A": reason, "H": reason}
+    found = await skus_in_shop(feed)
+    assert ("H-S" in found, "I-S" in found) == (False, False)
+    assert prices(await snapshot(feed))["A-S"] == ("Tee A", "25.00")
