@@ -520,7 +520,8 @@ async def test_runs_that_cannot_be_reverted_get_one_clear_error(
 
 async def test_cli_reverts_a_run_and_its_dry_run_writes_nothing(make_feed: MakeFeed, tmp_path: Any) -> None:
     """`erpsync runs revert ID --dry-run` prints what would be done and left alone and writes nothing;
-    without it the revert runs in the foreground, prints its summary and what it left alone, exit 0."""
+    without it the revert runs in the foreground, prints its summary and what it left alone, exit 0 —
+    on a config disabled first, as the README advises."""
     feed = await make_feed(grouped=True)
     _, changed = await two_runs(
         feed, A=tee("A", SIZES[:2], price="25.00"), B=tee("B", SIZES[:2], price="25.00")
@@ -528,6 +529,8 @@ async def test_cli_reverts_a_run_and_its_dry_run_writes_nothing(make_feed: MakeF
     feed.write(catalogue_rows(A=tee("A", SIZES[:2], price="25.00"), B=tee("B", SIZES[:2], price="30.00")))
     later = await feed.sync()
     env = erpsync_env(feed.configs.settings, tmp_path, shop_url=feed.configs.shop.simulator.base_url)
+    disabled = await erpsync_awaited(env, "configs", "disable", "acme")  # as the README advises
+    assert disabled.returncode == 0, disabled.stderr
     before = await snapshot(feed)
 
     dry = await erpsync_awaited(env, "runs", "revert", str(changed.run_id), "--dry-run")
@@ -548,8 +551,9 @@ async def test_cli_reverts_a_run_and_its_dry_run_writes_nothing(make_feed: MakeF
     assert (first, second) == (f"revert of run {changed.run_id}", f"run {revert_id}: succeeded")
     assert f"    B (SKU B-S, B-M): changed since by run {later.run_id}" in done.stdout
     assert prices(await snapshot(feed))["A-S"] == ("Tee A", "20.00")
-    shown = await erpsync_awaited(env, "runs", "show", str(revert_id))
-    assert "trigger: revert" in shown.stdout
+    shown = await get_run(feed.configs.pool, revert_id)
+    assert shown is not None
+    assert (shown.trigger, shown.reverts_run_id) == ("revert", changed.run_id)
 
 
 async def test_a_revert_can_be_reverted(make_feed: MakeFeed) -> None:
