@@ -10,7 +10,7 @@ ones it had).
 
 A product is skipped, with the reason, when the revert cannot know it is undoing only that run: a later
 run changed it (or may have: no answer came), the journal keeps no state from before the run, it is no
-longer tracked, or (checked against the shop afterwards, `expected`) it was edited in the shop since.
+longer tracked, or (checked against the shop afterwards, `erpsync.revert_checks`) it was edited there since.
 """
 
 from __future__ import annotations
@@ -21,7 +21,6 @@ from typing import Any
 
 from erpsync.changes import NEVER_WRITTEN
 
-REMOVAL_STATUS = {"archive": "ARCHIVED", "draft": "DRAFT"}
 REMOVAL_STATE = {"archive": "archived", "draft": "draft"}
 DONE = frozenset({"ok", "retried"})
 
@@ -55,9 +54,8 @@ class Inverse:
     input: dict[str, Any] | None  # the productSet input written (create, update)
     content_hash: str | None  # the hash erpsync keeps for it once written: the one from before the run
     product_id: str | None
-    written_before: dict[str, Any] | None  # what this write replaces: the revert's own journal keeps it
-    hash_before: str | None
-    expected: dict[str, Any] | None  # what the shop holds if nobody edited it since (None: look by SKU)
+    written_before: dict[str, Any] | None  # what this write replaces (what the reverted run wrote): the
+    hash_before: str | None  # revert's own journal keeps it, and the shop is compared with it
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,22 +88,18 @@ def invert(entry: JournalEntry, *, run_id: int, delete_policy: str) -> Inverse |
             entry.product_id_now,
             entry.written_now,
             entry.hash_now,
-            entry.written_now,
         )
     before = entry.written_before
     assert before is not None  # `_not_revertible` says why otherwise
     if entry.action == "delete":
         return Inverse(
-            entry.product_key, "create", skus_of(before), before, entry.hash_before, None, None, None, None
+            entry.product_key, "create", skus_of(before), before, entry.hash_before, None, None, None
         )
     now = entry.written_now or {}
     restored = restored_input(before, now)
     if entry.action == "update" and restored == now:
         reason = f"only its stock changed in run {run_id}, and stock is not put back"
         return Skip(entry.product_key, entry.skus, reason)
-    expected = dict(now)
-    if entry.action in REMOVAL_STATUS:
-        expected["status"] = REMOVAL_STATUS[entry.action]
     return Inverse(
         entry.product_key,
         "update",
@@ -115,7 +109,6 @@ def invert(entry: JournalEntry, *, run_id: int, delete_policy: str) -> Inverse |
         entry.product_id_now,
         entry.written_now,
         entry.hash_now,
-        expected,
     )
 
 

@@ -191,12 +191,15 @@ async def test_revert_after_a_later_run_skips_exactly_what_that_run_touched(make
     assert ("B-S", f"product B (SKU B-S, B-M) not reverted: changed since by run {later.run_id}") in logged
 
 
-async def test_products_edited_in_the_shop_since_are_left_alone(make_feed: MakeFeed) -> None:
+@pytest.mark.parametrize("lookup_limit", [200, 1], ids=["id-search", "whole-shop-export"])
+async def test_products_edited_in_the_shop_since_are_left_alone(
+    make_feed: MakeFeed, lookup_limit: int
+) -> None:
     """After run 2 (A's and B's prices, H deleted), a merchant retitles B in the admin and makes a product
     of their own holding H's SKU H-S. Reverting run 2 puts A's price back, leaves B as the merchant left it
     (named with the field edited) and does not create H beside the merchant's product: no SKU is on two
-    products."""
-    feed = await make_feed(grouped=True)
+    products. The shop is read by `id:` searches, or past `sku_lookup_limit` by one export of it all."""
+    feed = await make_feed(grouped=True, sync={"sku_lookup_limit": lookup_limit})
     _, changed = await two_runs(
         feed, A=tee("A", SIZES[:2], price="25.00"), B=tee("B", SIZES[:2], price="25.00"), H=[]
     )
