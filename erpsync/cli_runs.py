@@ -122,7 +122,7 @@ def describe_run(item: Any) -> list[str]:
     shown = ("created", "updated", "deleted", "unchanged", "failed", "unknown", "retried", "rows_rejected")
     lines = [
         f"run {item.id} of {item.config_id}: {item.status}" + (" (dry run)" if item.dry_run else ""),
-        f"trigger: {item.trigger}",
+        f"trigger: {item.trigger}" + (f" (of run {item.reverts_run_id})" if item.reverts_run_id else ""),
         f"queued: {when(item.queued_at)}  started: {when(item.started_at)}  finished: {when(item.finished_at)}",
         "counts: " + (" ".join(f"{key}={counts[key]}" for key in shown if key in counts) or "-"),
     ]

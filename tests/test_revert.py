@@ -554,9 +554,8 @@ async def test_cli_reverts_a_run_and_its_dry_run_writes_nothing(make_feed: MakeF
     assert (first, second) == (f"revert of run {changed.run_id}", f"run {revert_id}: succeeded")
     assert f"    B (SKU B-S, B-M): changed since by run {later.run_id}" in done.stdout
     assert prices(await snapshot(feed))["A-S"] == ("Tee A", "20.00")
-    shown = await get_run(feed.configs.pool, revert_id)
-    assert shown is not None
-    assert (shown.trigger, shown.reverts_run_id) == ("revert", changed.run_id)
+    shown = await erpsync_awaited(env, "runs", "show", str(revert_id))
+    assert f"trigger: revert (of run {changed.run_id})" in shown.stdout.splitlines()
 
 
 async def test_a_revert_can_be_reverted(make_feed: MakeFeed) -> None:
