@@ -64,7 +64,7 @@ async def check_revertible(conn: Executor, run_id: int) -> revert_store.Target:
             code="not_found",
         )
     if target.dry_run:
-        raise RevertRefused(f"run {run_id} is a dry run: it wrote nothing to revert", code="dry_run")
+        raise RevertRefused(f"run {run_id} is a dry run: it wrote nothing to revert", code="is_dry_run")
     if target.status in UNFINISHED:
         raise RevertRefused(
             f"run {run_id} of {target.config_id!r} has not finished ({target.status}): revert it once it has",

@@ -493,7 +493,7 @@ async def test_runs_that_cannot_be_reverted_get_one_clear_error(
     cases = [
         (999999, 404, "not_found", 66, "no run with id 999999"),
         (queued, 409, "run_not_finished", 75, f"run {queued} of 'acme' has not finished (queued): revert it once it has"),
-        (dry, 409, "dry_run", 1, f"run {dry} is a dry run: it wrote nothing to revert"),
+        (dry, 409, "is_dry_run", 1, f"run {dry} is a dry run: it wrote nothing to revert"),
         (unchanged.run_id, 409, "nothing_to_revert", 1,
          f"run {unchanged.run_id} of 'acme' ended unchanged and wrote nothing: nothing to revert"),
     ]  # fmt: skip
