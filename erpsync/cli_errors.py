@@ -43,9 +43,13 @@ EXIT_STATUSES = (
     (EXIT_PARTIAL, "partial: rows were rejected, or products failed; each is named"),
     (EX_USAGE, "usage error: an unknown command or option, a missing argument"),
     (EX_DATAERR, "invalid input: a config file that is not valid JSON or not a valid config"),
-    (EX_NOT_FOUND, "not found: no sync config (or run) with that id"),
+    (EX_NOT_FOUND, "not found: no sync config (or run) with that id; a run to revert whose config is gone"),
     (EX_UNAVAILABLE, "unavailable: PostgreSQL cannot be reached, or the API's port is taken"),
-    (EX_TEMPFAIL, "try again: the config is syncing elsewhere, or PostgreSQL was lost mid-run (it resumes)"),
+    (
+        EX_TEMPFAIL,
+        "try again: the config is syncing elsewhere, a run to revert has not finished, or PostgreSQL was "
+        "lost mid-run (it resumes)",
+    ),
     (EX_CONFIG, "settings error: a bad setting, or a secret key that cannot decrypt stored credentials"),
 )
 

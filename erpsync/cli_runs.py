@@ -1,15 +1,17 @@
-"""`erpsync runs`: recent runs (`erpsync runs [CONFIG_ID]`), and one run with its journal
-(`erpsync runs show ID [--changes] [--json]`), read from PostgreSQL without the API."""
+"""`erpsync runs`: recent runs (`erpsync runs [CONFIG_ID]`), one run with its journal
+(`erpsync runs show ID [--changes] [--json]`), read from PostgreSQL without the API; and the revert of a
+run (`erpsync runs revert ID [--dry-run]`), run in the foreground like `erpsync sync`."""
 
 from __future__ import annotations
 
+import sys
 from typing import Any
 
 import click
 import orjson
 
-from erpsync.cli_context import Context, pass_context
-from erpsync.cli_errors import EX_NOT_FOUND, UsageExit, fail, handle_errors
+from erpsync.cli_context import Context, pass_context, run
+from erpsync.cli_errors import EX_NOT_FOUND, EX_TEMPFAIL, EXIT_FAILED, UsageExit, fail, handle_errors
 
 PAGE = 1000
 REMOVED = {"create": "created", "delete": "deleted", "archive": "archived", "draft": "set to draft"}
@@ -27,7 +29,8 @@ class RunsGroup(UsageExit):
 
 @click.group("runs", cls=RunsGroup)
 def runs_group() -> None:
-    """List recent runs (`runs [CONFIG_ID]`), or show one run and what it did (`runs show ID`)."""
+    """List recent runs (`runs [CONFIG_ID]`), show one run and what it did (`runs show ID`), or revert
+    one (`runs revert ID`)."""
 
 
 @runs_group.command("list")
@@ -119,7 +122,7 @@ def describe_run(item: Any) -> list[str]:
     shown = ("created", "updated", "deleted", "unchanged", "failed", "unknown", "retried", "rows_rejected")
     lines = [
         f"run {item.id} of {item.config_id}: {item.status}" + (" (dry run)" if item.dry_run else ""),
-        f"trigger: {item.trigger}",
+        f"trigger: {item.trigger}" + (f" (of run {item.reverts_run_id})" if item.reverts_run_id else ""),
         f"queued: {when(item.queued_at)}  started: {when(item.started_at)}  finished: {when(item.finished_at)}",
         "counts: " + (" ".join(f"{key}={counts[key]}" for key in shown if key in counts) or "-"),
     ]
@@ -152,3 +155,88 @@ def _value(value: Any) -> str:
     if value is None:
         return "(none)"
     return value if isinstance(value, str) else orjson.dumps(value).decode()
+
+
+# How a refused revert ends: the exit statuses of the README's table.
+REFUSED_EXIT = {"not_found": EX_NOT_FOUND, "run_not_finished": EX_TEMPFAIL}
+
+
+@runs_group.command("revert")
+@click.argument("run_id", type=click.IntRange(1, 2**63 - 1))
+@click.option(
+    "--dry-run", is_flag=True, help="Print what the revert would do and leave alone; write nothing."
+)
+@click.option("--allow-mass-delete", is_flag=True, help="Let this revert remove past max_delete_fraction.")
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+@pass_context
+@handle_errors
+def revert_command(ctx: Context, run_id: int, dry_run: bool, allow_mass_delete: bool, as_json: bool) -> None:
+    """Revert run RUN_ID: put back what it changed, as a run of its config (trigger `revert`), in the
+    foreground. Products changed since by a later run, or in the shop, are left alone and named.
+
+    \b
+    Exit status: as `erpsync sync` (0 reverted, or a dry run; 1 failed; 2 removals held back by the
+    guard; 3 partial); 66 no such run, or its config is gone; 75 the run has not finished, or the
+    config is syncing now; 1 a dry run, a run already reverted, or one that wrote nothing.
+    """
+    import asyncpg
+
+    from erpsync.cli_sync import EXIT_STATUS, close_pool, render_result
+    from erpsync.db.pool import create_pool
+    from erpsync.revert import RevertRefused, check_revertible
+    from erpsync.sync import run_sync
+
+    settings = ctx.settings
+
+    async def go() -> Any:
+        pool = await create_pool(settings.database, reachable=True)
+        try:
+            target = await check_revertible(pool, run_id)
+            try:
+                return await run_sync(
+                    settings, pool, target.config_id, trigger="revert", dry_run=dry_run,
+                    allow_mass_delete=allow_mass_delete, reverts_run_id=run_id,
+                )  # fmt: skip
+            except asyncpg.UniqueViolationError:  # the config has a run queued: one queued run at a time
+                raise RevertRefused(
+                    f"config {target.config_id!r} has a run queued: revert run {run_id} once it ran",
+                    code="run_not_finished",
+                ) from None
+        finally:
+            await close_pool(pool)
+
+    try:
+        result = run(go())
+    except RevertRefused as exc:
+        fail(str(exc), status=REFUSED_EXIT.get(exc.code, EXIT_FAILED))
+    if as_json:
+        body = {
+            "run_id": result.run_id,
+            "reverts_run_id": run_id,
+            "status": result.status,
+            "counts": result.counts,
+            "plan": result.plan,
+            "error": result.error,
+            "details": result.details,
+        }
+        click.echo(orjson.dumps(body, option=orjson.OPT_INDENT_2).decode())
+    else:
+        click.echo(f"revert of run {run_id}" + (" (dry run: nothing written)" if dry_run else ""))
+        click.echo(render_result(result))
+        for line in describe_skips(result.counts):
+            click.echo(line)
+    sys.exit(EXIT_STATUS.get(result.status, EXIT_FAILED))
+
+
+def describe_skips(counts: dict[str, Any]) -> list[str]:
+    """`  not reverted (2):` then one line per product left alone, with why."""
+    total = int(counts.get("revert_skipped") or 0)
+    if not total:
+        return []
+    lines = [f"  not reverted ({total:,}):"]
+    for skip in counts.get("revert_skips", []):
+        skus = f" (SKU {', '.join(skip['skus'])})" if skip["skus"] else ""
+        lines.append(f"    {skip['product_key']}{skus}: {skip['reason']}")
+    if total > len(counts.get("revert_skips", [])):
+        lines.append(f"    ... and {total - len(counts['revert_skips']):,} more (in the run's logs)")
+    return lines

@@ -10,6 +10,7 @@
     ├── MigrationError                a migration failed; nothing after it applied
     ├── SecretKeyError                stored credentials cannot be decrypted with the key
     ├── ListenError                   the API cannot listen on its address      (retryable)
+    ├── RevertRefused                 a run that cannot be reverted, and why          (revert.py)
     ├── SourceError                   the feed could not be fetched            (sources/errors.py)
     │   ├── SourceRefused, SourceTimeout, SourceCut, SourceUnavailable         (retryable)
     │   ├── SourceAuthError, SourceNotFound, SourceTrustError

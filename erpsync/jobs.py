@@ -80,6 +80,36 @@ async def enqueue_sync(
     return Enqueued(run_id, created=True, status=RunStatus.QUEUED, redis_down=down)
 
 
+async def enqueue_revert(
+    redis: ArqRedis,
+    pool: asyncpg.Pool[Any],
+    config_id: str,
+    reverted: int,
+    *,
+    allow_mass_delete: bool = False,
+) -> Enqueued:
+    """Queue a revert of run `reverted` as a run of its config (trigger `revert`), run by a worker as any
+    queued run is. A run of the config already queued or running is returned instead (`created` False):
+    the revert is asked for again once it ended."""
+    async with pool.acquire() as conn:
+        active = await run_store.active_runs(conn, config_id)
+        if active:
+            return Enqueued(active[0][0], created=False, status=active[0][1])
+        try:
+            run_id = await run_store.create_run(
+                conn,
+                config_id,
+                trigger="revert",
+                allow_mass_delete=allow_mass_delete,
+                reverts_run_id=reverted,
+            )
+        except asyncpg.UniqueViolationError:  # a sync was queued a moment ago
+            first_id, first_status = (await run_store.active_runs(conn, config_id))[0]
+            return Enqueued(first_id, created=False, status=first_status)
+    down = not await _try_ensure_job(redis, pool, config_id, run_id, allow_mass_delete)
+    return Enqueued(run_id, created=True, status=RunStatus.QUEUED, redis_down=down)
+
+
 async def _try_ensure_job(
     redis: ArqRedis, pool: asyncpg.Pool[Any], config_id: str, run_id: int, allow_mass_delete: bool
 ) -> bool:

@@ -21,6 +21,7 @@ from erpsync.variant_cap import record_deferred
 if TYPE_CHECKING:
     from erpsync.plan import Plan
     from erpsync.shopify.client import ClientFactory, ShopifyClient
+    from erpsync.sync import Run
 
 
 def lazy_client_factory(settings: Settings) -> ClientFactory:
@@ -33,6 +34,18 @@ def lazy_client_factory(settings: Settings) -> ClientFactory:
         return default_client(settings)(config)
 
     return make
+
+
+def run_kind(reverts_run_id: int | None) -> type[Run]:
+    """An ordinary run, or a revert of run `reverts_run_id`: a run whose products come from that run's
+    journal instead of the feed (imported only then: it builds on the engine)."""
+    if reverts_run_id is None:
+        from erpsync.sync import Run
+
+        return Run
+    from erpsync.revert import RevertRun
+
+    return RevertRun
 
 
 async def settle_context(

@@ -36,7 +36,7 @@ from erpsync.models import SyncConfig, secret_paths
 from erpsync.outcome import map_counts, no_product_reason
 from erpsync.plan import Plan, classify, plan_details, plan_writes
 from erpsync.run_result import Stopwatch, SyncResult
-from erpsync.run_steps import claim, lazy_client_factory, published_outcome, settle_context
+from erpsync.run_steps import claim, lazy_client_factory, published_outcome, run_kind, settle_context
 from erpsync.settings import Settings
 from erpsync.sources import FeedInfo
 from erpsync.unchanged import Verdict, check_feed, config_version, finish_unchanged, settled
@@ -65,10 +65,12 @@ async def run_sync(
     dry_run: bool = False,
     allow_mass_delete: bool = False,
     run_id: int | None = None,
+    reverts_run_id: int | None = None,
     client_factory: ClientFactory | None = None,
     on_progress: ProgressHook | None = None,
 ) -> SyncResult:
-    """Run one sync of one config to its end; the result says how it went (it raises only `SyncBusy`)."""
+    """Run one sync of one config to its end; the result says how it went (it raises only `SyncBusy`).
+    `reverts_run_id`: the run is a revert of that run (`erpsync.revert`)."""
     box = SecretBox(settings.security.secret_key, settings.security.previous_keys)
     make_client = client_factory or lazy_client_factory(settings)
     async with config_lock(pool, config_id) as conn:
@@ -78,7 +80,7 @@ async def run_sync(
             register_secret(secret)
 
         def make_run(run_id: int, *, dry: bool) -> Run:
-            return Run(
+            return run_kind(reverts_run_id)(
                 settings,
                 pool,
                 conn,
@@ -96,7 +98,9 @@ async def run_sync(
             transaction = conn.transaction()
             await transaction.start()
             try:
-                dry_id = await run_store.create_run(conn, config_id, trigger=trigger, dry_run=True)
+                dry_id = await run_store.create_run(
+                    conn, config_id, trigger=trigger, dry_run=True, reverts_run_id=reverts_run_id
+                )
                 with bound_run(config_id, dry_id):
                     return await make_run(dry_id, dry=True).execute()
             finally:
@@ -108,8 +112,10 @@ async def run_sync(
             run_id = await run_store.queued_run(conn, config_id)
         if run_id is None:
             run_id = await run_store.create_run(
-                conn, config_id, trigger=trigger, allow_mass_delete=allow_mass_delete
-            )
+                conn, config_id, trigger=trigger, allow_mass_delete=allow_mass_delete,
+                reverts_run_id=reverts_run_id,
+            )  # fmt: skip
+        reverts_run_id = await run_store.reverted_run(conn, run_id)  # a queued revert is run as one
         with bound_run(config_id, run_id):
             return await make_run(run_id, dry=False).execute()
 
@@ -374,18 +380,10 @@ class Run:
 
         fetched_at = self.verdict.fetched_at or datetime.now(UTC)
         read = await read_feed(
-            self.conn,
-            self.settings,
-            self.config,
-            run_id=self.run_id,
-            work_dir=self.work_dir,
-            spool_path=self.spool_path,
-            location_id=location_id,
-            currency=currency,
-            dry_run=self.dry_run,
-            progress=self.progress,
-            downloaded=self.verdict.downloaded(),
-        )
+            self.conn, self.settings, self.config, run_id=self.run_id, work_dir=self.work_dir,
+            spool_path=self.spool_path, location_id=location_id, currency=currency, dry_run=self.dry_run,
+            progress=self.progress, downloaded=self.verdict.downloaded(),
+        )  # fmt: skip
         self.feed_info = settled(read.info, fetched_at)
         self.unchanged_unlisted = read.unchanged_unlisted
         self.unmatched = read.unmatched

@@ -21,6 +21,8 @@ from erpsync.api.schemas import (
     HistoryQuery,
     LogPage,
     LogQuery,
+    RevertQuery,
+    RevertQueued,
     RunOut,
     RunsQuery,
     StoredConfigOut,
@@ -45,7 +47,7 @@ def _json(model: type[BaseModel] | dict[str, Any], description: str) -> dict[str
 def _errors(*statuses: int) -> dict[str, Any]:
     reasons = {
         400: "malformed request",
-        409: "id already taken, or a sync of this config is in progress",
+        409: "id already taken, a sync of this config is in progress, or (a revert) the run cannot be reverted",
         401: "missing or wrong bearer token",
         404: "unknown id",
         413: "body larger than allowed",
@@ -74,6 +76,7 @@ def build_openapi() -> dict[str, Any]:
         HealthOut,
         RunOut,
         SyncQueued,
+        RevertQueued,
         SyncStatusOut,
         ChangePage,
     ]
@@ -202,6 +205,24 @@ def build_openapi() -> dict[str, Any]:
                 "only counted), in order; filter by action and SKU, page on with `after`",
                 "parameters": _query_parameters(ChangesQuery),
                 "responses": {"200": _json(ChangePage, "a page of the journal"), **_errors(401, 404, 422)},
+            },
+        },
+        "/runs/{run_id}/revert": {
+            "parameters": [run_param],
+            "post": {
+                "summary": "Queue the revert of a finished run as a run of its config (202); with dry_run=true, "
+                "answer what it would do and leave alone (200) and write nothing. 404: no such run, or its "
+                "config is gone; 409: not finished, a dry run, already reverted, wrote nothing, or the config "
+                "has a run queued or running",
+                "parameters": _query_parameters(RevertQuery),
+                "responses": {
+                    "200": {
+                        "description": "the plan of a dry revert, with `details.skipped`",
+                        "content": {"application/json": {"schema": {"type": "object"}}},
+                    },
+                    "202": _json(RevertQueued, "queued"),
+                    **_errors(401, 404, 409, 422),
+                },
             },
         },
         "/configs/{id}/products/{sku}/history": {

@@ -108,6 +108,15 @@ class SyncQuery(BaseModel):
     allow_mass_delete: bool = False
 
 
+class RevertQuery(BaseModel):
+    """Options of `POST /runs/{run_id}/revert`."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    dry_run: bool = False
+    allow_mass_delete: bool = False
+
+
 class RunsQuery(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -140,7 +149,7 @@ class HistoryQuery(BaseModel):
 
 
 QUERY_MODELS = frozenset(
-    model.__name__ for model in (LogQuery, SyncQuery, RunsQuery, ChangesQuery, HistoryQuery)
+    model.__name__ for model in (LogQuery, SyncQuery, RevertQuery, RunsQuery, ChangesQuery, HistoryQuery)
 )
 
 
@@ -189,6 +198,12 @@ class SyncQueued(BaseModel):
     warning: str | None = None
 
 
+class RevertQueued(SyncQueued):
+    """A revert queued as a run of the reverted run's config (trigger `revert`)."""
+
+    reverts_run_id: int
+
+
 class RunOut(BaseModel):
     """A run: its status and stage, counts, seconds per stage, progress while running, bulk operations.
 
@@ -197,6 +212,8 @@ class RunOut(BaseModel):
     says how it was known, `counts.feed_bytes_transferred` what was downloaded).
     `counts.rejected_products` names up to 100 products the feed's rows rejected (key, SKUs, first error;
     `counts.rejected_products_more` the rest) and `counts.warnings` the map stage's warnings.
+    A revert (`trigger` revert) names the run it reverts in `reverts_run_id`; `counts.revert_skipped` counts
+    the products it left alone and `counts.revert_skips` names up to 100 (key, SKUs, reason).
     """
 
     model_config = ConfigDict(extra="allow")
@@ -207,6 +224,8 @@ class RunOut(BaseModel):
     counts: dict[str, Any]
     timings: dict[str, float]
     progress: dict[str, Any]
+    trigger: str
+    reverts_run_id: int | None = None
 
 
 class ConfigStatus(BaseModel):

@@ -19,10 +19,12 @@ from erpsync.db.pool import Executor
 
 # `retry` says how often a line went again ('transient:N', after 'handle'/'stale' when it was sent again
 # for that first): a product whose line was sent again and then written is `retried`. Conflicts (a SKU
-# another config owns) and held writes (the delete guard) were never sent: `skipped`, with why.
+# another config owns) and held writes (the delete guard) were never sent: `skipped`, with why. An update or
+# a removal keeps the product as last written before the run (a create taken over by healing does not).
 JOURNAL_RUN = """
 INSERT INTO run_changes (run_id, config_id, product_key, skus, action, changes, result, attempts,
-                         shopify_product_id, bulk_operation_id, line_number, message)
+                         shopify_product_id, bulk_operation_id, line_number, message, written_before,
+                         hash_before)
 SELECT rp.run_id, $2, rp.product_key, rp.skus, rp.action,
        CASE WHEN rp.action = 'update' THEN rp.changes END,
        CASE WHEN rp.action IN ('conflict', 'held') THEN 'skipped'
@@ -32,7 +34,9 @@ SELECT rp.run_id, $2, rp.product_key, rp.skus, rp.action,
        CASE WHEN rp.action IN ('conflict', 'held') THEN 0
             ELSE 1 + coalesce(substring(rp.retry FROM 'transient:([0-9]+)')::int, 0)
                    + CASE WHEN rp.retry ~ '^(handle|stale)' THEN 1 ELSE 0 END END,
-       coalesce(rp.shopify_product_id, ps.shopify_product_id), rp.bulk_operation_id, rp.line_number, rp.message
+       coalesce(rp.shopify_product_id, ps.shopify_product_id), rp.bulk_operation_id, rp.line_number, rp.message,
+       CASE WHEN rp.action <> 'create' THEN rp.written_before END,
+       CASE WHEN rp.action <> 'create' THEN rp.hash_before END
 FROM run_products rp
 LEFT JOIN product_states ps ON ps.config_id = $2 AND ps.product_key = rp.product_key
 WHERE rp.run_id = $1 AND rp.action IS NOT NULL AND rp.action <> 'unchanged'

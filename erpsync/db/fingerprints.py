@@ -1,8 +1,8 @@
 """`source_fingerprints`: what a config's source said of the feed its last succeeded run synced.
 
 A fingerprint is written only when a run ended `succeeded` — every product written as the feed says — and
-it holds only while every later run of the config ended `unchanged`: a partial, failed, held or canceled
-run since, a product whose owner mark is not written, a config edited since or a changed write context
+it holds only while every later run of the config ended `unchanged` (or was a revert): a partial, failed,
+held or canceled run since, a product whose owner mark is not written, a config edited since or a changed write context
 each mean the next run does the work again.
 """
 
@@ -30,11 +30,12 @@ ON CONFLICT (config_id) DO UPDATE SET
 SET_VALIDATOR = "UPDATE source_fingerprints SET validator = $2 WHERE config_id = $1 AND feed_sha256 = $3"
 SELECT_CONTEXT_HASH = "SELECT context_hash FROM config_states WHERE config_id = $1"
 # The config's last run since the fingerprint's that did something and did not end `unchanged` (a queued
-# run canceled before it started did nothing).
+# run canceled before it started did nothing). A revert is no such run: it put products back on purpose,
+# and the feed it would read again is the one it reverted (`erpsync.revert`).
 SELECT_LATER_RUN = """
 SELECT id, status FROM sync_runs
 WHERE config_id = $1 AND NOT dry_run AND id > $2 AND id <> $3 AND finished_at IS NOT NULL
-  AND started_at IS NOT NULL AND status <> 'unchanged'
+  AND started_at IS NOT NULL AND status <> 'unchanged' AND trigger <> 'revert'
 ORDER BY id DESC LIMIT 1
 """
 

@@ -33,16 +33,18 @@ DROP_REJECTED = "DELETE FROM run_products WHERE run_id = $1 AND product_key = AN
 # Rows arrive as 'unchanged' (their hash is one this config last wrote while active: the hash covers the
 # key) or unclassified. Unclassified and tracked: 'update' (another hash, or not active) — or 'unchanged'
 # for a hash written twice; untracked: 'create'. Each row is written at most once, so a run whose feed
-# did not change rewrites nothing here.
+# did not change rewrites nothing here. An update keeps what it replaces (`written_before`, `hash_before`):
+# the journal holds it, so that the run can be reverted (`erpsync.revert`).
 CLASSIFY_TRACKED = """
 UPDATE run_products rp
-SET action = CASE WHEN ps.content_hash IS DISTINCT FROM rp.content_hash OR ps.state <> 'active'
-                  THEN 'update' ELSE 'unchanged' END,
-    shopify_product_id = ps.shopify_product_id
+SET action = CASE WHEN CHANGED THEN 'update' ELSE 'unchanged' END,
+    shopify_product_id = ps.shopify_product_id,
+    written_before = CASE WHEN CHANGED THEN ps.written END,
+    hash_before = CASE WHEN CHANGED THEN ps.content_hash END
 FROM product_states ps
 WHERE rp.run_id = $1 AND ps.config_id = $2 AND ps.product_key = rp.product_key AND rp.ordinal IS NOT NULL
   AND rp.action IS NULL
-"""
+""".replace("CHANGED", "(ps.content_hash IS DISTINCT FROM rp.content_hash OR ps.state <> 'active')")
 CLASSIFY_CREATES = (
     "UPDATE run_products SET action = 'create' WHERE run_id = $1 AND ordinal IS NOT NULL AND action IS NULL"
 )
@@ -65,13 +67,16 @@ WHERE ps.config_id = $1 AND ps.state = 'active'
 ORDER BY ps.product_key
 """
 COUNT_TRACKED = "SELECT count(*) FROM product_states WHERE config_id = $1 AND state = 'active'"
-# A removal carries the SKUs the product was last written with: the journal names it by them.
+# A removal carries the SKUs the product was last written with: the journal names it by them; and the
+# product as last written, so that a revert can create it again.
 INSERT_DELETIONS = """
-INSERT INTO run_products (run_id, product_key, action, shopify_product_id, skus)
+INSERT INTO run_products (run_id, product_key, action, shopify_product_id, skus, written_before, hash_before)
 SELECT $1, t.key, $2, t.id,
        coalesce((SELECT array_agg(p.sku ORDER BY p.sku) FROM products p
-                 WHERE p.config_id = $5 AND p.product_key = t.key), '{}')
+                 WHERE p.config_id = $5 AND p.product_key = t.key), '{}'),
+       ps.written, ps.content_hash
 FROM unnest($3::text[], $4::text[]) AS t(key, id)
+LEFT JOIN product_states ps ON ps.config_id = $5 AND ps.product_key = t.key
 ON CONFLICT (run_id, product_key) DO NOTHING
 """
 COUNT_ACTIONS = "SELECT action, count(*) AS n FROM run_products WHERE run_id = $1 GROUP BY action"

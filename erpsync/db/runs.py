@@ -14,8 +14,8 @@ from erpsync.db.pool import Executor
 WORKER_NAME = f"{socket.gethostname()}:{os.getpid()}"
 
 INSERT_RUN = """
-INSERT INTO sync_runs (config_id, status, trigger, dry_run, allow_mass_delete)
-VALUES ($1, 'queued', $2, $3, $4)
+INSERT INTO sync_runs (config_id, status, trigger, dry_run, allow_mass_delete, reverts_run_id)
+VALUES ($1, 'queued', $2, $3, $4, $5)
 RETURNING id
 """
 START_RUN = """
@@ -71,6 +71,7 @@ class Run:
     worker: str | None
     feed_sha256: str | None
     feed_bytes: int | None
+    reverts_run_id: int | None  # a revert (trigger 'revert'): the run it reverts
     queued_at: datetime
     started_at: datetime | None
     finished_at: datetime | None
@@ -88,9 +89,16 @@ class Run:
 
 
 async def create_run(
-    conn: Executor, config_id: str, *, trigger: str, dry_run: bool = False, allow_mass_delete: bool = False
+    conn: Executor,
+    config_id: str,
+    *,
+    trigger: str,
+    dry_run: bool = False,
+    allow_mass_delete: bool = False,
+    reverts_run_id: int | None = None,
 ) -> int:
-    run_id = await conn.fetchval(INSERT_RUN, config_id, trigger, dry_run, allow_mass_delete)
+    """A queued run; `reverts_run_id`: a revert of that run (`erpsync.revert`)."""
+    run_id = await conn.fetchval(INSERT_RUN, config_id, trigger, dry_run, allow_mass_delete, reverts_run_id)
     return int(run_id)
 
 
@@ -181,6 +189,7 @@ async def cancel_queued(conn: Executor, run_id: int, reason: str) -> None:
 
 
 SELECT_RUN_STATUS = "SELECT status FROM sync_runs WHERE id = $1"
+SELECT_REVERTED = "SELECT reverts_run_id FROM sync_runs WHERE id = $1"
 SELECT_QUEUED_RUN = (
     "SELECT id FROM sync_runs WHERE config_id = $1 AND status = 'queued' AND NOT dry_run ORDER BY id LIMIT 1"
 )
@@ -190,6 +199,12 @@ SELECT_ABANDONED = "SELECT DISTINCT config_id FROM sync_runs WHERE status = 'run
 async def run_status(conn: Executor, run_id: int) -> str | None:
     value = await conn.fetchval(SELECT_RUN_STATUS, run_id)
     return None if value is None else str(value)
+
+
+async def reverted_run(conn: Executor, run_id: int) -> int | None:
+    """The run that run `run_id` reverts; None for an ordinary run."""
+    value = await conn.fetchval(SELECT_REVERTED, run_id)
+    return None if value is None else int(value)
 
 
 async def queued_run(conn: Executor, config_id: str) -> int | None:
