@@ -219,6 +219,7 @@ def render_result(result: Any) -> str:
         lines.append(f"  reason: {result.error}")
     if result.status == RunStatus.UNCHANGED:
         lines.append(f"  {counts.get('unchanged_reason')}; nothing parsed, nothing sent to the shop")
+    lines.extend(drift_lines(counts))
     if result.status == RunStatus.DRY_RUN and result.plan:
         plan = result.plan
         counted = [
@@ -291,4 +292,22 @@ def rejected_lines(counts: dict[str, Any]) -> list[str]:
     if total > SHOWN_REJECTED:
         lines.append(f"    ... and {total - SHOWN_REJECTED:,} more (in the run's logs)")
     lines.extend(f"  warning: {warning}" for warning in counts.get("warnings", []))
+    return lines
+
+
+def drift_lines(counts: dict[str, Any]) -> list[str]:
+    """What the drift check (or a reconcile) found in the shop and did, when it found anything."""
+    lines = []
+    for name in ("drift", "reconcile"):
+        found = counts.get(name)
+        if not isinstance(found, dict):
+            continue
+        if found.get("error"):
+            lines.append(f"  {name} check failed: {found['error']}")
+        elif found.get("drifted") or found.get("deleted") or found.get("reported"):
+            lines.append(
+                f"  {name}: {found.get('drifted', 0)} product(s) edited in the shop ({found.get('fields', 0)} "
+                f"field(s)), {found.get('deleted', 0)} deleted; written back {found.get('written_back', 0)}, "
+                f"kept {found.get('kept', 0)}, reported {found.get('reported', 0)}"
+            )
     return lines

@@ -28,6 +28,7 @@ from erpsync.db import regroup as regroup_store
 from erpsync.db import runs as run_store
 from erpsync.db.changes import journal_and_clear
 from erpsync.db.logs import add_log
+from erpsync.drift_settle import keep_fields, settle_written
 from erpsync.errors import ErpsyncError
 from erpsync.interrupted import resume_interrupted
 from erpsync.locks import config_lock
@@ -67,8 +68,10 @@ async def run_sync(
     run_id: int | None = None,
     client_factory: ClientFactory | None = None,
     on_progress: ProgressHook | None = None,
+    reconcile: bool = False,
 ) -> SyncResult:
-    """Run one sync of one config to its end; the result says how it went (it raises only `SyncBusy`)."""
+    """Run one sync of one config to its end; the result says how it went (it raises only `SyncBusy`).
+    `reconcile`: the run reads the whole shop first (a queued run says so itself)."""
     box = SecretBox(settings.security.secret_key, settings.security.previous_keys)
     make_client = client_factory or lazy_client_factory(settings)
     async with config_lock(pool, config_id) as conn:
@@ -89,6 +92,7 @@ async def run_sync(
                 allow_mass_delete=allow_mass_delete,
                 on_progress=on_progress,
                 version=config_version(settings, config, stored.updated_at),
+                reconcile=reconcile,
             )
 
         if dry_run:
@@ -96,7 +100,9 @@ async def run_sync(
             transaction = conn.transaction()
             await transaction.start()
             try:
-                dry_id = await run_store.create_run(conn, config_id, trigger=trigger, dry_run=True)
+                dry_id = await run_store.create_run(
+                    conn, config_id, trigger=trigger, dry_run=True, reconcile=reconcile
+                )
                 with bound_run(config_id, dry_id):
                     return await make_run(dry_id, dry=True).execute()
             finally:
@@ -108,7 +114,7 @@ async def run_sync(
             run_id = await run_store.queued_run(conn, config_id)
         if run_id is None:
             run_id = await run_store.create_run(
-                conn, config_id, trigger=trigger, allow_mass_delete=allow_mass_delete
+                conn, config_id, trigger=trigger, allow_mass_delete=allow_mass_delete, reconcile=reconcile
             )
         with bound_run(config_id, run_id):
             return await make_run(run_id, dry=False).execute()
@@ -130,6 +136,7 @@ class Run:
         allow_mass_delete: bool,
         on_progress: ProgressHook | None = None,
         version: str = "",
+        reconcile: bool = False,
     ) -> None:
         self.settings = settings
         self.pool = pool
@@ -141,6 +148,7 @@ class Run:
         self.allow_mass_delete = allow_mass_delete
         self.on_progress = on_progress
         self.version = version  # the config's version, for the feed's fingerprint
+        self.reconcile = reconcile  # the whole shop is read first (erpsync/reconcile.py)
         self.verdict = Verdict()  # what the source said before anything was parsed
         self.feed_info: FeedInfo | None = None  # the feed as read, once read
         self.client: ShopifyClient | None = None  # made only once the run has work
@@ -166,6 +174,7 @@ class Run:
 
     async def execute(self) -> SyncResult:
         await run_store.start_run(self.conn, self.run_id)
+        self.reconcile = self.reconcile or await run_store.is_reconcile(self.conn, self.run_id)
         self.stopwatch.enter("fetch")
         try:
             return await self._stages()
@@ -205,12 +214,8 @@ class Run:
         self.counts["seconds"] = self.stopwatch.timings
         await run_store.finish_run(self.conn, self.run_id, RunStatus.FAILED, self.counts, reason)
         await add_log(
-            self.conn,
-            config_id=self.config.id,
-            run_id=self.run_id,
-            level="error",
-            message=f"sync failed: {reason}",
-        )
+            self.conn, config_id=self.config.id, run_id=self.run_id, level="error", message=f"sync failed: {reason}"
+        )  # fmt: skip
         if not self.dry_run:
             await journal_and_clear(self.conn, self.run_id, self.config.id, journal=sent)
         shutil.rmtree(self.work_dir, ignore_errors=True)  # a failed run is not resumed: its files are dead
@@ -222,11 +227,14 @@ class Run:
                 self.conn, self.settings, self.config, run_id=self.run_id, version=self.version,
                 work_dir=self.work_dir,
             )  # fmt: skip
-            if self.verdict.reason is not None:
-                return await finish_unchanged(
-                    self.conn, config_id=self.config.id, run_id=self.run_id, verdict=self.verdict,
-                    stopwatch=self.stopwatch, work_dir=self.work_dir,
-                )  # fmt: skip
+        from erpsync.drift_step import look_at_shop  # the Shopify side: imported once the feed is checked
+
+        drift = await look_at_shop(self)  # what changed in the shop: to write, keep or report
+        if self.verdict.reason is not None and not (drift and drift.to_write):
+            return await finish_unchanged(
+                self.conn, config_id=self.config.id, run_id=self.run_id, verdict=self.verdict,
+                stopwatch=self.stopwatch, work_dir=self.work_dir, counts=self.counts,
+            )  # fmt: skip
         from erpsync.adopt import adopt_known_skus
         from erpsync.shopify.shop import ensure_owner_definition, shop_facts
 
@@ -280,6 +288,7 @@ class Run:
             unmatched=self.unmatched,
         )
         await store.load_inputs(self.conn, self.run_id, self.spool_path)
+        await keep_fields(self.conn, self.run_id, self.config.id)  # drift_policy keep: the shop's values
         plan.write_kinds = await plan_writes(
             self.conn,
             self.run_id,
@@ -348,6 +357,7 @@ class Run:
             published=published, operations=len(entries), cost=active.stats.cost, timings=self.stopwatch.timings,
         )  # fmt: skip
         await owner_store.release_stale_claims(self.conn, run_id=self.run_id, config_id=self.config.id)
+        await settle_written(self.conn, self.run_id, self.config.id)  # drift the run's writes settled
         if status == RunStatus.SUCCEEDED and self.feed_info is not None and self.version:
             await fingerprint_store.save_fingerprint(
                 self.conn, self.config.id, self.run_id, self.feed_info, config_version=self.version
@@ -359,14 +369,12 @@ class Run:
         return SyncResult(self.run_id, status, counts, plan.as_json(), error=reason)
 
     def _counts(self, plan: Plan) -> dict[str, Any]:
-        counts = dict(self.counts)
-        counts.update(
-            planned_create=plan.creates,
-            planned_update=plan.updates,
-            unchanged=plan.unchanged,
-            planned_removal=plan.removals,
-        )
-        return counts
+        planned = {
+            "planned_create": plan.creates,
+            "planned_update": plan.updates,
+            "unchanged": plan.unchanged,
+        }
+        return {**self.counts, **planned, "planned_removal": plan.removals}
 
     async def read_feed(self, location_id: str | None, currency: str | None) -> MapOutcome:
         """Fetch, parse and map; the map stage's counts, rejected products and warnings go to the result."""
@@ -374,18 +382,10 @@ class Run:
 
         fetched_at = self.verdict.fetched_at or datetime.now(UTC)
         read = await read_feed(
-            self.conn,
-            self.settings,
-            self.config,
-            run_id=self.run_id,
-            work_dir=self.work_dir,
-            spool_path=self.spool_path,
-            location_id=location_id,
-            currency=currency,
-            dry_run=self.dry_run,
-            progress=self.progress,
-            downloaded=self.verdict.downloaded(),
-        )
+            self.conn, self.settings, self.config, run_id=self.run_id, work_dir=self.work_dir,
+            spool_path=self.spool_path, location_id=location_id, currency=currency, dry_run=self.dry_run,
+            progress=self.progress, downloaded=self.verdict.downloaded(),
+        )  # fmt: skip
         self.feed_info = settled(read.info, fetched_at)
         self.unchanged_unlisted = read.unchanged_unlisted
         self.unmatched = read.unmatched

@@ -5,6 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from erpsync.api import views
+from erpsync.api.drift_views import setup_drift_routes
 from erpsync.api.journal_views import setup_journal_routes
 from erpsync.api.openapi import build_openapi
 from erpsync.api.sync_views import setup_sync_routes
@@ -27,3 +28,4 @@ def setup_routes(app: web.Application) -> None:
     app.router.add_get("/logs", views.list_logs)
     setup_sync_routes(app)
     setup_journal_routes(app)
+    setup_drift_routes(app)

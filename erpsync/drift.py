@@ -1,0 +1,315 @@
+"""Drift: every run asks the shop what changed since the config's previous checked run, and settles what
+changed in the products this config owns by its `drift_policy`.
+
+The check costs one small request when nothing changed (`productsCount` of the products updated in the
+window, and the product `destroy` events of the same window), and grows with what changed: the updated
+products are read (paginated when few, one bulk export when many) and the ones this config owns compared
+with their last-written state, field by field, only for the fields the config maps (`erpsync.drift_fields`).
+The window starts at the end of the last run that checked, less `[sync] drift_overlap_seconds`: Shopify's
+search index and its events lag behind writes. Policies:
+
+- `overwrite` (default): the ERP owns the fields it maps; each drifted field is written back in this run
+  with the lightest write (a price edited by hand: a variant update), a product deleted in the shop is
+  created again by erpsync's custom ID (never a second product);
+- `keep`: the merchant's edit wins for that field until the feed's value for it changes; a product deleted
+  by hand is created again only when its feed row changes;
+- `report`: nothing is written for the drift; it is reported.
+
+Variants added or removed by hand are written back under `overwrite` (the feed's variants, the added one
+named first) and reported otherwise. Whatever is found goes to `drift_findings` (`GET /configs/{id}/drift`),
+the journal (rows with action `drift`), the run's counts and `/metrics`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import asyncpg
+
+from erpsync.db import drift as store
+from erpsync.db.logs import add_logs
+from erpsync.drift_fields import PRODUCT, VARIANT, FieldDrift, find_drift, keepable, same, with_theirs
+from erpsync.logs import get_logger
+from erpsync.models import SyncConfig
+from erpsync.shopify.client import ShopifyClient
+from erpsync.shopify.drift_reads import Reading, ShopProduct, iter_updated, read_window
+
+log = get_logger("erpsync.drift")
+
+BATCH = 250
+ACTIONS = {"overwrite": "written back", "keep": "kept", "report": "reported"}
+DELETED_ACTIONS = {
+    "overwrite": "created again",
+    "keep": "kept: created again when its feed row changes",
+    "report": "reported",
+}
+MESSAGES = {
+    "overwrite": "drift_policy overwrite: written back in this run",
+    "keep": "drift_policy keep: the shop's value is kept until the feed's value changes",
+    "report": "drift_policy report: nothing written",
+}
+
+
+@dataclass
+class Tally:
+    """What a check or a reconcile found and did; `to_write` products the run writes because of it."""
+
+    compared: int = 0
+    drifted: int = 0  # products with at least one finding
+    fields: int = 0
+    deleted: int = 0
+    variants_added: int = 0
+    variants_removed: int = 0
+    written_back: int = 0
+    kept: int = 0
+    reported: int = 0
+    settled: int = 0  # open findings the shop no longer shows
+    to_write: int = 0
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def as_counts(self) -> dict[str, Any]:
+        counts = {name: value for name, value in vars(self).items() if name != "extra"}
+        return {**counts, **self.extra}
+
+
+def mapped_targets(config: SyncConfig) -> frozenset[str]:
+    """What the config writes: its mapped and computed targets."""
+    return frozenset(config.mapping) | frozenset(config.rules)
+
+
+async def reading_for(conn: asyncpg.Connection[Any], config: SyncConfig) -> Reading:
+    """What of each product the config's check must read."""
+    targets = mapped_targets(config)
+    return Reading(
+        weight="variant.weight" in targets,
+        product_metafields=tuple(
+            f"{m.namespace}.{m.key}" for m in config.metafield_mappings if m.owner == "product"
+        ),
+        variant_metafields=tuple(
+            f"{m.namespace}.{m.key}" for m in config.metafield_mappings if m.owner == "variant"
+        ),
+        variants=min(250, await store.max_variants(conn, config.id) + 5),
+    )
+
+
+def _kind(drift: FieldDrift) -> str:
+    if len(drift.path) == 1 and isinstance(drift.path[0], tuple) and drift.path[0][0] == "variants":
+        return "variant_added" if drift.ours is None else "variant_removed"
+    return "field"
+
+
+@dataclass
+class Judge:
+    """Applies a config's policy to what the shop holds of its products, a batch at a time."""
+
+    conn: asyncpg.Connection[Any]
+    config: SyncConfig
+    run_id: int
+    shop: str
+    tally: Tally = field(default_factory=Tally)
+
+    @property
+    def policy(self) -> str:
+        return self.config.drift_policy
+
+    async def products(self, pairs: Sequence[tuple[store.Owned, ShopProduct]]) -> None:
+        """Compare each owned product with the shop's, and do what the policy says with the drift."""
+        mapped = mapped_targets(self.config)
+        keys = [owned.product_key for owned, _ in pairs]
+        open_rows: dict[tuple[str, str], asyncpg.Record] = {
+            (row["product_key"], row["field"]): row
+            for row in await store.open_findings(self.conn, self.config.id, keys)
+        }
+        findings: list[store.Finding] = []
+        settled: dict[int, str] = {}
+        states_to_write: dict[str, dict[str, Any]] = {}
+        states_kept: dict[str, dict[str, Any]] = {}
+        journal: list[store.JournalRow] = []
+        for owned, shop in pairs:
+            if owned.written is None:
+                continue  # adopted and not yet written: nothing of erpsync's to compare
+            self.tally.compared += 1
+            drifts = find_drift(owned.written, shop.data, mapped)
+            found_fields = {drift.field for drift in drifts}
+            for (key, name), row in open_rows.items():
+                if key == owned.product_key and name not in found_fields and row["action"] != "kept":
+                    settled[int(row["id"])] = "the shop holds erpsync's value again"
+            drifts = [d for d in drifts if not self._reverted(open_rows, owned, d, settled)]
+            if not drifts:
+                continue
+            self.tally.drifted += 1
+            fields = [d for d in drifts if _kind(d) == "field"]
+            variants = [d for d in drifts if _kind(d) != "field"]
+            kept = [d for d in fields if keepable(d.path)]
+            self.tally.fields += len(fields)
+            self.tally.variants_added += sum(1 for d in variants if d.ours is None)
+            self.tally.variants_removed += sum(1 for d in variants if d.theirs is None)
+            if self.policy == "overwrite":
+                states_to_write[owned.product_key] = with_theirs(owned.written, shop.data, drifts)
+            elif self.policy == "keep" and kept:
+                states_kept[owned.product_key] = with_theirs(owned.written, shop.data, kept)
+            for drift in drifts:
+                action = ACTIONS[self.policy] if drift in kept or self.policy != "keep" else "reported"
+                self._count(action)
+                path = [list(step) if isinstance(step, tuple) else step for step in drift.path]
+                finding = store.Finding(
+                    _kind(drift), owned.product_key, owned.product_id, drift.field, path, drift.ours, drift.theirs, action
+                )  # fmt: skip
+                findings.append(finding)
+            journal.append(self._journal_row(owned, drifts))
+        await store.set_states(self.conn, self.config.id, states_to_write, write=True)
+        await store.set_states(self.conn, self.config.id, states_kept, write=False)
+        self.tally.to_write += len(states_to_write)
+        await self._save(findings, settled, journal)
+
+    def _reverted(
+        self,
+        open_rows: dict[tuple[str, str], asyncpg.Record],
+        owned: store.Owned,
+        drift: FieldDrift,
+        settled: dict[int, str],
+    ) -> bool:
+        """A kept field the merchant set back to the value erpsync wrote: no longer drift."""
+        row = open_rows.get((owned.product_key, drift.field))
+        if row is None or row["action"] != "kept" or not same(drift.path, drift.theirs, row["ours"]):
+            return False
+        settled[int(row["id"])] = "the shop holds erpsync's value again"
+        return True
+
+    def _count(self, action: str) -> None:
+        if action in ("written back", "created again"):
+            self.tally.written_back += 1
+        elif action.startswith("kept"):
+            self.tally.kept += 1
+        else:
+            self.tally.reported += 1
+
+    def _journal_row(self, owned: store.Owned, drifts: Sequence[FieldDrift]) -> store.JournalRow:
+        changes = [
+            {"field": d.field, "before": d.ours, "after": d.theirs if d.theirs is not None else None}
+            for d in drifts
+        ]
+        result = "unknown" if self.policy == "overwrite" else "skipped"
+        return (
+            owned.product_key,
+            owned.skus,
+            "drift",
+            changes,
+            result,
+            owned.product_id,
+            MESSAGES[self.policy],
+        )
+
+    async def deleted(self, gone: Sequence[store.Owned], *, how: str) -> None:
+        """Owned products the shop no longer has (`how`: how that was learnt)."""
+        findings: list[store.Finding] = []
+        journal: list[store.JournalRow] = []
+        lines: list[tuple[Any, ...]] = []
+        for owned in gone:
+            action = DELETED_ACTIONS[self.policy]
+            self.tally.deleted += 1
+            self._count(action)
+            if self.policy == "overwrite":
+                await store.forget(self.conn, self.config.id, owned.product_key)
+                self.tally.to_write += 1
+            findings.append(
+                store.Finding(
+                    "deleted",
+                    owned.product_key,
+                    owned.product_id,
+                    PRODUCT,
+                    None,
+                    owned.product_id,
+                    None,
+                    action,
+                )
+            )
+            change = [{"field": PRODUCT, "before": owned.product_id, "after": None}]
+            result = "unknown" if self.policy == "overwrite" else "skipped"
+            journal.append(
+                (
+                    owned.product_key,
+                    owned.skus,
+                    "drift",
+                    change,
+                    result,
+                    owned.product_id,
+                    MESSAGES[self.policy],
+                )
+            )
+            message = (
+                f"product {owned.product_key} ({owned.product_id}) was deleted in the shop ({how}): {action}"
+            )
+            sku = owned.skus[0] if owned.skus else None
+            lines.append(
+                (self.config.id, self.run_id, "warning", sku, message, {"product_key": owned.product_key})
+            )
+        await self._save(findings, {}, journal)
+        await add_logs(self.conn, lines)
+
+    async def _save(
+        self, findings: list[store.Finding], settled: dict[int, str], journal: list[store.JournalRow]
+    ) -> None:
+        await store.settle(self.conn, self.config.id, self.run_id, settled)
+        self.tally.settled += len(settled)
+        await store.save_findings(
+            self.conn, config_id=self.config.id, shop=self.shop, policy=self.policy, run_id=self.run_id,
+            findings=findings,
+        )  # fmt: skip
+        await store.journal_findings(self.conn, self.run_id, self.config.id, journal)
+
+
+async def check_drift(
+    conn: asyncpg.Connection[Any],
+    client: ShopifyClient,
+    *,
+    config: SyncConfig,
+    run_id: int,
+    shop: str,
+    overlap_seconds: float,
+    export_above: int,
+) -> Tally:
+    """The incremental check: what changed in the shop since the previous checked run, settled."""
+    judge = Judge(conn, config, run_id, shop)
+    if not await store.owns_any(conn, config.id):
+        return judge.tally
+    start = await store.window_start(conn, config.id, run_id)
+    if start is None:
+        return judge.tally
+    since = start - timedelta(seconds=overlap_seconds)
+    asked_at = datetime.now(UTC)
+    window = await read_window(client, since)
+    judge.tally.extra.update(
+        since=since.isoformat(), updated_in_shop=window.updated, deleted_in_shop=len(window.deleted)
+    )
+    if window.updated:
+        reading = await reading_for(conn, config)
+        batch: list[ShopProduct] = []
+        async for product in iter_updated(
+            client, since, reading, export_above=export_above, expected=window.updated
+        ):
+            batch.append(product)
+            if len(batch) >= BATCH:
+                await _judge_batch(conn, judge, batch)
+                batch = []
+        await _judge_batch(conn, judge, batch)
+    if window.deleted:
+        gone = await store.owned(conn, config.id, window.deleted)
+        await judge.deleted(list(gone.values()), how="a product delete event")
+    await store.set_checked(conn, run_id, asked_at)
+    if judge.tally.drifted or judge.tally.deleted:
+        log.warning("drift found in the shop", **judge.tally.as_counts())
+    return judge.tally
+
+
+async def _judge_batch(conn: asyncpg.Connection[Any], judge: Judge, batch: Sequence[ShopProduct]) -> None:
+    if not batch:
+        return
+    owned = await store.owned(conn, judge.config.id, [product.id for product in batch])
+    await judge.products([(owned[product.id], product) for product in batch if product.id in owned])
+
+
+__all__ = ["VARIANT", "Judge", "Tally", "check_drift", "reading_for"]
