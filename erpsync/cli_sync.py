@@ -59,6 +59,33 @@ def sync_command(ctx: Context, config_id: str, dry_run: bool, allow_mass_delete:
           kept, and the next `erpsync sync CONFIG_ID` resumes it
       78  a bad setting
     """
+    run_in_foreground(ctx, config_id, dry_run=dry_run, allow_mass_delete=allow_mass_delete, as_json=as_json)
+
+
+@click.command("reconcile")
+@click.argument("config_id")
+@click.option("--dry-run", is_flag=True, help="Read the shop and print what would be done; write nothing.")
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+@pass_context
+@handle_errors
+def reconcile_command(ctx: Context, config_id: str, dry_run: bool, as_json: bool) -> None:
+    """Read the whole shop once (one bulk export), settle what the drift check cannot see, then run
+    as an ordinary sync of CONFIG_ID; the exit status is that of `erpsync sync`."""
+    run_in_foreground(
+        ctx, config_id, dry_run=dry_run, allow_mass_delete=False, as_json=as_json, reconcile=True
+    )
+
+
+def run_in_foreground(
+    ctx: Context,
+    config_id: str,
+    *,
+    dry_run: bool,
+    allow_mass_delete: bool,
+    as_json: bool,
+    reconcile: bool = False,
+) -> None:
+    """One run with its progress on a terminal, then its summary and exit status."""
     from erpsync.cli import storable_id
     from erpsync.db.pool import create_pool
     from erpsync.sync import run_sync
@@ -94,6 +121,7 @@ def sync_command(ctx: Context, config_id: str, dry_run: bool, allow_mass_delete:
                 dry_run=dry_run,
                 allow_mass_delete=allow_mass_delete,
                 on_progress=show_progress,
+                reconcile=reconcile,
             )
         finally:
             await close_pool(pool)

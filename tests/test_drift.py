@@ -92,13 +92,15 @@ async def api_for() -> AsyncIterator[Any]:
         await client.close()
 
 
+@pytest.mark.parametrize("lookup_limit", [200, 0], ids=["paginated", "by-export"])
 async def test_a_price_edited_by_hand_is_written_back_by_a_variant_update(
-    make_feed: MakeFeed, api_for: Any
+    make_feed: MakeFeed, api_for: Any, lookup_limit: int
 ) -> None:
     """`overwrite` (the default): the feed did not change, yet the next run writes the price back — as one
     variant update of that price, no productSet — journals the drift (ours → the shop's) beside the
-    write, and the run after that ends `unchanged` with nothing open."""
-    feed = await make_feed()
+    write, and the run after that ends `unchanged` with nothing open. The updated products are read by a
+    paginated query, or (past `sku_lookup_limit`) by a bulk export."""
+    feed = await make_feed(sync={"sku_lookup_limit": lookup_limit})
     await first_sync(feed, flat_rows(3))
     await edit_price(feed, "SKU-2", "99.00")
     sets = await feed.configs.shop.mutations("productSet")

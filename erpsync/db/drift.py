@@ -225,6 +225,15 @@ async def journal_findings(conn: Executor, run_id: int, config_id: str, rows: Se
     )
 
 
+# A config's reconcile schedule: hours between reconciles, its last reconcile's start, its first run's.
+SELECT_RECONCILE_TIMES = """
+SELECT (c.config ->> 'reconcile_every')::float8 AS every,
+       (SELECT max(coalesce(r.started_at, r.queued_at)) FROM sync_runs r
+        WHERE r.config_id = c.id AND NOT r.dry_run AND r.reconcile) AS last_reconcile,
+       (SELECT min(coalesce(r.started_at, r.queued_at)) FROM sync_runs r
+        WHERE r.config_id = c.id AND NOT r.dry_run) AS first_run
+FROM product_sync_configs c WHERE c.id = $1
+"""
 SELECT_FINDINGS = """
 SELECT id, kind, product_key, shopify_product_id, field, ours, theirs, policy, action, state, first_seen_at,
        seen_at, seen_run_id, settled_at, settled_how
@@ -235,6 +244,16 @@ ORDER BY id DESC LIMIT $4
 COUNT_OPEN = """
 SELECT config_id, shop, count(*) AS n FROM drift_findings WHERE state = 'open' GROUP BY config_id, shop
 """
+
+
+async def reconcile_times(
+    conn: Executor, config_id: str
+) -> tuple[float | None, datetime | None, datetime | None]:
+    """(reconcile_every in hours, the last reconcile's start, the first run's start) of a config."""
+    row = await conn.fetchrow(SELECT_RECONCILE_TIMES, config_id)
+    if row is None:
+        return None, None, None
+    return row["every"], row["last_reconcile"], row["first_run"]
 
 
 async def list_findings(
