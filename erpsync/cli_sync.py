@@ -65,14 +65,21 @@ def sync_command(ctx: Context, config_id: str, dry_run: bool, allow_mass_delete:
 @click.command("reconcile")
 @click.argument("config_id")
 @click.option("--dry-run", is_flag=True, help="Read the shop and print what would be done; write nothing.")
+@click.option(
+    "--allow-mass-delete",
+    is_flag=True,
+    help="Settle products missing from the shop past max_delete_fraction.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 @pass_context
 @handle_errors
-def reconcile_command(ctx: Context, config_id: str, dry_run: bool, as_json: bool) -> None:
+def reconcile_command(
+    ctx: Context, config_id: str, dry_run: bool, allow_mass_delete: bool, as_json: bool
+) -> None:
     """Read the whole shop once (one bulk export), settle what the drift check cannot see, then run
     as an ordinary sync of CONFIG_ID; the exit status is that of `erpsync sync`."""
     run_in_foreground(
-        ctx, config_id, dry_run=dry_run, allow_mass_delete=False, as_json=as_json, reconcile=True
+        ctx, config_id, dry_run=dry_run, allow_mass_delete=allow_mass_delete, as_json=as_json, reconcile=True
     )
 
 

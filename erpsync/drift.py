@@ -35,11 +35,20 @@ from erpsync.drift_fields import PRODUCT, VARIANT, FieldDrift, find_drift, keepa
 from erpsync.logs import get_logger
 from erpsync.models import SyncConfig
 from erpsync.shopify.client import ShopifyClient
-from erpsync.shopify.drift_reads import Reading, ShopProduct, iter_updated, read_window
+from erpsync.shopify.drift_reads import (
+    Reading,
+    ShopProduct,
+    export_products,
+    list_updated,
+    read_products,
+    read_window,
+    updated_search,
+)
 
 log = get_logger("erpsync.drift")
 
 BATCH = 250
+LIST_LIMIT = 2500  # updated products listed by id and time (10 requests); past it, one export of them all
 ACTIONS = {"overwrite": "written back", "keep": "kept", "report": "reported"}
 DELETED_ACTIONS = {
     "overwrite": "created again",
@@ -95,6 +104,15 @@ async def reading_for(conn: asyncpg.Connection[Any], config: SyncConfig) -> Read
     )
 
 
+def _same_as(theirs_before: Any, drift: FieldDrift) -> bool:
+    """The shop holds now what it held when this field was last written back."""
+    return (
+        theirs_before is not None
+        and _kind(drift) == "field"
+        and same(drift.path, theirs_before, drift.theirs)
+    )
+
+
 def _kind(drift: FieldDrift) -> str:
     if len(drift.path) == 1 and isinstance(drift.path[0], tuple) and drift.path[0][0] == "variants":
         return "variant_added" if drift.ours is None else "variant_removed"
@@ -123,6 +141,7 @@ class Judge:
             (row["product_key"], row["field"]): row
             for row in await store.open_findings(self.conn, self.config.id, keys)
         }
+        written_back = await store.last_written_back(self.conn, self.config.id, self.run_id, keys)
         findings: list[store.Finding] = []
         settled: dict[int, str] = {}
         states_to_write: dict[str, dict[str, Any]] = {}
@@ -138,6 +157,17 @@ class Judge:
                 if key == owned.product_key and name not in found_fields and row["action"] != "kept":
                     settled[int(row["id"])] = "the shop holds erpsync's value again"
             drifts = [d for d in drifts if not self._reverted(open_rows, owned, d, settled)]
+            # Written back before and the shop answered with the same value again: its own form of
+            # erpsync's value (Shopify normalising it), not an edit. The state takes it; nothing is written.
+            shops_form = [d for d in drifts if _same_as(written_back.get((owned.product_key, d.field)), d)]
+            if shops_form:
+                self.tally.extra["shops_form"] = self.tally.extra.get("shops_form", 0) + len(shops_form)
+                log.warning(
+                    "the shop keeps its own form of values erpsync wrote back: taken as written",
+                    product_key=owned.product_key, fields=[d.field for d in shops_form],
+                )  # fmt: skip
+                states_kept[owned.product_key] = with_theirs(owned.written, shop.data, shops_form)
+                drifts = [d for d in drifts if d not in shops_form]
             if not drifts:
                 continue
             self.tally.drifted += 1
@@ -148,9 +178,12 @@ class Judge:
             self.tally.variants_added += sum(1 for d in variants if d.ours is None)
             self.tally.variants_removed += sum(1 for d in variants if d.theirs is None)
             if self.policy == "overwrite":
-                states_to_write[owned.product_key] = with_theirs(owned.written, shop.data, drifts)
+                base = states_kept.pop(owned.product_key, owned.written)
+                states_to_write[owned.product_key] = with_theirs(base, shop.data, drifts)
             elif self.policy == "keep" and kept:
-                states_kept[owned.product_key] = with_theirs(owned.written, shop.data, kept)
+                states_kept[owned.product_key] = with_theirs(
+                    states_kept.get(owned.product_key, owned.written), shop.data, kept
+                )
             for drift in drifts:
                 action = ACTIONS[self.policy] if drift in kept or self.policy != "keep" else "reported"
                 self._count(action)
@@ -160,6 +193,12 @@ class Judge:
                 )  # fmt: skip
                 findings.append(finding)
             journal.append(self._journal_row(owned, drifts))
+        times = {
+            o.product_key: p.updated_at
+            for o, p in pairs
+            if p.updated_at and o.product_key not in states_to_write
+        }
+        await store.set_shop_times(self.conn, self.config.id, times)  # as compared: not read again unchanged
         await store.set_states(self.conn, self.config.id, states_to_write, write=True)
         await store.set_states(self.conn, self.config.id, states_kept, write=False)
         self.tally.to_write += len(states_to_write)
@@ -283,19 +322,25 @@ async def check_drift(
     asked_at = datetime.now(UTC)
     window = await read_window(client, since)
     judge.tally.extra.update(
-        since=since.isoformat(), updated_in_shop=window.updated, deleted_in_shop=len(window.deleted)
+        since=since.isoformat(), updated_in_shop=window.updated, deleted_in_shop=len(window.deleted), known=0
     )
     if window.updated:
         reading = await reading_for(conn, config)
+        if window.updated <= LIST_LIMIT:
+            listed = [item async for item in list_updated(client, since)]
+            owned = await store.owned(conn, config.id, [product_id for product_id, _ in listed])
+            changed = [pid for pid, at in listed if pid in owned and owned[pid].shop_updated_at != at]
+            judge.tally.extra["known"] = sum(1 for pid, _ in listed if pid in owned) - len(changed)
+            found = read_products(client, changed, reading, export_above=export_above)
+        else:
+            found = export_products(client, updated_search(since), reading)
         batch: list[ShopProduct] = []
-        async for product in iter_updated(
-            client, since, reading, export_above=export_above, expected=window.updated
-        ):
+        async for product in found:
             batch.append(product)
             if len(batch) >= BATCH:
-                await _judge_batch(conn, judge, batch)
+                await judge_batch(conn, judge, batch)
                 batch = []
-        await _judge_batch(conn, judge, batch)
+        await judge_batch(conn, judge, batch)
     if window.deleted:
         gone = await store.owned(conn, config.id, window.deleted)
         await judge.deleted(list(gone.values()), how="a product delete event")
@@ -305,11 +350,15 @@ async def check_drift(
     return judge.tally
 
 
-async def _judge_batch(conn: asyncpg.Connection[Any], judge: Judge, batch: Sequence[ShopProduct]) -> None:
+async def judge_batch(conn: asyncpg.Connection[Any], judge: Judge, batch: Sequence[ShopProduct]) -> None:
+    """The owned products of a batch the shop updated since erpsync last wrote or compared them."""
     if not batch:
         return
     owned = await store.owned(conn, judge.config.id, [product.id for product in batch])
-    await judge.products([(owned[product.id], product) for product in batch if product.id in owned])
+    pairs = [(owned[p.id], p) for p in batch if p.id in owned]
+    fresh = [(o, p) for o, p in pairs if p.updated_at is None or o.shop_updated_at != p.updated_at]
+    judge.tally.extra["known"] = judge.tally.extra.get("known", 0) + len(pairs) - len(fresh)
+    await judge.products(fresh)
 
 
 __all__ = ["VARIANT", "Judge", "Tally", "check_drift", "reading_for"]

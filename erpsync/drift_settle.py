@@ -7,14 +7,29 @@ update's mutation), `settle_written` once the run's lines are recorded (before i
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
 import asyncpg
 
 from erpsync.db import drift as store
 from erpsync.drift_fields import get_path, keep_theirs, path_from_json, same
 
+if TYPE_CHECKING:
+    from erpsync.shopify.bulk import LineOutcome
+
 REMOVALS = frozenset({"delete", "archive", "draft"})
+
+
+def shop_times(outcomes: Sequence[LineOutcome]) -> dict[str, str]:
+    """Product key -> the `updatedAt` the shop gave each product a line wrote: the next drift check does
+    not read again a product the shop lists with that time."""
+    times: dict[str, str] = {}
+    for outcome in outcomes:
+        product = (outcome.payload or {}).get("product") or {}
+        if outcome.status == "ok" and product.get("updatedAt"):
+            times[outcome.key] = str(product["updatedAt"])
+    return times
 
 
 async def keep_fields(conn: asyncpg.Connection[Any], run_id: int, config_id: str) -> int:

@@ -37,7 +37,10 @@ async def look_at_shop(run: Run) -> Tally | None:
     sync = run.settings.sync
     if run.reconcile:
         tally = await reconcile_shop(
-            run.conn, client, config=run.config, run_id=run.run_id, shop=shop_of(run)
+            run.conn, client, config=run.config, run_id=run.run_id, shop=shop_of(run),
+            max_fraction=sync.max_delete_fraction if run.config.max_delete_fraction is None
+            else run.config.max_delete_fraction,
+            allow_mass_delete=run.allow_mass_delete,
         )  # fmt: skip
         tally.extra["shop"] = shop_of(run)
         run.counts["reconcile"] = tally.as_counts()

@@ -29,6 +29,7 @@ from erpsync.shopify.drift_reads import ALL_STATUSES, ShopProduct, export_produc
 
 log = get_logger("erpsync.reconcile")
 COPY_BATCH = 2000
+MISSING_FLOOR = 5  # so few missing products are settled whatever share of a small catalogue they are
 
 
 async def reconcile_shop(
@@ -38,6 +39,8 @@ async def reconcile_shop(
     config: SyncConfig,
     run_id: int,
     shop: str,
+    max_fraction: float = 1.0,
+    allow_mass_delete: bool = False,
 ) -> Tally:
     """Read the whole shop once and settle every finding; the run's counts carry the tally."""
     judge = Judge(conn, config, run_id, shop)
@@ -67,7 +70,18 @@ async def reconcile_shop(
         drift_store.Owned(row["product_key"], row["shopify_product_id"], row["written"], list(row["skus"]))
         for row in await store.missing_products(conn, config.id)
     ]
-    await judge.deleted(missing, how="missing from the whole-shop export")
+    tracked = await drift_store.count_owned(conn, config.id)
+    if len(missing) > max(MISSING_FLOOR, max_fraction * tracked) and not allow_mass_delete:
+        # An export that lost products must not make a run recreate (or forget) a catalogue.
+        reason = (
+            f"the shop's export lacks {len(missing):,} of the {tracked:,} products this config owns "
+            f"(more than {max_fraction:.0%}): not settled; --allow-mass-delete settles them once"
+        )
+        log.error("reconcile held back", reason=reason)
+        await add_logs(conn, [(config.id, run_id, "error", None, f"reconcile: {reason}", None)])
+        judge.tally.extra["missing_held_back"] = len(missing)
+    else:
+        await judge.deleted(missing, how="missing from the whole-shop export")
     before = await drift_store.open_of_kinds(conn, config.id, ["duplicate_sku", "handle_taken"])
     found = await _duplicates(conn, judge) | await _handles(conn, judge)
     gone = {
@@ -83,13 +97,14 @@ async def reconcile_shop(
     return judge.tally
 
 
+Seen = set[tuple[str | None, str]]  # (product key, field) of the findings a reconcile made
+
+
 async def _judge(conn: asyncpg.Connection[Any], judge: Judge, batch: list[ShopProduct]) -> None:
+    """Every owned product of the batch, whatever its `updatedAt` says: a reconcile compares them all."""
     if batch:
         owned = await drift_store.owned(conn, judge.config.id, [product.id for product in batch])
         await judge.products([(owned[product.id], product) for product in batch if product.id in owned])
-
-
-Seen = set[tuple[str | None, str]]  # (product key, field) of the findings a reconcile made
 
 
 async def _duplicates(conn: asyncpg.Connection[Any], judge: Judge) -> Seen:

@@ -28,7 +28,6 @@ from erpsync.db import regroup as regroup_store
 from erpsync.db import runs as run_store
 from erpsync.db.changes import journal_and_clear
 from erpsync.db.logs import add_log
-from erpsync.drift_settle import keep_fields, settle_written
 from erpsync.errors import ErpsyncError
 from erpsync.interrupted import resume_interrupted
 from erpsync.locks import config_lock
@@ -227,6 +226,7 @@ class Run:
                 self.conn, self.settings, self.config, run_id=self.run_id, version=self.version,
                 work_dir=self.work_dir,
             )  # fmt: skip
+        from erpsync.drift_settle import keep_fields
         from erpsync.drift_step import look_at_shop  # the Shopify side: imported once the feed is checked
 
         drift = await look_at_shop(self)  # what changed in the shop: to write, keep or report
@@ -321,6 +321,7 @@ class Run:
         resuming: bool = False,
     ) -> SyncResult:
         """Publish (or resume) the run's steps, then close the run with its counts and outcome."""
+        from erpsync.drift_settle import settle_written
         from erpsync.publications import prepare_channels, publish_channels
         from erpsync.publish import publish_run
         from erpsync.stock import stock_policy

@@ -35,3 +35,7 @@ CREATE TABLE drift_findings (
 CREATE UNIQUE INDEX drift_findings_open ON drift_findings (config_id, coalesce(product_key, ''), field)
     WHERE state = 'open';
 CREATE INDEX drift_findings_by_config ON drift_findings (config_id, id DESC);
+
+-- The product's `updatedAt` as the shop gave it when erpsync last wrote it or found it as written: a product
+-- the drift window lists with that same time is not read again.
+ALTER TABLE product_states ADD COLUMN shop_updated_at text;

@@ -5,6 +5,7 @@ Whole runs against PostgreSQL and the simulator, the shop read afterwards."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import time
 from collections.abc import AsyncIterator
@@ -35,10 +36,19 @@ def aged(feed: ConfigFeed) -> None:
 
 
 async def first_sync(feed: ConfigFeed, rows: list[dict[str, Any]]) -> None:
+    """The products written, then the next second of the shop's clock: Shopify's `updatedAt` is to the
+    second, and an edit made within the second of erpsync's write looks like no edit to the check (the
+    reconcile compares every product whatever its time)."""
     feed.write(rows)
     aged(feed)
     result = await feed.sync()
     assert result.status == "succeeded", result
+    await next_second()
+
+
+async def next_second() -> None:
+    """Wait for the next second of the clock the shop's `updatedAt` is kept to."""
+    await asyncio.sleep(1.0 - time.time() % 1.0 + 0.01)
 
 
 async def holder(feed: ConfigFeed, sku: str) -> dict[str, Any]:
@@ -135,6 +145,25 @@ async def test_a_price_edited_by_hand_is_written_back_by_a_variant_update(
     assert again.counts["drift"]["drifted"] == 0
 
 
+async def test_a_value_the_shop_answers_again_after_a_write_back_is_not_written_every_run(
+    make_feed: MakeFeed,
+) -> None:
+    """A write back the shop answers, by the next run, with the very value it held before (as Shopify
+    normalising a description would, or an app that sets it again) is taken as the shop's form of
+    erpsync's value: written back once, then not again run after run."""
+    feed = await make_feed()
+    await first_sync(feed, flat_rows(1))
+    await edit_price(feed, "SKU-1", "9.99")
+    assert (await feed.sync()).counts["drift"]["written_back"] == 1
+    await next_second()
+    await edit_price(feed, "SKU-1", "9.99")
+    again = await feed.sync()
+    assert again.status == "unchanged", again
+    assert (again.counts["drift"]["shops_form"], again.counts["drift"]["written_back"]) == (1, 0)
+    assert await prices(feed) == {"SKU-1": "9.99"}
+    assert (await feed.sync()).counts["drift"]["drifted"] == 0
+
+
 async def test_report_writes_nothing_and_shows_what_is_open(make_feed: MakeFeed, api_for: Any) -> None:
     """`report`: the hand-edited price stays, the run ends `unchanged`, and `GET /configs/{id}/drift` and
     `/metrics` show the finding; once the merchant sets the price back it is settled."""
@@ -159,6 +188,7 @@ async def test_report_writes_nothing_and_shows_what_is_open(make_feed: MakeFeed,
     assert 'erpsync_drift_open{config_id="acme",shop="acme.myshopify.com"} 1.0' in metrics
     [journalled] = await run_changes(feed.configs.pool, result.run_id)
     assert (journalled.action, journalled.result) == ("drift", "skipped")
+    await next_second()
     await edit_price(feed, "SKU-1", "10.00")
     assert (await feed.sync()).counts["drift"]["settled"] == 1
     assert (await (await client.get("/configs/acme/drift")).json())["findings"] == []
@@ -288,7 +318,8 @@ async def test_products_the_config_does_not_own_are_never_compared(make_feed: Ma
     result = await feed.sync()
     assert result.status == "unchanged", result
     assert result.counts["drift"]["updated_in_shop"] >= 1
-    assert result.counts["drift"]["compared"] == 2  # the config's two, written by the first run
+    assert result.counts["drift"]["compared"] == 0  # only the merchant's product changed since the first run
+    assert result.counts["drift"]["known"] == 2  # the config's two, as the first run wrote them
     theirs = (await feed.configs.shop.by_sku())["M-1"][0]
     assert (theirs["title"], theirs["variants"]["nodes"][0]["price"]) == ("Merchant tee, edited", "3.00")
     assert await feed.configs.pool.fetchval("SELECT count(*) FROM drift_findings") == 0

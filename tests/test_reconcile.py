@@ -78,6 +78,29 @@ async def test_a_reconcile_settles_what_the_window_missed(make_feed: MakeFeed) -
     assert (await feed.sync()).status == "unchanged"
 
 
+async def test_many_products_missing_are_held_back_until_allowed(make_feed: MakeFeed) -> None:
+    """Six of ten owned products gone from the export (60% > `max_delete_fraction`): the reconcile creates
+    none of them again and says why in one line; `allow_mass_delete` settles them once, one product each."""
+    feed = await make_feed()
+    await first_sync(feed, flat_rows(10))
+    for sku in ("SKU-1", "SKU-2", "SKU-3", "SKU-4", "SKU-5", "SKU-6"):
+        await feed.configs.shop.graphql(PRODUCT_DELETE, {"id": (await holder(feed, sku))["id"]})
+    await out_of_every_window(feed)
+    held = await feed.sync(reconcile=True)
+    assert held.status == "unchanged", held
+    assert held.counts["reconcile"]["missing_held_back"] == 6
+    assert len(await feed.configs.shop.catalogue()) == 4
+    errors = [row["message"] for row in await feed.logs("error")]
+    assert errors == [
+        "reconcile: the shop's export lacks 6 of the 10 products this config owns (more than 20%): not "
+        "settled; --allow-mass-delete settles them once"
+    ]
+    allowed = await feed.sync(reconcile=True, allow_mass_delete=True)
+    assert (allowed.status, allowed.counts["created"]) == ("succeeded", 6)
+    assert sorted(await feed.configs.shop.by_sku()) == sorted(f"SKU-{n}" for n in range(1, 11))
+    assert len(await feed.configs.shop.catalogue()) == 10
+
+
 @pytest.mark.parametrize("policy", ["overwrite", "report"])
 async def test_a_reconcile_finds_variants_added_and_removed_by_hand(make_feed: MakeFeed, policy: str) -> None:
     """Out of every window a merchant drops A-M and adds HAND-XS: the reconcile restores the feed's

@@ -30,9 +30,10 @@ SELECT coalesce(
      WHERE config_id = $1 AND id <> $2 AND NOT dry_run AND started_at IS NOT NULL))
 """
 OWNS_ANY = "SELECT EXISTS (SELECT 1 FROM product_states WHERE config_id = $1 AND state = 'active')"
+COUNT_OWNED = "SELECT count(*) FROM product_states WHERE config_id = $1 AND state = 'active'"
 SET_CHECKED = "UPDATE sync_runs SET drift_checked_at = $2 WHERE id = $1"
 SELECT_OWNED = """
-SELECT product_key, shopify_product_id, written, content_hash,
+SELECT product_key, shopify_product_id, written, content_hash, shop_updated_at,
        (SELECT coalesce(array_agg(p.sku ORDER BY p.sku), '{}') FROM products p
         WHERE p.config_id = ps.config_id AND p.product_key = ps.product_key) AS skus
 FROM product_states ps
@@ -74,6 +75,14 @@ WHERE config_id = $1 AND state = 'open' AND product_key = ANY($2::text[])
 SELECT_OPEN_OF_KINDS = """
 SELECT id, product_key, field FROM drift_findings WHERE config_id = $1 AND state = 'open' AND kind = ANY($2::text[])
 """
+# What the shop held of each field the config's previous run wrote back: met again right after that
+# write, it is the shop's own form of erpsync's value, not an edit.
+SELECT_LAST_WRITTEN_BACK = """
+SELECT product_key, field, theirs FROM drift_findings
+WHERE config_id = $1 AND product_key = ANY($2::text[]) AND state = 'settled' AND settled_how = 'written back'
+  AND settled_run_id = (SELECT max(id) FROM sync_runs
+                        WHERE config_id = $1 AND id <> $3 AND NOT dry_run AND finished_at IS NOT NULL)
+"""
 SETTLE = """
 UPDATE drift_findings f SET state = 'settled', settled_at = now(), settled_run_id = $2, settled_how = t.how
 FROM unnest($3::bigint[], $4::text[]) AS t(id, how)
@@ -100,6 +109,10 @@ async def owns_any(conn: Executor, config_id: str) -> bool:
     return bool(await conn.fetchval(OWNS_ANY, config_id))
 
 
+async def count_owned(conn: Executor, config_id: str) -> int:
+    return int(await conn.fetchval(COUNT_OWNED, config_id))
+
+
 async def set_checked(conn: Executor, run_id: int, at: datetime) -> None:
     await conn.execute(SET_CHECKED, run_id, at)
 
@@ -112,6 +125,7 @@ class Owned:
     product_id: str
     written: dict[str, Any] | None
     skus: list[str]
+    shop_updated_at: str | None = None  # the shop's `updatedAt` when erpsync last wrote or compared it
 
 
 async def owned(conn: Executor, config_id: str, product_ids: Sequence[str]) -> dict[str, Owned]:
@@ -119,10 +133,27 @@ async def owned(conn: Executor, config_id: str, product_ids: Sequence[str]) -> d
     rows = await conn.fetch(SELECT_OWNED, config_id, list(product_ids))
     return {
         row["shopify_product_id"]: Owned(
-            row["product_key"], row["shopify_product_id"], row["written"], list(row["skus"])
+            row["product_key"],
+            row["shopify_product_id"],
+            row["written"],
+            list(row["skus"]),
+            row["shop_updated_at"],
         )
         for row in rows
     }
+
+
+SET_SHOP_TIMES = """
+UPDATE product_states ps SET shop_updated_at = t.at
+FROM unnest($2::text[], $3::text[]) AS t(product_key, at)
+WHERE ps.config_id = $1 AND ps.product_key = t.product_key
+"""
+
+
+async def set_shop_times(conn: Executor, config_id: str, times: dict[str, str]) -> None:
+    """Each product's `updatedAt` as the shop gave it (product key -> time) once written or compared."""
+    if times:
+        await conn.execute(SET_SHOP_TIMES, config_id, list(times), list(times.values()))
 
 
 async def max_variants(conn: Executor, config_id: str) -> int:
@@ -196,6 +227,14 @@ async def open_findings(conn: Executor, config_id: str, product_keys: Sequence[s
 
 async def open_of_kinds(conn: Executor, config_id: str, kinds: Sequence[str]) -> list[asyncpg.Record]:
     return list(await conn.fetch(SELECT_OPEN_OF_KINDS, config_id, list(kinds)))
+
+
+async def last_written_back(
+    conn: Executor, config_id: str, run_id: int, product_keys: Sequence[str]
+) -> dict[tuple[str, str], Any]:
+    """(product key, field) -> what the shop held of it when the previous run wrote it back."""
+    rows = await conn.fetch(SELECT_LAST_WRITTEN_BACK, config_id, list(product_keys), run_id)
+    return {(row["product_key"], row["field"]): row["theirs"] for row in rows}
 
 
 async def settle(conn: Executor, config_id: str, run_id: int, settled: dict[int, str]) -> None:

@@ -4,8 +4,10 @@
   which products were deleted since then (`events`, `subject_type:PRODUCT AND action:destroy`; the
   deprecated `deletionEvents` says the same). https://shopify.dev/docs/api/admin-graphql/latest/queries/productsCount ·
   https://shopify.dev/docs/api/admin-graphql/2025-10/queries/events
-- `iter_updated`: those products, by a paginated `products(query: "updated_at:>'…'")` query sized to stay
-  under the 1,000-point request limit when few, else one bulk export of the same search.
+- `list_updated`: their ids and `updatedAt`, 250 a request (`products(query: "updated_at:>'…'")`), or
+  `export_products` of the same search with every field when many;
+- `read_products`: the ones that changed since erpsync last saw them, by paginated `id:` searches sized to
+  stay under the 1,000-point request limit when few, else bulk exports.
 - `export_products`: one bulk export of a search (the whole shop for a reconcile): 4 connections, 2 levels,
   within Shopify's bulk query limits. https://shopify.dev/docs/api/usage/bulk-operations/queries
 
@@ -245,16 +247,47 @@ async def export_products(client: ShopifyClient, search: str, reading: Reading) 
             yield from_export(node, reading)
 
 
-async def iter_updated(
-    client: ShopifyClient, since: datetime, reading: Reading, *, export_above: int, expected: int
-) -> AsyncIterator[ShopProduct]:
-    """Products updated after `since`: paginated when `expected` is at most `export_above`, else one
-    export. A product with more variants than one page holds is read again by an export of its id."""
-    search = f"updated_at:>{search_time(since)} {ALL_STATUSES}"
-    if expected > export_above:
-        async for product in export_products(client, search, reading):
-            yield product
-        return
+LIST_UPDATED = Document(
+    "driftUpdated",
+    """
+query erpsyncDriftUpdated($query: String!, $after: String) {
+  products(first: 250, after: $after, query: $query, sortKey: UPDATED_AT) {
+    nodes { id updatedAt }
+    pageInfo { hasNextPage endCursor }
+  }
+}
+""",
+    estimated_cost=252,
+)
+IDS_PER_QUERY = 50  # keeps a search string short
+
+
+def updated_search(since: datetime) -> str:
+    return f"updated_at:>{search_time(since)} {ALL_STATUSES}"
+
+
+def id_search(product_ids: list[str]) -> str:
+    """`id:1 OR id:2`. https://shopify.dev/docs/api/usage/search-syntax"""
+    return " OR ".join(f"id:{gid.rsplit('/', 1)[-1]}" for gid in product_ids)
+
+
+async def list_updated(client: ShopifyClient, since: datetime) -> AsyncIterator[tuple[str, str | None]]:
+    """(id, updatedAt) of each product updated after `since`, 250 a request: what tells the check which
+    of them changed since erpsync last wrote or compared them."""
+    after: str | None = None
+    while True:
+        data = await client.execute(LIST_UPDATED, {"query": updated_search(since), "after": after})
+        page = data["products"]
+        for node in page["nodes"]:
+            yield str(node["id"]), node.get("updatedAt")
+        if not page["pageInfo"]["hasNextPage"]:
+            return
+        after = page["pageInfo"]["endCursor"]
+
+
+async def read_pages(client: ShopifyClient, search: str, reading: Reading) -> AsyncIterator[ShopProduct]:
+    """The products a search finds, by the paginated read; one with more variants than a page holds is
+    read again by an export of its id."""
     document, per_page = products_page_document(reading)
     after: str | None = None
     truncated: list[str] = []
@@ -271,6 +304,22 @@ async def iter_updated(
             break
         after = page["pageInfo"]["endCursor"]
     for start in range(0, len(truncated), 250):
-        ids = " OR ".join(f"id:{gid.rsplit('/', 1)[-1]}" for gid in truncated[start : start + 250])
-        async for product in export_products(client, f"({ids})", reading):
+        async for product in export_products(client, id_search(truncated[start : start + 250]), reading):
+            yield product
+
+
+async def read_products(
+    client: ShopifyClient, product_ids: list[str], reading: Reading, *, export_above: int
+) -> AsyncIterator[ShopProduct]:
+    """These products as the shop holds them: paginated `id:` searches while at most `export_above`, else
+    bulk exports of 250 ids each."""
+    step = IDS_PER_QUERY if len(product_ids) <= export_above else 250
+    for start in range(0, len(product_ids), step):
+        search = id_search(product_ids[start : start + step])
+        found = (
+            read_pages(client, search, reading)
+            if step == IDS_PER_QUERY
+            else export_products(client, search, reading)
+        )
+        async for product in found:
             yield product
