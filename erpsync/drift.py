@@ -31,7 +31,17 @@ import asyncpg
 
 from erpsync.db import drift as store
 from erpsync.db.logs import add_logs
-from erpsync.drift_fields import PRODUCT, VARIANT, FieldDrift, find_drift, keepable, same, with_theirs
+from erpsync.drift_fields import (
+    PRODUCT,
+    VARIANT,
+    FieldDrift,
+    find_drift,
+    get_path,
+    keepable,
+    path_from_json,
+    same,
+    with_theirs,
+)
 from erpsync.logs import get_logger
 from erpsync.models import SyncConfig
 from erpsync.shopify.client import ShopifyClient
@@ -104,6 +114,17 @@ async def reading_for(conn: asyncpg.Connection[Any], config: SyncConfig) -> Read
     )
 
 
+def _back_to_ours(row: asyncpg.Record, shop: ShopProduct) -> bool:
+    """An open finding the shop no longer shows, because it holds erpsync's value there again (a kept
+    field is settled by the feed, or by the merchant setting it back: `Judge._reverted`)."""
+    if row["kind"] not in ("field", "variant_added", "variant_removed") or row["path"] is None:
+        return False
+    if row["action"] == "kept":
+        return False
+    path = path_from_json(row["path"])
+    return same(path, get_path(shop.data, path), row["ours"])
+
+
 def _same_as(theirs_before: Any, drift: FieldDrift) -> bool:
     """The shop holds now what it held when this field was last written back."""
     return (
@@ -154,7 +175,7 @@ class Judge:
             drifts = find_drift(owned.written, shop.data, mapped)
             found_fields = {drift.field for drift in drifts}
             for (key, name), row in open_rows.items():
-                if key == owned.product_key and name not in found_fields and row["action"] != "kept":
+                if key == owned.product_key and name not in found_fields and _back_to_ours(row, shop):
                     settled[int(row["id"])] = "the shop holds erpsync's value again"
             drifts = [d for d in drifts if not self._reverted(open_rows, owned, d, settled)]
             # Written back before and the shop answered with the same value again: its own form of

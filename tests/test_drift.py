@@ -145,6 +145,34 @@ async def test_a_price_edited_by_hand_is_written_back_by_a_variant_update(
     assert again.counts["drift"]["drifted"] == 0
 
 
+async def test_a_write_back_the_shop_refuses_stays_open_and_is_sent_again(
+    make_feed: MakeFeed, api_for: Any
+) -> None:
+    """A write back refused by the shop leaves its finding open (journalled `failed`) and the run partial;
+    the next run sends it again and settles it."""
+    feed = await make_feed()
+    await first_sync(feed, flat_rows(2))
+    await edit_price(feed, "SKU-1", "3.00")
+    await feed.configs.shop.simulator.faults(sku_errors={"SKU-1": "Price is locked"})
+    refused = await feed.sync()
+    assert refused.status == "partial", refused
+    assert await prices(feed) == {"SKU-1": "3.00", "SKU-2": "10.00"}
+    drift = [c for c in await run_changes(feed.configs.pool, refused.run_id) if c.action == "drift"]
+    assert [(c.skus, c.result) for c in drift] == [(["SKU-1"], "failed")]
+    client = await api_for(feed)
+    [still] = (await (await client.get("/configs/acme/drift")).json())["findings"]
+    assert (still["field"], still["action"], still["state"]) == (
+        "variants[SKU-1].price",
+        "written back",
+        "open",
+    )
+    await feed.configs.shop.simulator.faults(sku_errors={})
+    again = await feed.sync()
+    assert again.status == "succeeded", again
+    assert await prices(feed) == {"SKU-1": "10.00", "SKU-2": "10.00"}
+    assert (await (await client.get("/configs/acme/drift")).json())["findings"] == []
+
+
 async def test_a_value_the_shop_answers_again_after_a_write_back_is_not_written_every_run(
     make_feed: MakeFeed,
 ) -> None:
