@@ -141,6 +141,19 @@ def _kind(drift: FieldDrift) -> str:
 
 
 @dataclass
+class Batch:
+    """One batch's open findings and what judging it decided, written in a few statements at its end."""
+
+    open_rows: dict[tuple[str, str], asyncpg.Record]
+    written_back: dict[tuple[str, str], Any]
+    findings: list[store.Finding] = field(default_factory=list)
+    settled: dict[int, str] = field(default_factory=dict)
+    to_write: dict[str, dict[str, Any]] = field(default_factory=dict)  # states to write again (overwrite)
+    to_keep: dict[str, dict[str, Any]] = field(default_factory=dict)  # states that take the shop's values
+    journal: list[store.JournalRow] = field(default_factory=list)
+
+
+@dataclass
 class Judge:
     """Applies a config's policy to what the shop holds of its products, a batch at a time."""
 
@@ -156,74 +169,72 @@ class Judge:
 
     async def products(self, pairs: Sequence[tuple[store.Owned, ShopProduct]]) -> None:
         """Compare each owned product with the shop's, and do what the policy says with the drift."""
-        mapped = mapped_targets(self.config)
         keys = [owned.product_key for owned, _ in pairs]
-        open_rows: dict[tuple[str, str], asyncpg.Record] = {
-            (row["product_key"], row["field"]): row
-            for row in await store.open_findings(self.conn, self.config.id, keys)
-        }
-        written_back = await store.last_written_back(self.conn, self.config.id, self.run_id, keys)
-        findings: list[store.Finding] = []
-        settled: dict[int, str] = {}
-        states_to_write: dict[str, dict[str, Any]] = {}
-        states_kept: dict[str, dict[str, Any]] = {}
-        journal: list[store.JournalRow] = []
+        batch = Batch(
+            open_rows={
+                (row["product_key"], row["field"]): row
+                for row in await store.open_findings(self.conn, self.config.id, keys)
+            },
+            written_back=await store.last_written_back(self.conn, self.config.id, self.run_id, keys),
+        )
         for owned, shop in pairs:
-            if owned.written is None:
-                continue  # adopted and not yet written: nothing of erpsync's to compare
-            self.tally.compared += 1
-            drifts = find_drift(owned.written, shop.data, mapped)
-            found_fields = {drift.field for drift in drifts}
-            for (key, name), row in open_rows.items():
-                if key == owned.product_key and name not in found_fields and _back_to_ours(row, shop):
-                    settled[int(row["id"])] = "the shop holds erpsync's value again"
-            drifts = [d for d in drifts if not self._reverted(open_rows, owned, d, settled)]
-            # Written back before and the shop answered with the same value again: its own form of
-            # erpsync's value (Shopify normalising it), not an edit. The state takes it; nothing is written.
-            shops_form = [d for d in drifts if _same_as(written_back.get((owned.product_key, d.field)), d)]
-            if shops_form:
-                self.tally.extra["shops_form"] = self.tally.extra.get("shops_form", 0) + len(shops_form)
-                log.warning(
-                    "the shop keeps its own form of values erpsync wrote back: taken as written",
-                    product_key=owned.product_key, fields=[d.field for d in shops_form],
-                )  # fmt: skip
-                states_kept[owned.product_key] = with_theirs(owned.written, shop.data, shops_form)
-                drifts = [d for d in drifts if d not in shops_form]
-            if not drifts:
-                continue
-            self.tally.drifted += 1
-            fields = [d for d in drifts if _kind(d) == "field"]
-            variants = [d for d in drifts if _kind(d) != "field"]
-            kept = [d for d in fields if keepable(d.path)]
-            self.tally.fields += len(fields)
-            self.tally.variants_added += sum(1 for d in variants if d.ours is None)
-            self.tally.variants_removed += sum(1 for d in variants if d.theirs is None)
-            if self.policy == "overwrite":
-                base = states_kept.pop(owned.product_key, owned.written)
-                states_to_write[owned.product_key] = with_theirs(base, shop.data, drifts)
-            elif self.policy == "keep" and kept:
-                states_kept[owned.product_key] = with_theirs(
-                    states_kept.get(owned.product_key, owned.written), shop.data, kept
-                )
-            for drift in drifts:
-                action = ACTIONS[self.policy] if drift in kept or self.policy != "keep" else "reported"
-                self._count(action)
-                path = [list(step) if isinstance(step, tuple) else step for step in drift.path]
-                finding = store.Finding(
-                    _kind(drift), owned.product_key, owned.product_id, drift.field, path, drift.ours, drift.theirs, action
-                )  # fmt: skip
-                findings.append(finding)
-            journal.append(self._journal_row(owned, drifts))
+            if owned.written is not None:  # else adopted and not yet written: nothing of erpsync's to compare
+                self._product(batch, owned, owned.written, shop)
         times = {
             o.product_key: p.updated_at
             for o, p in pairs
-            if p.updated_at and o.product_key not in states_to_write
+            if p.updated_at and o.product_key not in batch.to_write
         }
         await store.set_shop_times(self.conn, self.config.id, times)  # as compared: not read again unchanged
-        await store.set_states(self.conn, self.config.id, states_to_write, write=True)
-        await store.set_states(self.conn, self.config.id, states_kept, write=False)
-        self.tally.to_write += len(states_to_write)
-        await self._save(findings, settled, journal)
+        await store.set_states(self.conn, self.config.id, batch.to_write, write=True)
+        await store.set_states(self.conn, self.config.id, batch.to_keep, write=False)
+        self.tally.to_write += len(batch.to_write)
+        await self._save(batch.findings, batch.settled, batch.journal)
+
+    def _product(self, batch: Batch, owned: store.Owned, written: dict[str, Any], shop: ShopProduct) -> None:
+        self.tally.compared += 1
+        key = owned.product_key
+        drifts = find_drift(written, shop.data, mapped_targets(self.config))
+        found_fields = {drift.field for drift in drifts}
+        for (product_key, name), row in batch.open_rows.items():
+            if product_key == key and name not in found_fields and _back_to_ours(row, shop):
+                batch.settled[int(row["id"])] = "the shop holds erpsync's value again"
+        # A kept field set back by the merchant (settled), and a value the shop answered again right after
+        # the previous run wrote it back (its own form of erpsync's value, as Shopify normalising it): the
+        # state takes the shop's value; nothing is written for either.
+        reverted = [d for d in drifts if self._reverted(batch.open_rows, owned, d, batch.settled)]
+        shops_form = [d for d in drifts if _same_as(batch.written_back.get((key, d.field)), d)]
+        if shops_form:
+            self.tally.extra["shops_form"] = self.tally.extra.get("shops_form", 0) + len(shops_form)
+            log.warning(
+                "the shop keeps its own form of values erpsync wrote back: taken as written",
+                product_key=key, fields=[d.field for d in shops_form],
+            )  # fmt: skip
+        if reverted or shops_form:
+            batch.to_keep[key] = with_theirs(written, shop.data, [*reverted, *shops_form])
+        drifts = [d for d in drifts if d not in reverted and d not in shops_form]
+        if not drifts:
+            return
+        self.tally.drifted += 1
+        fields = [d for d in drifts if _kind(d) == "field"]
+        kept = [d for d in fields if keepable(d.path)]
+        self.tally.fields += len(fields)
+        self.tally.variants_added += sum(1 for d in drifts if _kind(d) == "variant_added")
+        self.tally.variants_removed += sum(1 for d in drifts if _kind(d) == "variant_removed")
+        if self.policy == "overwrite":
+            batch.to_write[key] = with_theirs(batch.to_keep.pop(key, written), shop.data, drifts)
+        elif self.policy == "keep" and kept:
+            batch.to_keep[key] = with_theirs(batch.to_keep.get(key, written), shop.data, kept)
+        for drift in drifts:
+            action = ACTIONS[self.policy] if drift in kept or self.policy != "keep" else "reported"
+            self._count(action)
+            path = [list(step) if isinstance(step, tuple) else step for step in drift.path]
+            batch.findings.append(
+                store.Finding(
+                    _kind(drift), key, owned.product_id, drift.field, path, drift.ours, drift.theirs, action
+                )
+            )
+        batch.journal.append(self._journal_row(owned, drifts))
 
     def _reverted(
         self,
@@ -248,10 +259,7 @@ class Judge:
             self.tally.reported += 1
 
     def _journal_row(self, owned: store.Owned, drifts: Sequence[FieldDrift]) -> store.JournalRow:
-        changes = [
-            {"field": d.field, "before": d.ours, "after": d.theirs if d.theirs is not None else None}
-            for d in drifts
-        ]
+        changes = [{"field": d.field, "before": d.ours, "after": d.theirs} for d in drifts]
         result = "unknown" if self.policy == "overwrite" else "skipped"
         return (
             owned.product_key,
