@@ -214,6 +214,9 @@ async def test_report_writes_nothing_and_shows_what_is_open(make_feed: MakeFeed,
     assert open_["seen_run_id"] == result.run_id
     metrics = await (await client.get("/metrics")).text()
     assert 'erpsync_drift_open{config_id="acme",shop="acme.myshopify.com"} 1.0' in metrics
+    assert (await client.get("/configs/nobody/drift")).status == 404
+    bad = await client.get("/configs/acme/drift", params={"state": "closed"})
+    assert (bad.status, (await bad.json())["error"]["code"]) == (422, "invalid_query")
     [journalled] = await run_changes(feed.configs.pool, result.run_id)
     assert (journalled.action, journalled.result) == ("drift", "skipped")
     await next_second()
@@ -474,3 +477,17 @@ def test_the_drift_reads_hold_against_the_schema_and_shopifys_limits() -> None:
     assert cost <= 1000
     assert per_page >= 1
     assert validate_bulk_query(prepare_document(export_query("x", reading))) is None
+
+
+def test_a_finished_runs_drift_is_counted_by_config_shop_and_action() -> None:
+    """What the worker counts of a run (`/metrics`): drift by config, shop and what was done."""
+    from erpsync.constants import RunStatus
+    from erpsync.metrics import REGISTRY, observe_run
+    from erpsync.run_result import SyncResult
+
+    labels = {"config_id": "metrics-drift", "shop": "acme.myshopify.com"}
+    drift = {"written_back": 2, "kept": 0, "reported": 1, "shop": "acme.myshopify.com"}
+    observe_run("metrics-drift", SyncResult(1, RunStatus.SUCCEEDED, {"drift": drift}))
+    assert REGISTRY.get_sample_value("erpsync_drift_found_total", {**labels, "action": "written_back"}) == 2
+    assert REGISTRY.get_sample_value("erpsync_drift_found_total", {**labels, "action": "reported"}) == 1
+    assert REGISTRY.get_sample_value("erpsync_drift_found_total", {**labels, "action": "kept"}) is None
