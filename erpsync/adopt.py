@@ -49,6 +49,12 @@ async def adopt_known_skus(
             batch.clear()
     if batch:
         await adopt_store.copy_shop_variants(conn, batch)
+    shared = await adopt_store.hold_shared_skus(conn, run_id, config_id)
+    lines = [
+        (config_id, run_id, "error", row["sku"], row["message"], {"product_key": row["product_key"]})
+        for row in shared
+    ]
+    await add_logs(conn, lines)
     count = await adopt_store.adopt_found(conn, run_id, config_id)
     if count:
         log.info("adopted products already in the shop", adopted=count)

@@ -68,6 +68,12 @@ def _sync_command() -> click.Command:
     return sync_command
 
 
+def _reconcile_command() -> click.Command:
+    from erpsync.cli_sync import reconcile_command
+
+    return reconcile_command
+
+
 # Commands that live beside the subsystem they drive, imported only when named (or listed by --help):
 # `erpsync sync` starts its run without importing the preview, the simulator or the configs commands.
 def _runs_command() -> click.Command:
@@ -80,6 +86,7 @@ LAZY_COMMANDS: dict[str, Callable[[], click.Command]] = {
     "configs": _configs_command,
     "logs": _logs_command,
     "preview": _preview_command,
+    "reconcile": _reconcile_command,
     "runs": _runs_command,
     "simulator": _simulator_command,
     "sync": _sync_command,

@@ -59,6 +59,40 @@ def sync_command(ctx: Context, config_id: str, dry_run: bool, allow_mass_delete:
           kept, and the next `erpsync sync CONFIG_ID` resumes it
       78  a bad setting
     """
+    run_in_foreground(ctx, config_id, dry_run=dry_run, allow_mass_delete=allow_mass_delete, as_json=as_json)
+
+
+@click.command("reconcile")
+@click.argument("config_id")
+@click.option("--dry-run", is_flag=True, help="Read the shop and print what would be done; write nothing.")
+@click.option(
+    "--allow-mass-delete",
+    is_flag=True,
+    help="Settle products missing from the shop past max_delete_fraction.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+@pass_context
+@handle_errors
+def reconcile_command(
+    ctx: Context, config_id: str, dry_run: bool, allow_mass_delete: bool, as_json: bool
+) -> None:
+    """Read the whole shop once (one bulk export), settle what the drift check cannot see, then run
+    as an ordinary sync of CONFIG_ID; the exit status is that of `erpsync sync`."""
+    run_in_foreground(
+        ctx, config_id, dry_run=dry_run, allow_mass_delete=allow_mass_delete, as_json=as_json, reconcile=True
+    )
+
+
+def run_in_foreground(
+    ctx: Context,
+    config_id: str,
+    *,
+    dry_run: bool,
+    allow_mass_delete: bool,
+    as_json: bool,
+    reconcile: bool = False,
+) -> None:
+    """One run with its progress on a terminal, then its summary and exit status."""
     from erpsync.cli import storable_id
     from erpsync.db.pool import create_pool
     from erpsync.sync import run_sync
@@ -94,6 +128,7 @@ def sync_command(ctx: Context, config_id: str, dry_run: bool, allow_mass_delete:
                 dry_run=dry_run,
                 allow_mass_delete=allow_mass_delete,
                 on_progress=show_progress,
+                reconcile=reconcile,
             )
         finally:
             await close_pool(pool)
@@ -219,6 +254,7 @@ def render_result(result: Any) -> str:
         lines.append(f"  reason: {result.error}")
     if result.status == RunStatus.UNCHANGED:
         lines.append(f"  {counts.get('unchanged_reason')}; nothing parsed, nothing sent to the shop")
+    lines.extend(drift_lines(counts))
     if result.status == RunStatus.DRY_RUN and result.plan:
         plan = result.plan
         counted = [
@@ -291,4 +327,22 @@ def rejected_lines(counts: dict[str, Any]) -> list[str]:
     if total > SHOWN_REJECTED:
         lines.append(f"    ... and {total - SHOWN_REJECTED:,} more (in the run's logs)")
     lines.extend(f"  warning: {warning}" for warning in counts.get("warnings", []))
+    return lines
+
+
+def drift_lines(counts: dict[str, Any]) -> list[str]:
+    """What the drift check (or a reconcile) found in the shop and did, when it found anything."""
+    lines = []
+    for name in ("drift", "reconcile"):
+        found = counts.get(name)
+        if not isinstance(found, dict):
+            continue
+        if found.get("error"):
+            lines.append(f"  {name} check failed: {found['error']}")
+        elif found.get("drifted") or found.get("deleted") or found.get("reported"):
+            lines.append(
+                f"  {name}: {found.get('drifted', 0)} product(s) edited in the shop ({found.get('fields', 0)} "
+                f"field(s)), {found.get('deleted', 0)} deleted; written back {found.get('written_back', 0)}, "
+                f"kept {found.get('kept', 0)}, reported {found.get('reported', 0)}"
+            )
     return lines

@@ -56,8 +56,10 @@ async def enqueue_sync(
     *,
     trigger: str,
     allow_mass_delete: bool = False,
+    reconcile: bool = False,
 ) -> Enqueued:
-    """Queue a sync of `config_id` unless one is queued or running already (then that one is returned)."""
+    """Queue a sync of `config_id` unless one is queued or running already (then that one is returned);
+    `reconcile`: the run reads the whole shop first."""
     async with pool.acquire() as conn:
         active = await run_store.active_runs(conn, config_id)
         running = next((run_id for run_id, status in active if status == RunStatus.RUNNING), None)
@@ -71,7 +73,7 @@ async def enqueue_sync(
             return Enqueued(queued, created=False, status=RunStatus.QUEUED, redis_down=down)
         try:
             run_id = await run_store.create_run(
-                conn, config_id, trigger=trigger, allow_mass_delete=allow_mass_delete
+                conn, config_id, trigger=trigger, allow_mass_delete=allow_mass_delete, reconcile=reconcile
             )
         except asyncpg.UniqueViolationError:  # another scheduler or request queued it a moment ago
             first_id, first_status = (await run_store.active_runs(conn, config_id))[0]

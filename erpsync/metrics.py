@@ -70,6 +70,20 @@ LAST_SUCCESS = Gauge(
     registry=REGISTRY,
 )
 
+DRIFT_FOUND = Counter(
+    "erpsync_drift_found",
+    "What runs found in the shop that erpsync did not write (fields, deleted products, variants), by config, "
+    "shop and what was done: written_back, kept, reported.",
+    ["config_id", "shop", "action"],
+    registry=REGISTRY,
+)
+DRIFT_OPEN = Gauge(
+    "erpsync_drift_open",
+    "Drift findings still open (GET /configs/{id}/drift), by config and shop.",
+    ["config_id", "shop"],
+    registry=REGISTRY,
+)
+
 
 class RunResult(Protocol):
     @property
@@ -103,6 +117,12 @@ def observe_run(config_id: str, result: RunResult) -> None:
         value = counts.get(action)
         if isinstance(value, int) and value:
             PRODUCTS.labels(config_id=config_id, action=action).inc(value)
+    for found in (counts.get("drift"), counts.get("reconcile")):
+        if isinstance(found, dict):
+            for action in ("written_back", "kept", "reported"):
+                if isinstance(value := found.get(action), int) and value:
+                    labels = {"config_id": config_id, "shop": str(found.get("shop") or ""), "action": action}
+                    DRIFT_FOUND.labels(**labels).inc(value)
 
 
 def render() -> bytes:

@@ -25,13 +25,13 @@ from erpsync.stock_rules import StockMode
 ConnectionType = Literal["ftp", "ftps", "sftp", "http", "file"]
 FeedFormat = Literal["csv", "json", "jsonl", "xml", "xlsx", "ods"]
 DeletePolicy = Literal["delete", "archive", "draft", "ignore"]
+DriftPolicy = Literal["overwrite", "keep", "report"]
 Compression = Literal["auto", "none", "gzip", "zip"]
 
 CONFIG_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
 ConfigId = Annotated[str, StringConstraints(pattern=CONFIG_ID_PATTERN)]
 
-# Shopify's metafield types that a feed value can be checked against.
-# https://shopify.dev/docs/apps/build/custom-data/metafields/list-of-data-types
+# Shopify's metafield types a feed value is checked against: https://shopify.dev/docs/apps/build/custom-data/metafields/list-of-data-types
 SCALAR_METAFIELD_TYPES: tuple[str, ...] = (
     "single_line_text_field",
     "multi_line_text_field",
@@ -206,8 +206,7 @@ def _required_credentials(kind: str, *keys: str) -> dict[str, Any]:
     }
 
 
-# The rules `_credentials_for_connection` enforces, stated in the schema so that clients (and
-# /openapi.json) know them too: OpenAPI 3.1 is JSON Schema 2020-12, which has if/then.
+# The rules `_credentials_for_connection` enforces, in the schema too (OpenAPI 3.1 has if/then).
 CREDENTIAL_RULES: dict[str, Any] = {
     "allOf": [
         _required_credentials("ftp", "host", "filePath"),
@@ -249,17 +248,18 @@ class SyncConfig(StrictModel):
     max_delete_fraction: float | None = Field(default=None, ge=0, le=1)
     location_id: str | None = None
     shop: ShopOverride | None = None
-    # Sales channels: the publications (by name) the products this config creates are published on; an
-    # empty list for none. See erpsync/publications.py.
+    # Sales channels (by name) its created products are published on, [] for none (erpsync/publications.py).
     publications: list[Annotated[str, Field(min_length=1, max_length=255)]] = Field(
         default_factory=lambda: ["Online Store"], max_length=50
     )
-    # Stock (erpsync/stock_rules.py): "absolute", the ERP's quantity is the truth; "delta", its change since
-    # the previous feed is applied to the shop's; never more than the ERP's less `safety_stock`, nor below 0.
+    # Stock (erpsync/stock_rules.py): "absolute" or "delta"; never more than the ERP's less `safety_stock`.
     stock_mode: StockMode = "absolute"
     safety_stock: int = Field(default=0, ge=0, le=1_000_000_000)
+    # What a mapped field edited in the shop becomes (erpsync/drift.py); hours between whole-shop reconciles.
+    drift_policy: DriftPolicy = "overwrite"
+    reconcile_every: float | None = Field(default=None, gt=0, le=24 * 366)
 
-    @field_validator("sync_frequency", mode="before")
+    @field_validator("sync_frequency", "reconcile_every", mode="before")
     @classmethod
     def _hours(cls, value: Any) -> Any:
         """The seed stores hours as a string ("24"); accept it, refuse anything that is not a number."""

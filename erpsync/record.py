@@ -18,7 +18,9 @@ import asyncpg
 from erpsync.db import recording as store
 from erpsync.db import runs as run_store
 from erpsync.db import stock as stock_store
+from erpsync.db.drift import set_shop_times
 from erpsync.db.logs import add_logs
+from erpsync.drift_settle import shop_times
 from erpsync.logs import scrub
 from erpsync.result_lines import (
     LINE_RETRIES,
@@ -213,6 +215,9 @@ class Recorder:
                 await store.record_written(
                     conn, self.run_id, self.config_id, out.written, marks=document == "productSet"
                 )
+                await set_shop_times(
+                    conn, self.config_id, shop_times(outcomes)
+                )  # the drift check skips these
             if self.stock is not None and document == "productSet":
                 # Before the variant ids: a variant whose id was not tracked was created with its stock.
                 await stock_store.record_written_stock(

@@ -20,6 +20,7 @@ from arq import ArqRedis
 from redis.exceptions import RedisError
 
 from erpsync.constants import SCHEDULER_LOCK_ID
+from erpsync.db import drift as drift_store
 from erpsync.db import schedules
 from erpsync.db.retention import prune_history
 from erpsync.jobs import enqueue_sync, requeue_orphans
@@ -67,6 +68,15 @@ def next_due(
         retry = last_start + timedelta(seconds=retry_after * 2 ** min(failures - 1, 20))
         due = min(due, retry)
     return due
+
+
+def reconcile_due(
+    *, every: float | None, last_reconcile: datetime | None, first_run: datetime | None, now: datetime
+) -> bool:
+    """Whether a config's next run is a reconcile: `reconcile_every` hours after its last one, or after its
+    first run when it never had one (a config's very first run is an ordinary one)."""
+    since = last_reconcile or first_run
+    return every is not None and since is not None and now - since >= timedelta(hours=every)
 
 
 class Scheduler:
@@ -225,12 +235,16 @@ class Scheduler:
         if not self.leading:
             return
         try:
-            outcome = await enqueue_sync(self.redis, self.pool, config_id, trigger="schedule")
+            every, last_reconcile, first_run = await drift_store.reconcile_times(self.pool, config_id)
+            due = reconcile_due(
+                every=every, last_reconcile=last_reconcile, first_run=first_run, now=datetime.now(UTC)
+            )
+            outcome = await enqueue_sync(self.redis, self.pool, config_id, trigger="schedule", reconcile=due)
         except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError, RedisError) as exc:
             log.warning("could not queue a scheduled sync", config_id=config_id, error=str(exc))
             return
         if outcome.created:
-            log.info("scheduled sync queued", config_id=config_id, run_id=outcome.run_id)
+            log.info("scheduled sync queued", config_id=config_id, run_id=outcome.run_id, reconcile=due)
 
     def _unschedule(self, config_id: str) -> None:
         self._due.pop(config_id, None)

@@ -68,9 +68,11 @@ async def run_sync(
     reverts_run_id: int | None = None,
     client_factory: ClientFactory | None = None,
     on_progress: ProgressHook | None = None,
+    reconcile: bool = False,
 ) -> SyncResult:
     """Run one sync of one config to its end; the result says how it went (it raises only `SyncBusy`).
-    `reverts_run_id`: the run is a revert of that run (`erpsync.revert`)."""
+    `reverts_run_id`: the run is a revert of that run (`erpsync.revert`); `reconcile`: the run reads the
+    whole shop first (a queued run says so itself)."""
     box = SecretBox(settings.security.secret_key, settings.security.previous_keys)
     make_client = client_factory or lazy_client_factory(settings)
     async with config_lock(pool, config_id) as conn:
@@ -91,6 +93,7 @@ async def run_sync(
                 allow_mass_delete=allow_mass_delete,
                 on_progress=on_progress,
                 version=config_version(settings, config, stored.updated_at),
+                reconcile=reconcile,
             )
 
         if dry_run:
@@ -99,8 +102,8 @@ async def run_sync(
             await transaction.start()
             try:
                 dry_id = await run_store.create_run(
-                    conn, config_id, trigger=trigger, dry_run=True, reverts_run_id=reverts_run_id
-                )
+                    conn, config_id, trigger=trigger, dry_run=True, reverts_run_id=reverts_run_id, reconcile=reconcile
+                )  # fmt: skip
                 with bound_run(config_id, dry_id):
                     return await make_run(dry_id, dry=True).execute()
             finally:
@@ -113,7 +116,7 @@ async def run_sync(
         if run_id is None:
             run_id = await run_store.create_run(
                 conn, config_id, trigger=trigger, allow_mass_delete=allow_mass_delete,
-                reverts_run_id=reverts_run_id,
+                reverts_run_id=reverts_run_id, reconcile=reconcile,
             )  # fmt: skip
         reverts_run_id = await run_store.reverted_run(conn, run_id)  # a queued revert is run as one
         with bound_run(config_id, run_id):
@@ -136,6 +139,7 @@ class Run:
         allow_mass_delete: bool,
         on_progress: ProgressHook | None = None,
         version: str = "",
+        reconcile: bool = False,
     ) -> None:
         self.settings = settings
         self.pool = pool
@@ -147,6 +151,7 @@ class Run:
         self.allow_mass_delete = allow_mass_delete
         self.on_progress = on_progress
         self.version = version  # the config's version, for the feed's fingerprint
+        self.reconcile = reconcile  # the whole shop is read first (erpsync/reconcile.py)
         self.verdict = Verdict()  # what the source said before anything was parsed
         self.feed_info: FeedInfo | None = None  # the feed as read, once read
         self.client: ShopifyClient | None = None  # made only once the run has work
@@ -172,6 +177,7 @@ class Run:
 
     async def execute(self) -> SyncResult:
         await run_store.start_run(self.conn, self.run_id)
+        self.reconcile = self.reconcile or await run_store.is_reconcile(self.conn, self.run_id)
         self.stopwatch.enter("fetch")
         try:
             return await self._stages()
@@ -211,12 +217,8 @@ class Run:
         self.counts["seconds"] = self.stopwatch.timings
         await run_store.finish_run(self.conn, self.run_id, RunStatus.FAILED, self.counts, reason)
         await add_log(
-            self.conn,
-            config_id=self.config.id,
-            run_id=self.run_id,
-            level="error",
-            message=f"sync failed: {reason}",
-        )
+            self.conn, config_id=self.config.id, run_id=self.run_id, level="error", message=f"sync failed: {reason}"
+        )  # fmt: skip
         if not self.dry_run:
             await journal_and_clear(self.conn, self.run_id, self.config.id, journal=sent)
         shutil.rmtree(self.work_dir, ignore_errors=True)  # a failed run is not resumed: its files are dead
@@ -228,11 +230,15 @@ class Run:
                 self.conn, self.settings, self.config, run_id=self.run_id, version=self.version,
                 work_dir=self.work_dir,
             )  # fmt: skip
-            if self.verdict.reason is not None:
-                return await finish_unchanged(
-                    self.conn, config_id=self.config.id, run_id=self.run_id, verdict=self.verdict,
-                    stopwatch=self.stopwatch, work_dir=self.work_dir,
-                )  # fmt: skip
+        from erpsync.drift_settle import keep_fields
+        from erpsync.drift_step import look_at_shop  # the Shopify side: imported once the feed is checked
+
+        drift = await look_at_shop(self)  # what changed in the shop: to write, keep or report
+        if self.verdict.reason is not None and not (drift and drift.to_write):
+            return await finish_unchanged(
+                self.conn, config_id=self.config.id, run_id=self.run_id, verdict=self.verdict,
+                stopwatch=self.stopwatch, work_dir=self.work_dir, counts=self.counts,
+            )  # fmt: skip
         from erpsync.adopt import adopt_known_skus
         from erpsync.shopify.shop import ensure_owner_definition, shop_facts
 
@@ -252,11 +258,9 @@ class Run:
         if conflicts := await claim(self.conn, self.config, self.run_id, dry_run=self.dry_run):
             self.counts["conflicts"] = conflicts
         rekeys = await regroup_store.rekey_regrouped(
-            self.conn,
-            run_id=self.run_id,
-            config_id=self.config.id,
+            self.conn, run_id=self.run_id, config_id=self.config.id,
             rejected_keys=sorted(outcome.rejected_keys),
-        )
+        )  # fmt: skip
         if rekeys:
             log.info("regrouped products keep their shop product", products=len(rekeys))
             self.counts["regrouped"] = len(rekeys)
@@ -286,13 +290,11 @@ class Run:
             unmatched=self.unmatched,
         )
         await store.load_inputs(self.conn, self.run_id, self.spool_path)
+        await keep_fields(self.conn, self.run_id, self.config.id)  # drift_policy keep: the shop's values
         plan.write_kinds = await plan_writes(
-            self.conn,
-            self.run_id,
-            self.config.id,
-            self.settings.sync,
+            self.conn, self.run_id, self.config.id, self.settings.sync,
             maps_handle="handle" in self.config.mapping,
-        )
+        )  # fmt: skip
         await run_store.set_plan(self.conn, self.run_id, plan.as_json())
         await journal.planned(self.conn, self.config.id, self.run_id, plan)
         await self.progress({"products_planned": plan.creates + plan.updates + plan.unchanged})
@@ -318,6 +320,7 @@ class Run:
         resuming: bool = False,
     ) -> SyncResult:
         """Publish (or resume) the run's steps, then close the run with its counts and outcome."""
+        from erpsync.drift_settle import settle_written
         from erpsync.publications import prepare_channels, publish_channels
         from erpsync.publish import publish_run
         from erpsync.stock import stock_policy
@@ -354,6 +357,7 @@ class Run:
             published=published, operations=len(entries), cost=active.stats.cost, timings=self.stopwatch.timings,
         )  # fmt: skip
         await owner_store.release_stale_claims(self.conn, run_id=self.run_id, config_id=self.config.id)
+        await settle_written(self.conn, self.run_id, self.config.id)  # drift the run's writes settled
         if status == RunStatus.SUCCEEDED and self.feed_info is not None and self.version:
             await fingerprint_store.save_fingerprint(
                 self.conn, self.config.id, self.run_id, self.feed_info, config_version=self.version
@@ -365,14 +369,12 @@ class Run:
         return SyncResult(self.run_id, status, counts, plan.as_json(), error=reason)
 
     def _counts(self, plan: Plan) -> dict[str, Any]:
-        counts = dict(self.counts)
-        counts.update(
-            planned_create=plan.creates,
-            planned_update=plan.updates,
-            unchanged=plan.unchanged,
-            planned_removal=plan.removals,
-        )
-        return counts
+        planned = {
+            "planned_create": plan.creates,
+            "planned_update": plan.updates,
+            "unchanged": plan.unchanged,
+        }
+        return {**self.counts, **planned, "planned_removal": plan.removals}
 
     async def read_feed(self, location_id: str | None, currency: str | None) -> MapOutcome:
         """Fetch, parse and map; the map stage's counts, rejected products and warnings go to the result."""

@@ -168,10 +168,13 @@ async def finish_unchanged(
     verdict: Verdict,
     stopwatch: Stopwatch,
     work_dir: Path,
+    counts: dict[str, Any] | None = None,
 ) -> SyncResult:
-    """Close the run `unchanged`: nothing parsed, nothing asked of the shop, nothing written to it."""
+    """Close the run `unchanged`: nothing parsed, nothing written to the shop (`counts`: what the drift
+    check found and did not need to write)."""
     stopwatch.enter("")
-    counts: dict[str, Any] = {
+    counts = {
+        **(counts or {}),
         "unchanged_reason": verdict.reason,
         "feed_bytes_transferred": verdict.transferred,
         "seconds": stopwatch.timings,

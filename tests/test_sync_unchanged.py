@@ -26,7 +26,9 @@ async def shop_seen(feed: ConfigFeed) -> tuple[list[dict[str, Any]], int]:
 
 
 async def test_same_file_ends_unchanged_and_leaves_the_shop_untouched(make_feed: MakeFeed) -> None:
-    """The file's stat is the synced one: `unchanged`, no parse, not one request to the shop."""
+    """The file's stat is the synced one: `unchanged`, no parse, nothing written; the shop is asked only
+    what changed since the last run (two small requests: the first run's own three writes are in the drift
+    window's overlap, listed with the times the shop gave those writes, so not read again)."""
     feed = await make_feed()
     feed.write(flat_rows(3))
     aged(feed.path)
@@ -39,7 +41,10 @@ async def test_same_file_ends_unchanged_and_leaves_the_shop_untouched(make_feed:
     assert second.counts["feed_bytes_transferred"] == 0
     assert "rows_read" not in second.counts  # nothing was parsed
     stats = await feed.configs.shop.simulator.stats()
-    assert stats["requests"] == requests + 1  # the catalogue query above, nothing from the run
+    assert stats["requests"] == requests + 1 + 2  # the catalogue query above, the drift check's two
+    # listed with the times the shop gave erpsync's own writes: known, not read again
+    assert (second.counts["drift"]["known"], second.counts["drift"]["compared"]) == (3, 0)
+    assert stats["mutations"] == (await feed.configs.shop.simulator.stats())["mutations"]
     assert await feed.configs.shop.catalogue() == catalogue
     run = await feed.configs.pool.fetchrow("SELECT * FROM sync_runs WHERE id = $1", second.run_id)
     assert run["status"] == "unchanged"
@@ -138,7 +143,7 @@ async def test_a_scheduled_run_of_the_daemon_ends_unchanged_too(make_feed: MakeF
     trigger = await feed.configs.pool.fetchval("SELECT trigger FROM sync_runs WHERE id = $1", done["run_id"])
     assert trigger == "schedule"
     catalogue, requests = before
-    assert (await feed.configs.shop.simulator.stats())["requests"] == requests + 1
+    assert (await feed.configs.shop.simulator.stats())["requests"] == requests + 1 + 2  # + the drift check
     assert await feed.configs.shop.catalogue() == catalogue
     labels = {"config_id": feed.id, "outcome": "unchanged"}
     assert (REGISTRY.get_sample_value("erpsync_runs_total", labels) or 0) >= 1
@@ -163,8 +168,9 @@ async def test_after_a_failed_run_the_same_feed_is_read_again(make_feed: MakeFee
 async def test_erpsync_sync_on_an_unchanged_feed_exits_0_without_the_shopify_side(
     make_feed: MakeFeed,
 ) -> None:
-    """`erpsync sync` twice: the second run says `unchanged`, exits 0, and never imports aiohttp or the
-    Shopify client (`-X importtime` lists every module the process imported)."""
+    """`erpsync sync` twice: the second run says `unchanged`, exits 0, imports neither the mapper nor the
+    publish stage, and the Shopify client only once the feed check is done, for the drift check
+    (`-X importtime` lists every module the process imported, each as its import ends)."""
     import asyncio
     import sys
 
@@ -191,8 +197,11 @@ async def test_erpsync_sync_on_an_unchanged_feed_exits_0_without_the_shopify_sid
     code, out, err = await sync_command("-X", "importtime")
     assert code == 0, (out, err)
     assert out.startswith("run 2: unchanged\n  source not modified (stat: "), out
-    imported = {
+    imported = [
         line.rsplit("|", 1)[-1].strip() for line in err.splitlines() if line.startswith("import time:")
-    }
+    ]
     assert "erpsync.unchanged" in imported
-    assert not {"aiohttp", "erpsync.shopify.client", "erpsync.publish"} & imported
+    assert not {"erpsync.mapping.mapper", "erpsync.publish", "erpsync.adopt"} & set(imported)
+    # erpsync.sync (with the feed check) was imported whole before the client, which the run imported
+    assert imported.index("erpsync.sync") < imported.index("erpsync.shopify.client")
+    assert imported.index("erpsync.cli_sync") < imported.index("aiohttp")

@@ -16,7 +16,9 @@ from erpsync import __version__
 from erpsync.api.schemas import (
     ChangePage,
     ChangesQuery,
+    DriftQuery,
     ErrorBody,
+    FindingPage,
     HealthOut,
     HistoryQuery,
     LogPage,
@@ -79,6 +81,7 @@ def build_openapi() -> dict[str, Any]:
         RevertQueued,
         SyncStatusOut,
         ChangePage,
+        FindingPage,
     ]
     _, defs = models_json_schema(
         [(model, "validation" if model is SyncConfig else "serialization") for model in models],
@@ -238,6 +241,15 @@ def build_openapi() -> dict[str, Any]:
                     "200": _json(ChangePage, "a page of the product's history"),
                     **_errors(400, 401, 404, 422),
                 },
+            },
+        },
+        "/configs/{id}/drift": {
+            "parameters": [id_param],
+            "get": {
+                "summary": "What the shop holds of the config's products that erpsync did not write, and what "
+                "was done; open findings by default (`state=settled|all`), newest first, page on with `after`",
+                "parameters": _query_parameters(DriftQuery),
+                "responses": {"200": _json(FindingPage, "a page of findings"), **_errors(401, 404, 422)},
             },
         },
         "/configs/{id}/runs": {

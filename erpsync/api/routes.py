@@ -5,6 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from erpsync.api import views
+from erpsync.api.drift_views import setup_drift_routes
 from erpsync.api.journal_views import setup_journal_routes
 from erpsync.api.openapi import build_openapi
 from erpsync.api.revert_views import setup_revert_routes
@@ -29,3 +30,4 @@ def setup_routes(app: web.Application) -> None:
     setup_sync_routes(app)
     setup_journal_routes(app)
     setup_revert_routes(app)
+    setup_drift_routes(app)

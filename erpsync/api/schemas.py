@@ -123,7 +123,8 @@ class RunsQuery(BaseModel):
     limit: int = Field(default=20, ge=1, le=500)
 
 
-JournalAction = Literal["create", "update", "delete", "archive", "draft", "conflict", "held"]
+# `drift`: what the shop held that erpsync had not written (before: ours, after: the shop's).
+JournalAction = Literal["create", "update", "delete", "archive", "draft", "conflict", "held", "drift"]
 
 
 class ChangesQuery(BaseModel):
@@ -148,9 +149,48 @@ class HistoryQuery(BaseModel):
     limit: int = Field(default=100, ge=1, le=1000)
 
 
+class DriftQuery(BaseModel):
+    """Filters of `GET /configs/{id}/drift`."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    state: Literal["open", "settled", "all"] = "open"
+    after: int = Field(default=0, ge=0, le=BIGINT_MAX, description="cursor: the `next` of the previous page")
+    limit: int = Field(default=100, ge=1, le=1000)
+
+
 QUERY_MODELS = frozenset(
-    model.__name__ for model in (LogQuery, SyncQuery, RevertQuery, RunsQuery, ChangesQuery, HistoryQuery)
+    model.__name__
+    for model in (LogQuery, SyncQuery, RevertQuery, RunsQuery, ChangesQuery, HistoryQuery, DriftQuery)
 )
+
+
+class FindingOut(BaseModel):
+    """Something the shop holds of the config's products that erpsync did not write: `kind` field, deleted,
+    variant_added, variant_removed, duplicate_sku or handle_taken; `ours` what erpsync wrote, `theirs` what
+    the shop holds; `action` what was done (written back, created again, kept, reported); `state` open
+    until the shop holds erpsync's value again, a write settles it, or the product leaves the feed."""
+
+    id: int
+    kind: str
+    product_key: str | None
+    shopify_product_id: str | None
+    field: str
+    ours: Any = None
+    theirs: Any = None
+    policy: Literal["overwrite", "keep", "report"]
+    action: str
+    state: Literal["open", "settled"]
+    first_seen_at: datetime
+    seen_at: datetime
+    seen_run_id: int | None
+    settled_at: datetime | None
+    settled_how: str | None
+
+
+class FindingPage(BaseModel):
+    findings: list[FindingOut]
+    next: int | None = Field(description="pass as `after` for the next page")
 
 
 class FieldChange(BaseModel):

@@ -17,6 +17,7 @@ from erpsync.api.schemas import BIGINT_MAX, RunsQuery, SyncQuery
 from erpsync.api.views import json_response
 from erpsync.constants import RunStatus
 from erpsync.db import configs as config_store
+from erpsync.db import drift as drift_store
 from erpsync.db import runs as run_store
 from erpsync.db import status as status_store
 from erpsync.jobs import enqueue_sync, queue_depth
@@ -157,6 +158,9 @@ async def metrics_view(request: web.Request) -> web.Response:
         metrics.QUEUE_DEPTH.set(await queue_depth(request.app[REDIS]))
     for config_id, at in (await status_store.last_successes(request.app[POOL])).items():
         metrics.LAST_SUCCESS.labels(config_id=config_id).set(at)
+    metrics.DRIFT_OPEN.clear()
+    for config_id, shop, count in await drift_store.open_counts(request.app[POOL]):
+        metrics.DRIFT_OPEN.labels(config_id=config_id, shop=shop).set(count)
     active = await status_store.active_run_counts(request.app[POOL])
     for status in (RunStatus.QUEUED, RunStatus.RUNNING):
         metrics.RUNS_ACTIVE.labels(status=status).set(active.get(status, 0))

@@ -50,6 +50,21 @@ JOIN product_states ps ON ps.config_id = $2 AND ps.product_key = rp.product_key
 WHERE rp.run_id = $1 AND rp.action IS DISTINCT FROM 'conflict'
 ON CONFLICT (config_id, sku) DO NOTHING
 """
+# A SKU new to the config that two or more shop products hold: neither is adopted (which would be the
+# feed's?) and none is created beside them: the product is a conflict, named, until one of them goes.
+HOLD_SHARED_SKUS = """
+WITH shared AS (
+    SELECT sku, array_agg(DISTINCT product_id ORDER BY product_id) AS ids FROM shop_variants
+    GROUP BY sku HAVING count(DISTINCT product_id) > 1
+)
+UPDATE run_products rp SET action = 'conflict',
+    message = 'SKU ' || sh.sku || ' is on ' || cardinality(sh.ids) || ' products in the shop ('
+              || array_to_string(sh.ids, ', ') || '): not adopted, not created; remove all but one'
+FROM shared sh
+WHERE rp.run_id = $1 AND sh.sku = ANY(rp.skus) AND rp.action IS DISTINCT FROM 'conflict'
+  AND NOT EXISTS (SELECT 1 FROM products p WHERE p.config_id = $2 AND p.sku = sh.sku)
+RETURNING rp.product_key, sh.sku, rp.message
+"""
 UNSTOCKED_ADOPTED = """
 SELECT sku FROM products WHERE config_id = $1 AND last_run_id = $2 AND adopted AND NOT stocked ORDER BY sku
 """
@@ -74,6 +89,13 @@ async def reset_shop_variants(conn: asyncpg.Connection[Any]) -> None:
 
 async def copy_shop_variants(conn: asyncpg.Connection[Any], rows: Sequence[ShopVariantRow]) -> None:
     await conn.copy_records_to_table("shop_variants", records=rows)
+
+
+async def hold_shared_skus(
+    conn: asyncpg.Connection[Any], run_id: int, config_id: str
+) -> list[asyncpg.Record]:
+    """Products with a new SKU that several shop products hold become conflicts: key, SKU, message."""
+    return list(await conn.fetch(HOLD_SHARED_SKUS, run_id, config_id))
 
 
 async def adopt_found(conn: asyncpg.Connection[Any], run_id: int, config_id: str) -> int:

@@ -33,6 +33,11 @@ DELETE FROM sync_runs WHERE id IN (
 PRUNE_NOTIFICATIONS = """
 DELETE FROM notifications WHERE id IN (SELECT id FROM notifications WHERE created_at < $1 LIMIT $2)
 """
+# Drift findings settled before the age go with the journal; open ones stay, whatever their age.
+PRUNE_SETTLED_DRIFT = """
+DELETE FROM drift_findings WHERE id IN (
+    SELECT id FROM drift_findings WHERE state = 'settled' AND settled_at < $1 LIMIT $2)
+"""
 
 
 async def prune_history(conn: Executor, before: datetime, *, batch: int = BATCH) -> tuple[int, int, int]:
@@ -40,7 +45,7 @@ async def prune_history(conn: Executor, before: datetime, *, batch: int = BATCH)
     rows) deleted."""
     changes = await prune_changes(conn, before, batch)
     counts = []
-    for statement in (PRUNE_RUNS, PRUNE_LOGS, PRUNE_NOTIFICATIONS):
+    for statement in (PRUNE_RUNS, PRUNE_LOGS, PRUNE_NOTIFICATIONS, PRUNE_SETTLED_DRIFT):
         total = 0
         while True:
             status = await conn.execute(statement, before, batch)
@@ -49,7 +54,7 @@ async def prune_history(conn: Executor, before: datetime, *, batch: int = BATCH)
             if deleted < batch:
                 break
         counts.append(total)
-    return counts[0], counts[1], changes  # notifications go uncounted: they are the runs' shadow
+    return counts[0], counts[1], changes  # notifications and settled drift go uncounted: the runs' shadow
 
 
 __all__ = ["prune_history"]

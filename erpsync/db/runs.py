@@ -14,8 +14,8 @@ from erpsync.db.pool import Executor
 WORKER_NAME = f"{socket.gethostname()}:{os.getpid()}"
 
 INSERT_RUN = """
-INSERT INTO sync_runs (config_id, status, trigger, dry_run, allow_mass_delete, reverts_run_id)
-VALUES ($1, 'queued', $2, $3, $4, $5)
+INSERT INTO sync_runs (config_id, status, trigger, dry_run, allow_mass_delete, reverts_run_id, reconcile)
+VALUES ($1, 'queued', $2, $3, $4, $5, $6)
 RETURNING id
 """
 START_RUN = """
@@ -42,6 +42,7 @@ UPDATE sync_runs SET status = $2, counts = counts || $3::jsonb, error = $4, fini
 WHERE id = $1
 """
 SELECT_RUN = "SELECT * FROM sync_runs WHERE id = $1"
+SELECT_RECONCILE = "SELECT reconcile FROM sync_runs WHERE id = $1"
 SELECT_RUNNING = "SELECT * FROM sync_runs WHERE config_id = $1 AND status = 'running' ORDER BY id LIMIT 1"
 SELECT_RECENT = """
 SELECT * FROM sync_runs WHERE ($1::text IS NULL OR config_id = $1) ORDER BY id DESC LIMIT $2
@@ -61,6 +62,7 @@ class Run:
     trigger: str
     dry_run: bool
     allow_mass_delete: bool
+    reconcile: bool
     stage: str | None
     counts: dict[str, Any]
     timings: dict[str, float]
@@ -96,10 +98,18 @@ async def create_run(
     dry_run: bool = False,
     allow_mass_delete: bool = False,
     reverts_run_id: int | None = None,
+    reconcile: bool = False,
 ) -> int:
-    """A queued run; `reverts_run_id`: a revert of that run (`erpsync.revert`)."""
-    run_id = await conn.fetchval(INSERT_RUN, config_id, trigger, dry_run, allow_mass_delete, reverts_run_id)
+    """A queued run; `reverts_run_id`: a revert of that run (`erpsync.revert`); `reconcile`: it reads the
+    whole shop first (erpsync/reconcile.py)."""
+    run_id = await conn.fetchval(
+        INSERT_RUN, config_id, trigger, dry_run, allow_mass_delete, reverts_run_id, reconcile
+    )
     return int(run_id)
+
+
+async def is_reconcile(conn: Executor, run_id: int) -> bool:
+    return bool(await conn.fetchval(SELECT_RECONCILE, run_id))
 
 
 async def start_run(conn: Executor, run_id: int) -> None:

@@ -207,7 +207,7 @@ PRODUCT_VARIANTS_BULK_UPDATE_BULK = Document(
     "productVariantsBulkUpdate",
     "mutation call($productId: ID!, $variants: [ProductVariantsBulkInput!]!) { "
     "productVariantsBulkUpdate(productId: $productId, variants: $variants, allowPartialUpdates: false) { "
-    "product { id handle } productVariants { id sku } userErrors { field message code } } }",
+    "product { id handle updatedAt } productVariants { id sku } userErrors { field message code } } }",
     estimated_cost=10,
     is_mutation=True,
 )

@@ -112,3 +112,16 @@ def query_product_variants(info: ResolveInfo, **arguments: Any) -> View:
     if arguments.get("sortKey") in ("SKU",):
         chosen.sort(key=lambda v: v.sku or "")
     return connection(info, chosen, lambda v: variant_view(context.state, v), lambda v: v.id, arguments)
+
+
+def query_products_count(info: ResolveInfo, **arguments: Any) -> View:
+    """``productsCount(query, limit)``: the products the same ``query:`` lists, counted up to ``limit``
+    (default 10,000; ``precision`` AT_LEAST past it, ``limit: null`` for no limit).
+    https://shopify.dev/docs/api/admin-graphql/latest/queries/productsCount"""
+    context: ExecutionContext = info.context
+    keep = search_filter(info, arguments.get("query"), PRODUCT_SEARCH_FIELDS, _product_fields)
+    count = sum(1 for product in context.state.products.values() if keep(product))
+    limit = arguments.get("limit")
+    if limit is not None and count > limit:
+        return {"count": limit, "precision": "AT_LEAST"}
+    return {"count": count, "precision": "EXACT"}

@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from shopify_simulator.custom_ids import index_custom_ids, taken_custom_id
+from shopify_simulator.events import record_event
 from shopify_simulator.handles import free_handle, handle_from_title, unique_handle
 from shopify_simulator.media import apply_files, check_files
 from shopify_simulator.options import SimulatorOptions
@@ -159,7 +160,16 @@ def _apply_variant_input(state: ShopState, variant: Variant, given: Mapping[str,
         variant.taxable = given["taxable"]
     if given.get("inventoryPolicy") is not None:
         variant.inventory_policy = given["inventoryPolicy"]
-    item_input = given.get("inventoryItem") or {}
+    _apply_item_input(variant, given.get("inventoryItem") or {})
+    item = variant.inventory_item
+    for quantity in given.get("inventoryQuantities") or []:
+        item.levels.setdefault(quantity["locationId"], {})[quantity["name"]] = quantity["quantity"]
+    item.updated_at = now
+    if given.get("metafields") is not None:
+        variant.metafields = _replace_metafields(state, variant.metafields, given["metafields"])
+
+
+def _apply_item_input(variant: Variant, item_input: Mapping[str, Any]) -> None:
     item = variant.inventory_item
     if "sku" in item_input:
         item.sku = item_input["sku"]
@@ -170,11 +180,8 @@ def _apply_variant_input(state: ShopState, variant: Variant, given: Mapping[str,
         item.requires_shipping = item_input["requiresShipping"]
     if "cost" in item_input:
         item.cost = item_input["cost"]
-    for quantity in given.get("inventoryQuantities") or []:
-        item.levels.setdefault(quantity["locationId"], {})[quantity["name"]] = quantity["quantity"]
-    item.updated_at = now
-    if given.get("metafields") is not None:
-        variant.metafields = _replace_metafields(state, variant.metafields, given["metafields"])
+    if "measurement" in item_input:
+        item.weight = (item_input["measurement"] or {}).get("weight")
 
 
 def product_set(
@@ -255,6 +262,9 @@ def product_set(
         product.metafields = _replace_metafields(state, product.metafields, product_input["metafields"])
     product.updated_at = now
     index_custom_ids(state, product)
+    record_event(
+        state, "update" if product.id in state.products else "create", product.id, title=product.title
+    )
     if product.id not in state.products:
         state.products[product.id] = product
         state.index_handle(product)
@@ -284,6 +294,8 @@ def _apply_product_fields(product: Product, product_input: Mapping[str, Any]) ->
         product.template_suffix = product_input["templateSuffix"]
     if product_input.get("tags") is not None:
         product.tags = list(product_input["tags"])
+    if product_input.get("seo") is not None:
+        product.seo = {**product.seo, **product_input["seo"]}
 
 
 # --- productDelete -------------------------------------------------------------------------------------
@@ -296,6 +308,7 @@ def product_delete(state: ShopState, delete_input: Mapping[str, Any]) -> Mutatio
     if product is None:
         return MutationOutcome(user_errors=[user_error(["id"], "Product does not exist")])
     state.unindex_handle(product)
+    record_event(state, "destroy", product_id, title=product.title)
     return MutationOutcome(deleted_product_id=product_id)
 
 

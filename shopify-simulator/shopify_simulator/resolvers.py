@@ -24,9 +24,11 @@ from shopify_simulator.custom_ids import (
     mutation_metafields_set,
     query_metafield_definition,
 )
+from shopify_simulator.events import EVENT_QUERIES
 from shopify_simulator.inventory import mutation_inventory_activate, mutation_inventory_set_quantities
-from shopify_simulator.product_queries import query_product_variants, query_products
+from shopify_simulator.product_queries import query_product_variants, query_products, query_products_count
 from shopify_simulator.product_rules import MutationOutcome
+from shopify_simulator.product_update import mutation_product_update
 from shopify_simulator.products import (
     product_delete,
     product_set,
@@ -148,6 +150,7 @@ QUERY_ROOT: dict[str, Callable[..., Any]] = {
     "locations": query_locations,
     "location": query_location,
     "products": query_products,
+    "productsCount": query_products_count,
     "product": query_product,
     "productByIdentifier": query_product_by_identifier,
     "productVariants": query_product_variants,
@@ -158,6 +161,7 @@ QUERY_ROOT: dict[str, Callable[..., Any]] = {
     "metafieldDefinition": query_metafield_definition,
     "currentAppInstallation": lambda info, **_arguments: app_installation_view(_context(info)),
     **PUBLICATION_QUERIES,
+    **EVENT_QUERIES,
 }
 
 
@@ -252,6 +256,7 @@ def mutation_bulk_operation_cancel(info: ResolveInfo, **arguments: Any) -> View:
 MUTATION_ROOT: dict[str, Callable[..., Any]] = {
     "productSet": mutation_product_set,
     "productDelete": mutation_product_delete,
+    "productUpdate": mutation_product_update,
     "inventorySetQuantities": mutation_inventory_set_quantities,
     "inventoryActivate": mutation_inventory_activate,
     "productVariantsBulkUpdate": mutation_product_variants_bulk_update,

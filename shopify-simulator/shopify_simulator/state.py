@@ -122,6 +122,7 @@ class InventoryItem:
     updated_at: datetime.datetime
     # location id -> quantity name ("available", "on_hand", ...) -> quantity
     levels: dict[str, dict[str, int]] = field(default_factory=dict)
+    weight: dict[str, Any] | None = None  # `measurement.weight`: {"value": float, "unit": "KILOGRAMS"}
 
 
 @dataclass
@@ -169,6 +170,7 @@ class Product:
     updated_at: datetime.datetime
     media: list[Media] = field(default_factory=list)
     publication_ids: list[str] = field(default_factory=list)  # media.py, publications.py
+    seo: dict[str, str | None] = field(default_factory=dict)  # `seo { title description }`
 
 
 @dataclass
@@ -219,6 +221,7 @@ class ShopState:
     metafield_definitions: dict[str, MetafieldDefinition] = field(default_factory=dict)  # by "TYPE/ns/key"
     publications: dict[str, str] = field(default_factory=dict)  # id -> name of each sales channel
     idempotency_keys: dict[str, Any] = field(default_factory=dict)  # idempotency.py; in memory only
+    events: list[Any] = field(default_factory=list)  # events.py: what happened to products; in memory only
 
     def new_id(self, kind: str) -> str:
         """Hand out the next global ID of a resource kind; IDs are never reused, even after deletes."""
@@ -314,13 +317,8 @@ def _datetime_or_none(value: Any) -> datetime.datetime | None:
 
 
 def _load_metafield(raw: dict[str, Any]) -> Metafield:
-    return Metafield(
-        **{
-            **raw,
-            "created_at": parse_datetime(raw["created_at"]),
-            "updated_at": parse_datetime(raw["updated_at"]),
-        }
-    )
+    times = {name: parse_datetime(raw[name]) for name in ("created_at", "updated_at")}
+    return Metafield(**{**raw, **times})
 
 
 def _load_variant(raw: dict[str, Any]) -> Variant:

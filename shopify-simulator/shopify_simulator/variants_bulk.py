@@ -18,6 +18,7 @@ from graphql import GraphQLError
 
 from shopify_simulator.connections import View
 from shopify_simulator.context import ExecutionContext, ResolveInfo
+from shopify_simulator.events import record_event
 from shopify_simulator.product_rules import UserErrorBody, user_error
 from shopify_simulator.products import _apply_variant_input
 from shopify_simulator.state import Product, ShopState, Variant, utc_now
@@ -96,6 +97,7 @@ def product_variants_bulk_update(
         variant.updated_at = now
     if chosen:
         product.updated_at = now
+        record_event(state, "update", product.id, title=product.title)
     return product, [variant for variant, _ in chosen] or None, errors
 
 
