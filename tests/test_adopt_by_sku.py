@@ -65,7 +65,7 @@ async def test_many_new_skus_are_adopted_by_search_without_an_export(make_feed: 
     assert result.counts["adopted"] == 26
     assert result.counts["created"] == 1
     assert result.counts["updated"] == 26
-    assert result.counts["adopt_queries"] == 2
+    assert result.counts["adopt_queries"] == 3  # whether the shop has any variant, then two searches
     assert await searches(feed) - before == 2
     reads = await bulk_queries(feed)
     assert len(reads) == 1
@@ -77,6 +77,22 @@ async def test_many_new_skus_are_adopted_by_search_without_an_export(make_feed: 
     assert all(len(ids) == 1 for ids in by_sku.values())
     assert all(by_sku[f"P{n}-0"] == [made[f"P{n}"]] for n in range(26))
     assert {v["price"] for p in catalogue for v in p["variants"]["nodes"]} == {"9.00"}
+
+
+async def test_a_first_run_into_an_empty_shop_searches_for_nothing(make_feed: MakeFeed) -> None:
+    """A shop without a variant has nothing to adopt: one count query, no search, no bulk query, and
+    every product created once."""
+    feed = await make_feed()
+    feed.write(flat_rows(300))
+    result = await feed.sync()
+    assert result.status == "succeeded", result
+    assert result.counts["created"] == 300
+    assert result.counts["adopt_queries"] == 1
+    assert await searches(feed) == 0
+    assert await bulk_queries(feed) == []
+    by_sku = holders(await feed.configs.shop.catalogue())
+    assert len(by_sku) == 300
+    assert all(len(ids) == 1 for ids in by_sku.values())
 
 
 async def test_skus_with_quotes_spaces_and_colons_are_adopted(make_feed: MakeFeed) -> None:
@@ -203,7 +219,7 @@ async def test_a_search_matching_more_than_a_page_is_read_to_its_end(make_feed: 
     assert result.status == "partial", result
     assert result.counts["ambiguous"] == 1
     assert result.counts["created"] == 7
-    assert result.counts["adopt_queries"] == 3
+    assert result.counts["adopt_queries"] == 4
     assert await searches(feed) - before == 3
     [line] = [row["message"] for row in await feed.logs("error") if row["sku"] == "SKU-1"]
     assert all(product_id in line for product_id in copies), line

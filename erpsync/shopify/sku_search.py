@@ -7,7 +7,8 @@ not return, and refuses any query requesting more than 1,000 points. So each que
 and as large a page, as the smaller of that limit and the client's bucket allows — 249 at Shopify's
 figures, for an actual cost of 2 plus 4 a variant found — and the node cost Shopify reports
 (`requestedQueryCost`) resizes the next query. A full page is followed by its cursor: a SKU held by
-several variants, or a search that matches more than the exact SKU. No bulk export is ever started.
+several variants, or a search that matches more than the exact SKU. No bulk export is ever started, and a
+shop with no variant at all (`productVariantsCount`) is not searched.
 https://shopify.dev/docs/api/usage/limits · https://shopify.dev/docs/apps/build/apis/graphql-admin/rate-limits ·
 https://shopify.dev/docs/api/usage/search-syntax
 """
@@ -67,9 +68,16 @@ class SkuSearch:
         self.client = client
         self.location_id = location_id
         self.node_cost = NODE_COST
+        self.empty: bool | None = None  # the shop holds no variant: asked once, before the first search
 
     async def find(self, skus: list[str]) -> AsyncIterator[ShopVariant]:
         """Every variant in the shop whose SKU is exactly one of `skus`."""
+        if self.empty is None:
+            # One point, not a query per 249 SKUs: a first run into a new shop searches for nothing.
+            data = await self.client.execute(documents.VARIANTS_COUNT)
+            self.empty = int((data.get("productVariantsCount") or {}).get("count") or 0) == 0
+        if self.empty:
+            return
         pending = [sku for sku in skus if sku]
         while pending:
             first = page_size(self.client.throttle.maximum, self.node_cost)

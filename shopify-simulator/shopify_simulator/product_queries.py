@@ -117,17 +117,38 @@ def query_products(info: ResolveInfo, **arguments: Any) -> View:
     )
 
 
-def query_product_variants(info: ResolveInfo, **arguments: Any) -> View:
-    """``productVariants(first, after, query, sortKey, reverse)``; a ``sku:`` search is answered from the
-    SKU index (``sku_index.py``), filtered by the whole query as a scan would be."""
+def _matching_variants(info: ResolveInfo, arguments: dict[str, Any]) -> list[Variant]:
+    """The variants ``query:`` matches, in id order; a ``sku:`` search is answered from the SKU index
+    (``sku_index.py``), filtered by the whole query as a scan would be."""
     context: ExecutionContext = info.context
-    _count_search(info, arguments)
     keep = search_filter(
         info, arguments.get("query"), VARIANT_SEARCH_FIELDS, lambda v: _variant_fields(context, v)
     )
     indexed = candidate_variants(context.state, parse_search(arguments.get("query")))
     pool = context.state.all_variants() if indexed is None else indexed
-    chosen = sorted((v for v in pool if keep(v)), key=lambda v: numeric_id(v.id))
+    return sorted((v for v in pool if keep(v)), key=lambda v: numeric_id(v.id))
+
+
+def query_product_variants(info: ResolveInfo, **arguments: Any) -> View:
+    """``productVariants(first, after, query, sortKey, reverse)``."""
+    context: ExecutionContext = info.context
+    _count_search(info, arguments)
+    chosen = _matching_variants(info, arguments)
     if arguments.get("sortKey") in ("SKU",):
         chosen.sort(key=lambda v: v.sku or "")
     return connection(info, chosen, lambda v: variant_view(context.state, v), lambda v: v.id, arguments)
+
+
+def query_product_variants_count(info: ResolveInfo, **arguments: Any) -> View:
+    """``productVariantsCount(limit, query)``: a ``Count``, capped at ``limit`` (null: no cap) with
+    precision ``AT_LEAST`` when there are more.
+    https://shopify.dev/docs/api/admin-graphql/latest/queries/productVariantsCount"""
+    if arguments.get("query"):
+        found = len(_matching_variants(info, arguments))
+    else:  # every variant: counted, not listed
+        context: ExecutionContext = info.context
+        found = sum(len(product.variants) for product in context.state.products.values())
+    limit = arguments.get("limit")
+    if limit is not None and found > limit:
+        return {"count": limit, "precision": "AT_LEAST"}
+    return {"count": found, "precision": "EXACT"}

@@ -113,3 +113,17 @@ async def test_a_search_matching_more_than_a_page_is_paged(simulator: Any) -> No
     assert len(holders) == 3
     after = (await simulator.admin("GET", "/_simulator/stats"))["searches"]["productVariants"]
     assert after - before == 2
+
+
+async def test_variants_count_counts_what_a_search_finds(simulator: Any) -> None:
+    """`productVariantsCount`: every variant, or those a query matches, capped at `limit`."""
+    query = "query($q: String, $limit: Int) { productVariantsCount(query: $q, limit: $limit) { count precision } }"
+    empty = await simulator.ok(query, {"limit": 1})
+    assert empty["productVariantsCount"] == {"count": 0, "precision": "EXACT"}
+    await made(simulator, "tee", ["A", "B", "C"])
+    every = await simulator.ok(query, {})
+    assert every["productVariantsCount"] == {"count": 3, "precision": "EXACT"}
+    capped = await simulator.ok(query, {"limit": 1})
+    assert capped["productVariantsCount"] == {"count": 1, "precision": "AT_LEAST"}
+    some = await simulator.ok(query, {"q": "sku:A OR sku:C"})
+    assert some["productVariantsCount"] == {"count": 2, "precision": "EXACT"}
