@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Sequence
+from contextlib import aclosing
 from dataclasses import dataclass
 from typing import Any
 
@@ -65,18 +66,22 @@ async def adopt_known_skus(
     search = SkuSearch(client, location_id)
     untracked = 0
     await adopt_store.reset_shop_variants(conn)
-    async for skus in adopt_store.iter_untracked_skus(conn, run_id, config_id, chunk=SKU_CHUNK):
-        untracked += len(skus)
-        batch: list[adopt_store.ShopVariantRow] = []
-        async for variant in search.find(skus):
-            batch.append(
-                (variant.sku, variant.product_id, variant.variant_id, variant.handle, variant.stocked)
-            )
-            if len(batch) >= COPY_BATCH:
+    chunks = adopt_store.iter_untracked_skus(conn, run_id, config_id, chunk=SKU_CHUNK)
+    async with aclosing(chunks):
+        async for skus in chunks:
+            untracked += len(skus)
+            batch: list[adopt_store.ShopVariantRow] = []
+            async for variant in search.find(skus):
+                batch.append(
+                    (variant.sku, variant.product_id, variant.variant_id, variant.handle, variant.stocked)
+                )
+                if len(batch) >= COPY_BATCH:
+                    await adopt_store.copy_shop_variants(conn, batch)
+                    batch.clear()
+            if batch:
                 await adopt_store.copy_shop_variants(conn, batch)
-                batch.clear()
-        if batch:
-            await adopt_store.copy_shop_variants(conn, batch)
+            if search.empty:  # nothing in the shop to find: the other chunks need not be read
+                break
     if not untracked:
         return Adoption()
     queries, spent = client.stats.requests - requests, client.stats.cost - cost

@@ -226,3 +226,22 @@ async def test_a_search_matching_more_than_a_page_is_read_to_its_end(make_feed: 
     by_sku = holders(await shop.catalogue())
     assert by_sku["SKU-1"] == copies
     assert all(len(by_sku[f"SKU-{n}"]) == 1 for n in range(2, 9))
+
+
+async def test_a_search_the_shop_refuses_fails_the_run_cleanly(make_feed: MakeFeed) -> None:
+    """A shop that refuses the search (here: a lower single-query cost limit than Shopify's 1,000 points)
+    fails the run with one line naming the refusal; the run is recorded as failed, nothing is written, and
+    the shop keeps only the product made by hand."""
+    feed = await make_feed(options={"max_query_cost": 500})
+    shop = feed.configs.shop
+    await shop.create_by_hand(title="Hand", handle="hand", skus=["SKU-1"])
+    before = await shop.catalogue()
+    feed.write(flat_rows(3))
+    result = await feed.sync()
+    assert result.status == "failed", result
+    assert result.error is not None
+    assert "exceeds the single query max cost limit (500)" in result.error
+    assert "\n" not in result.error
+    status = await feed.configs.pool.fetchval("SELECT status FROM sync_runs WHERE id = $1", result.run_id)
+    assert status == "failed"
+    assert await shop.catalogue() == before

@@ -7,7 +7,7 @@ conflicts, then the others are adopted.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncGenerator, Sequence
 from typing import Any
 
 import asyncpg
@@ -17,7 +17,6 @@ SELECT_UNTRACKED_SKUS = """
 SELECT s.sku FROM run_products rp CROSS JOIN LATERAL unnest(rp.skus) AS s(sku)
 WHERE rp.run_id = $1 AND rp.action IS DISTINCT FROM 'conflict'
   AND NOT EXISTS (SELECT 1 FROM products p WHERE p.config_id = $2 AND p.sku = s.sku)
-ORDER BY s.sku
 """
 CREATE_SHOP_VARIANTS = """
 CREATE TEMP TABLE IF NOT EXISTS shop_variants (
@@ -87,10 +86,12 @@ ShopVariantRow = tuple[str, str, str, str | None, bool]
 
 async def iter_untracked_skus(
     conn: asyncpg.Connection[Any], run_id: int, config_id: str, *, chunk: int
-) -> AsyncIterator[list[str]]:
+) -> AsyncGenerator[list[str], None]:
     """The run's untracked SKUs, `chunk` at a time, through a cursor: a first run over a catalogue of a
-    million SKUs holds one chunk in memory, not the million. The caller may write to `shop_variants` on
-    this connection between chunks (inside the cursor's transaction)."""
+    million SKUs holds one chunk in memory, not the million; unsorted, so the first chunk comes at once.
+    The caller writes to `shop_variants` on this connection between chunks (inside the cursor's
+    transaction), and closes the iterator (`contextlib.aclosing`) so that the transaction ends before
+    anything else runs on the connection, however the loop ends."""
     async with conn.transaction():
         cursor = await conn.cursor(SELECT_UNTRACKED_SKUS, run_id, config_id)
         while rows := await cursor.fetch(chunk):
