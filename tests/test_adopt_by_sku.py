@@ -69,7 +69,7 @@ async def test_many_new_skus_are_adopted_by_search_without_an_export(make_feed: 
     assert await searches(feed) - before == 2
     reads = await bulk_queries(feed)
     assert len(reads) == 1
-    assert "id:" in reads[0]
+    assert 'query: "id:' in reads[0]
     catalogue = await shop.catalogue()
     assert len(catalogue) == 27
     by_sku = holders(catalogue)

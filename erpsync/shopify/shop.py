@@ -126,7 +126,8 @@ async def iter_products_by_id(
     client: ShopifyClient, product_ids: list[str], location_id: str, *, export_above: int
 ) -> AsyncIterator[tuple[str, list[ShopVariantState]]]:
     """Each of these products still in the shop with its variants, by bulk exports of `id:` searches
-    (one export of the whole shop past `export_above` products, `[sync] sku_lookup_limit`).
+    (one export of the whole shop past `export_above` products: `[sync] sku_lookup_limit`, and half of
+    the products the config tracks, `heal.py`).
     https://shopify.dev/docs/api/usage/search-syntax"""
     if len(product_ids) > export_above:
         # Many updates (a changed location rewrites every product): one export of the whole shop costs

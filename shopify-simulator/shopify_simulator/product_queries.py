@@ -11,9 +11,9 @@ from typing import Any
 
 from shopify_simulator.connections import View, connection, legacy_id
 from shopify_simulator.context import ExecutionContext, ResolveInfo
-from shopify_simulator.search import parse_search
+from shopify_simulator.search import parse_search, required_values
 from shopify_simulator.sku_index import candidate_variants
-from shopify_simulator.state import Product, Variant
+from shopify_simulator.state import Product, Variant, gid
 from shopify_simulator.views import product_view, search_filter, variant_view
 
 
@@ -101,16 +101,22 @@ def _count_search(info: ResolveInfo, arguments: dict[str, Any]) -> None:
 
 
 def query_products(info: ResolveInfo, **arguments: Any) -> View:
-    """``products(first, after, query, sortKey, reverse)``; a ``sku:`` search is answered from the SKU index."""
+    """``products(first, after, query, sortKey, reverse)``; a ``sku:`` search is answered from the SKU
+    index and an ``id:`` search by looking the products up, each filtered by the whole query."""
     context: ExecutionContext = info.context
     _count_search(info, arguments)
     keep = search_filter(info, arguments.get("query"), PRODUCT_SEARCH_FIELDS, _product_fields)
     sort_key = PRODUCT_SORT_KEYS.get(arguments.get("sortKey") or "ID", PRODUCT_SORT_KEYS["ID"])
     pool: Iterable[Product] = context.state.products.values()
-    indexed = candidate_variants(context.state, parse_search(arguments.get("query")))
+    parsed = parse_search(arguments.get("query"))
+    indexed = candidate_variants(context.state, parsed)
+    by_id = required_values(parsed, "id")
     if indexed is not None:
         holders = {variant.product_id for variant in indexed}
         pool = [context.state.products[product_id] for product_id in holders]
+    elif by_id is not None:  # `id:1 OR id:2`: looked up, not scanned for
+        found = (context.state.products.get(gid("Product", numeric_id(value))) for value in by_id)
+        pool = {product.id: product for product in found if product is not None}.values()
     chosen = sorted((product for product in pool if keep(product)), key=sort_key)
     return connection(
         info, chosen, lambda product: product_view(context.state, product), lambda p: p.id, arguments

@@ -127,3 +127,20 @@ async def test_variants_count_counts_what_a_search_finds(simulator: Any) -> None
     assert capped["productVariantsCount"] == {"count": 1, "precision": "AT_LEAST"}
     some = await simulator.ok(query, {"q": "sku:A OR sku:C"})
     assert some["productVariantsCount"] == {"count": 2, "precision": "EXACT"}
+
+
+async def test_id_search_finds_the_products_named_and_only_them(simulator: Any) -> None:
+    """`id:1 OR id:3` (looked up, not scanned) and the same with a further term, filtered as a scan is;
+    a deleted product's id finds nothing."""
+    made_ids = [(await made(simulator, f"p{n}", [f"S{n}"]))["id"] for n in range(4)]
+    numbers = [product_id.rsplit("/", 1)[-1] for product_id in made_ids]
+    query = "query($q: String) { products(first: 50, query: $q) { nodes { id handle } } }"
+    data = await simulator.ok(query, {"q": f"id:{numbers[0]} OR id:{numbers[2]} OR id:999999"})
+    assert [node["id"] for node in data["products"]["nodes"]] == [made_ids[0], made_ids[2]]
+    narrowed = await simulator.ok(query, {"q": f"id:{numbers[0]} handle:p9 OR id:{numbers[3]}"})
+    assert [node["handle"] for node in narrowed["products"]["nodes"]] == ["p3"]
+    await simulator.ok(
+        "mutation($id: ID!) { productDelete(input: {id: $id}) { deletedProductId } }", {"id": made_ids[3]}
+    )
+    gone = await simulator.ok(query, {"q": f"id:{numbers[3]}"})
+    assert gone["products"]["nodes"] == []
