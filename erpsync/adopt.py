@@ -90,7 +90,7 @@ async def adopt_known_skus(
     count = await adopt_store.adopt_found(conn, run_id, config_id)
     if count:
         log.info("adopted products already in the shop", adopted=count)
-    await warn_unstocked(conn, config_id=config_id, run_id=run_id, location_id=location_id)
+        await warn_unstocked(conn, config_id=config_id, run_id=run_id, location_id=location_id)
     return Adoption(adopted=count, ambiguous=ambiguous, queries=queries, cost=spent)
 
 
