@@ -53,15 +53,31 @@ def report(rows: list[dict[str, Any]]) -> None:
                 same = [r for r in rows if r["scenario"] == label and r["concurrency"] == row["concurrency"]]
                 for what, key in (("process wall", "wall"), ("run itself", "run_seconds")):
                     ratios = sorted(r[key] / r["read_floor"] for r in same)
+                    if not ratios:  # --noop-runs 0
+                        continue
                     print(
                         f"{'':<12} {label} (unchanged) {what} / parse over {len(ratios)} runs: min "
                         f"{ratios[0]:.2f}, median {statistics.median(ratios):.2f}, max {ratios[-1]:.2f} "
                         "(target <= 0.2)"
                     )
         if row["scenario"] == "1% changed":
+            print(adopt_line(row))
             expected = row["expected"]
             print(
                 f"{'':<12} expected: {expected['changed']} updated, {expected['new']} created, "
                 f"{expected['removed']} deleted; got {counts.get('updated')} updated, {counts.get('created')} "
                 f"created, {counts.get('deleted')} deleted"
             )
+
+
+def adopt_line(row: dict[str, Any]) -> str:
+    """The adopt stage's wall time and share of the run, and what its SKU searches cost the shop."""
+    counts = row["counts"]
+    adopt = float((counts.get("seconds") or {}).get("adopt", 0.0))
+    run = row["run_seconds"]
+    return (
+        f"{'':<12} adopt: {adopt:.2f} s of the run's {run:.2f} s = {adopt / max(run, 1e-9):.1%} (target <= 10%); "
+        f"{counts.get('adopt_queries', 0)} SKU searches (simulator: {row.get('searches', 0)}) costing "
+        f"{counts.get('adopt_cost', 0)} points for {row['expected'].get('new', 0)} new products; bulk queries "
+        f"{row.get('bulk_queries', 0)} in the run"
+    )

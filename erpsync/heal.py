@@ -15,6 +15,7 @@ import asyncpg
 
 from erpsync.db import corrections
 from erpsync.db.logs import add_logs
+from erpsync.db.products import count_tracked
 from erpsync.logs import get_logger
 from erpsync.shopify import documents
 from erpsync.shopify.client import ShopifyClient
@@ -54,8 +55,12 @@ async def read_before_updates(
     activations: list[Activation] = []
     stocked: dict[str, bool] = {}
     drifted: list[str] = []
+    # One export of the whole shop only when most of what the config owns is rewritten (a changed
+    # location): for a share of it, as in a run with 1% changed, `id:` searches of 250 products an
+    # export cost minutes where the whole shop costs hours.
+    whole_above = max(export_above, await count_tracked(conn, config_id) // 2)
     async for product_id, variants in iter_products_by_id(
-        client, list(rows), location_id, export_above=export_above
+        client, list(rows), location_id, export_above=whole_above
     ):
         row = rows.get(product_id)
         if row is None:

@@ -23,7 +23,7 @@ from erpsync.models import SyncConfig
 from erpsync.shop_compare import shop_edits
 from erpsync.shopify.client import ShopifyClient
 from erpsync.shopify.product_fields import ShopProduct, iter_product_fields
-from erpsync.shopify.shop import lookup_skus
+from erpsync.shopify.sku_search import SkuSearch
 
 PAGE = 500
 LISTED = 100  # skipped products named in the run's counts; the log has a line for each, up to LOGGED
@@ -208,7 +208,7 @@ async def _check_recreates(
     if not owner:
         return
     taken: dict[str, str] = {}
-    async for variant in lookup_skus(client, sorted(owner), location_id):
+    async for variant in SkuSearch(client, location_id).find(sorted(owner)):
         key = owner[variant.sku][0]
         taken.setdefault(key, f"SKU {variant.sku} is on product {variant.product_id} in the shop now")
     for key, reason in taken.items():

@@ -93,6 +93,9 @@ class SyncSettings(Section):
     work_dir: Path = Path("/var/lib/erpsync")
     file_root: Path | None = None
     allow_private_sources: bool = False
+    # The products a run updates are read from the shop first, by bulk exports of `id:` searches up to
+    # this many products; past it, by one export of the whole shop. New SKUs are always searched for by
+    # SKU (adoption never exports the shop), however many there are: this no longer bounds them.
     sku_lookup_limit: int = Field(default=200, ge=0)
     # A feed stops with an error past either cap (0: none), so a few hundred KB of gzip cannot expand
     # into hours of rows. 5 million rows is five times the largest feed measured (a million rows read

@@ -264,14 +264,12 @@ class Run:
         if rekeys:
             log.info("regrouped products keep their shop product", products=len(rekeys))
             self.counts["regrouped"] = len(rekeys)
-        self.counts["adopted"] = await adopt_known_skus(
-            self.conn,
-            client,
-            config_id=self.config.id,
-            run_id=self.run_id,
-            location_id=location_id,
-            sku_lookup_limit=self.settings.sync.sku_lookup_limit,
+        adoption = await adopt_known_skus(
+            self.conn, client, config_id=self.config.id, run_id=self.run_id, location_id=location_id
         )
+        self.counts.update(adoption.counts())
+        if adoption.ambiguous:  # conflicts too: not written, the run partial
+            self.counts["conflicts"] = self.counts.get("conflicts", 0) + adoption.ambiguous
         await self.stage("plan")
         plan = await classify(
             self.conn,

@@ -159,11 +159,14 @@ async def test_export_stopped_by_shopify_is_one_clear_error(
 
 
 async def test_run_whose_export_is_denied_fails_and_writes_nothing(make_feed: MakeFeed) -> None:
-    """A run that reads the shop through an export (more new SKUs than `sku_lookup_limit`) and meets
-    ACCESS_DENIED fails with one line that names the code and the scope to grant; nothing is written."""
+    """A run that reads the shop through an export (more products to update than `sku_lookup_limit`) and
+    meets ACCESS_DENIED fails with one line that names the code and the scope to grant; nothing is
+    written: the shop keeps the prices of the run before."""
     feed = await make_feed(sync={"sku_lookup_limit": 0})
     feed.write(flat_rows(3))
+    assert (await feed.sync()).status == "succeeded"
     await feed.configs.shop.simulator.faults(fail_export="ACCESS_DENIED")
+    feed.write(flat_rows(3, price="12.00"))
     result = await feed.sync()
     assert result.status == "failed", result
     assert result.error is not None
@@ -171,7 +174,9 @@ async def test_run_whose_export_is_denied_fails_and_writes_nothing(make_feed: Ma
     assert "read_products" in result.error
     assert "\n" not in result.error
     assert result.retryable is False
-    assert await catalogue_skus(feed) == []
+    catalogue = await feed.configs.shop.catalogue()
+    assert sorted(v["sku"] for p in catalogue for v in p["variants"]["nodes"]) == ["SKU-1", "SKU-2", "SKU-3"]
+    assert {v["price"] for p in catalogue for v in p["variants"]["nodes"]} == {"10.00"}
     errors = [row["message"] for row in await feed.logs("error")]
     assert any("ACCESS_DENIED" in message for message in errors), errors
 

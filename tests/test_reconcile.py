@@ -163,7 +163,9 @@ async def test_one_sku_on_two_shop_products_is_reported_never_touched_never_adop
     assert sorted(p["id"] for p in holders["NEW-1"]) == sorted(twin["id"] for twin in twins)
     assert {p["variants"]["nodes"][0]["price"] for p in holders["NEW-1"]} == {"2.00"}
     errors = [row["message"] for row in await feed.logs("error")]
-    assert any(line.startswith("SKU NEW-1 is on 2 products in the shop") for line in errors), errors
+    assert any(
+        line.startswith("SKU NEW-1 of product NEW-1 is on 2 products in the shop") for line in errors
+    ), errors
     assert await feed.configs.pool.fetchval("SELECT count(*) FROM products WHERE sku = 'NEW-1'") == 0
 
 

@@ -201,13 +201,9 @@ async def test_rejected_row_is_not_deleted(harness: Harness) -> None:
     assert any(row["sku"] == "SKU-3" and "price" in row["message"] for row in warnings)
 
 
-@pytest.mark.parametrize("lookup_limit", [200, 0], ids=["by-search", "by-export"])
-async def test_existing_sku_is_adopted_not_duplicated(harness: Harness, lookup_limit: int) -> None:
-    """A product made by hand with a feed SKU is adopted and updated; the shop never holds two —
-    whether the new SKUs are searched for or found in a bulk export."""
-    harness.settings = harness.settings.model_copy(
-        update={"sync": harness.settings.sync.model_copy(update={"sku_lookup_limit": lookup_limit})}
-    )
+async def test_existing_sku_is_adopted_not_duplicated(harness: Harness) -> None:
+    """A product made by hand with a feed SKU is adopted and updated; the shop never holds two. The new
+    SKUs are found by one SKU search, not by an export of the shop."""
     await harness.shop.graphql(
         "mutation($input: ProductSetInput!) { productSet(input: $input) { userErrors { message } } }",
         {
@@ -227,8 +223,13 @@ async def test_existing_sku_is_adopted_not_duplicated(harness: Harness, lookup_l
         },
     )
     harness.write_feed(catalogue(2))
+    before = await harness.shop.simulator.stats()
     result = await harness.sync()
     assert result.counts["adopted"] == 1
+    after = await harness.shop.simulator.stats()
+    assert after["searches"].get("productVariants", 0) - before["searches"].get("productVariants", 0) == 1
+    # One bulk query: the adopted product read by id before it is updated; none exports the shop.
+    assert after["bulk_operations"]["QUERY"] - before["bulk_operations"]["QUERY"] == 1
     products = await harness.shop.products()
     assert len(products) == 2
     assert products["SKU-1"]["handle"] == "hand-made"

@@ -356,6 +356,34 @@ async def test_variant_added_by_hand_is_named_before_an_update_removes_it(
     assert [v["id"] for v in after["variants"]["nodes"]] == [node["id"] for node in existing]
 
 
+async def test_a_share_of_the_products_is_read_by_id_not_by_exporting_the_shop(
+    make_configs: MakeConfigs,
+) -> None:
+    """Past `sku_lookup_limit` (here 0) but under half of the config's products, the products to update
+    are read by an `id:` search of them alone; only when most of them are rewritten is the shop exported."""
+    configs = await make_configs()
+    sync_settings = configs.settings.sync.model_copy(update={"sku_lookup_limit": 0})
+    configs.settings = configs.settings.model_copy(update={"sync": sync_settings})
+    feed = await configs.add("acme")
+    feed.write(flat_rows(10))
+    await feed.sync()
+    query = "{ bulkOperations(first: 50) { nodes { type query } } }"
+
+    async def reads() -> list[str]:
+        nodes = (await configs.shop.graphql(query))["bulkOperations"]["nodes"]
+        return [node["query"] for node in nodes if node["type"] == "QUERY"]
+
+    feed.write(
+        [{**row, "price": "11.00"} if row["sku"] in ("SKU-1", "SKU-2") else row for row in flat_rows(10)]
+    )
+    assert (await feed.sync()).counts["updated"] == 2
+    [by_id] = await reads()
+    assert 'query: "id:' in by_id
+    feed.write(flat_rows(10, price="12.00"))
+    assert (await feed.sync()).counts["updated"] == 10
+    assert sorted('query: "id:' in text for text in await reads()) == [False, True]  # then the whole shop
+
+
 async def test_products_tracked_before_get_their_id_without_a_rewrite(make_configs: MakeConfigs) -> None:
     """Products tracked before erpsync marked its products (no custom ID in the shop) get it by
     `metafieldsSet` alone at the next run: no productSet is sent, other metafields stay, and the run after

@@ -1,27 +1,22 @@
 """The SQL of adoption: SKUs new to a config that the shop already has become the config's products.
 
 The shop's variants found for them are COPYed into a session table, `shop_variants`, and joined with the
-run's products in two set-based statements, so a whole-shop export holds nothing per variant in memory.
+run's products in set-based statements: first the products the shop holds ambiguously are set aside as
+conflicts, then the others are adopted.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import AsyncGenerator, Sequence
 from typing import Any
 
 import asyncpg
 
 # Untracked SKUs of this run: the ones to look for in the shop before creating anything.
-COUNT_UNTRACKED_SKUS = """
-SELECT count(*) FROM run_products rp CROSS JOIN LATERAL unnest(rp.skus) AS s(sku)
-WHERE rp.run_id = $1 AND rp.action IS DISTINCT FROM 'conflict'
-  AND NOT EXISTS (SELECT 1 FROM products p WHERE p.config_id = $2 AND p.sku = s.sku)
-"""
 SELECT_UNTRACKED_SKUS = """
 SELECT s.sku FROM run_products rp CROSS JOIN LATERAL unnest(rp.skus) AS s(sku)
 WHERE rp.run_id = $1 AND rp.action IS DISTINCT FROM 'conflict'
   AND NOT EXISTS (SELECT 1 FROM products p WHERE p.config_id = $2 AND p.sku = s.sku)
-ORDER BY s.sku
 """
 CREATE_SHOP_VARIANTS = """
 CREATE TEMP TABLE IF NOT EXISTS shop_variants (
@@ -50,20 +45,36 @@ JOIN product_states ps ON ps.config_id = $2 AND ps.product_key = rp.product_key
 WHERE rp.run_id = $1 AND rp.action IS DISTINCT FROM 'conflict'
 ON CONFLICT (config_id, sku) DO NOTHING
 """
-# A SKU new to the config that two or more shop products hold: neither is adopted (which would be the
-# feed's?) and none is created beside them: the product is a conflict, named, until one of them goes.
-HOLD_SHARED_SKUS = """
-WITH shared AS (
-    SELECT sku, array_agg(DISTINCT product_id ORDER BY product_id) AS ids FROM shop_variants
-    GROUP BY sku HAVING count(DISTINCT product_id) > 1
+# Run products whose SKUs the shop holds ambiguously, per SKU: the shop products holding it, how many
+# variants, the shop product this config tracks for the run product (if it does) and whether one of those
+# shop products is tracked for another product (of this config or another). A run product is ambiguous
+# when a SKU is on two variants or more, its SKUs are on two shop products or more, a SKU is on a shop
+# product other than the one tracked for it, or on one tracked for another product: adopting any of them
+# would write over a product erpsync does not own, or leave the SKU twice in the shop.
+SELECT_AMBIGUOUS = """
+WITH found AS (
+  SELECT rp.product_key, s.sku, sv.product_id, ps.shopify_product_id AS tracked,
+         EXISTS (SELECT 1 FROM product_states o
+                 WHERE o.shopify_product_id = sv.product_id
+                   AND NOT (o.config_id = $2 AND o.product_key = rp.product_key)) AS elsewhere
+  FROM run_products rp CROSS JOIN LATERAL unnest(rp.skus) AS s(sku)
+  JOIN shop_variants sv ON sv.sku = s.sku
+  LEFT JOIN product_states ps ON ps.config_id = $2 AND ps.product_key = rp.product_key
+  WHERE rp.run_id = $1 AND rp.action IS DISTINCT FROM 'conflict'
+), per_sku AS (
+  SELECT product_key, sku, array_agg(DISTINCT product_id ORDER BY product_id) AS product_ids,
+         count(*) AS variants, min(tracked) AS tracked, bool_or(elsewhere) AS elsewhere
+  FROM found GROUP BY product_key, sku
+), ambiguous AS (
+  SELECT product_key FROM found GROUP BY product_key
+  HAVING count(DISTINCT product_id) > 1 OR bool_or(tracked IS NOT NULL AND product_id <> tracked)
+      OR bool_or(elsewhere)
+  UNION
+  SELECT product_key FROM per_sku WHERE variants > 1
 )
-UPDATE run_products rp SET action = 'conflict',
-    message = 'SKU ' || sh.sku || ' is on ' || cardinality(sh.ids) || ' products in the shop ('
-              || array_to_string(sh.ids, ', ') || '): not adopted, not created; remove all but one'
-FROM shared sh
-WHERE rp.run_id = $1 AND sh.sku = ANY(rp.skus) AND rp.action IS DISTINCT FROM 'conflict'
-  AND NOT EXISTS (SELECT 1 FROM products p WHERE p.config_id = $2 AND p.sku = sh.sku)
-RETURNING rp.product_key, sh.sku, rp.message
+SELECT p.product_key, p.sku, p.product_ids, p.variants, p.tracked, p.elsewhere
+FROM per_sku p JOIN ambiguous USING (product_key)
+ORDER BY p.product_key, p.sku
 """
 UNSTOCKED_ADOPTED = """
 SELECT sku FROM products WHERE config_id = $1 AND last_run_id = $2 AND adopted AND NOT stocked ORDER BY sku
@@ -73,12 +84,18 @@ SELECT sku FROM products WHERE config_id = $1 AND last_run_id = $2 AND adopted A
 ShopVariantRow = tuple[str, str, str, str | None, bool]
 
 
-async def count_untracked_skus(conn: asyncpg.Connection[Any], run_id: int, config_id: str) -> int:
-    return int(await conn.fetchval(COUNT_UNTRACKED_SKUS, run_id, config_id))
-
-
-async def untracked_skus(conn: asyncpg.Connection[Any], run_id: int, config_id: str) -> list[str]:
-    return [str(row[0]) for row in await conn.fetch(SELECT_UNTRACKED_SKUS, run_id, config_id)]
+async def iter_untracked_skus(
+    conn: asyncpg.Connection[Any], run_id: int, config_id: str, *, chunk: int
+) -> AsyncGenerator[list[str], None]:
+    """The run's untracked SKUs, `chunk` at a time, through a cursor: a first run over a catalogue of a
+    million SKUs holds one chunk in memory, not the million; unsorted, so the first chunk comes at once.
+    The caller writes to `shop_variants` on this connection between chunks (inside the cursor's
+    transaction), and closes the iterator (`contextlib.aclosing`) so that the transaction ends before
+    anything else runs on the connection, however the loop ends."""
+    async with conn.transaction():
+        cursor = await conn.cursor(SELECT_UNTRACKED_SKUS, run_id, config_id)
+        while rows := await cursor.fetch(chunk):
+            yield [str(row[0]) for row in rows]
 
 
 async def reset_shop_variants(conn: asyncpg.Connection[Any]) -> None:
@@ -91,11 +108,9 @@ async def copy_shop_variants(conn: asyncpg.Connection[Any], rows: Sequence[ShopV
     await conn.copy_records_to_table("shop_variants", records=rows)
 
 
-async def hold_shared_skus(
-    conn: asyncpg.Connection[Any], run_id: int, config_id: str
-) -> list[asyncpg.Record]:
-    """Products with a new SKU that several shop products hold become conflicts: key, SKU, message."""
-    return list(await conn.fetch(HOLD_SHARED_SKUS, run_id, config_id))
+async def ambiguous_skus(conn: asyncpg.Connection[Any], run_id: int, config_id: str) -> list[asyncpg.Record]:
+    """The SKUs of run products the shop holds ambiguously (see `SELECT_AMBIGUOUS`), by product."""
+    return list(await conn.fetch(SELECT_AMBIGUOUS, run_id, config_id))
 
 
 async def adopt_found(conn: asyncpg.Connection[Any], run_id: int, config_id: str) -> int:

@@ -73,11 +73,16 @@ async def claim_skus(
                 f"SKU {conflict.sku} is owned by config {conflict.owner!r} in this shop; "
                 "the product is not written by this config",
             )
-        if messages:
-            await conn.execute(MARK_CONFLICTS, run_id, list(messages), list(messages.values()))
+        await mark_conflicts(conn, run_id, messages)
         if not dry_run:
             await conn.execute(CLAIM_SKUS, run_id, config_id, shop)
     return conflicts
+
+
+async def mark_conflicts(conn: Executor, run_id: int, messages: dict[str, str]) -> None:
+    """These run products (key -> why) are conflicts: not adopted, created, updated or deleted this run."""
+    if messages:
+        await conn.execute(MARK_CONFLICTS, run_id, list(messages), list(messages.values()))
 
 
 async def release_stale_claims(conn: Executor, *, run_id: int, config_id: str) -> None:

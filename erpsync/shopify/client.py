@@ -243,6 +243,10 @@ class ShopifyClient:
                 )
                 await asyncio.sleep(delay)
 
+    def requested_cost(self, document: Document) -> float | None:
+        """The `requestedQueryCost` Shopify last reported for `document`, once it has answered it."""
+        return self._costs.get(document.name)
+
     def _backoff(self, attempt: int) -> float:
         ceiling: float = min(self.target.retry_max_delay, self.target.retry_base_delay * 2.0 ** (attempt - 1))
         return ceiling * random.uniform(0.5, 1.0)  # noqa: S311 - jitter, not cryptography

@@ -55,7 +55,19 @@ query erpsyncVariantsBySku($query: String!, $first: Int!, $after: String, $locat
   }
 }
 """,
-    estimated_cost=302,
+    estimated_cost=998,  # a page of 249, as `sku_search.py` sizes it: 2 + 249 x 4 objects
+)
+
+# Whether the shop has any variant at all: an empty shop has nothing to adopt, whatever the feed holds.
+# https://shopify.dev/docs/api/admin-graphql/latest/queries/productVariantsCount
+VARIANTS_COUNT = Document(
+    "variantsCount",
+    """
+query erpsyncVariantsCount {
+  productVariantsCount(limit: 1) { count }
+}
+""",
+    estimated_cost=1,
 )
 
 # The definition that makes erpsync's `$app.erpsync_id` product metafield a custom ID (type id: unique).
@@ -344,6 +356,7 @@ ALL_DOCUMENTS: tuple[Document, ...] = (
     SHOP,
     LOCATIONS,
     VARIANTS_BY_SKU,
+    VARIANTS_COUNT,
     METAFIELD_DEFINITION,
     METAFIELD_DEFINITION_CREATE,
     PRODUCT_VARIANTS,

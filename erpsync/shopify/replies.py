@@ -124,7 +124,10 @@ def graphql_error(
             "throttled", reported=reported, retry_after=retry_after_of(retry_after), **where
         )
     codes = {error_code(error) for error in errors if isinstance(error, dict)}
-    message = "; ".join(str(error.get("message")) for error in errors if isinstance(error, dict))
+    # One line: Shopify's MAX_COST_EXCEEDED message carries paragraphs.
+    message = "; ".join(
+        " ".join(str(error.get("message")).split()) for error in errors if isinstance(error, dict)
+    )
     if "MAX_COST_EXCEEDED" in codes:
         return ShopifyCostExceeded(message, **where)
     if "ACCESS_DENIED" in codes:

@@ -1,4 +1,5 @@
-"""Reads the engine needs from a shop: its primary location, and every variant's SKU for adoption."""
+"""Reads the engine needs from a shop: its primary location, the products a run updates, and every variant
+(one bulk export, for a full reconcile)."""
 
 from __future__ import annotations
 
@@ -83,8 +84,9 @@ class ShopVariant:
 async def iter_shop_variants(
     client: ShopifyClient, location_id: str, *, on_progress: ProgressCallback | None = None
 ) -> AsyncIterator[ShopVariant]:
-    """Every variant with a SKU in the shop, from one bulk export (not a request per SKU), with whether
-    it is stocked at `location_id`."""
+    """Every variant with a SKU in the shop, from one bulk export, with whether it is stocked at
+    `location_id`: what a full reconcile reads. Adoption never does: it searches for the new SKUs
+    alone (`sku_search.py`)."""
     query = documents.product_export_query(location_id)
     operation = await run_export(client, query, on_progress=on_progress)
     async for product in iter_export(client, operation):
@@ -124,7 +126,8 @@ async def iter_products_by_id(
     client: ShopifyClient, product_ids: list[str], location_id: str, *, export_above: int
 ) -> AsyncIterator[tuple[str, list[ShopVariantState]]]:
     """Each of these products still in the shop with its variants, by bulk exports of `id:` searches
-    (one export of the whole shop past `export_above` products, `[sync] sku_lookup_limit`).
+    (one export of the whole shop past `export_above` products: `[sync] sku_lookup_limit`, and half of
+    the products the config tracks, `heal.py`).
     https://shopify.dev/docs/api/usage/search-syntax"""
     if len(product_ids) > export_above:
         # Many updates (a changed location rewrites every product): one export of the whole shop costs
@@ -155,36 +158,3 @@ async def iter_products_by_id(
                     )
                 )
             yield product.id, variants
-
-
-SKUS_PER_QUERY = 50
-
-
-def sku_query(skus: list[str]) -> str:
-    """`sku:"A" OR sku:"B"`, quoted so SKUs with spaces or colons stay whole.
-    https://shopify.dev/docs/api/usage/search-syntax"""
-    quoted = ('"' + sku.replace("\\", "\\\\").replace('"', '\\"') + '"' for sku in skus)
-    return " OR ".join(f"sku:{value}" for value in quoted)
-
-
-async def lookup_skus(client: ShopifyClient, skus: list[str], location_id: str) -> AsyncIterator[ShopVariant]:
-    """Variants with these SKUs, 50 SKUs a query: cheaper than an export when only a few are new."""
-    for start in range(0, len(skus), SKUS_PER_QUERY):
-        chunk = skus[start : start + SKUS_PER_QUERY]
-        wanted = set(chunk)
-        after: str | None = None
-        while True:
-            data = await client.execute(
-                documents.VARIANTS_BY_SKU,
-                {"query": sku_query(chunk), "first": 100, "after": after, "location": location_id},
-            )
-            page = data["productVariants"]
-            for node in page["nodes"]:
-                if node.get("sku") in wanted and node.get("product"):
-                    stocked = ((node.get("inventoryItem") or {}).get("inventoryLevel")) is not None
-                    yield ShopVariant(
-                        node["sku"], node["product"]["id"], node["id"], node["product"].get("handle"), stocked
-                    )
-            if not page["pageInfo"]["hasNextPage"]:
-                break
-            after = page["pageInfo"]["endCursor"]

@@ -6,12 +6,14 @@ https://shopify.dev/docs/api/usage/search-syntax
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from shopify_simulator.connections import View, connection, legacy_id
 from shopify_simulator.context import ExecutionContext, ResolveInfo
-from shopify_simulator.state import Product, Variant
+from shopify_simulator.search import parse_search, required_values
+from shopify_simulator.sku_index import candidate_variants
+from shopify_simulator.state import Product, Variant, gid
 from shopify_simulator.views import product_view, search_filter, variant_view
 
 
@@ -91,24 +93,53 @@ def _variant_fields(context: ExecutionContext, variant: Variant) -> Callable[[st
     return get
 
 
-def query_products(info: ResolveInfo, **arguments: Any) -> View:
-    """``products(first, after, query, sortKey, reverse)``."""
+def _count_search(info: ResolveInfo, arguments: dict[str, Any]) -> None:
+    """``/_simulator/stats`` ``searches``: requests (not bulk exports) that searched this connection."""
     context: ExecutionContext = info.context
+    if arguments.get("query") and not context.bulk_query:
+        context.stats.searches[info.field_name] += 1
+
+
+def query_products(info: ResolveInfo, **arguments: Any) -> View:
+    """``products(first, after, query, sortKey, reverse)``; a ``sku:`` search is answered from the SKU
+    index and an ``id:`` search by looking the products up, each filtered by the whole query."""
+    context: ExecutionContext = info.context
+    _count_search(info, arguments)
     keep = search_filter(info, arguments.get("query"), PRODUCT_SEARCH_FIELDS, _product_fields)
     sort_key = PRODUCT_SORT_KEYS.get(arguments.get("sortKey") or "ID", PRODUCT_SORT_KEYS["ID"])
-    chosen = sorted((product for product in context.state.products.values() if keep(product)), key=sort_key)
+    pool: Iterable[Product] = context.state.products.values()
+    parsed = parse_search(arguments.get("query"))
+    indexed = candidate_variants(context.state, parsed)
+    by_id = required_values(parsed, "id")
+    if indexed is not None:
+        holders = {variant.product_id for variant in indexed}
+        pool = [context.state.products[product_id] for product_id in holders]
+    elif by_id is not None:  # `id:1 OR id:2`: looked up, not scanned for
+        found = (context.state.products.get(gid("Product", numeric_id(value))) for value in by_id)
+        pool = {product.id: product for product in found if product is not None}.values()
+    chosen = sorted((product for product in pool if keep(product)), key=sort_key)
     return connection(
         info, chosen, lambda product: product_view(context.state, product), lambda p: p.id, arguments
     )
 
 
-def query_product_variants(info: ResolveInfo, **arguments: Any) -> View:
-    """``productVariants(first, after, query, sortKey, reverse)``."""
+def _matching_variants(info: ResolveInfo, arguments: dict[str, Any]) -> list[Variant]:
+    """The variants ``query:`` matches, in id order; a ``sku:`` search is answered from the SKU index
+    (``sku_index.py``), filtered by the whole query as a scan would be."""
     context: ExecutionContext = info.context
     keep = search_filter(
         info, arguments.get("query"), VARIANT_SEARCH_FIELDS, lambda v: _variant_fields(context, v)
     )
-    chosen = sorted((v for v in context.state.all_variants() if keep(v)), key=lambda v: numeric_id(v.id))
+    indexed = candidate_variants(context.state, parse_search(arguments.get("query")))
+    pool = context.state.all_variants() if indexed is None else indexed
+    return sorted((v for v in pool if keep(v)), key=lambda v: numeric_id(v.id))
+
+
+def query_product_variants(info: ResolveInfo, **arguments: Any) -> View:
+    """``productVariants(first, after, query, sortKey, reverse)``."""
+    context: ExecutionContext = info.context
+    _count_search(info, arguments)
+    chosen = _matching_variants(info, arguments)
     if arguments.get("sortKey") in ("SKU",):
         chosen.sort(key=lambda v: v.sku or "")
     return connection(info, chosen, lambda v: variant_view(context.state, v), lambda v: v.id, arguments)
@@ -125,3 +156,18 @@ def query_products_count(info: ResolveInfo, **arguments: Any) -> View:
     if limit is not None and count > limit:
         return {"count": limit, "precision": "AT_LEAST"}
     return {"count": count, "precision": "EXACT"}
+
+
+def query_product_variants_count(info: ResolveInfo, **arguments: Any) -> View:
+    """``productVariantsCount(limit, query)``: a ``Count``, capped at ``limit`` (null: no cap) with
+    precision ``AT_LEAST`` when there are more.
+    https://shopify.dev/docs/api/admin-graphql/latest/queries/productVariantsCount"""
+    if arguments.get("query"):
+        found = len(_matching_variants(info, arguments))
+    else:  # every variant: counted, not listed
+        context: ExecutionContext = info.context
+        found = sum(len(product.variants) for product in context.state.products.values())
+    limit = arguments.get("limit")
+    if limit is not None and found > limit:
+        return {"count": limit, "precision": "AT_LEAST"}
+    return {"count": found, "precision": "EXACT"}

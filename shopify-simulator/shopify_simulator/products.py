@@ -25,6 +25,7 @@ from shopify_simulator.product_rules import (
     resolve_target,
     user_error,
 )
+from shopify_simulator.sku_index import forget_product, note_sku
 from shopify_simulator.state import (
     InventoryItem,
     Metafield,
@@ -146,10 +147,18 @@ def _new_variant(state: ShopState, product_id: str, now: Any) -> Variant:
     )
 
 
+def _apply_sku(state: ShopState, variant: Variant, given: Mapping[str, Any]) -> None:
+    """``sku`` or ``inventoryItem.sku`` (the later wins), on the variant and its item, in the SKU index."""
+    old_sku = variant.sku
+    for source in (given, given.get("inventoryItem") or {}):
+        if "sku" in source:
+            variant.sku = variant.inventory_item.sku = source["sku"]
+    if variant.sku != old_sku:
+        note_sku(state, variant, old_sku)
+
+
 def _apply_variant_input(state: ShopState, variant: Variant, given: Mapping[str, Any], now: Any) -> None:
-    if "sku" in given:
-        variant.sku = given["sku"]
-        variant.inventory_item.sku = given["sku"]
+    _apply_sku(state, variant, given)
     if "barcode" in given:
         variant.barcode = given["barcode"]
     if given.get("price") is not None:
@@ -171,9 +180,6 @@ def _apply_variant_input(state: ShopState, variant: Variant, given: Mapping[str,
 
 def _apply_item_input(variant: Variant, item_input: Mapping[str, Any]) -> None:
     item = variant.inventory_item
-    if "sku" in item_input:
-        item.sku = item_input["sku"]
-        variant.sku = item_input["sku"]
     if item_input.get("tracked") is not None:
         item.tracked = item_input["tracked"]
     if item_input.get("requiresShipping") is not None:
@@ -309,6 +315,7 @@ def product_delete(state: ShopState, delete_input: Mapping[str, Any]) -> Mutatio
         return MutationOutcome(user_errors=[user_error(["id"], "Product does not exist")])
     state.unindex_handle(product)
     record_event(state, "destroy", product_id, title=product.title)
+    forget_product(state, product)
     return MutationOutcome(deleted_product_id=product_id)
 
 

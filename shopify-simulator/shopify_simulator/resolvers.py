@@ -26,7 +26,12 @@ from shopify_simulator.custom_ids import (
 )
 from shopify_simulator.events import EVENT_QUERIES
 from shopify_simulator.inventory import mutation_inventory_activate, mutation_inventory_set_quantities
-from shopify_simulator.product_queries import query_product_variants, query_products, query_products_count
+from shopify_simulator.product_queries import (
+    query_product_variants,
+    query_product_variants_count,
+    query_products,
+    query_products_count,
+)
 from shopify_simulator.product_rules import MutationOutcome
 from shopify_simulator.product_update import mutation_product_update
 from shopify_simulator.products import (
@@ -154,6 +159,7 @@ QUERY_ROOT: dict[str, Callable[..., Any]] = {
     "product": query_product,
     "productByIdentifier": query_product_by_identifier,
     "productVariants": query_product_variants,
+    "productVariantsCount": query_product_variants_count,
     "productVariant": query_product_variant,
     "inventoryItem": query_inventory_item,
     "nodes": query_nodes,

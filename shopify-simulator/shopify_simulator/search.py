@@ -2,8 +2,11 @@
 
 ``field:value``, ``field:a,b`` (either), ``:<``/``:>``/``:<=``/``:>=`` ranges, quoted values, ``-`` or
 ``NOT`` to negate, ``OR`` between terms (``AND`` is implicit), ``value*`` as a prefix. An unknown field
-is ignored and everything matches, with a warning, as Shopify does.
-https://shopify.dev/docs/api/usage/search-syntax
+is ignored and everything matches, with a warning, as Shopify does. A backslash escapes the next
+character, inside quotes and out (Shopify's special characters are ``:`` ``\\`` ``(`` ``)``); a quoted
+value is one value, commas and all.
+https://shopify.dev/docs/api/usage/search-syntax (grammar, special characters) ·
+https://community.shopify.com/t/escaping-single-quote-and-double-quote-in-graphql/49653 (backslash escapes)
 """
 
 from __future__ import annotations
@@ -15,8 +18,11 @@ from dataclasses import dataclass
 
 from shopify_simulator.state import parse_datetime
 
-_TOKEN = re.compile(r"""-?[\w.]+:(?:[<>]=?)?(?:'[^']*'|"[^"]*"|\S+)|'[^']*'|"[^"]*"|\S+""")
-_TERM = re.compile(r"""^(?P<negated>-)?(?P<field>[\w.]+):(?P<op>[<>]=?)?(?P<value>.*)$""")
+_QUOTED = r"'(?:[^'\\]|\\.)*'|" + r'"(?:[^"\\]|\\.)*"'
+_NAME = r"""(?:\\.|\S)+"""
+_TOKEN = re.compile(rf"""-?[\w.]+:(?:[<>]=?)?(?:{_QUOTED}|{_NAME})|{_QUOTED}|{_NAME}""")
+_TERM = re.compile(r"""^(?P<negated>-)?(?P<field>[\w.]+):(?P<op>[<>]=?)?(?P<value>.*)$""", re.DOTALL)
+_ESCAPED = re.compile(r"\\(.)", re.DOTALL)
 
 
 @dataclass(frozen=True)
@@ -40,10 +46,20 @@ class SearchQuery:
         return {term.field for group in self.groups for term in group if term.field is not None}
 
 
+def _is_quoted(text: str) -> bool:
+    return len(text) >= 2 and text[0] == text[-1] and text[0] in "'\""
+
+
 def _unquote(text: str) -> str:
-    if len(text) >= 2 and text[0] == text[-1] and text[0] in "'\"":
-        return text[1:-1]
-    return text
+    """A value as written, quotes removed and backslash escapes resolved."""
+    return _ESCAPED.sub(r"\1", text[1:-1] if _is_quoted(text) else text)
+
+
+def _values(raw: str, operator: str | None) -> tuple[str, ...]:
+    """``a,b`` is either value; a quoted value, or one compared by a range, is a single value."""
+    if operator or _is_quoted(raw):
+        return (_unquote(raw),)
+    return tuple(_unquote(part) for part in raw.split(","))
 
 
 def parse_search(query: str | None) -> SearchQuery:
@@ -63,12 +79,10 @@ def parse_search(query: str | None) -> SearchQuery:
             continue
         match = _TERM.match(word)
         if match:
-            raw_value = _unquote(match["value"])
-            values = (raw_value,) if match["op"] else tuple(_unquote(part) for part in raw_value.split(","))
             term = Term(
                 field=match["field"].lower(),
                 operator=match["op"] or "=",
-                values=values,
+                values=_values(match["value"], match["op"]),
                 negated=bool(match["negated"]) != negate_next,
             )
         else:
@@ -139,3 +153,28 @@ def matches(query: SearchQuery, get_field: FieldGetter, free_text: Callable[[], 
 def unknown_fields(query: SearchQuery, known: set[str]) -> list[str]:
     """Fields the query names that the resource cannot be searched by (reported in ``extensions.search``)."""
     return sorted(query.fields() - known)
+
+
+def required_values(query: SearchQuery, field: str) -> set[str] | None:
+    """The values of ``field`` a record must hold (lowercased) to match: one from every OR group.
+
+    None when some group can match without an exact ``field:value`` term (no such term, only negated
+    ones, or a ``value*`` prefix): then only a scan of every record answers the query. An index of
+    ``field`` answers the others; the whole query still filters what the index hands out."""
+    wanted: set[str] = set()
+    for group in query.groups:
+        term = next(
+            (
+                term
+                for term in group
+                if term.field == field
+                and term.operator == "="
+                and not term.negated
+                and not any(value.endswith("*") for value in term.values)
+            ),
+            None,
+        )
+        if term is None:
+            return None
+        wanted.update(value.lower() for value in term.values)
+    return wanted

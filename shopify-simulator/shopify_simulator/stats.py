@@ -43,6 +43,8 @@ class Stats:
     # to staged uploads (each bulk mutation's JSONL), one entry per upload
     variants_written: int = 0
     uploaded_bytes: list[int] = field(default_factory=list)
+    # --- searches: requests (not bulk queries) with a `query:` argument, by connection (productVariants, ...)
+    searches: Counter[str] = field(default_factory=Counter)
 
     def as_json(self, state: ShopState | None = None) -> dict[str, Any]:
         """The documented shape of ``GET /_simulator/stats``; with the shop, where products are published."""
@@ -65,6 +67,7 @@ class Stats:
                 "QUERY": self.bulk_operations["QUERY"],
             },
             "bulk_mutations": dict(self.bulk_mutations),
+            "searches": dict(self.searches),
             "bulk_lines": self.bulk_lines,
             "cost_spent": self.cost_spent,
             "throttled": self.throttled,
