@@ -241,3 +241,20 @@ async def make_feed(
     yield make
     for pool in pools:
         await pool.close()
+
+
+@pytest.fixture
+async def api_for() -> AsyncIterator[Any]:
+    """A real API server on 127.0.0.1 over a feed's settings (its shop and work directory), per feed."""
+    clients: list[TestClient[Any, Any]] = []
+
+    async def make(feed: Any) -> TestClient[Any, Any]:
+        server = TestServer(init_app(feed.configs.settings), host="127.0.0.1")
+        client = TestClient(server, headers={"Authorization": f"Bearer {API_TOKEN}"})
+        await client.start_server()
+        clients.append(client)
+        return client
+
+    yield make
+    for client in clients:
+        await client.close()

@@ -8,15 +8,12 @@ from __future__ import annotations
 import asyncio
 import os
 import time
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-from aiohttp.test_utils import TestClient, TestServer
+from aiohttp.test_utils import TestClient
 from shop_support import ConfigFeed, MakeFeed, flat_rows, grouped_rows
-from support import API_TOKEN
 
-from erpsync.api.app import init_app
 from erpsync.db.changes import run_changes
 
 Client = TestClient[Any, Any]
@@ -84,22 +81,6 @@ async def prices(feed: ConfigFeed) -> dict[str, str]:
         sku: products[0]["variants"]["nodes"][0]["price"]
         for sku, products in (await feed.configs.shop.by_sku()).items()
     }
-
-
-@pytest.fixture
-async def api_for() -> AsyncIterator[Any]:
-    clients: list[Client] = []
-
-    async def make(feed: ConfigFeed) -> Client:
-        server = TestServer(init_app(feed.configs.settings), host="127.0.0.1")
-        client = TestClient(server, headers={"Authorization": f"Bearer {API_TOKEN}"})
-        await client.start_server()
-        clients.append(client)
-        return client
-
-    yield make
-    for client in clients:
-        await client.close()
 
 
 @pytest.mark.parametrize("lookup_limit", [200, 0], ids=["paginated", "by-export"])

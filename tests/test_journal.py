@@ -6,17 +6,14 @@ Whole runs against the simulator and PostgreSQL."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import orjson
-import pytest
-from aiohttp.test_utils import TestClient, TestServer
+from aiohttp.test_utils import TestClient
 from shop_support import ConfigFeed, MakeFeed, flat_rows, grouped_rows
-from support import API_TOKEN, erpsync_awaited, erpsync_env
+from support import erpsync_awaited, erpsync_env
 
-from erpsync.api.app import init_app
 from erpsync.db.changes import Change, run_changes
 from erpsync.db.retention import prune_history
 from erpsync.run_result import SyncResult
@@ -50,22 +47,6 @@ async def two_runs(feed: ConfigFeed) -> tuple[SyncResult, SyncResult]:
     second = await feed.sync()
     assert second.status == "succeeded", second
     return first, second
-
-
-@pytest.fixture
-async def api_for(make_feed: MakeFeed) -> AsyncIterator[Any]:
-    clients: list[Client] = []
-
-    async def make(feed: ConfigFeed) -> Client:
-        server = TestServer(init_app(feed.configs.settings), host="127.0.0.1")
-        client = TestClient(server, headers={"Authorization": f"Bearer {API_TOKEN}"})
-        await client.start_server()
-        clients.append(client)
-        return client
-
-    yield make
-    for client in clients:
-        await client.close()
 
 
 async def test_run_journals_each_create_update_and_delete(make_feed: MakeFeed) -> None:

@@ -5,37 +5,17 @@ Against PostgreSQL, Redis and the simulator, with real `erpsync` processes."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from typing import Any
 
-import pytest
-from aiohttp.test_utils import TestClient, TestServer
+from aiohttp.test_utils import TestClient
 from revert_support import SIZES, catalogue_rows, prices, revert, snapshot, tee, two_runs
 from shop_support import ConfigFeed, MakeFeed
-from support import API_TOKEN, erpsync_awaited, erpsync_env
+from support import erpsync_awaited, erpsync_env
 
-from erpsync.api.app import init_app
 from erpsync.db.runs import cancel_queued, create_run, finish_run
 from erpsync.jobs import sync_job
 
 Client = TestClient[Any, Any]
-
-
-@pytest.fixture
-async def api_for() -> AsyncIterator[Any]:
-    """A real API server on 127.0.0.1 over a feed's settings (its shop and work directory)."""
-    clients: list[Client] = []
-
-    async def make(feed: ConfigFeed) -> Client:
-        server = TestServer(init_app(feed.configs.settings), host="127.0.0.1")
-        client = TestClient(server, headers={"Authorization": f"Bearer {API_TOKEN}"})
-        await client.start_server()
-        clients.append(client)
-        return client
-
-    yield make
-    for client in clients:
-        await client.close()
 
 
 async def store_state(feed: ConfigFeed) -> list[Any]:
