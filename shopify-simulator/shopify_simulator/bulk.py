@@ -267,9 +267,11 @@ class BulkManager:
         task.add_done_callback(lambda _task: self.tasks.pop(operation.id, None))
 
     async def pace(self, started: float, done: int, rate: float) -> None:
-        """Wait until ``done`` items fit the rate; yield to the loop now and then even when fast."""
+        """Wait until item ``done`` (counted from 0) has taken its share of the rate, so even a one-line
+        operation runs for ``1 / rate`` seconds, as a real one is seen RUNNING before it completes; yield to the
+        loop now and then even when fast."""
         loop = asyncio.get_running_loop()
-        delay = started + done / rate - loop.time()
+        delay = started + (done + 1) / rate - loop.time()
         if delay > 0:
             await asyncio.sleep(delay)
         elif done % 10 == 0:  # keep polls and other shops answered while a big file runs
