@@ -1,12 +1,11 @@
 """Drift: every run asks the shop what changed since the config's previous checked run, and settles what
 changed in the products this config owns by its `drift_policy`.
 
-The check costs one small request when nothing changed (`productsCount` of the products updated in the
-window, and the product `destroy` events of the same window), and grows with what changed: the updated
-products are read (paginated when few, one bulk export when many) and the ones this config owns compared
-with their last-written state, field by field, only for the fields the config maps (`erpsync.drift_fields`).
-The window starts at the end of the last run that checked, less `[sync] drift_overlap_seconds`: Shopify's
-search index and its events lag behind writes. Policies:
+The check (`erpsync.drift_check`) costs one small request when nothing changed (`productsCount` of the
+products updated in the window, and the product `destroy` events of the same window), and grows with what
+changed: the owned products the shop updated since erpsync last wrote or compared them are read and
+compared with their last-written state, field by field, only for the fields the config maps
+(`erpsync.drift_fields`). Policies:
 
 - `overwrite` (default): the ERP owns the fields it maps; each drifted field is written back in this run
   with the lightest write (a price edited by hand: a variant update), a product deleted in the shop is
@@ -24,7 +23,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import asyncpg
@@ -44,15 +42,9 @@ from erpsync.drift_fields import (
 )
 from erpsync.logs import get_logger
 from erpsync.models import SyncConfig
-from erpsync.shopify.client import ShopifyClient
 from erpsync.shopify.drift_reads import (
     Reading,
     ShopProduct,
-    export_products,
-    list_updated,
-    read_products,
-    read_window,
-    updated_search,
 )
 
 log = get_logger("erpsync.drift")
@@ -330,64 +322,4 @@ class Judge:
         await store.journal_findings(self.conn, self.run_id, self.config.id, journal)
 
 
-async def check_drift(
-    conn: asyncpg.Connection[Any],
-    client: ShopifyClient,
-    *,
-    config: SyncConfig,
-    run_id: int,
-    shop: str,
-    overlap_seconds: float,
-    export_above: int,
-) -> Tally:
-    """The incremental check: what changed in the shop since the previous checked run, settled."""
-    judge = Judge(conn, config, run_id, shop)
-    if not await store.owns_any(conn, config.id):
-        return judge.tally
-    start = await store.window_start(conn, config.id, run_id)
-    if start is None:
-        return judge.tally
-    since = start - timedelta(seconds=overlap_seconds)
-    asked_at = datetime.now(UTC)
-    window = await read_window(client, since)
-    judge.tally.extra.update(
-        since=since.isoformat(), updated_in_shop=window.updated, deleted_in_shop=len(window.deleted), known=0
-    )
-    if window.updated:
-        reading = await reading_for(conn, config)
-        if window.updated <= LIST_LIMIT:
-            listed = [item async for item in list_updated(client, since)]
-            owned = await store.owned(conn, config.id, [product_id for product_id, _ in listed])
-            changed = [pid for pid, at in listed if pid in owned and owned[pid].shop_updated_at != at]
-            judge.tally.extra["known"] = sum(1 for pid, _ in listed if pid in owned) - len(changed)
-            found = read_products(client, changed, reading, export_above=export_above)
-        else:
-            found = export_products(client, updated_search(since), reading)
-        batch: list[ShopProduct] = []
-        async for product in found:
-            batch.append(product)
-            if len(batch) >= BATCH:
-                await judge_batch(conn, judge, batch)
-                batch = []
-        await judge_batch(conn, judge, batch)
-    if window.deleted:
-        gone = await store.owned(conn, config.id, window.deleted)
-        await judge.deleted(list(gone.values()), how="a product delete event")
-    await store.set_checked(conn, run_id, asked_at)
-    if judge.tally.drifted or judge.tally.deleted:
-        log.warning("drift found in the shop", **judge.tally.as_counts())
-    return judge.tally
-
-
-async def judge_batch(conn: asyncpg.Connection[Any], judge: Judge, batch: Sequence[ShopProduct]) -> None:
-    """The owned products of a batch the shop updated since erpsync last wrote or compared them."""
-    if not batch:
-        return
-    owned = await store.owned(conn, judge.config.id, [product.id for product in batch])
-    pairs = [(owned[p.id], p) for p in batch if p.id in owned]
-    fresh = [(o, p) for o, p in pairs if p.updated_at is None or o.shop_updated_at != p.updated_at]
-    judge.tally.extra["known"] = judge.tally.extra.get("known", 0) + len(pairs) - len(fresh)
-    await judge.products(fresh)
-
-
-__all__ = ["VARIANT", "Judge", "Tally", "check_drift", "reading_for"]
+__all__ = ["BATCH", "LIST_LIMIT", "VARIANT", "Judge", "Tally", "reading_for"]

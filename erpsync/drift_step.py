@@ -12,7 +12,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from erpsync.drift import Tally, check_drift
+from erpsync.drift import Tally
+from erpsync.drift_check import check_drift
 from erpsync.logs import get_logger
 from erpsync.reconcile import reconcile_shop
 from erpsync.shopify.errors import ShopifyError

@@ -118,8 +118,8 @@ class SyncSettings(Section):
     # Each change goes out as the lightest mutation that expresses it (a price alone: a variant update,
     # not a whole productSet). False: every update is a productSet, as before field-level changes.
     lightest_writes: bool = True
-    # Each run asks the shop what changed since the previous checked run ended, this much earlier: Shopify's
-    # search index and its events lag behind writes (erpsync/drift.py).
+    # Each run asks the shop what changed since the previous checked run asked, this much earlier: Shopify's
+    # search index and its events lag behind writes (erpsync/drift_check.py).
     drift_overlap_seconds: float = Field(default=60.0, ge=0, le=86_400)
 
 

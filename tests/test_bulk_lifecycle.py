@@ -161,11 +161,12 @@ async def test_export_stopped_by_shopify_is_one_clear_error(
 async def test_run_whose_export_is_denied_fails_and_writes_nothing(make_feed: MakeFeed) -> None:
     """A run that reads the shop through an export (more products to update than `sku_lookup_limit`) and
     meets ACCESS_DENIED fails with one line that names the code and the scope to grant; nothing is
-    written: the shop keeps the prices of the run before."""
+    written: the shop keeps the prices of the run before. (The drift check's export of the products updated
+    since the first run is refused first: a check that fails is logged, and the run goes on.)"""
     feed = await make_feed(sync={"sku_lookup_limit": 0})
     feed.write(flat_rows(3))
     assert (await feed.sync()).status == "succeeded"
-    await feed.configs.shop.simulator.faults(fail_export="ACCESS_DENIED")
+    await feed.configs.shop.simulator.faults(fail_export="ACCESS_DENIED", fail_export_times=2)
     feed.write(flat_rows(3, price="12.00"))
     result = await feed.sync()
     assert result.status == "failed", result
@@ -179,6 +180,7 @@ async def test_run_whose_export_is_denied_fails_and_writes_nothing(make_feed: Ma
     assert {v["price"] for p in catalogue for v in p["variants"]["nodes"]} == {"10.00"}
     errors = [row["message"] for row in await feed.logs("error")]
     assert any("ACCESS_DENIED" in message for message in errors), errors
+    assert "ACCESS_DENIED" in result.counts["drift"]["error"]
 
 
 async def test_old_api_version_cannot_read_bulk_operation_by_id(shopify: Any) -> None:

@@ -20,11 +20,12 @@ import orjson
 from erpsync.db.corrections import FORGET_PRODUCT
 from erpsync.db.pool import Executor
 
-# The window: from the end of the config's last run that asked the shop what changed (else of its last
-# finished run, before drift checks existed).
+# The window: from the moment the config's last checked run asked the shop what changed (an edit made
+# while that run wrote is after it), else from the end of its last finished run (one that owned nothing
+# when it began, as a first sync, or from before drift checks existed).
 SELECT_WINDOW_START = """
 SELECT coalesce(
-    (SELECT max(finished_at) FROM sync_runs
+    (SELECT max(drift_checked_at) FROM sync_runs
      WHERE config_id = $1 AND id <> $2 AND NOT dry_run AND drift_checked_at IS NOT NULL),
     (SELECT max(finished_at) FROM sync_runs
      WHERE config_id = $1 AND id <> $2 AND NOT dry_run AND started_at IS NOT NULL))
@@ -100,7 +101,7 @@ FROM unnest($3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text
 
 
 async def window_start(conn: Executor, config_id: str, run_id: int) -> datetime | None:
-    """The end of the config's last run that checked (or, before any did, of its last finished run)."""
+    """When the config's last checked run asked the shop (or, before any did, when its last run ended)."""
     value: datetime | None = await conn.fetchval(SELECT_WINDOW_START, config_id, run_id)
     return value
 

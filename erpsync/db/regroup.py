@@ -17,16 +17,21 @@ import asyncpg
 from erpsync.db.pool import Executor
 
 # New keys (untracked) and the tracked keys that hold their SKUs, with how many; the old key must have
-# left the feed (no run row: a feed lists a SKU once, so an unchanged product cannot share one).
+# left the feed (no run row: a feed lists a SKU once, so an unchanged product cannot share one). The new
+# keys are found first, by key, so that only their SKUs are unnested, not every SKU of the run.
 SELECT_REKEY_CANDIDATES = """
-SELECT rp.product_key AS new_key, p.product_key AS old_key, count(*) AS shared
-FROM run_products rp CROSS JOIN LATERAL unnest(rp.skus) AS s(sku)
-JOIN products p ON p.config_id = $2 AND p.sku = s.sku AND p.product_key <> rp.product_key
-WHERE rp.run_id = $1 AND rp.ordinal IS NOT NULL AND rp.action IS DISTINCT FROM 'conflict'
-  AND NOT EXISTS (SELECT 1 FROM product_states ps WHERE ps.config_id = $2 AND ps.product_key = rp.product_key)
-  AND NOT EXISTS (SELECT 1 FROM run_products other WHERE other.run_id = $1 AND other.product_key = p.product_key)
+WITH fresh AS MATERIALIZED (
+  SELECT rp.product_key, rp.skus FROM run_products rp
+  WHERE rp.run_id = $1 AND rp.ordinal IS NOT NULL AND rp.action IS DISTINCT FROM 'conflict'
+    AND NOT EXISTS (SELECT 1 FROM product_states ps
+                    WHERE ps.config_id = $2 AND ps.product_key = rp.product_key)
+)
+SELECT f.product_key AS new_key, p.product_key AS old_key, count(*) AS shared
+FROM fresh f CROSS JOIN LATERAL unnest(f.skus) AS s(sku)
+JOIN products p ON p.config_id = $2 AND p.sku = s.sku AND p.product_key <> f.product_key
+WHERE NOT EXISTS (SELECT 1 FROM run_products other WHERE other.run_id = $1 AND other.product_key = p.product_key)
   AND NOT (p.product_key = ANY($3::text[]))
-GROUP BY rp.product_key, p.product_key
+GROUP BY f.product_key, p.product_key
 ORDER BY shared DESC, new_key, old_key
 """
 REKEY_STATES = """

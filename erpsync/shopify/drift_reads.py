@@ -4,8 +4,9 @@
   which products were deleted since then (`events`, `subject_type:PRODUCT AND action:destroy`; the
   deprecated `deletionEvents` says the same). https://shopify.dev/docs/api/admin-graphql/latest/queries/productsCount ·
   https://shopify.dev/docs/api/admin-graphql/2025-10/queries/events
-- `list_updated`: their ids and `updatedAt`, 250 a request (`products(query: "updated_at:>'…'")`), or
-  `export_products` of the same search with every field when many;
+- `list_updated`: their ids and `updatedAt`, 250 a request (`products(query: "updated_at:>='…'")`), or
+  `export_updated` of the same two fields by one bulk export when many: the products erpsync itself wrote
+  in the window are known by their `updatedAt` and never read in full;
 - `read_products`: the ones that changed since erpsync last saw them, by paginated `id:` searches sized to
   stay under the 1,000-point request limit when few, else bulk exports.
 - `export_products`: one bulk export of a search (the whole shop for a reconcile): 4 connections, 2 levels,
@@ -47,7 +48,8 @@ query erpsyncDriftWindow($products: String!, $events: String!, $after: String) {
 
 
 def search_time(moment: datetime) -> str:
-    """A moment as the search syntax quotes it: `'2026-11-01T10:00:00Z'`."""
+    """A moment as the search syntax quotes it, to the second: `'2026-11-01T10:00:00Z'`. Searches take it
+    with `>=`, as the shop's times are to the second too: `>` would leave out the rest of that second."""
     return "'" + moment.strftime("%Y-%m-%dT%H:%M:%SZ") + "'"
 
 
@@ -62,8 +64,8 @@ class Window:
 
 async def read_window(client: ShopifyClient, since: datetime) -> Window:
     """The count of products updated after `since`, and the ids of products deleted after it."""
-    products = f"updated_at:>{search_time(since)} {ALL_STATUSES}"
-    events = f"subject_type:PRODUCT AND action:destroy AND created_at:>{search_time(since)}"
+    products = updated_search(since)
+    events = f"subject_type:PRODUCT AND action:destroy AND created_at:>={search_time(since)}"
     deleted: list[str] = []
     after: str | None = None
     count: dict[str, Any] = {}
@@ -263,7 +265,7 @@ IDS_PER_QUERY = 50  # keeps a search string short
 
 
 def updated_search(since: datetime) -> str:
-    return f"updated_at:>{search_time(since)} {ALL_STATUSES}"
+    return f"updated_at:>={search_time(since)} {ALL_STATUSES}"
 
 
 def id_search(product_ids: list[str]) -> str:
@@ -283,6 +285,21 @@ async def list_updated(client: ShopifyClient, since: datetime) -> AsyncIterator[
         if not page["pageInfo"]["hasNextPage"]:
             return
         after = page["pageInfo"]["endCursor"]
+
+
+def updated_ids_query(since: datetime) -> str:
+    """A bulk export of the id and `updatedAt` alone of each product updated after `since`: one line a
+    product, whatever its variants, media and metafields hold."""
+    search = orjson.dumps(updated_search(since)).decode()
+    return f"{{ products(query: {search}) {{ edges {{ node {{ id updatedAt }} }} }} }}"
+
+
+async def export_updated(client: ShopifyClient, since: datetime) -> AsyncIterator[tuple[str, str | None]]:
+    """`list_updated` for many products: their (id, updatedAt) from one bulk export (no query points)."""
+    operation = await run_export(client, updated_ids_query(since))
+    async for node in iter_export(client, operation):
+        if not node.data.get("__missing"):
+            yield node.id, node.data.get("updatedAt")
 
 
 async def read_pages(client: ShopifyClient, search: str, reading: Reading) -> AsyncIterator[ShopProduct]:

@@ -300,7 +300,7 @@ class BulkManager:
         if limit is not None:
             return {"bulkOperation": None, "userErrors": [limit]}
         operation = self._new_operation("QUERY", query, context.api_version, None)
-        export_error, self.faults.fail_export = self.faults.fail_export, None
+        export_error = self.faults.take_export_failure()
         if export_error is not None:
             self._start(operation, fail_export(self.state, operation, export_error))
         else:

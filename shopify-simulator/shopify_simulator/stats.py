@@ -179,7 +179,8 @@ class Faults:
     # the lines that ran) or EXPIRED (no url); the next bulk query ends FAILED with this errorCode.
     cancel_bulk_after_lines: int | None = None
     expire_bulk_after_lines: int | None = None
-    fail_export: str | None = None
+    fail_export: str | None = None  # the next `fail_export_times` exports end with this error code
+    fail_export_times: int = 1
     # --- daily variant cap: days added to today, so a test can reach "tomorrow"
     variant_day_offset: int = 0
     # --- inventory: the next N inventorySetQuantities find one unit of each item sold just before them
@@ -265,10 +266,20 @@ class Faults:
             if code is not None and code not in {"TIMEOUT", "ACCESS_DENIED", "INTERNAL_SERVER_ERROR"}:
                 raise ValueError("fail_export must be TIMEOUT, ACCESS_DENIED or INTERNAL_SERVER_ERROR")
             self.fail_export = code
+            self.fail_export_times = max(1, int(body.get("fail_export_times", 1)))
         if "advance_variant_day" in body:
             self.variant_day_offset += int(body["advance_variant_day"])
         if "inventory_races" in body:
             self.inventory_races = int(body["inventory_races"])
+
+    def take_export_failure(self) -> str | None:
+        """The error code the export starting now ends with, if a fault is set for it."""
+        code = self.fail_export
+        if code is not None:
+            self.fail_export_times -= 1
+            if self.fail_export_times <= 0:
+                self.fail_export, self.fail_export_times = None, 1
+        return code
 
     def as_json(self) -> dict[str, Any]:
         """The current faults, as ``POST /_simulator/faults`` takes them."""
@@ -287,6 +298,7 @@ class Faults:
             "cancel_bulk_after_lines": self.cancel_bulk_after_lines,
             "expire_bulk_after_lines": self.expire_bulk_after_lines,
             "fail_export": self.fail_export,
+            "fail_export_times": self.fail_export_times,
             "variant_day_offset": self.variant_day_offset,
             "inventory_races": self.inventory_races,
         }
@@ -309,6 +321,7 @@ FAULT_KEYS = frozenset(
         "cancel_bulk_after_lines",
         "expire_bulk_after_lines",
         "fail_export",
+        "fail_export_times",
         "advance_variant_day",
         "inventory_races",
     }
