@@ -34,6 +34,8 @@ from erpsync.shopify.drift_reads import (
 
 log = get_logger("erpsync.drift")
 
+LISTED_BATCH = 5_000  # listed (id, updatedAt) pairs looked up in PostgreSQL at a time
+
 
 async def check_drift(
     conn: asyncpg.Connection[Any],
@@ -95,7 +97,7 @@ async def changed_since(
     page: list[tuple[str, str | None]] = []
     async for item in items:
         page.append(item)
-        if len(page) >= BATCH:
+        if len(page) >= LISTED_BATCH:
             known += await _sort_out(conn, judge.config.id, page, changed)
             page = []
     known += await _sort_out(conn, judge.config.id, page, changed)
@@ -109,8 +111,8 @@ async def _sort_out(
     """Add the page's owned products that changed to `changed`; how many were owned and unchanged."""
     if not page:
         return 0
-    owned = await store.owned(conn, config_id, [product_id for product_id, _ in page])
-    fresh = [pid for pid, at in page if pid in owned and (at is None or owned[pid].shop_updated_at != at)]
+    owned = await store.owned_times(conn, config_id, [product_id for product_id, _ in page])
+    fresh = [pid for pid, at in page if pid in owned and (at is None or owned[pid] != at)]
     changed += fresh
     return sum(1 for pid, _ in page if pid in owned) - len(fresh)
 

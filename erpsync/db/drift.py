@@ -144,6 +144,19 @@ async def owned(conn: Executor, config_id: str, product_ids: Sequence[str]) -> d
     }
 
 
+SELECT_OWNED_TIMES = """
+SELECT shopify_product_id, shop_updated_at FROM product_states
+WHERE config_id = $1 AND state = 'active' AND shopify_product_id = ANY($2::text[])
+"""
+
+
+async def owned_times(conn: Executor, config_id: str, product_ids: Sequence[str]) -> dict[str, str | None]:
+    """Shop product id -> the `updatedAt` erpsync last saw, for the ids this config owns: what a listing
+    is sorted out by, without reading the last-written states."""
+    rows = await conn.fetch(SELECT_OWNED_TIMES, config_id, list(product_ids))
+    return {row["shopify_product_id"]: row["shop_updated_at"] for row in rows}
+
+
 SET_SHOP_TIMES = """
 UPDATE product_states ps SET shop_updated_at = t.at
 FROM unnest($2::text[], $3::text[]) AS t(product_key, at)
