@@ -54,6 +54,7 @@ def run(coro: Coroutine[Any, Any, T]) -> T:
     the Shopify client, which a command (an `unchanged` sync) may never need."""
 
     async def main() -> T:
+        asyncio.get_running_loop().set_exception_handler(quiet_lost_connections)
         try:
             return await coro
         finally:
@@ -62,6 +63,19 @@ def run(coro: Coroutine[Any, Any, T]) -> T:
                 await client.close_shared_sessions()
 
     return asyncio.run(main())
+
+
+def quiet_lost_connections(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
+    """A background task left failing by a lost connection (asyncpg releasing a pooled connection after
+    PostgreSQL went away) is logged at debug level: the command has said once, in one line, what was lost;
+    a traceback from asyncio's default handler would only bury it. Anything else goes to that handler."""
+    exc = context.get("exception")
+    if isinstance(exc, OSError) or type(exc).__module__.startswith("asyncpg"):
+        from erpsync.logs import get_logger
+
+        get_logger("erpsync.cli").debug("a background task ended on a lost connection", error=str(exc))
+        return
+    loop.default_exception_handler(context)
 
 
 pass_context = click.make_pass_decorator(Context)

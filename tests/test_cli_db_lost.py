@@ -212,3 +212,41 @@ async def test_postgres_lost_while_publishing_is_one_line_and_resumable(
     skus = sorted(variant["sku"] for product in products for variant in product["variants"]["nodes"])
     assert skus == sorted(f"SKU-{n}" for n in range(COUNT)), "a product was lost or duplicated"
     assert await db.fetchval("SELECT count(*) FROM product_states WHERE config_id = 'acme'") == COUNT
+
+
+@pytest.mark.parametrize(
+    ("error", "reported"),
+    [
+        (
+            asyncpg.exceptions.ConnectionDoesNotExistError(
+                "connection was closed in the middle of operation"
+            ),
+            False,
+        ),
+        (ConnectionResetError("Connection reset by peer"), False),
+        (ValueError("a bug"), True),
+    ],
+    ids=["asyncpg-lost", "socket-reset", "a-bug"],
+)
+def test_a_task_left_failing_by_a_lost_connection_prints_no_traceback(
+    error: Exception, reported: bool, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A background task a command never awaits (asyncpg releasing a pooled connection after PostgreSQL
+    went away) ends on a lost connection: asyncio's 'Task exception was never retrieved' and its
+    traceback are not printed beside the command's one line. Any other such failure still is."""
+    import gc
+
+    from erpsync.cli_context import run
+
+    async def command() -> None:
+        async def release() -> None:
+            raise error
+
+        task = asyncio.get_running_loop().create_task(release())
+        await asyncio.sleep(0)
+        del task
+        gc.collect()
+
+    with caplog.at_level("ERROR", logger="asyncio"):
+        run(command())
+    assert any("never retrieved" in record.getMessage() for record in caplog.records) is reported
