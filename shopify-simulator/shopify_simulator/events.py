@@ -64,17 +64,21 @@ def _numeric(global_id: str) -> int:
     return int(tail) if tail.isdigit() else 0
 
 
+# Each search field of an event, computed only when a query names it (a shop keeps up to KEPT_EVENTS).
+EVENT_FIELD_VALUES: dict[str, Callable[[ShopEvent], list[Any]]] = {
+    "action": lambda event: [event.action],
+    "subject_type": lambda event: [event.subject_type],
+    "created_at": lambda event: [event.created_at],
+    "occurred_at": lambda event: [event.created_at],
+    "id": lambda event: [_numeric(event.id)],
+    "comments": lambda event: ["false"],
+}
+
+
 def _fields(event: ShopEvent) -> Callable[[str], list[Any] | None]:
     def get(name: str) -> list[Any] | None:
-        values: dict[str, list[Any]] = {
-            "action": [event.action],
-            "subject_type": [event.subject_type],
-            "created_at": [event.created_at],
-            "occurred_at": [event.created_at],
-            "id": [_numeric(event.id)],
-            "comments": ["false"],
-        }
-        return values.get(name)
+        values = EVENT_FIELD_VALUES.get(name)
+        return None if values is None else values(event)
 
     return get
 

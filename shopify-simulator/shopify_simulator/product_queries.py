@@ -55,22 +55,27 @@ VARIANT_SEARCH_FIELDS = {
 }
 
 
+# Each search field of a product, computed only when a query names it: a filter over 100,000 products that
+# asks for `updated_at` alone must not build every field's list for each of them.
+PRODUCT_FIELD_VALUES: dict[str, Callable[[Product], list[Any]]] = {
+    "sku": lambda product: [variant.sku for variant in product.variants if variant.sku],
+    "barcode": lambda product: [variant.barcode for variant in product.variants if variant.barcode],
+    "handle": lambda product: [product.handle],
+    "updated_at": lambda product: [product.updated_at],
+    "created_at": lambda product: [product.created_at],
+    "status": lambda product: [product.status],
+    "title": lambda product: [product.title],
+    "vendor": lambda product: [product.vendor],
+    "product_type": lambda product: [product.product_type],
+    "id": lambda product: [numeric_id(product.id)],
+    "tag": lambda product: list(product.tags),
+}
+
+
 def _product_fields(product: Product) -> Callable[[str], list[Any] | None]:
     def get(name: str) -> list[Any] | None:
-        values: dict[str, list[Any]] = {
-            "sku": [variant.sku for variant in product.variants if variant.sku],
-            "barcode": [variant.barcode for variant in product.variants if variant.barcode],
-            "handle": [product.handle],
-            "updated_at": [product.updated_at],
-            "created_at": [product.created_at],
-            "status": [product.status],
-            "title": [product.title],
-            "vendor": [product.vendor],
-            "product_type": [product.product_type],
-            "id": [numeric_id(product.id)],
-            "tag": list(product.tags),
-        }
-        return values.get(name)
+        values = PRODUCT_FIELD_VALUES.get(name)
+        return None if values is None else values(product)
 
     return get
 

@@ -12,6 +12,7 @@ https://community.shopify.com/t/escaping-single-quote-and-double-quote-in-graphq
 from __future__ import annotations
 
 import datetime
+import functools
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -104,12 +105,32 @@ def parse_search(query: str | None) -> SearchQuery:
 FieldGetter = Callable[[str], Sequence[str | datetime.datetime | int] | None]
 
 
+# The comparison operators of the search syntax; built once, as a search over a whole shop calls them a
+# few hundred thousand times.
+COMPARISONS: dict[str, Callable[[object, object], bool]] = {
+    "=": lambda left, right: left == right,
+    "<": lambda left, right: left < right,  # type: ignore[operator]
+    ">": lambda left, right: left > right,  # type: ignore[operator]
+    "<=": lambda left, right: left <= right,  # type: ignore[operator]
+    ">=": lambda left, right: left >= right,  # type: ignore[operator]
+}
+
+
+@functools.lru_cache(maxsize=256)
+def _moment(expected: str) -> datetime.datetime | None:
+    """A query's time, parsed once for every record it is compared with."""
+    try:
+        return parse_datetime(expected)
+    except ValueError:
+        return None
+
+
 def _compare(actual: str | datetime.datetime | int, operator: str, expected: str) -> bool:
     if isinstance(actual, datetime.datetime):
-        try:
-            wanted: str | datetime.datetime | int = parse_datetime(expected)
-        except ValueError:
+        moment = _moment(expected)
+        if moment is None:
             return False
+        wanted: str | datetime.datetime | int = moment
     elif isinstance(actual, int):
         try:
             wanted = int(expected.rsplit("/", 1)[-1])
@@ -122,14 +143,7 @@ def _compare(actual: str | datetime.datetime | int, operator: str, expected: str
                 return actual_text.startswith(wanted_text[:-1])
             return actual_text == wanted_text
         actual, wanted = actual_text, wanted_text
-    comparisons: dict[str, Callable[[object, object], bool]] = {
-        "=": lambda left, right: left == right,
-        "<": lambda left, right: left < right,  # type: ignore[operator]
-        ">": lambda left, right: left > right,  # type: ignore[operator]
-        "<=": lambda left, right: left <= right,  # type: ignore[operator]
-        ">=": lambda left, right: left >= right,  # type: ignore[operator]
-    }
-    return comparisons[operator](actual, wanted)
+    return COMPARISONS[operator](actual, wanted)
 
 
 def _term_matches(term: Term, get_field: FieldGetter, free_text: Callable[[], str]) -> bool:
