@@ -233,12 +233,14 @@ class Run:
         from erpsync.drift_settle import keep_fields
         from erpsync.drift_step import look_at_shop  # the Shopify side: imported once the feed is checked
 
+        await self.stage("drift")
         drift = await look_at_shop(self)  # what changed in the shop: to write, keep or report
         if self.verdict.reason is not None and not (drift and drift.to_write):
             return await finish_unchanged(
                 self.conn, config_id=self.config.id, run_id=self.run_id, verdict=self.verdict,
                 stopwatch=self.stopwatch, work_dir=self.work_dir, counts=self.counts,
             )  # fmt: skip
+        await self.stage("fetch")
         from erpsync.adopt import adopt_known_skus
         from erpsync.shopify.shop import ensure_owner_definition, shop_facts
 

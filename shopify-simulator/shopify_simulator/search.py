@@ -46,6 +46,25 @@ class SearchQuery:
         """The field names the query uses."""
         return {term.field for group in self.groups for term in group if term.field is not None}
 
+    @functools.cached_property
+    def one_field_values(self) -> tuple[str, frozenset[str]] | None:
+        """For `sku:A OR sku:B OR …` (every group one exact, plain term of one field): that field and its
+        values, lowercased, so that a text field is matched by one set lookup, not a term at a time."""
+        field: str | None = None
+        values: set[str] = set()
+        for group in self.groups:
+            if len(group) != 1:
+                return None
+            term = group[0]
+            plain = (
+                term.operator == "=" and not term.negated and not any(v.endswith("*") for v in term.values)
+            )
+            if term.field is None or not plain or field not in (None, term.field):
+                return None
+            field = term.field
+            values.update(value.lower() for value in term.values)
+        return None if field is None else (field, frozenset(values))
+
 
 def _is_quoted(text: str) -> bool:
     return len(text) >= 2 and text[0] == text[-1] and text[0] in "'\""
@@ -161,6 +180,13 @@ def _term_matches(term: Term, get_field: FieldGetter, free_text: Callable[[], st
 
 def matches(query: SearchQuery, get_field: FieldGetter, free_text: Callable[[], str] = lambda: "") -> bool:
     """Whether a record matches the query."""
+    simple = query.one_field_values
+    if simple is not None:
+        actual = get_field(simple[0])
+        if actual is None:  # unknown field: ignored, as Shopify does
+            return True
+        if all(isinstance(value, str) for value in actual):
+            return any(str(value).lower() in simple[1] for value in actual)
     return any(all(_term_matches(term, get_field, free_text) for term in group) for group in query.groups)
 
 
