@@ -38,6 +38,7 @@ import sys
 import tempfile
 import time
 import urllib.request
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -126,6 +127,34 @@ def free_port() -> int:
 def simulator_stats(base: str) -> dict[str, Any]:
     with urllib.request.urlopen(f"{base}/_simulator/stats", timeout=30) as response:  # noqa: S310 - loopback
         return dict(json.load(response))
+
+
+def window_seconds(base: str) -> float:
+    """How long the simulator takes to answer the drift check's one request (the count of products updated
+    in the last minute and the deletion events), timed from here: the part of an unchanged run's time that
+    is the shop's, which a real shop answers from an index."""
+    from erpsync.shopify.drift_reads import WINDOW, search_time, updated_search
+
+    since = datetime.now(UTC) - timedelta(seconds=OVERLAP)
+    events = f"subject_type:PRODUCT AND action:destroy AND created_at:>={search_time(since)}"
+    body = json.dumps(
+        {
+            "query": WINDOW.text,
+            "variables": {"products": updated_search(since), "events": events, "after": None},
+        }
+    ).encode()
+    request = urllib.request.Request(  # noqa: S310 - loopback
+        f"{base}/admin/api/2026-10/graphql.json",
+        data=body,
+        headers={"Content-Type": "application/json", "X-Shopify-Access-Token": TOKEN},
+    )
+    timings = []
+    for _ in range(3):
+        started = time.perf_counter()
+        with urllib.request.urlopen(request, timeout=60) as response:  # noqa: S310 - loopback
+            response.read()
+        timings.append(time.perf_counter() - started)
+    return sorted(timings)[1]
 
 
 def run_sync(env: dict[str, str]) -> tuple[dict[str, Any], float, float]:
@@ -302,6 +331,7 @@ async def scenario_set(args: argparse.Namespace, concurrency: int, work: Path) -
             result, wall, rss = run_sync({**env, **switches})
             after = simulator_stats(base)
             run_seconds = await run_own_seconds(dsn, int(result["run_id"]))
+            shop_seconds = window_seconds(base) if result["status"] == "unchanged" else None
             print(f"{label}: {result['status']} in {wall:.2f} s (read floor {floor:.2f} s)", flush=True)
             rows.append(
                 {
@@ -310,6 +340,7 @@ async def scenario_set(args: argparse.Namespace, concurrency: int, work: Path) -
                     "status": result["status"],
                     "wall": wall,
                     "run_seconds": run_seconds,
+                    "shop_seconds": shop_seconds,
                     "read_floor": floor,
                     "rss_mb": rss,
                     "expected": expected,

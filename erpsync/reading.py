@@ -12,6 +12,7 @@ from urllib.parse import urlsplit
 import asyncpg
 
 from erpsync.db import products as store
+from erpsync.db import runs as run_store
 from erpsync.feeds import read_records
 from erpsync.limits import LimitCheck
 from erpsync.mapping.drafts import MapOutcome
@@ -106,5 +107,6 @@ async def read_feed(
     finally:
         spool.close()
     await spool.finish()
+    await run_store.analyze_run_products(conn)
     await progress({"rows_read": outcome.rows, "products_mapped": spool.ordinal})
     return FeedRead(outcome, info, spool.ordinal, spool.unchanged_unlisted, spool.unmatched)

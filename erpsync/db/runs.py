@@ -125,6 +125,14 @@ async def set_progress(conn: Executor, run_id: int, progress: dict[str, Any]) ->
     await conn.execute(SET_PROGRESS, run_id, progress)
 
 
+async def analyze_run_products(conn: Executor) -> None:
+    """Fresh planner statistics for `run_products` once a run's rows are in: the table is emptied as each
+    run ends, so the statistics autovacuum took may describe another run — a first sync's 100,000 rows —
+    and lead the planner of a 1% re-sync to hash-join whole tables (a scan of every last-written state)
+    where a few index lookups are the work. The table holds only the runs in progress: quick to sample."""
+    await conn.execute("ANALYZE run_products")
+
+
 async def set_feed(conn: Executor, run_id: int, sha256: str, size: int) -> None:
     await conn.execute(SET_FEED, run_id, sha256, size)
 
