@@ -15,16 +15,17 @@ import asyncpg
 # Untracked SKUs of this run: the ones to look for in the shop before creating anything. A product whose
 # hash is the one last written holds only SKUs written with it, so only new and changed products are
 # probed SKU by SKU: a re-sync of a large catalogue looks at its changes, not at every SKU it has.
+# Scalar subqueries, one index probe a row, whatever the statistics say (see `db/regroup.py`).
 SELECT_UNTRACKED_SKUS = """
 WITH probed AS MATERIALIZED (
   SELECT rp.skus FROM run_products rp
   WHERE rp.run_id = $1 AND rp.action IS DISTINCT FROM 'conflict'
-    AND NOT EXISTS (SELECT 1 FROM product_states ps
-                    WHERE ps.config_id = $2 AND ps.product_key = rp.product_key
-                      AND ps.content_hash = rp.content_hash)
+    AND (rp.content_hash IS NULL
+         OR (SELECT ps.content_hash FROM product_states ps
+             WHERE ps.config_id = $2 AND ps.product_key = rp.product_key) IS DISTINCT FROM rp.content_hash)
 )
 SELECT s.sku FROM probed CROSS JOIN LATERAL unnest(probed.skus) AS s(sku)
-WHERE NOT EXISTS (SELECT 1 FROM products p WHERE p.config_id = $2 AND p.sku = s.sku)
+WHERE (SELECT 1 FROM products p WHERE p.config_id = $2 AND p.sku = s.sku) IS NULL
 """
 CREATE_SHOP_VARIANTS = """
 CREATE TEMP TABLE IF NOT EXISTS shop_variants (

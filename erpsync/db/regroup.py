@@ -19,19 +19,23 @@ from erpsync.db.pool import Executor
 # New keys (untracked) and the tracked keys that hold their SKUs, with how many; the old key must have
 # left the feed (no run row: a feed lists a SKU once, so an unchanged product cannot share one). The new
 # keys are found first, by key, so that only their SKUs are unnested, not every SKU of the run.
+# Each lookup is a scalar subquery, one index probe a row: as an anti-join, PostgreSQL planned a hash join
+# over every last-written state (304 MB at 100,000 products, 0.65 s) when the tables' statistics were
+# stale, as right after a first sync.
 SELECT_REKEY_CANDIDATES = """
 WITH fresh AS MATERIALIZED (
   SELECT rp.product_key, rp.skus FROM run_products rp
   WHERE rp.run_id = $1 AND rp.ordinal IS NOT NULL AND rp.action IS DISTINCT FROM 'conflict'
-    AND NOT EXISTS (SELECT 1 FROM product_states ps
-                    WHERE ps.config_id = $2 AND ps.product_key = rp.product_key)
+    AND (SELECT 1 FROM product_states ps WHERE ps.config_id = $2 AND ps.product_key = rp.product_key) IS NULL
+), held AS MATERIALIZED (
+  SELECT f.product_key AS new_key,
+         (SELECT p.product_key FROM products p WHERE p.config_id = $2 AND p.sku = s.sku) AS old_key
+  FROM fresh f CROSS JOIN LATERAL unnest(f.skus) AS s(sku)
 )
-SELECT f.product_key AS new_key, p.product_key AS old_key, count(*) AS shared
-FROM fresh f CROSS JOIN LATERAL unnest(f.skus) AS s(sku)
-JOIN products p ON p.config_id = $2 AND p.sku = s.sku AND p.product_key <> f.product_key
-WHERE NOT EXISTS (SELECT 1 FROM run_products other WHERE other.run_id = $1 AND other.product_key = p.product_key)
-  AND NOT (p.product_key = ANY($3::text[]))
-GROUP BY f.product_key, p.product_key
+SELECT new_key, old_key, count(*) AS shared FROM held
+WHERE old_key IS NOT NULL AND old_key <> new_key AND NOT (old_key = ANY($3::text[]))
+  AND (SELECT 1 FROM run_products other WHERE other.run_id = $1 AND other.product_key = held.old_key) IS NULL
+GROUP BY new_key, old_key
 ORDER BY shared DESC, new_key, old_key
 """
 REKEY_STATES = """
