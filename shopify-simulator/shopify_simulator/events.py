@@ -26,6 +26,7 @@ from typing import Any
 
 from shopify_simulator.connections import View, connection, legacy_id
 from shopify_simulator.context import ExecutionContext, ResolveInfo
+from shopify_simulator.search import lower_bound, parse_search
 from shopify_simulator.state import ShopState, format_datetime, utc_now
 from shopify_simulator.views import search_filter
 
@@ -107,11 +108,21 @@ def event_view(event: ShopEvent) -> View:
     }
 
 
+def since(context: ExecutionContext, query: str | None) -> list[ShopEvent]:
+    """The events, less those before the query's `created_at` lower bound if it has one (one comparison
+    each; the whole query is matched against the rest)."""
+    bound = lower_bound(parse_search(query), "created_at")
+    events = context.state.events
+    return events if bound is None else [event for event in events if event.created_at >= bound]
+
+
 def query_events(info: ResolveInfo, **arguments: Any) -> View:
     """``events(first, after, query, sortKey, reverse)``."""
     context: ExecutionContext = info.context
     keep = search_filter(info, arguments.get("query"), EVENT_SEARCH_FIELDS, _fields)
-    chosen = _sorted([event for event in context.state.events if keep(event)], arguments.get("sortKey"))
+    chosen = _sorted(
+        [event for event in since(context, arguments.get("query")) if keep(event)], arguments.get("sortKey")
+    )
     return connection(info, chosen, event_view, lambda event: event.id, arguments)
 
 

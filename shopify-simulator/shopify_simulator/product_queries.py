@@ -11,7 +11,7 @@ from typing import Any
 
 from shopify_simulator.connections import View, connection, legacy_id
 from shopify_simulator.context import ExecutionContext, ResolveInfo
-from shopify_simulator.search import parse_search, required_values
+from shopify_simulator.search import lower_bound, parse_search, required_values
 from shopify_simulator.sku_index import candidate_variants
 from shopify_simulator.state import Product, Variant, gid
 from shopify_simulator.views import product_view, search_filter, variant_view
@@ -114,6 +114,14 @@ def _count_search(info: ResolveInfo, arguments: dict[str, Any]) -> None:
         context.stats.searches[info.field_name] += 1
 
 
+def updated_since(context: ExecutionContext, query: str | None) -> Iterable[Product]:
+    """The shop's products, less those updated before the query's `updated_at` lower bound if it has one
+    (one comparison each; the whole query is matched against the rest)."""
+    products: Iterable[Product] = context.state.products.values()
+    bound = lower_bound(parse_search(query), "updated_at")
+    return products if bound is None else [product for product in products if product.updated_at >= bound]
+
+
 def query_products(info: ResolveInfo, **arguments: Any) -> View:
     """``products(first, after, query, sortKey, reverse)``; a ``sku:`` search is answered from the SKU
     index and an ``id:`` search by looking the products up, each filtered by the whole query."""
@@ -121,7 +129,7 @@ def query_products(info: ResolveInfo, **arguments: Any) -> View:
     _count_search(info, arguments)
     keep = search_filter(info, arguments.get("query"), PRODUCT_SEARCH_FIELDS, _product_fields)
     sort_key = PRODUCT_SORT_KEYS.get(arguments.get("sortKey") or "ID", PRODUCT_SORT_KEYS["ID"])
-    pool: Iterable[Product] = context.state.products.values()
+    pool: Iterable[Product] = updated_since(context, arguments.get("query"))
     parsed = parse_search(arguments.get("query"))
     indexed = candidate_variants(context.state, parsed)
     by_id = required_values(parsed, "id")
@@ -165,7 +173,7 @@ def query_products_count(info: ResolveInfo, **arguments: Any) -> View:
     https://shopify.dev/docs/api/admin-graphql/latest/queries/productsCount"""
     context: ExecutionContext = info.context
     keep = search_filter(info, arguments.get("query"), PRODUCT_SEARCH_FIELDS, _product_fields)
-    count = sum(1 for product in context.state.products.values() if keep(product))
+    count = sum(1 for product in updated_since(context, arguments.get("query")) if keep(product))
     limit = arguments.get("limit")
     if limit is not None and count > limit:
         return {"count": limit, "precision": "AT_LEAST"}

@@ -190,6 +190,24 @@ def matches(query: SearchQuery, get_field: FieldGetter, free_text: Callable[[], 
     return any(all(_term_matches(term, get_field, free_text) for term in group) for group in query.groups)
 
 
+def lower_bound(query: SearchQuery, field: str) -> datetime.datetime | None:
+    """The earliest time `field` may hold in a record the query matches, when every OR group bounds it from
+    below (`updated_at:>='…'`): a scan can drop the records before it by one comparison each and match
+    the whole query against the rest only. None when some group leaves the field open."""
+    bounds: list[datetime.datetime] = []
+    for group in query.groups:
+        found = [
+            moment
+            for term in group
+            if term.field == field and term.operator in (">", ">=") and not term.negated and len(term.values) == 1
+            and (moment := _moment(term.values[0])) is not None
+        ]  # fmt: skip
+        if not found:
+            return None
+        bounds.append(max(found))
+    return min(bounds) if bounds else None
+
+
 def unknown_fields(query: SearchQuery, known: set[str]) -> list[str]:
     """Fields the query names that the resource cannot be searched by (reported in ``extensions.search``)."""
     return sorted(query.fields() - known)
