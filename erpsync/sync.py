@@ -12,6 +12,7 @@ import errno
 import shutil
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
+from importlib import import_module
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -127,20 +128,10 @@ class Run:
     """The stages of one run, in order; state kept in PostgreSQL at every step that matters."""
 
     def __init__(
-        self,
-        settings: Settings,
-        pool: asyncpg.Pool[Any],
-        conn: asyncpg.Connection[Any],
-        *,
-        config: SyncConfig,
-        run_id: int,
-        make_client: ClientFactory,
-        dry_run: bool,
-        allow_mass_delete: bool,
-        on_progress: ProgressHook | None = None,
-        version: str = "",
-        reconcile: bool = False,
-    ) -> None:
+        self, settings: Settings, pool: asyncpg.Pool[Any], conn: asyncpg.Connection[Any], *,
+        config: SyncConfig, run_id: int, make_client: ClientFactory, dry_run: bool, allow_mass_delete: bool,
+        on_progress: ProgressHook | None = None, version: str = "", reconcile: bool = False,
+    ) -> None:  # fmt: skip
         self.settings = settings
         self.pool = pool
         self.conn = conn
@@ -225,13 +216,17 @@ class Run:
         return SyncResult(self.run_id, RunStatus.FAILED, self.counts, error=reason, retryable=retryable)
 
     async def _stages(self) -> SyncResult:
+        # The Shopify side is imported in a thread while the feed is checked (reading and hashing it
+        # release the GIL), so the import overlaps the check instead of following it.
+        shop_side = asyncio.create_task(asyncio.to_thread(import_module, "erpsync.drift_step"))
         if not self.dry_run:  # before the shop is asked anything: does the run have work at all?
             self.verdict = await check_feed(
                 self.conn, self.settings, self.config, run_id=self.run_id, version=self.version,
                 work_dir=self.work_dir,
             )  # fmt: skip
+        await shop_side
         from erpsync.drift_settle import keep_fields
-        from erpsync.drift_step import look_at_shop  # the Shopify side: imported once the feed is checked
+        from erpsync.drift_step import look_at_shop
 
         await self.stage("drift")
         drift = await look_at_shop(self)  # what changed in the shop: to write, keep or report
