@@ -70,7 +70,7 @@ def quiet_lost_connections(loop: asyncio.AbstractEventLoop, context: dict[str, A
     PostgreSQL went away) is logged at debug level: the command has said once, in one line, what was lost;
     a traceback from asyncio's default handler would only bury it. Anything else goes to that handler."""
     exc = context.get("exception")
-    if isinstance(exc, OSError) or type(exc).__module__.startswith("asyncpg"):
+    if isinstance(exc, ConnectionError) or type(exc).__module__.startswith("asyncpg"):
         from erpsync.logs import get_logger
 
         get_logger("erpsync.cli").debug("a background task ended on a lost connection", error=str(exc))

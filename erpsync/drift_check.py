@@ -60,13 +60,16 @@ async def check_drift(
     judge.tally.extra.update(
         since=since.isoformat(), updated_in_shop=window.updated, deleted_in_shop=len(window.deleted), known=0
     )
+    changed: list[str] = []
     if window.updated:
-        reading = await reading_for(conn, config)
         by_export = window.updated > min(LIST_LIMIT, export_above)
         changed = await changed_since(conn, client, judge, since, by_export=by_export)
+    if changed:
+        reading = await reading_for(conn, config)
         if len(changed) <= LIST_LIMIT:
             found = read_products(client, changed, reading, export_above=export_above)
         else:  # a mass edit in the shop: one export of every field beats reading them 250 at a time
+            judge.tally.extra["known"] = 0  # counted again, product by product, as the export is judged
             found = export_products(client, updated_search(since), reading)
         batch: list[ShopProduct] = []
         async for product in found:
